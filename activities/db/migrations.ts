@@ -1,0 +1,120 @@
+/**
+ * The schema, as an ordered list of migrations. They use only PostgreSQL features that PGlite has,
+ * so the same list runs on the embedded database and on a PostgreSQL server.
+ * Never edit a migration that has shipped: add the next one.
+ */
+import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+
+const migrations: Record<string, Migration> = {
+  '0001-foundation': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('customers')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('email', 'text', (c) => c.unique())
+        .addColumn('phone', 'text', (c) => c.unique())
+        .addColumn('first_name', 'text')
+        .addColumn('last_name', 'text')
+        .addColumn('timezone', 'text', (c) => c.notNull().defaultTo('UTC'))
+        .addColumn('locale', 'text', (c) => c.notNull().defaultTo('en'))
+        .addColumn('lifecycle_stage', 'text', (c) => c.notNull().defaultTo('prospect'))
+        .addColumn('tags', 'jsonb', (c) => c.notNull().defaultTo(sql`'[]'::jsonb`))
+        .addColumn('attributes', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+        .addColumn('preferred_channel', 'text')
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+
+      await db.schema
+        .createTable('events')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('customer_id', 'text', (c) => c.notNull().references('customers.id'))
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('occurred_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('received_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addColumn('data', 'jsonb', (c) => c.notNull())
+        .addColumn('request_hash', 'text', (c) => c.notNull())
+        .addColumn('routed_at', 'timestamptz')
+        .addColumn('result', 'jsonb')
+        .execute();
+      await db.schema.createIndex('events_unrouted').on('events').column('received_at').where(sql.ref('routed_at'), 'is', null).execute();
+
+      await db.schema
+        .createTable('timeline')
+        .addColumn('id', 'bigint', (c) => c.primaryKey().generatedAlwaysAsIdentity())
+        .addColumn('customer_id', 'text', (c) => c.notNull().references('customers.id'))
+        .addColumn('at', 'timestamptz', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('summary', 'text', (c) => c.notNull())
+        .addColumn('data', 'jsonb', (c) => c.notNull())
+        .addColumn('ref', 'text')
+        .execute();
+      await db.schema.createIndex('timeline_customer').on('timeline').columns(['customer_id', 'at', 'id']).execute();
+      await db.schema.createIndex('timeline_ref').on('timeline').columns(['customer_id', 'kind', 'ref']).unique().execute();
+
+      await db.schema
+        .createTable('journeys')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('status', 'text', (c) => c.notNull().defaultTo('active'))
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+
+      await db.schema
+        .createTable('journey_versions')
+        .addColumn('journey_id', 'text', (c) => c.notNull().references('journeys.id'))
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('content_hash', 'text', (c) => c.notNull())
+        .addColumn('definition', 'jsonb', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('source_path', 'text')
+        .addColumn('published_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addPrimaryKeyConstraint('journey_versions_pk', ['journey_id', 'version'])
+        .execute();
+
+      await db.schema
+        .createTable('enrollments')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('customer_id', 'text', (c) => c.notNull().references('customers.id'))
+        .addColumn('journey_id', 'text', (c) => c.notNull().references('journeys.id'))
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('workflow_id', 'text', (c) => c.notNull())
+        .addColumn('event_id', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('current_step', 'text')
+        .addColumn('goal_met', 'boolean', (c) => c.notNull().defaultTo(false))
+        .addColumn('outcome', 'text')
+        .addColumn('started_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addColumn('ended_at', 'timestamptz')
+        .execute();
+      // At most one active enrollment per customer per journey.
+      await db.schema
+        .createIndex('enrollments_one_active')
+        .on('enrollments')
+        .columns(['customer_id', 'journey_id'])
+        .unique()
+        .where(sql.ref('status'), '=', 'active')
+        .execute();
+
+      await db.schema
+        .createTable('send_ledger')
+        .addColumn('send_key', 'text', (c) => c.primaryKey())
+        .addColumn('customer_id', 'text', (c) => c.notNull())
+        .addColumn('workflow_id', 'text', (c) => c.notNull())
+        .addColumn('step_id', 'text', (c) => c.notNull())
+        .addColumn('channel', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('phase', 'text')
+        .addColumn('attempt', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('claimed_at', 'timestamptz')
+        .addColumn('provider_ref', 'text')
+        .addColumn('last_error', 'text')
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+    },
+  },
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: () => Promise.resolve(migrations),
+};

@@ -1,0 +1,119 @@
+/** Table types of the customer database, as Kysely sees them. Migrations in ./migrations.ts create them. */
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+/** jsonb: written as JSON text, read back parsed. */
+type Json<T> = ColumnType<T, string, string>;
+
+export type LifecycleStage = 'prospect' | 'new_customer' | 'repeat_customer' | 'lapsed';
+export type Channel = 'email' | 'sms';
+
+export interface CustomersTable {
+  id: string;
+  email: string | null;
+  phone: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  timezone: string;
+  locale: string;
+  lifecycle_stage: LifecycleStage;
+  tags: Json<string[]>;
+  attributes: Json<Record<string, unknown>>;
+  preferred_channel: Channel | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface EventsTable {
+  id: string;
+  customer_id: string;
+  type: string;
+  occurred_at: Timestamp;
+  received_at: CreatedAt;
+  data: Json<Record<string, unknown>>;
+  request_hash: string;
+  routed_at: Timestamp | null;
+  result: Json<unknown> | null;
+}
+
+export type TimelineKind = 'event' | 'message' | 'enrollment' | 'task' | 'change' | 'merge';
+
+export interface TimelineTable {
+  id: Generated<number>;
+  customer_id: string;
+  at: Timestamp;
+  kind: TimelineKind;
+  summary: string;
+  data: Json<Record<string, unknown>>;
+  /** What the entry stands for (an event id, a send key): a retried write with the same ref is a no-op. */
+  ref: string | null;
+}
+
+export type JourneyStatus = 'active' | 'paused';
+
+export interface JourneysTable {
+  id: string;
+  status: JourneyStatus;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface JourneyVersionsTable {
+  journey_id: string;
+  version: number;
+  content_hash: string;
+  definition: Json<unknown>;
+  source: string;
+  source_path: string | null;
+  published_at: CreatedAt;
+}
+
+export type EnrollmentStatus = 'active' | 'completed' | 'exited' | 'cancelled' | 'failed';
+
+export interface EnrollmentsTable {
+  id: string;
+  customer_id: string;
+  journey_id: string;
+  version: number;
+  workflow_id: string;
+  event_id: string | null;
+  status: EnrollmentStatus;
+  current_step: string | null;
+  goal_met: boolean;
+  outcome: string | null;
+  started_at: CreatedAt;
+  ended_at: Timestamp | null;
+}
+
+export type LedgerState = 'claimed' | 'sent' | 'failed_retryable' | 'failed_permanent' | 'skipped' | 'unknown';
+
+export interface SendLedgerTable {
+  send_key: string;
+  customer_id: string;
+  workflow_id: string;
+  step_id: string;
+  channel: Channel;
+  state: LedgerState;
+  phase: 'before_request' | 'request_in_flight' | null;
+  attempt: number;
+  claimed_at: Timestamp | null;
+  provider_ref: string | null;
+  last_error: string | null;
+  updated_at: Timestamp;
+}
+
+export interface Database {
+  customers: CustomersTable;
+  events: EventsTable;
+  timeline: TimelineTable;
+  journeys: JourneysTable;
+  journey_versions: JourneyVersionsTable;
+  enrollments: EnrollmentsTable;
+  send_ledger: SendLedgerTable;
+}
+
+export type CustomerRow = Selectable<CustomersTable>;
+export type NewCustomerRow = Insertable<CustomersTable>;
+export type TimelineRow = Selectable<TimelineTable>;
+export type EnrollmentRow = Selectable<EnrollmentsTable>;

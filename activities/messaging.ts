@@ -1,0 +1,178 @@
+/**
+ * The send activity: picks the channel, renders the message, and sends it at most once per send key
+ * (claimed in the ledger before the provider call, recorded after), writing the outcome on the
+ * customer's timeline.
+ */
+import { createHash } from 'node:crypto';
+import { activityInfo, ApplicationFailure } from '@temporalio/activity';
+import type { Logger } from 'pino';
+import type { Category } from '../definitions/schema/common';
+import type { JourneyEvent } from '../definitions/events';
+import type { Db } from './db/database';
+import type { Channel, CustomerRow } from './db/schema';
+import type { EmailContent, SmsContent } from './channels/content';
+import { isPermanentSmtpError, type Mailer } from './channels/email';
+import type { SmsSender } from './channels/sms';
+import { renderText } from './render';
+import { getCustomer, toCustomerView } from './store/customers';
+import { claimSend, markInFlight, recordOutcome } from './store/ledger';
+import { appendTimeline } from './store/timeline';
+
+export interface SendRequest {
+  /** `send:<enrollment>:<step>:<visit>`; the channel is appended once chosen. */
+  keyBase: string;
+  customerId: string;
+  journeyId: string;
+  version: number;
+  category: Category;
+  stepId: string;
+  channel: Channel | 'preferred';
+  email?: EmailContent;
+  sms?: SmsContent;
+  event: JourneyEvent;
+  enrolledAt: string;
+  /** Workflow time of the step, ISO 8601: the time the timeline shows. */
+  at: string;
+}
+
+export interface SendOutcome {
+  status: 'sent' | 'skipped' | 'failed';
+  channel?: Channel;
+  sendKey?: string;
+  detail?: string;
+}
+
+export interface MessagingDeps {
+  db: Db;
+  mailer: Mailer;
+  sms: SmsSender;
+  mailFrom: string;
+  logger: Logger;
+}
+
+function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 32);
+}
+
+function domainOf(from: string): string {
+  const m = /@([^>\s]+)/.exec(from);
+  return m?.[1] ?? 'rapport.local';
+}
+
+function reachable(customer: CustomerRow, channel: Channel): boolean {
+  return channel === 'email' ? Boolean(customer.email) : Boolean(customer.phone);
+}
+
+/** The channel a send uses, or why there is none. */
+function chooseChannel(req: SendRequest, customer: CustomerRow): Channel | { skip: string } {
+  if (req.channel !== 'preferred') {
+    return reachable(customer, req.channel)
+      ? req.channel
+      : { skip: req.channel === 'email' ? 'no email address' : 'no phone number' };
+  }
+  const order: Channel[] = customer.preferred_channel === 'sms' ? ['sms', 'email'] : ['email', 'sms'];
+  const usable = order.find((c) => reachable(customer, c) && (c === 'email' ? req.email : req.sms));
+  return usable ?? { skip: 'no reachable channel' };
+}
+
+export function createMessaging(deps: MessagingDeps) {
+  const { db, logger } = deps;
+
+  async function writeTimeline(req: SendRequest, sendKey: string, summary: string, data: Record<string, unknown>) {
+    await appendTimeline(db, {
+      customerId: req.customerId,
+      at: req.at,
+      kind: 'message',
+      summary,
+      ref: sendKey,
+      data: { journey: req.journeyId, version: req.version, step: req.stepId, ...data },
+    });
+  }
+
+  async function sendMessage(req: SendRequest): Promise<SendOutcome> {
+    const customer = await getCustomer(db, req.customerId);
+    if (!customer) return { status: 'skipped', detail: 'customer not found' };
+    const choice = chooseChannel(req, customer);
+    if (typeof choice !== 'string') {
+      const sendKey = `${req.keyBase}:${req.channel}`;
+      await writeTimeline(req, sendKey, `message skipped: ${choice.skip}`, { status: 'skipped', reason: choice.skip });
+      return { status: 'skipped', sendKey, detail: choice.skip };
+    }
+    const channel = choice;
+    const sendKey = `${req.keyBase}:${channel}`;
+    const workflowId = activityInfo().workflowExecution?.workflowId ?? 'unknown';
+    const claim = await claimSend(db, { sendKey, customerId: customer.id, workflowId, stepId: req.stepId, channel });
+    if (claim.kind === 'done') {
+      const status = claim.state === 'sent' ? 'sent' : claim.state === 'skipped' ? 'skipped' : 'failed';
+      return { status, channel, sendKey, detail: claim.error ?? claim.providerRef ?? claim.state };
+    }
+    if (claim.kind === 'in_flight') {
+      // An earlier attempt died during the provider call. Sending again could duplicate the message,
+      // so it is recorded as unknown (at most once) and reported on the timeline.
+      const reason = 'outcome unknown: an earlier attempt stopped while the message was being handed over';
+      await recordOutcome(db, sendKey, 'unknown', { error: reason });
+      await writeTimeline(req, sendKey, `${channel} outcome unknown`, { status: 'unknown', channel, reason });
+      logger.warn({ sendKey: hashKey(sendKey), channel }, 'send outcome unknown after an interrupted attempt');
+      return { status: 'failed', channel, sendKey, detail: reason };
+    }
+
+    const variables = {
+      customer: { ...toCustomerView(customer), metrics: { orderCount: 0, lifetimeValue: 0, firstOrderAt: null, lastOrderAt: null } },
+      event: { type: req.event.type, data: req.event.data, occurredAt: req.event.occurredAt },
+      journey: { id: req.journeyId, version: req.version, enrolledAt: req.enrolledAt },
+      now: req.at,
+    };
+
+    try {
+      if (channel === 'email') {
+        const content = req.email!;
+        const [subject, text, html] = await Promise.all([
+          renderText(content.subject, variables),
+          renderText(content.text, variables),
+          content.html ? renderText(content.html, variables) : Promise.resolve(undefined),
+        ]);
+        await markInFlight(db, sendKey);
+        const result = await deps.mailer.send({
+          to: customer.email!,
+          from: deps.mailFrom,
+          subject,
+          text,
+          ...(html ? { html } : {}),
+          messageId: `<${hashKey(sendKey)}@${domainOf(deps.mailFrom)}>`,
+        });
+        await recordOutcome(db, sendKey, 'sent', { providerRef: result.response });
+        await writeTimeline(req, sendKey, `email sent: ${subject}`, {
+          status: 'sent',
+          channel,
+          subject,
+          ...(content.template ? { template: content.template } : {}),
+        });
+        return { status: 'sent', channel, sendKey, detail: subject };
+      }
+      const content = req.sms!;
+      const text = await renderText(content.text, variables);
+      await markInFlight(db, sendKey);
+      const result = await deps.sms.send({ to: customer.phone!, text, key: hashKey(sendKey) });
+      await recordOutcome(db, sendKey, 'sent', { providerRef: result.ref });
+      const firstLine = text.split('\n')[0] ?? '';
+      await writeTimeline(req, sendKey, `sms sent: ${firstLine}`, {
+        status: 'sent',
+        channel,
+        ...(content.template ? { template: content.template } : {}),
+      });
+      return { status: 'sent', channel, sendKey, detail: firstLine };
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (isPermanentSmtpError(err)) {
+        await recordOutcome(db, sendKey, 'failed_permanent', { error: message });
+        await writeTimeline(req, sendKey, `${channel} failed: ${message}`, { status: 'failed', channel, reason: message });
+        return { status: 'failed', channel, sendKey, detail: message };
+      }
+      // Not accepted: free the key for the next attempt, which Temporal schedules with backoff.
+      await recordOutcome(db, sendKey, 'failed_retryable', { error: message });
+      throw ApplicationFailure.retryable(`${channel} send failed, will retry: ${message}`, 'SendFailed');
+    }
+  }
+
+  return { sendMessage };
+}

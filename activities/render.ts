@@ -1,0 +1,31 @@
+/**
+ * Liquid rendering of message text. Templates see only the variables they are given: no file
+ * system, no prototype properties, bounded work.
+ */
+import { Liquid } from 'liquidjs';
+
+const engine = new Liquid({
+  ownPropertyOnly: true,
+  strictFilters: true,
+  strictVariables: false,
+  relativeReference: false,
+  root: [],
+  partials: [],
+  parseLimit: 200_000,
+  renderLimit: 1_000,
+  memoryLimit: 10_000_000,
+});
+
+export function renderText(source: string, variables: Record<string, unknown>): Promise<string> {
+  return engine.parseAndRender(source, variables) as Promise<string>;
+}
+
+/** Parses a template without rendering it; returns the problem, or undefined when it parses. */
+export function checkLiquid(source: string): string | undefined {
+  try {
+    engine.parse(source);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message.split('\n')[0];
+  }
+}

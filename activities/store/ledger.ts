@@ -1,0 +1,81 @@
+/**
+ * The send ledger: one row per send key. A send claims its key before the provider call and records
+ * the outcome after, so a retried activity never sends twice what was already sent.
+ */
+import type { Db } from '../db/database';
+import type { Channel, LedgerState } from '../db/schema';
+
+export type Claim =
+  | { kind: 'claimed'; attempt: number }
+  /** The key has a final outcome already: return it, send nothing. */
+  | { kind: 'done'; state: LedgerState; providerRef: string | null; error: string | null }
+  /** An earlier attempt died while the provider call was in flight: the outcome is unknown. */
+  | { kind: 'in_flight'; attempt: number };
+
+export async function claimSend(
+  db: Db,
+  row: { sendKey: string; customerId: string; workflowId: string; stepId: string; channel: Channel },
+): Promise<Claim> {
+  const now = new Date();
+  const inserted = await db
+    .insertInto('send_ledger')
+    .values({
+      send_key: row.sendKey,
+      customer_id: row.customerId,
+      workflow_id: row.workflowId,
+      step_id: row.stepId,
+      channel: row.channel,
+      state: 'claimed',
+      phase: 'before_request',
+      attempt: 1,
+      claimed_at: now,
+      updated_at: now,
+    })
+    .onConflict((oc) => oc.column('send_key').doNothing())
+    .returning('attempt')
+    .executeTakeFirst();
+  if (inserted) return { kind: 'claimed', attempt: 1 };
+
+  const existing = await db.selectFrom('send_ledger').selectAll().where('send_key', '=', row.sendKey).executeTakeFirstOrThrow();
+  if (existing.state === 'claimed' && existing.phase === 'request_in_flight') {
+    return { kind: 'in_flight', attempt: existing.attempt };
+  }
+  if (existing.state === 'claimed' || existing.state === 'failed_retryable') {
+    const attempt = existing.attempt + 1;
+    await db
+      .updateTable('send_ledger')
+      .set({ state: 'claimed', phase: 'before_request', attempt, claimed_at: now, updated_at: now })
+      .where('send_key', '=', row.sendKey)
+      .execute();
+    return { kind: 'claimed', attempt };
+  }
+  return { kind: 'done', state: existing.state, providerRef: existing.provider_ref, error: existing.last_error };
+}
+
+/** Marks the moment just before the provider call: from here a crash leaves the outcome unknown. */
+export async function markInFlight(db: Db, sendKey: string): Promise<void> {
+  await db
+    .updateTable('send_ledger')
+    .set({ phase: 'request_in_flight', updated_at: new Date() })
+    .where('send_key', '=', sendKey)
+    .execute();
+}
+
+export async function recordOutcome(
+  db: Db,
+  sendKey: string,
+  state: Exclude<LedgerState, 'claimed'>,
+  details: { providerRef?: string; error?: string } = {},
+): Promise<void> {
+  await db
+    .updateTable('send_ledger')
+    .set({
+      state,
+      phase: null,
+      provider_ref: details.providerRef ?? null,
+      last_error: details.error ?? null,
+      updated_at: new Date(),
+    })
+    .where('send_key', '=', sendKey)
+    .execute();
+}

@@ -1,0 +1,4 @@
+#!/usr/bin/env node
+// The `rapport` command: runs the TypeScript sources through tsx.
+require('tsx/cjs');
+require('../client/cli/main.ts');

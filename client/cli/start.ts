@@ -1,0 +1,58 @@
+import type { Logger } from 'pino';
+import { ConfigError, parseConfig } from '../../worker/config';
+import { createLogger } from '../../worker/logger';
+import { startRapport } from '../../worker/start';
+
+/** `rapport start`: runs the whole stack until Ctrl-C (SIGINT) or SIGTERM, then stops it cleanly. */
+export async function startCommand(): Promise<void> {
+  let config;
+  try {
+    config = parseConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger: Logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT });
+  let rapport;
+  try {
+    rapport = await startRapport(config, logger);
+  } catch (err) {
+    logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'Rapport could not start');
+    logger.flush();
+    process.exitCode = 1;
+    return;
+  }
+  logger.info(`API:         ${rapport.apiUrl}  (try GET ${rapport.apiUrl}/v1/journeys)`);
+  if (rapport.temporalUiUrl) logger.info(`Temporal UI: ${rapport.temporalUiUrl}`);
+  else logger.info(`Temporal:    ${rapport.temporalAddress}`);
+  logger.info(
+    `Mail:        ${rapport.mailDestination}${config.SMTP_URL ? '' : `  (read it at ${rapport.apiUrl}/outbox)`}`,
+  );
+  logger.info('Rapport is running; Ctrl-C stops it');
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      logger.warn('stopping at once');
+      process.exit(130);
+    }
+    stopping = true;
+    logger.info({ signal }, 'stopping: letting running activities finish');
+    rapport
+      .stop()
+      .then(() => {
+        logger.info('stopped');
+        logger.flush();
+        process.exitCode = 0;
+      })
+      .catch((err: unknown) => {
+        logger.error({ err }, 'error while stopping');
+        process.exitCode = 1;
+      });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}

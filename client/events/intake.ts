@@ -1,0 +1,261 @@
+/**
+ * Event intake: an event is accepted durably (customer found or created, event and timeline entry
+ * written in one transaction) before it is routed; an event id seen before has no second effect.
+ * Routing enrolls the customer in every active journey whose trigger matches.
+ */
+import { createHash } from 'node:crypto';
+import { type Client, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/client';
+import type { Logger } from 'pino';
+import type { Db } from '../../activities/db/database';
+import { newId } from '../../activities/store/ids';
+import { activeJourneys } from '../../activities/store/journeys';
+import { upsertCustomer } from '../../activities/store/customers';
+import { appendTimeline } from '../../activities/store/timeline';
+import { SA_CUSTOMER, SA_JOURNEY, SA_STEP, SA_VERSION, journeyWorkflowId } from '../../definitions/search-attributes';
+import type { JourneyInput } from '../../workflows/types';
+import type { EventReceipt, ParsedEvent } from './schema';
+
+export class IntakeError extends Error {
+  constructor(
+    readonly status: 400 | 404 | 409 | 422,
+    message: string,
+    readonly path?: string,
+  ) {
+    super(message);
+    this.name = 'IntakeError';
+  }
+}
+
+export interface IntakeDeps {
+  db: Db;
+  temporal: Client;
+  taskQueue: string;
+  logger: Logger;
+}
+
+function requestHash(event: ParsedEvent): string {
+  const { id: _id, ...rest } = event;
+  return createHash('sha256').update(JSON.stringify(rest)).digest('hex');
+}
+
+/** Runs tasks for one key one after another, in the order they were queued. */
+class KeyedQueue {
+  private tails = new Map<string, Promise<unknown>>();
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    const next = prev.then(task, task);
+    const tail = next.catch(() => undefined);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return next;
+  }
+}
+
+export class EventIntake {
+  private readonly perCustomer = new KeyedQueue();
+
+  constructor(private readonly deps: IntakeDeps) {}
+
+  /**
+   * Accepts one event. Returns the receipt, and whether it replays an earlier answer.
+   * Throws IntakeError for events that cannot be accepted.
+   */
+  async accept(event: ParsedEvent, idempotencyKey?: string): Promise<{ receipt: EventReceipt; replayed: boolean }> {
+    const id = event.id ?? idempotencyKey;
+    if (!id) throw new IntakeError(400, 'an event needs an "id" field or an Idempotency-Key header', 'id');
+    if (event.id && idempotencyKey && event.id !== idempotencyKey) {
+      throw new IntakeError(400, `the Idempotency-Key header (${idempotencyKey}) differs from the event id (${event.id})`, 'id');
+    }
+    const hash = requestHash(event);
+    const { db } = this.deps;
+
+    const prior = await db.selectFrom('events').select(['request_hash', 'result', 'routed_at']).where('id', '=', id).executeTakeFirst();
+    if (prior) return this.replay(id, hash, prior);
+
+    const accepted = await db
+      .transaction()
+      .execute(async (tx) => {
+        const { customer } = await upsertCustomer(tx, event.customer, event.profile ?? {});
+        const inserted = await tx
+          .insertInto('events')
+          .values({
+            id,
+            customer_id: customer.id,
+            type: event.type,
+            occurred_at: event.occurredAt ?? new Date(),
+            data: JSON.stringify(event.data),
+            request_hash: hash,
+          })
+          .onConflict((oc) => oc.column('id').doNothing())
+          .returning('id')
+          .executeTakeFirst();
+        if (!inserted) return undefined;
+        await appendTimeline(tx, {
+          customerId: customer.id,
+          at: event.occurredAt ?? new Date(),
+          kind: 'event',
+          summary: `event ${event.type}`,
+          ref: id,
+          data: { eventId: id, type: event.type, data: event.data },
+        });
+        return customer.id;
+      })
+      .catch((err: unknown) => {
+        if (err instanceof Error && err.name === 'CustomerNotFoundError') throw new IntakeError(404, err.message, 'customer.id');
+        throw err;
+      });
+    if (!accepted) {
+      // Another request with the same id won the race.
+      const again = await db.selectFrom('events').select(['request_hash', 'result', 'routed_at']).where('id', '=', id).executeTakeFirstOrThrow();
+      return this.replay(id, hash, again);
+    }
+    return { receipt: await this.route(id), replayed: false };
+  }
+
+  private async replay(
+    id: string,
+    hash: string,
+    prior: { request_hash: string; result: unknown; routed_at: Date | null },
+  ): Promise<{ receipt: EventReceipt; replayed: boolean }> {
+    if (prior.request_hash !== hash) {
+      throw new IntakeError(409, `event ${id} was already accepted with different content; use a new id for a new event`, 'id');
+    }
+    if (prior.routed_at && prior.result) return { receipt: prior.result as EventReceipt, replayed: true };
+    // Accepted earlier but not routed (a crash in between): route it now.
+    return { receipt: await this.route(id), replayed: true };
+  }
+
+  /** Routes an accepted event: enrollments and signals. Safe to repeat for the same event. */
+  async route(eventId: string): Promise<EventReceipt> {
+    const { db } = this.deps;
+    const event = await db.selectFrom('events').selectAll().where('id', '=', eventId).executeTakeFirstOrThrow();
+    return this.perCustomer.run(event.customer_id, async () => {
+      const current = await db.selectFrom('events').select(['result', 'routed_at']).where('id', '=', eventId).executeTakeFirstOrThrow();
+      if (current.routed_at && current.result) return current.result as EventReceipt;
+      const receipt: EventReceipt = { eventId, customerId: event.customer_id, enrolled: [], signalled: [], notEnrolled: [] };
+      const journeyEvent = {
+        id: event.id,
+        type: event.type,
+        occurredAt: event.occurred_at.toISOString(),
+        data: event.data,
+      };
+      for (const published of await activeJourneys(db)) {
+        const def = published.plan.definition;
+        if (def.trigger.event !== event.type) continue;
+        const journey = def.journey;
+        const workflowId = journeyWorkflowId(journey, event.customer_id);
+
+        let enrollment = await db
+          .selectFrom('enrollments')
+          .select(['id', 'version'])
+          .where('customer_id', '=', event.customer_id)
+          .where('journey_id', '=', journey)
+          .where('event_id', '=', event.id)
+          .executeTakeFirst();
+        if (!enrollment) {
+          const earlier = await db
+            .selectFrom('enrollments')
+            .select(['status'])
+            .where('customer_id', '=', event.customer_id)
+            .where('journey_id', '=', journey)
+            .execute();
+          if (earlier.some((e) => e.status === 'active')) {
+            receipt.notEnrolled.push({ journey, reason: 'already in this journey' });
+            continue;
+          }
+          if (earlier.length > 0) {
+            receipt.notEnrolled.push({ journey, reason: 'enrolled before (reentry: never)' });
+            continue;
+          }
+          const id = newId('enr');
+          const inserted = await db
+            .insertInto('enrollments')
+            .values({
+              id,
+              customer_id: event.customer_id,
+              journey_id: journey,
+              version: published.version,
+              workflow_id: workflowId,
+              event_id: event.id,
+              status: 'active',
+              current_step: def.steps[0]?.id ?? null,
+              goal_met: false,
+            })
+            .onConflict((oc) => oc.doNothing())
+            .returning(['id', 'version'])
+            .executeTakeFirst();
+          if (!inserted) {
+            receipt.notEnrolled.push({ journey, reason: 'already in this journey' });
+            continue;
+          }
+          enrollment = inserted;
+          await appendTimeline(db, {
+            customerId: event.customer_id,
+            at: new Date(),
+            kind: 'enrollment',
+            summary: `entered journey ${journey} (version ${published.version})`,
+            ref: `start:${id}`,
+            data: { journey, version: published.version, enrollment: id, eventId: event.id },
+          });
+        }
+        const version = enrollment.version;
+        const plan =
+          version === published.version
+            ? published.plan
+            : ((await db
+                .selectFrom('journey_versions')
+                .select('definition')
+                .where('journey_id', '=', journey)
+                .where('version', '=', version)
+                .executeTakeFirstOrThrow()).definition as JourneyInput['plan']);
+        const input: JourneyInput = {
+          plan,
+          version,
+          customerId: event.customer_id,
+          enrollmentId: enrollment.id,
+          event: journeyEvent,
+        };
+        await this.deps.temporal.workflow.start('journeyWorkflow', {
+          taskQueue: this.deps.taskQueue,
+          workflowId,
+          args: [input],
+          // A repeated routing of the same event finds the workflow it started.
+          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+          workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+          typedSearchAttributes: [
+            { key: SA_JOURNEY, value: journey },
+            { key: SA_VERSION, value: version },
+            { key: SA_CUSTOMER, value: event.customer_id },
+            { key: SA_STEP, value: def.steps[0]?.id ?? 'start' },
+          ],
+        });
+        receipt.enrolled.push({ journey, version, workflowId, enrollmentId: enrollment.id });
+      }
+      await db
+        .updateTable('events')
+        .set({ routed_at: new Date(), result: JSON.stringify(receipt) })
+        .where('id', '=', eventId)
+        .execute();
+      this.deps.logger.info(
+        { eventId, type: event.type, customerId: event.customer_id, enrolled: receipt.enrolled.map((e) => e.journey) },
+        'event routed',
+      );
+      return receipt;
+    });
+  }
+
+  /** Routes events accepted before a crash or a Temporal outage. Returns how many it routed. */
+  async routePending(): Promise<number> {
+    const pending = await this.deps.db
+      .selectFrom('events')
+      .select('id')
+      .where('routed_at', 'is', null)
+      .orderBy('received_at')
+      .limit(1000)
+      .execute();
+    for (const { id } of pending) await this.route(id);
+    return pending.length;
+  }
+}

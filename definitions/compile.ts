@@ -1,0 +1,325 @@
+/**
+ * The compiler from a journey's YAML to a validated plan. It reports every problem in a file at once,
+ * each with its line and column, its path (`steps[3].sms.text`) and what was expected.
+ *
+ * Pure: file access comes in through `CompileOptions`, so workflow code may import this module.
+ */
+import { isMap, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import type { z } from 'zod';
+import { journeyDefinition, type EmailTemplate, type JourneyDefinition, type SmsTemplate } from './schema/journey';
+import { stepKinds } from './schema/registry';
+import { closest } from './suggest';
+import { parseTemplateFile, type TemplateChannel } from './templates';
+
+export interface Problem {
+  file: string;
+  line: number;
+  column: number;
+  /** Where in the definition: `steps[3].on_timeout[0].sms.text`; empty for the file as a whole. */
+  path: string;
+  message: string;
+}
+
+export interface CompileOptions {
+  /** The text of `definitions/templates/<name>.<channel>.yaml`, or undefined when there is none. */
+  readTemplate(name: string, channel: TemplateChannel): string | undefined;
+}
+
+export interface CompiledJourney {
+  definition: JourneyDefinition;
+  templates: Record<string, EmailTemplate | SmsTemplate>;
+}
+
+export type CompileResult = { ok: true; journey: CompiledJourney } | { ok: false; problems: Problem[] };
+
+type PathSeg = string | number;
+
+export function formatPath(path: readonly PathSeg[]): string {
+  let out = '';
+  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : out ? `.${seg}` : seg;
+  return out;
+}
+
+export function formatProblem(p: Problem): string {
+  return `${p.file}:${p.line}:${p.column}: ${p.path ? `${p.path}: ` : ''}${p.message}`;
+}
+
+class Locator {
+  constructor(
+    private readonly doc: Document,
+    private readonly lines: LineCounter,
+  ) {}
+
+  private pos(offset: number): { line: number; column: number } {
+    const { line, col } = this.lines.linePos(offset);
+    return { line, column: col };
+  }
+
+  /** The deepest node on the path that exists, and whether it is the node itself. */
+  private nodeAt(path: readonly PathSeg[]): YamlNode | undefined {
+    for (let n = path.length; n >= 0; n--) {
+      const node = this.doc.getIn(path.slice(0, n), true) as YamlNode | undefined;
+      if (node && typeof node === 'object' && 'range' in node && node.range) return node;
+    }
+    return undefined;
+  }
+
+  at(path: readonly PathSeg[]): { line: number; column: number } {
+    const node = this.nodeAt(path);
+    return node?.range ? this.pos(node.range[0]) : { line: 1, column: 1 };
+  }
+
+  /** Position of a key inside the mapping at `path` (for unknown fields). */
+  key(path: readonly PathSeg[], key: string): { line: number; column: number } {
+    const node = this.doc.getIn(path, true);
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const k = pair.key as YamlNode | null;
+        if (k && typeof k === 'object' && 'value' in k && k.value === key && k.range) return this.pos(k.range[0]);
+      }
+    }
+    return this.at(path);
+  }
+}
+
+function valueAt(data: unknown, path: readonly PathSeg[]): unknown {
+  let cur = data;
+  for (const seg of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string | number, unknown>)[seg];
+  }
+  return cur;
+}
+
+/** The keys a strict object schema at `path` accepts, found by walking the schema along the data. */
+function allowedKeys(path: readonly PathSeg[], data: unknown): string[] {
+  let schema: z.ZodType | undefined = journeyDefinition;
+  for (let i = 0; i <= path.length && schema; i++) {
+    schema = unwrap(schema, valueAt(data, path.slice(0, i)));
+    if (i === path.length) break;
+    const seg = path[i]!;
+    const def = schema.def as { type: string; shape?: Record<string, z.ZodType>; element?: z.ZodType };
+    if (def.type === 'object' && typeof seg === 'string') schema = def.shape?.[seg];
+    else if (def.type === 'array') schema = def.element;
+    else schema = undefined;
+  }
+  if (!schema) return [];
+  const def = schema.def as { type: string; shape?: Record<string, unknown> };
+  return def.type === 'object' && def.shape ? Object.keys(def.shape).filter((k) => k !== '$schema') : [];
+}
+
+function unwrap(schema: z.ZodType, value: unknown): z.ZodType {
+  for (;;) {
+    const def = schema.def as {
+      type: string;
+      innerType?: z.ZodType;
+      getter?: () => z.ZodType;
+      in?: z.ZodType;
+      options?: z.ZodType[];
+      discriminator?: string;
+    };
+    if (def.type === 'optional' || def.type === 'default' || def.type === 'nullable') schema = def.innerType!;
+    else if (def.type === 'lazy') schema = def.getter!();
+    else if (def.type === 'pipe') schema = def.in!;
+    else if (def.type === 'union' && def.discriminator && value && typeof value === 'object') {
+      const tag = (value as Record<string, unknown>)[def.discriminator];
+      const match = def.options!.find((o) => {
+        const shape = (o.def as { shape?: Record<string, z.ZodType> }).shape;
+        const lit = shape?.[def.discriminator!]?.def as { values?: unknown[] } | undefined;
+        return lit?.values?.includes(tag);
+      });
+      if (!match) return schema;
+      schema = match;
+    } else return schema;
+  }
+}
+
+function describeIssue(issue: z.core.$ZodIssue, data: unknown): { path: PathSeg[]; message: string; key?: string }[] {
+  const path = issue.path.filter((s): s is PathSeg => typeof s !== 'symbol');
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const allowed = allowedKeys(path, data);
+      return issue.keys.map((key) => {
+        const guess = closest(key, allowed);
+        return {
+          path: [...path, key],
+          key,
+          message:
+            `unknown field "${key}"` +
+            (guess ? `; did you mean "${guess}"?` : allowed.length ? `; expected one of ${allowed.join(', ')}` : ''),
+        };
+      });
+    }
+    case 'invalid_union': {
+      if ('discriminator' in issue && issue.discriminator === 'type') {
+        const value = valueAt(data, path);
+        if (value === undefined) return [{ path, message: `missing "type"; expected one of ${stepKinds.join(', ')}` }];
+        const guess = typeof value === 'string' ? closest(value, stepKinds) : undefined;
+        return [
+          {
+            path,
+            message:
+              `unknown step type "${String(value)}"` +
+              (guess ? `; did you mean "${guess}"?` : `; expected one of ${stepKinds.join(', ')}`),
+          },
+        ];
+      }
+      return [{ path, message: issue.message }];
+    }
+    case 'invalid_type': {
+      const value = valueAt(data, path);
+      if (value === undefined) {
+        const field = path[path.length - 1];
+        return [{ path, message: `missing required field "${String(field)}" (expected ${issue.expected})` }];
+      }
+      return [{ path, message: `expected ${issue.expected}, got ${Array.isArray(value) ? 'list' : typeof value}` }];
+    }
+    case 'invalid_value':
+      return [
+        {
+          path,
+          message: `got ${JSON.stringify(valueAt(data, path))}; expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`,
+        },
+      ];
+    default:
+      return [{ path, message: issue.message }];
+  }
+}
+
+interface StepVisit {
+  step: Record<string, unknown>;
+  path: PathSeg[];
+}
+
+/** Every step in the raw data, nested ones included, with its path, however malformed the rest is. */
+function walkSteps(list: unknown, path: PathSeg[], out: StepVisit[] = []): StepVisit[] {
+  if (!Array.isArray(list)) return out;
+  list.forEach((s, i) => {
+    if (!s || typeof s !== 'object') return;
+    const step = s as Record<string, unknown>;
+    out.push({ step, path: [...path, i] });
+    for (const [key, value] of Object.entries(step)) {
+      if (Array.isArray(value) && value.some((v) => v && typeof v === 'object' && 'type' in v)) {
+        walkSteps(value, [...path, i, key], out);
+      }
+    }
+  });
+  return out;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+export function compileJourney(source: string, file: string, options: CompileOptions): CompileResult {
+  const lines = new LineCounter();
+  const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const loc = new Locator(doc, lines);
+  const problems: Problem[] = [];
+  const add = (path: readonly PathSeg[], message: string, at = loc.at(path)) =>
+    problems.push({ file, ...at, path: formatPath(path), message });
+
+  for (const err of doc.errors) {
+    const { line, col } = lines.linePos(err.pos[0]);
+    problems.push({ file, line, column: col, path: '', message: `YAML: ${err.message.split('\n')[0]}` });
+  }
+  if (problems.length > 0) return { ok: false, problems };
+  if (!isMap(doc.contents)) {
+    add([], 'expected a journey: a mapping with journey, name, category, trigger and steps');
+    return { ok: false, problems };
+  }
+  const data: unknown = doc.toJS();
+
+  const parsed = journeyDefinition.safeParse(data);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      for (const d of describeIssue(issue, data)) {
+        add(d.path, d.message, d.key !== undefined ? loc.key(d.path.slice(0, -1), d.key) : loc.at(d.path));
+      }
+    }
+  }
+
+  // Checks across steps, on the raw data so they are reported alongside schema errors.
+  const rawSteps = (data as Record<string, unknown>).steps;
+  const visits = walkSteps(rawSteps, ['steps']);
+  const seen = new Map<string, string>();
+  for (const { step, path } of visits) {
+    const id = str(step.id);
+    if (!id) continue;
+    const first = seen.get(id);
+    if (first) add([...path, 'id'], `duplicate step id "${id}": already used at ${first}`);
+    else seen.set(id, formatPath(path));
+  }
+  checkUnreachable(rawSteps, ['steps'], add);
+
+  const templates: CompiledJourney['templates'] = {};
+  for (const { step, path } of visits) {
+    if (step.type === 'send') resolveSendContent(step, path, options, templates, add);
+  }
+
+  if (problems.length > 0 || !parsed.success) {
+    problems.sort((a, b) => a.line - b.line || a.column - b.column);
+    return { ok: false, problems };
+  }
+  return { ok: true, journey: { definition: parsed.data, templates } };
+}
+
+function checkUnreachable(list: unknown, path: PathSeg[], add: (p: PathSeg[], m: string) => void): void {
+  if (!Array.isArray(list)) return;
+  const exitAt = list.findIndex((s) => s && typeof s === 'object' && (s as Record<string, unknown>).type === 'exit');
+  if (exitAt >= 0 && exitAt < list.length - 1) {
+    const exitId = str((list[exitAt] as Record<string, unknown>).id) ?? `step ${exitAt}`;
+    add([...path, exitAt + 1], `unreachable: this step comes after the exit step "${exitId}"`);
+  }
+  list.forEach((s, i) => {
+    if (!s || typeof s !== 'object') return;
+    for (const [key, value] of Object.entries(s as Record<string, unknown>)) {
+      if (Array.isArray(value)) checkUnreachable(value, [...path, i, key], add);
+    }
+  });
+}
+
+function resolveSendContent(
+  step: Record<string, unknown>,
+  path: PathSeg[],
+  options: CompileOptions,
+  templates: CompiledJourney['templates'],
+  add: (p: PathSeg[], m: string) => void,
+): void {
+  const channel = step.channel;
+  const block = (key: 'email' | 'sms'): Record<string, unknown> | undefined => {
+    const b = step[key];
+    return b && typeof b === 'object' ? (b as Record<string, unknown>) : undefined;
+  };
+  const needs: { channel: TemplateChannel; content: Record<string, unknown>; at: PathSeg[] }[] = [];
+  if (channel === 'email') needs.push({ channel: 'email', content: block('email') ?? step, at: block('email') ? [...path, 'email'] : path });
+  else if (channel === 'sms') needs.push({ channel: 'sms', content: block('sms') ?? step, at: block('sms') ? [...path, 'sms'] : path });
+  else if (channel === 'preferred') {
+    for (const c of ['email', 'sms'] as const) {
+      const b = block(c);
+      if (b) needs.push({ channel: c, content: b, at: [...path, c] });
+      else if (str(step.template)) needs.push({ channel: c, content: { template: step.template }, at: path });
+      else add(path, `a send on the preferred channel needs an "${c}:" block (or a template with both an email and an sms file)`);
+    }
+  } else return; // the schema reports a bad channel
+
+  for (const need of needs) {
+    const template = str(need.content.template);
+    if (template) {
+      const text = options.readTemplate(template, need.channel);
+      if (text === undefined) {
+        add([...need.at, 'template'], `unknown template "${template}": no definitions/templates/${template}.${need.channel}.yaml`);
+        continue;
+      }
+      const parsed = parseTemplateFile(text, need.channel);
+      if ('problem' in parsed) add([...need.at, 'template'], `template ${template}.${need.channel}.yaml: ${parsed.problem}`);
+      else templates[`${need.channel}:${template}`] = parsed.template;
+    } else if (need.channel === 'email') {
+      if (!str(need.content.subject) || !str(need.content.text)) {
+        add(need.at, 'an email needs a template, or a subject and a text');
+      }
+    } else if (!str(need.content.text)) {
+      add(need.at, 'an sms needs a template or a text');
+    }
+  }
+}

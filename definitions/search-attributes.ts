@@ -1,0 +1,17 @@
+/**
+ * Search attributes that make enrollments findable in the Temporal UI. Never personal data: the
+ * customer id is opaque, the rest describes the journey.
+ */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+export const SA_JOURNEY = defineSearchAttributeKey('RapportJourney', SearchAttributeType.KEYWORD);
+export const SA_VERSION = defineSearchAttributeKey('RapportJourneyVersion', SearchAttributeType.INT);
+export const SA_CUSTOMER = defineSearchAttributeKey('RapportCustomerId', SearchAttributeType.KEYWORD);
+export const SA_STEP = defineSearchAttributeKey('RapportStep', SearchAttributeType.KEYWORD);
+
+export const searchAttributes = [SA_JOURNEY, SA_VERSION, SA_CUSTOMER, SA_STEP] as const;
+
+/** The workflow id of a customer's enrollment in a journey: one running workflow per pair. */
+export function journeyWorkflowId(journeyId: string, customerId: string): string {
+  return `journey:${journeyId}:${customerId}`;
+}

@@ -1,0 +1,117 @@
+/**
+ * Rapport's configuration: one zod schema over the environment, parsed once at start. Every bad
+ * value is reported at once, by variable name, with what was expected.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import { projectRoot } from './temporal/binaries';
+
+const port = (what: string) =>
+  z.coerce
+    .number({ error: `expected a port number for ${what}` })
+    .int('expected a whole number')
+    .min(1, 'expected a port between 1 and 65535')
+    .max(65535, 'expected a port between 1 and 65535');
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+const url = (protocols: string[], example: string) =>
+  optionalText.pipe(
+    z
+      .string()
+      .refine(
+        (v) => {
+          try {
+            return protocols.includes(new URL(v).protocol);
+          } catch {
+            return false;
+          }
+        },
+        { message: `expected a URL such as ${example}` },
+      )
+      .optional(),
+  );
+
+export const configSchema = z.object({
+  /** Where the embedded Temporal server, PGlite and the outbox keep their files. */
+  RAPPORT_DATA_DIR: z.string().min(1).default(path.join(projectRoot, 'data')),
+  RAPPORT_HOST: z.string().min(1).default('127.0.0.1'),
+  RAPPORT_PORT: port('RAPPORT_PORT').default(3000),
+  /** Journeys published at start: the built-in ones, plus any folder listed here (separated by ':'). */
+  RAPPORT_JOURNEYS_DIRS: optionalText,
+  RAPPORT_TEMPLATES_DIR: z.string().min(1).default(path.join(projectRoot, 'definitions', 'templates')),
+  RAPPORT_PUBLISH_BUILTINS: bool.default(true),
+
+  /** An existing Temporal cluster; without it Rapport starts its own dev server. */
+  TEMPORAL_ADDRESS: optionalText.pipe(
+    z
+      .string()
+      .regex(/^[^\s:/]+:\d{1,5}$/, 'expected host:port, such as temporal.internal:7233')
+      .optional(),
+  ),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('rapport'),
+  TEMPORAL_API_KEY: optionalText,
+  TEMPORAL_TLS: bool.optional(),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: optionalText,
+  TEMPORAL_TLS_CLIENT_KEY_PATH: optionalText,
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: optionalText,
+  TEMPORAL_TLS_SERVER_NAME: optionalText,
+  /** Ports of the embedded dev server. */
+  TEMPORAL_PORT: port('TEMPORAL_PORT').default(7233),
+  TEMPORAL_UI_PORT: port('TEMPORAL_UI_PORT').default(8233),
+
+  /** PostgreSQL; without it, the embedded PGlite in the data folder. */
+  DATABASE_URL: url(['postgres:', 'postgresql:'], 'postgres://user:password@host:5432/rapport'),
+
+  /** An SMTP server; without it, mail goes to the outbox folder. */
+  SMTP_URL: url(['smtp:', 'smtps:'], 'smtp://user:password@smtp.example.com:587'),
+  MAIL_FROM: z.string().min(3).default('Rapport <noreply@rapport.local>'),
+
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
+});
+
+export type Config = z.output<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Rapport's configuration has ${problems.length} problem(s):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input = Object.fromEntries(Object.keys(configSchema.shape).map((k) => [k, env[k]]));
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((i) => {
+        const name = String(i.path[0] ?? '');
+        const value = env[name];
+        return `${name}: ${i.message}${value !== undefined ? ` (got ${JSON.stringify(value)})` : ''}`;
+      }),
+    );
+  }
+  const c = result.data;
+  const tlsFiles = [c.TEMPORAL_TLS_CLIENT_CERT_PATH, c.TEMPORAL_TLS_CLIENT_KEY_PATH].filter(Boolean).length;
+  if (tlsFiles === 1) {
+    throw new ConfigError([
+      'TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH: expected both (mutual TLS) or neither',
+    ]);
+  }
+  return c;
+}
+
+export function journeyDirs(config: Config): string[] {
+  const dirs = config.RAPPORT_PUBLISH_BUILTINS ? [path.join(projectRoot, 'definitions', 'journeys')] : [];
+  for (const d of (config.RAPPORT_JOURNEYS_DIRS ?? '').split(path.delimiter).filter(Boolean)) dirs.push(path.resolve(d));
+  return dirs;
+}

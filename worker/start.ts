@@ -1,0 +1,166 @@
+/**
+ * Starts Rapport in one process: Temporal (the embedded dev server, or a cluster), the customer
+ * database (PGlite in the data folder, or PostgreSQL), the built-in journeys, the worker and the
+ * HTTP API. PGlite allows one process per data folder, so the worker and the API share this one.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client, type Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import { createActivities } from '../activities';
+import { createMailer } from '../activities/channels/email';
+import { createOutboxSmsSender } from '../activities/channels/sms';
+import { migrate, openDatabase, type OpenDatabase } from '../activities/db/database';
+import { buildApi } from '../client/api/server';
+import { EventIntake } from '../client/events/intake';
+import { publishFolders } from '../client/journeys/publish';
+import { bundleWorkflows } from './bundle';
+import { journeyDirs, type Config } from './config';
+import { ensureBinaries } from './temporal/binaries';
+import { connectClient, connectWorker, ensureSearchAttributes } from './temporal/connection';
+import { startDevServer, type DevServer } from './temporal/dev-server';
+
+export interface Rapport {
+  apiUrl: string;
+  temporalAddress: string;
+  temporalUiUrl: string | undefined;
+  mailDestination: string;
+  database: OpenDatabase;
+  stop(): Promise<void>;
+}
+
+let runtimeInstalled = false;
+function installRuntime(logger: Logger): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({
+      logger: new DefaultLogger('WARN', ({ level, message, meta }) => {
+        const lvl = level.toLowerCase() as Lowercase<LogLevel>;
+        const fn = lvl === 'error' ? 'error' : lvl === 'warn' ? 'warn' : 'debug';
+        logger[fn]({ ...(meta ?? {}), component: 'temporal-sdk' }, message);
+      }),
+    });
+  } catch {
+    // Already installed by whoever embeds Rapport.
+  }
+}
+
+export async function startRapport(config: Config, logger: Logger): Promise<Rapport> {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const stopAll = async () => {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        logger.warn({ err }, 'error while stopping');
+      }
+    }
+  };
+  try {
+    installRuntime(logger);
+    fs.mkdirSync(config.RAPPORT_DATA_DIR, { recursive: true });
+
+    // Temporal.
+    let address = config.TEMPORAL_ADDRESS;
+    let uiUrl: string | undefined;
+    if (!address) {
+      const { found, problem } = ensureBinaries((line) => logger.info(line));
+      if (problem) logger.warn(problem);
+      let dev: DevServer | { address: string; uiUrl: string; stop(): Promise<void> };
+      if (found.temporal) {
+        logger.info('starting the Temporal dev server');
+        dev = await startDevServer({
+          binary: found.temporal,
+          dataDir: config.RAPPORT_DATA_DIR,
+          port: config.TEMPORAL_PORT,
+          uiPort: config.TEMPORAL_UI_PORT,
+          namespace: config.TEMPORAL_NAMESPACE,
+          logger,
+        });
+      } else {
+        const { TestWorkflowEnvironment } = await import('@temporalio/testing');
+        const env = await TestWorkflowEnvironment.createLocal({
+          server: {
+            executable: { type: 'cached-download' },
+            dbFilename: path.join(config.RAPPORT_DATA_DIR, 'temporal', 'temporal.db'),
+            port: config.TEMPORAL_PORT,
+            ui: true,
+            uiPort: config.TEMPORAL_UI_PORT,
+            namespace: config.TEMPORAL_NAMESPACE,
+          },
+        });
+        dev = { address: env.address, uiUrl: `http://127.0.0.1:${config.TEMPORAL_UI_PORT}`, stop: () => env.teardown() };
+      }
+      cleanups.push(() => dev.stop());
+      address = dev.address;
+      uiUrl = dev.uiUrl;
+    }
+    const connection: Connection = await connectClient(config, address);
+    cleanups.push(() => connection.close());
+    if (config.TEMPORAL_ADDRESS) await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE, logger);
+    const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+
+    // Customer database.
+    const database = await openDatabase({
+      url: config.DATABASE_URL,
+      dataDir: path.join(config.RAPPORT_DATA_DIR, 'pglite'),
+    });
+    cleanups.push(() => database.close());
+    const applied = await migrate(database.db);
+    logger.info({ engine: database.engine, applied }, 'customer database ready');
+
+    const published = await publishFolders(database.db, journeyDirs(config), config.RAPPORT_TEMPLATES_DIR, logger);
+    logger.info({ journeys: published.map((p) => `${p.journey}@${p.version}`) }, 'journeys published');
+
+    // Worker.
+    const outboxDir = path.join(config.RAPPORT_DATA_DIR, 'outbox');
+    const mailer = createMailer({ smtpUrl: config.SMTP_URL, outboxDir });
+    cleanups.push(() => mailer.close());
+    const activities = createActivities({
+      db: database.db,
+      mailer,
+      sms: createOutboxSmsSender(outboxDir),
+      mailFrom: config.MAIL_FROM,
+      logger,
+    });
+    const nativeConnection = await connectWorker(config, address);
+    cleanups.push(() => nativeConnection.close());
+    const worker = await Worker.create({
+      connection: nativeConnection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      workflowBundle: await bundleWorkflows(),
+      activities,
+    });
+    const running = worker.run();
+    cleanups.push(async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+    });
+    running.catch((err: unknown) => logger.error({ err }, 'the worker stopped with an error'));
+
+    // API.
+    const intake = new EventIntake({ db: database.db, temporal: client, taskQueue: config.TEMPORAL_TASK_QUEUE, logger });
+    const api = buildApi({ db: database.db, intake, outboxDir, logger });
+    await api.listen({ host: config.RAPPORT_HOST, port: config.RAPPORT_PORT });
+    cleanups.push(() => api.close());
+    const apiUrl = `http://${config.RAPPORT_HOST}:${config.RAPPORT_PORT}`;
+
+    const routed = await intake.routePending();
+    if (routed > 0) logger.info({ routed }, 'routed events accepted before the last stop');
+
+    return {
+      apiUrl,
+      temporalAddress: address,
+      temporalUiUrl: uiUrl,
+      mailDestination: mailer.destination,
+      database,
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

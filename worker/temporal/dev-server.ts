@@ -1,0 +1,189 @@
+/**
+ * The embedded Temporal server: the Temporal CLI's dev server, with SQLite persistence in the data
+ * folder, the Web UI, and Rapport's search attributes. Runs in its own process group so that Ctrl-C
+ * reaches Rapport first, which stops its worker and then the server.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import type { Logger } from 'pino';
+import { searchAttributes } from '../../definitions/search-attributes';
+
+export interface DevServerOptions {
+  binary: string;
+  dataDir: string;
+  port: number;
+  uiPort: number;
+  namespace: string;
+  logger: Logger;
+  /** How long to wait for the server to answer; a first start on a slow disk takes a few seconds. */
+  startTimeoutMs?: number;
+}
+
+export interface DevServer {
+  address: string;
+  uiUrl: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  KEYWORD: 'Keyword',
+  INT: 'Int',
+  TEXT: 'Text',
+  DOUBLE: 'Double',
+  BOOL: 'Bool',
+  DATETIME: 'Datetime',
+  KEYWORD_LIST: 'KeywordList',
+};
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitForExit(pid: number, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (!alive(pid)) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return !alive(pid);
+}
+
+/** A dev server left behind by a Rapport that was killed holds the port and the database: stop it. */
+async function stopLeftover(pidFile: string, binary: string, logger: Logger): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 1 || !alive(pid)) return;
+  let cmdline = '';
+  try {
+    cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    /* not Linux, or gone */
+  }
+  if (cmdline && !cmdline.includes(path.basename(binary))) return;
+  logger.warn({ pid }, 'stopping a Temporal dev server left running by an earlier start');
+  try {
+    process.kill(-pid, 'SIGTERM');
+  } catch {
+    process.kill(pid, 'SIGTERM');
+  }
+  if (!(await waitForExit(pid, 10_000))) process.kill(pid, 'SIGKILL');
+}
+
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  const { logger } = options;
+  const dir = path.join(options.dataDir, 'temporal');
+  fs.mkdirSync(dir, { recursive: true });
+  const pidFile = path.join(dir, 'dev-server.pid');
+  await stopLeftover(pidFile, options.binary, logger);
+
+  const args = [
+    'server',
+    'start-dev',
+    '--db-filename',
+    path.join(dir, 'temporal.db'),
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
+    '--ui-port',
+    String(options.uiPort),
+    '--ui-disable-news-fetch',
+    '--log-format',
+    'json',
+    '--log-level',
+    'warn',
+    '--dynamic-config-value',
+    'frontend.enableServerVersionCheck=false',
+    ...(options.namespace !== 'default' ? ['--namespace', options.namespace] : []),
+    ...searchAttributes.flatMap((k) => ['--search-attribute', `${k.name}=${TYPE_NAMES[k.type] ?? 'Keyword'}`]),
+  ];
+  const child: ChildProcess = spawn(options.binary, args, {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, TEMPORAL_VERSION_CHECK_DISABLED: '1' },
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`could not start ${options.binary}`);
+  fs.writeFileSync(pidFile, String(pid));
+
+  const recent: string[] = [];
+  const onLine = (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
+      recent.push(line);
+      if (recent.length > 20) recent.shift();
+      logger.debug({ temporal: line.slice(0, 500) }, 'temporal dev server');
+    }
+  };
+  child.stdout?.on('data', onLine);
+  child.stderr?.on('data', onLine);
+  let exited: number | null | undefined;
+  const exitPromise = new Promise<void>((resolve) =>
+    child.once('exit', (code) => {
+      exited = code;
+      resolve();
+    }),
+  );
+
+  const address = `127.0.0.1:${options.port}`;
+  const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
+  for (;;) {
+    if (exited !== undefined) {
+      throw new Error(
+        `the Temporal dev server exited (code ${exited}) before it was ready; is port ${options.port} or ${options.uiPort} taken?\n${recent.slice(-5).join('\n')}`,
+      );
+    }
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: '1s' });
+      try {
+        await connection.workflowService.describeNamespace({ namespace: options.namespace });
+        break;
+      } finally {
+        await connection.close();
+      }
+    } catch (err) {
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`the Temporal dev server did not answer on ${address} in time: ${(err as Error).message}`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  return {
+    address,
+    uiUrl: `http://127.0.0.1:${options.uiPort}`,
+    pid,
+    async stop() {
+      if (exited === undefined) {
+        try {
+          process.kill(-pid, 'SIGTERM');
+        } catch {
+          child.kill('SIGTERM');
+        }
+        const done = await Promise.race([exitPromise.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 15_000))]);
+        if (!done) {
+          logger.warn('the Temporal dev server did not stop in 15 s; killing it');
+          try {
+            process.kill(-pid, 'SIGKILL');
+          } catch {
+            child.kill('SIGKILL');
+          }
+          await exitPromise;
+        }
+      }
+      fs.rmSync(pidFile, { force: true });
+    },
+  };
+}

@@ -1,0 +1,23 @@
+/**
+ * The activities as workflow code calls them, with their timeouts and retry policies. Only the
+ * `Activities` type comes from activities/: no activity code enters the workflow bundle.
+ */
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+
+const messaging = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  // Bounded: a provider that keeps failing ends as a recorded failure, never an endless retry.
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 12 },
+});
+
+const records = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30 },
+});
+
+/** Each activity with its policy. The mapped type makes a new activity a compile error until it is listed. */
+export const acts: { [K in keyof Activities]: Activities[K] } = {
+  sendMessage: messaging.sendMessage,
+  finishEnrollment: records.finishEnrollment,
+};

@@ -1,0 +1,8 @@
+import type { ExitStep } from '../../definitions/schema/steps/exit';
+import type { StepContext, StepResult } from './context';
+
+export function runExit(step: ExitStep, ctx: StepContext): Promise<StepResult> {
+  const reason = step.reason ?? `exit step ${step.id}`;
+  ctx.record(step.id, 'exit', 'exited', reason);
+  return Promise.resolve({ exit: reason });
+}

@@ -1,0 +1,48 @@
+import type { SendStep } from '../../definitions/schema/steps/send';
+import type { EmailTemplate, SmsTemplate } from '../../definitions/schema/journey';
+import type { EmailContent, SmsContent } from '../../activities/channels/content';
+import { NEXT, type StepContext, type StepResult } from './context';
+
+function emailContent(step: SendStep, ctx: StepContext): EmailContent | undefined {
+  const block = step.email ?? (step.channel === 'email' ? step : step.template ? { template: step.template } : undefined);
+  if (!block) return undefined;
+  if (block.template) {
+    const t = ctx.input.plan.templates[`email:${block.template}`] as EmailTemplate | undefined;
+    return t ? { template: block.template, ...t } : undefined;
+  }
+  if (!block.subject || !block.text) return undefined;
+  return { subject: block.subject, text: block.text, ...(block.html ? { html: block.html } : {}) };
+}
+
+function smsContent(step: SendStep, ctx: StepContext): SmsContent | undefined {
+  const block = step.sms ?? (step.channel === 'sms' ? step : step.template ? { template: step.template } : undefined);
+  if (!block) return undefined;
+  if (block.template) {
+    const t = ctx.input.plan.templates[`sms:${block.template}`] as SmsTemplate | undefined;
+    return t ? { template: block.template, ...t } : undefined;
+  }
+  return block.text ? { text: block.text } : undefined;
+}
+
+export async function runSend(step: SendStep, ctx: StepContext): Promise<StepResult> {
+  const { input } = ctx;
+  const email = emailContent(step, ctx);
+  const sms = smsContent(step, ctx);
+  const outcome = await ctx.acts.sendMessage({
+    // Computed here, deterministically: the same on every retry and replay of this step.
+    keyBase: `send:${input.enrollmentId}:${step.id}:${ctx.visits(step.id)}`,
+    customerId: input.customerId,
+    journeyId: input.plan.definition.journey,
+    version: input.version,
+    category: input.plan.definition.category,
+    stepId: step.id,
+    channel: step.channel,
+    ...(email ? { email } : {}),
+    ...(sms ? { sms } : {}),
+    event: input.event,
+    enrolledAt: ctx.state.enrolledAt,
+    at: new Date().toISOString(),
+  });
+  ctx.record(step.id, 'send', outcome.status, outcome.detail);
+  return NEXT;
+}
