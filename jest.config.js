@@ -1,12 +1,19 @@
 /** @type {import('jest').Config} */
+const swc = (syntax) => [
+  '@swc/jest',
+  { jsc: { target: 'es2022', parser: { syntax } }, module: { type: 'commonjs' } },
+];
+
+// Dependencies published only as ES modules, compiled to CommonJS for Jest's module registry.
+const esmOnly = ['cookie', '@marcbachmann/cel-js'];
+
 module.exports = {
   testEnvironment: 'node',
   transform: {
-    '^.+\\.ts$': [
-      '@swc/jest',
-      { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } },
-    ],
+    '^.+\\.ts$': swc('typescript'),
+    '^.+\\.m?js$': swc('ecmascript'),
   },
+  transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 120000,
   // Each integration file starts its own Temporal server and worker; two cores take two files at a time.

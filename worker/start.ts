@@ -41,6 +41,8 @@ function installRuntime(logger: Logger): void {
         const fn = lvl === 'error' ? 'error' : lvl === 'warn' ? 'warn' : 'debug';
         logger[fn]({ ...(meta ?? {}), component: 'temporal-sdk' }, message);
       }),
+      // The SDK's core logs through the same logger, warnings and up.
+      telemetryOptions: { logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} } },
     });
   } catch {
     // Already installed by whoever embeds Rapport.

@@ -33,13 +33,16 @@ export async function startCommand(): Promise<void> {
   );
   logger.info('Rapport is running; Ctrl-C stops it');
 
-  let stopping = false;
+  // A Ctrl-C reaches this process from the terminal and again from npm, which forwards it: a
+  // repeat within two seconds is the same request. A later one means "stop now".
+  let stoppingSince: number | undefined;
   const stop = (signal: string) => {
-    if (stopping) {
+    if (stoppingSince !== undefined) {
+      if (Date.now() - stoppingSince < 2000) return;
       logger.warn('stopping at once');
       process.exit(130);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     logger.info({ signal }, 'stopping: letting running activities finish');
     rapport
       .stop()

@@ -117,6 +117,15 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const pid = child.pid;
   if (pid === undefined) throw new Error(`could not start ${options.binary}`);
   fs.writeFileSync(pidFile, String(pid));
+  // However this process ends (short of SIGKILL, which the pid file covers), the server ends with it.
+  const killOnExit = () => {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  };
+  process.once('exit', killOnExit);
 
   const recent: string[] = [];
   const onLine = (chunk: Buffer) => {
@@ -183,6 +192,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
           await exitPromise;
         }
       }
+      process.removeListener('exit', killOnExit);
       fs.rmSync(pidFile, { force: true });
     },
   };
