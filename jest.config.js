@@ -1,8 +1,5 @@
 /** @type {import('jest').Config} */
-const swc = (syntax) => [
-  '@swc/jest',
-  { jsc: { target: 'es2022', parser: { syntax } }, module: { type: 'commonjs' } },
-];
+const swc = (syntax) => ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax } }, module: { type: 'commonjs' } }];
 
 // Dependencies published only as ES modules, compiled to CommonJS for Jest's module registry.
 const esmOnly = ['cookie', '@marcbachmann/cel-js'];

@@ -117,7 +117,10 @@ export function createMessaging(deps: MessagingDeps) {
     }
 
     const variables = {
-      customer: { ...toCustomerView(customer), metrics: { orderCount: 0, lifetimeValue: 0, firstOrderAt: null, lastOrderAt: null } },
+      customer: {
+        ...toCustomerView(customer),
+        metrics: { orderCount: 0, lifetimeValue: 0, firstOrderAt: null, lastOrderAt: null },
+      },
       event: { type: req.event.type, data: req.event.data, occurredAt: req.event.occurredAt },
       journey: { id: req.journeyId, version: req.version, enrolledAt: req.enrolledAt },
       now: req.at,
@@ -165,7 +168,11 @@ export function createMessaging(deps: MessagingDeps) {
       const message = err instanceof Error ? err.message : String(err);
       if (isPermanentSmtpError(err)) {
         await recordOutcome(db, sendKey, 'failed_permanent', { error: message });
-        await writeTimeline(req, sendKey, `${channel} failed: ${message}`, { status: 'failed', channel, reason: message });
+        await writeTimeline(req, sendKey, `${channel} failed: ${message}`, {
+          status: 'failed',
+          channel,
+          reason: message,
+        });
         return { status: 'failed', channel, sendKey, detail: message };
       }
       // Not accepted: free the key for the next attempt, which Temporal schedules with backoff.

@@ -159,7 +159,7 @@ function describeIssue(issue: z.core.$ZodIssue, data: unknown): { path: PathSeg[
           {
             path,
             message:
-              `unknown step type "${String(value)}"` +
+              `unknown step type ${JSON.stringify(value)}` +
               (guess ? `; did you mean "${guess}"?` : `; expected one of ${stepKinds.join(', ')}`),
           },
         ];
@@ -292,14 +292,20 @@ function resolveSendContent(
     return b && typeof b === 'object' ? (b as Record<string, unknown>) : undefined;
   };
   const needs: { channel: TemplateChannel; content: Record<string, unknown>; at: PathSeg[] }[] = [];
-  if (channel === 'email') needs.push({ channel: 'email', content: block('email') ?? step, at: block('email') ? [...path, 'email'] : path });
-  else if (channel === 'sms') needs.push({ channel: 'sms', content: block('sms') ?? step, at: block('sms') ? [...path, 'sms'] : path });
+  if (channel === 'email')
+    needs.push({ channel: 'email', content: block('email') ?? step, at: block('email') ? [...path, 'email'] : path });
+  else if (channel === 'sms')
+    needs.push({ channel: 'sms', content: block('sms') ?? step, at: block('sms') ? [...path, 'sms'] : path });
   else if (channel === 'preferred') {
     for (const c of ['email', 'sms'] as const) {
       const b = block(c);
       if (b) needs.push({ channel: c, content: b, at: [...path, c] });
       else if (str(step.template)) needs.push({ channel: c, content: { template: step.template }, at: path });
-      else add(path, `a send on the preferred channel needs an "${c}:" block (or a template with both an email and an sms file)`);
+      else
+        add(
+          path,
+          `a send on the preferred channel needs an "${c}:" block (or a template with both an email and an sms file)`,
+        );
     }
   } else return; // the schema reports a bad channel
 
@@ -308,11 +314,15 @@ function resolveSendContent(
     if (template) {
       const text = options.readTemplate(template, need.channel);
       if (text === undefined) {
-        add([...need.at, 'template'], `unknown template "${template}": no definitions/templates/${template}.${need.channel}.yaml`);
+        add(
+          [...need.at, 'template'],
+          `unknown template "${template}": no definitions/templates/${template}.${need.channel}.yaml`,
+        );
         continue;
       }
       const parsed = parseTemplateFile(text, need.channel);
-      if ('problem' in parsed) add([...need.at, 'template'], `template ${template}.${need.channel}.yaml: ${parsed.problem}`);
+      if ('problem' in parsed)
+        add([...need.at, 'template'], `template ${template}.${need.channel}.yaml: ${parsed.problem}`);
       else templates[`${need.channel}:${template}`] = parsed.template;
     } else if (need.channel === 'email') {
       if (!str(need.content.subject) || !str(need.content.text)) {

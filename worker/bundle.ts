@@ -6,6 +6,13 @@ export const workflowsPath = require.resolve('../workflows');
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({
     workflowsPath,
-    logger: { trace() {}, debug() {}, info() {}, warn: (m) => console.warn(m), error: (m) => console.error(m), log() {} },
+    logger: {
+      trace() {},
+      debug() {},
+      info() {},
+      warn: (m) => console.warn(m),
+      error: (m) => console.error(m),
+      log() {},
+    },
   });
 }

@@ -46,7 +46,10 @@ export const configSchema = z.object({
   RAPPORT_PORT: port('RAPPORT_PORT').default(3000),
   /** Journeys published at start: the built-in ones, plus any folder listed here (separated by ':'). */
   RAPPORT_JOURNEYS_DIRS: optionalText,
-  RAPPORT_TEMPLATES_DIR: z.string().min(1).default(path.join(projectRoot, 'definitions', 'templates')),
+  RAPPORT_TEMPLATES_DIR: z
+    .string()
+    .min(1)
+    .default(path.join(projectRoot, 'definitions', 'templates')),
   RAPPORT_PUBLISH_BUILTINS: bool.default(true),
 
   /** An existing Temporal cluster; without it Rapport starts its own dev server. */
@@ -112,6 +115,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 export function journeyDirs(config: Config): string[] {
   const dirs = config.RAPPORT_PUBLISH_BUILTINS ? [path.join(projectRoot, 'definitions', 'journeys')] : [];
-  for (const d of (config.RAPPORT_JOURNEYS_DIRS ?? '').split(path.delimiter).filter(Boolean)) dirs.push(path.resolve(d));
+  for (const d of (config.RAPPORT_JOURNEYS_DIRS ?? '').split(path.delimiter).filter(Boolean))
+    dirs.push(path.resolve(d));
   return dirs;
 }

@@ -50,14 +50,17 @@ function installRuntime(logger: Logger): void {
 }
 
 export async function startRapport(config: Config, logger: Logger): Promise<Rapport> {
-  const cleanups: (() => Promise<void> | void)[] = [];
+  const cleanups: { name: string; run: () => Promise<void> | void }[] = [];
+  const onStop = (name: string, run: () => Promise<void> | void) => cleanups.push({ name, run });
   const stopAll = async () => {
-    for (const c of cleanups.reverse()) {
+    for (const { name, run } of cleanups.reverse()) {
+      const started = Date.now();
       try {
-        await c();
+        await run();
       } catch (err) {
-        logger.warn({ err }, 'error while stopping');
+        logger.warn({ err, component: name }, 'error while stopping');
       }
+      logger.debug({ component: name, ms: Date.now() - started }, 'stopped component');
     }
   };
   try {
@@ -93,14 +96,18 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
             namespace: config.TEMPORAL_NAMESPACE,
           },
         });
-        dev = { address: env.address, uiUrl: `http://127.0.0.1:${config.TEMPORAL_UI_PORT}`, stop: () => env.teardown() };
+        dev = {
+          address: env.address,
+          uiUrl: `http://127.0.0.1:${config.TEMPORAL_UI_PORT}`,
+          stop: () => env.teardown(),
+        };
       }
-      cleanups.push(() => dev.stop());
+      onStop('temporal dev server', () => dev.stop());
       address = dev.address;
       uiUrl = dev.uiUrl;
     }
     const connection: Connection = await connectClient(config, address);
-    cleanups.push(() => connection.close());
+    onStop('temporal client', () => connection.close());
     if (config.TEMPORAL_ADDRESS) await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE, logger);
     const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 
@@ -109,7 +116,7 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
       url: config.DATABASE_URL,
       dataDir: path.join(config.RAPPORT_DATA_DIR, 'pglite'),
     });
-    cleanups.push(() => database.close());
+    onStop('database', () => database.close());
     const applied = await migrate(database.db);
     logger.info({ engine: database.engine, applied }, 'customer database ready');
 
@@ -119,7 +126,7 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
     // Worker.
     const outboxDir = path.join(config.RAPPORT_DATA_DIR, 'outbox');
     const mailer = createMailer({ smtpUrl: config.SMTP_URL, outboxDir });
-    cleanups.push(() => mailer.close());
+    onStop('mailer', () => mailer.close());
     const activities = createActivities({
       db: database.db,
       mailer,
@@ -128,7 +135,7 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
       logger,
     });
     const nativeConnection = await connectWorker(config, address);
-    cleanups.push(() => nativeConnection.close());
+    onStop('worker connection', () => nativeConnection.close());
     const worker = await Worker.create({
       connection: nativeConnection,
       namespace: config.TEMPORAL_NAMESPACE,
@@ -137,17 +144,22 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
       activities,
     });
     const running = worker.run();
-    cleanups.push(async () => {
+    onStop('worker', async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
     });
     running.catch((err: unknown) => logger.error({ err }, 'the worker stopped with an error'));
 
     // API.
-    const intake = new EventIntake({ db: database.db, temporal: client, taskQueue: config.TEMPORAL_TASK_QUEUE, logger });
+    const intake = new EventIntake({
+      db: database.db,
+      temporal: client,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      logger,
+    });
     const api = buildApi({ db: database.db, intake, outboxDir, logger });
     await api.listen({ host: config.RAPPORT_HOST, port: config.RAPPORT_PORT });
-    cleanups.push(() => api.close());
+    onStop('api', () => api.close());
     const apiUrl = `http://${config.RAPPORT_HOST}:${config.RAPPORT_PORT}`;
 
     const routed = await intake.routePending();

@@ -42,7 +42,9 @@ export function createMailer(options: { smtpUrl?: string | undefined; outboxDir:
       host: url.hostname,
       port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 587)),
       secure: url.protocol === 'smtps:',
-      ...(url.username ? { auth: { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } } : {}),
+      ...(url.username
+        ? { auth: { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } }
+        : {}),
       maxConnections: 5,
       connectionTimeout: Math.min(timeout, 30_000),
       greetingTimeout: Math.min(timeout, 30_000),

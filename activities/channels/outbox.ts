@@ -42,7 +42,11 @@ export async function listOutbox(dir: string, limit = 200): Promise<OutboxEntry[
   } catch {
     return [];
   }
-  const names = files.filter((f) => f.endsWith('.json')).sort().reverse().slice(0, limit);
+  const names = files
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .reverse()
+    .slice(0, limit);
   const entries = await Promise.all(
     names.map(async (f) => JSON.parse(await fs.readFile(path.join(dir, f), 'utf8')) as OutboxEntry),
   );

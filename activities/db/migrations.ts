@@ -37,7 +37,12 @@ const migrations: Record<string, Migration> = {
         .addColumn('routed_at', 'timestamptz')
         .addColumn('result', 'jsonb')
         .execute();
-      await db.schema.createIndex('events_unrouted').on('events').column('received_at').where(sql.ref('routed_at'), 'is', null).execute();
+      await db.schema
+        .createIndex('events_unrouted')
+        .on('events')
+        .column('received_at')
+        .where(sql.ref('routed_at'), 'is', null)
+        .execute();
 
       await db.schema
         .createTable('timeline')
@@ -50,7 +55,12 @@ const migrations: Record<string, Migration> = {
         .addColumn('ref', 'text')
         .execute();
       await db.schema.createIndex('timeline_customer').on('timeline').columns(['customer_id', 'at', 'id']).execute();
-      await db.schema.createIndex('timeline_ref').on('timeline').columns(['customer_id', 'kind', 'ref']).unique().execute();
+      await db.schema
+        .createIndex('timeline_ref')
+        .on('timeline')
+        .columns(['customer_id', 'kind', 'ref'])
+        .unique()
+        .execute();
 
       await db.schema
         .createTable('journeys')

@@ -61,7 +61,11 @@ export async function getCustomer(db: Db, id: string): Promise<CustomerRow | und
 export async function findCustomer(db: Db, ref: CustomerRef): Promise<CustomerRow | undefined> {
   if (ref.id) return getCustomer(db, ref.id);
   if (ref.email) {
-    const found = await db.selectFrom('customers').selectAll().where('email', '=', ref.email.toLowerCase()).executeTakeFirst();
+    const found = await db
+      .selectFrom('customers')
+      .selectAll()
+      .where('email', '=', ref.email.toLowerCase())
+      .executeTakeFirst();
     if (found) return found;
   }
   if (ref.phone) return db.selectFrom('customers').selectAll().where('phone', '=', ref.phone).executeTakeFirst();

@@ -1,5 +1,6 @@
+import type { ExpressionBuilder } from 'kysely';
 import type { Db } from '../db/database';
-import type { JourneyStatus } from '../db/schema';
+import type { Database, JourneyStatus } from '../db/schema';
 import type { JourneyPlan } from '../../definitions/schema/journey';
 
 export interface PublishedVersion {
@@ -62,7 +63,21 @@ export async function publishVersion(
   });
 }
 
-function toPublished(row: { journey_id: string; version: number; content_hash: string; definition: unknown; published_at: Date }): PublishedVersion {
+/** The newest version number of the journey of the row `v`. */
+function latestVersionOf(eb: ExpressionBuilder<Database & { v: Database['journey_versions'] }, 'v'>) {
+  return eb
+    .selectFrom('journey_versions as w')
+    .select((w) => w.fn.max('w.version').as('m'))
+    .whereRef('w.journey_id', '=', 'v.journey_id');
+}
+
+function toPublished(row: {
+  journey_id: string;
+  version: number;
+  content_hash: string;
+  definition: unknown;
+  published_at: Date;
+}): PublishedVersion {
   return {
     journeyId: row.journey_id,
     version: row.version,
@@ -79,13 +94,7 @@ export async function activeJourneys(db: Db): Promise<PublishedVersion[]> {
     .innerJoin('journeys as j', 'j.id', 'v.journey_id')
     .select(['v.journey_id', 'v.version', 'v.content_hash', 'v.definition', 'v.published_at'])
     .where('j.status', '=', 'active')
-    .where(({ eb, selectFrom }) =>
-      eb(
-        'v.version',
-        '=',
-        selectFrom('journey_versions as w').select(({ fn }) => fn.max('w.version').as('m')).whereRef('w.journey_id', '=', 'v.journey_id'),
-      ),
-    )
+    .where((eb) => eb('v.version', '=', latestVersionOf(eb)))
     .orderBy('v.journey_id')
     .execute();
   return rows.map(toPublished);
@@ -96,13 +105,7 @@ export async function listJourneys(db: Db): Promise<JourneySummary[]> {
     .selectFrom('journey_versions as v')
     .innerJoin('journeys as j', 'j.id', 'v.journey_id')
     .select(['v.journey_id', 'v.version', 'v.definition', 'j.status'])
-    .where(({ eb, selectFrom }) =>
-      eb(
-        'v.version',
-        '=',
-        selectFrom('journey_versions as w').select(({ fn }) => fn.max('w.version').as('m')).whereRef('w.journey_id', '=', 'v.journey_id'),
-      ),
-    )
+    .where((eb) => eb('v.version', '=', latestVersionOf(eb)))
     .orderBy('v.journey_id')
     .execute();
   return rows.map((r) => {

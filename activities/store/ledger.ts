@@ -36,7 +36,11 @@ export async function claimSend(
     .executeTakeFirst();
   if (inserted) return { kind: 'claimed', attempt: 1 };
 
-  const existing = await db.selectFrom('send_ledger').selectAll().where('send_key', '=', row.sendKey).executeTakeFirstOrThrow();
+  const existing = await db
+    .selectFrom('send_ledger')
+    .selectAll()
+    .where('send_key', '=', row.sendKey)
+    .executeTakeFirstOrThrow();
   if (existing.state === 'claimed' && existing.phase === 'request_in_flight') {
     return { kind: 'in_flight', attempt: existing.attempt };
   }

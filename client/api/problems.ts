@@ -24,7 +24,13 @@ export function zodErrors(error: z.ZodError, prefix = ''): { path: string; messa
   });
 }
 
-export function sendProblem(reply: FastifyReply, status: number, title: string, detail: string, errors?: ProblemDetail['errors']) {
+export function sendProblem(
+  reply: FastifyReply,
+  status: number,
+  title: string,
+  detail: string,
+  errors?: ProblemDetail['errors'],
+) {
   const body: ProblemDetail = {
     type: `https://rapport.dev/problems/${title.toLowerCase().replace(/[^a-z]+/g, '-')}`,
     title,

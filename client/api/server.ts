@@ -1,5 +1,5 @@
 /** The HTTP API: events in, customers and journeys out, and the local outbox for people to read. */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Db } from '../../activities/db/database';
@@ -8,7 +8,7 @@ import { getCustomer, toCustomerView } from '../../activities/store/customers';
 import { listEnrollments } from '../../activities/store/enrollments';
 import { listJourneys } from '../../activities/store/journeys';
 import { listTimeline } from '../../activities/store/timeline';
-import { EventIntake, IntakeError } from '../events/intake';
+import { type EventIntake, IntakeError } from '../events/intake';
 import { incomingEvent } from '../events/schema';
 import { sendProblem, zodErrors } from './problems';
 import { outboxPage } from './outbox-page';
@@ -20,17 +20,22 @@ export interface ApiDeps {
   logger: Logger;
 }
 
-export function buildApi(deps: ApiDeps): FastifyInstance {
+export function buildApi(deps: ApiDeps) {
   const app = Fastify({
     // Requests are not logged one by one; failures are.
-    loggerInstance: deps.logger.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger,
+    loggerInstance: deps.logger.child({ component: 'api' }, { level: 'warn' }),
     bodyLimit: 5 * 1024 * 1024,
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) req.log.error({ err }, 'request failed');
-    return sendProblem(reply, status, status === 500 ? 'Internal error' : 'Bad request', status === 500 ? 'the request failed; see the server log' : err.message);
+    return sendProblem(
+      reply,
+      status,
+      status === 500 ? 'Internal error' : 'Bad request',
+      status === 500 ? 'the request failed; see the server log' : err.message,
+    );
   });
   app.setNotFoundHandler((req, reply) => sendProblem(reply, 404, 'Not found', `no route ${req.method} ${req.url}`));
 
@@ -39,16 +44,31 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.post('/v1/events', async (req, reply) => {
     const parsed = incomingEvent.safeParse(req.body);
     if (!parsed.success) {
-      return sendProblem(reply, 422, 'Invalid event', 'the event does not match the event schema', zodErrors(parsed.error));
+      return sendProblem(
+        reply,
+        422,
+        'Invalid event',
+        'the event does not match the event schema',
+        zodErrors(parsed.error),
+      );
     }
     const header = req.headers['idempotency-key'];
     try {
-      const { receipt, replayed } = await deps.intake.accept(parsed.data, typeof header === 'string' ? header : undefined);
+      const { receipt, replayed } = await deps.intake.accept(
+        parsed.data,
+        typeof header === 'string' ? header : undefined,
+      );
       if (replayed) void reply.header('Idempotent-Replayed', 'true');
       return reply.code(202).send(receipt);
     } catch (err) {
       if (err instanceof IntakeError) {
-        return sendProblem(reply, err.status, err.status === 409 ? 'Conflict' : 'Invalid event', err.message, err.path ? [{ path: err.path, message: err.message }] : undefined);
+        return sendProblem(
+          reply,
+          err.status,
+          err.status === 409 ? 'Conflict' : 'Invalid event',
+          err.message,
+          err.path ? [{ path: err.path, message: err.message }] : undefined,
+        );
       }
       throw err;
     }
@@ -65,7 +85,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.get('/v1/journeys', async () => ({ journeys: await listJourneys(deps.db) }));
 
   app.get('/v1/outbox', async () => ({ messages: await listOutbox(deps.outboxDir) }));
-  app.get('/outbox', async (_req, reply) => reply.type('text/html; charset=utf-8').send(outboxPage(await listOutbox(deps.outboxDir))));
+  app.get('/outbox', async (_req, reply) =>
+    reply.type('text/html; charset=utf-8').send(outboxPage(await listOutbox(deps.outboxDir))),
+  );
   app.get('/outbox/:name', async (req, reply) => {
     const { name } = z.object({ name: z.string() }).parse(req.params);
     const eml = await readOutboxEml(deps.outboxDir, name.replace(/\.eml$/, ''));
@@ -75,3 +97,5 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   return app;
 }
+
+export type Api = ReturnType<typeof buildApi>;

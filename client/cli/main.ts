@@ -10,7 +10,9 @@ const program = new Command()
 
 program
   .command('start')
-  .description('Run Rapport: Temporal, the customer database, the worker and the HTTP API (configured by environment variables; see the README)')
+  .description(
+    'Run Rapport: Temporal, the customer database, the worker and the HTTP API (configured by environment variables; see the README)',
+  )
   .action(startCommand);
 
 program

@@ -44,17 +44,18 @@ export async function startCommand(): Promise<void> {
     }
     stoppingSince = Date.now();
     logger.info({ signal }, 'stopping: letting running activities finish');
-    rapport
+    void rapport
       .stop()
       .then(() => {
         logger.info('stopped');
-        logger.flush();
-        process.exitCode = 0;
+        return 0;
       })
       .catch((err: unknown) => {
         logger.error({ err }, 'error while stopping');
-        process.exitCode = 1;
-      });
+        return 1;
+      })
+      // Everything Rapport started is stopped; idle handles of libraries must not hold the exit.
+      .then((code) => logger.flush(() => process.exit(code)));
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

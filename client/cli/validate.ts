@@ -9,7 +9,11 @@ export function validateCommand(files: string[], options: { templates?: string; 
   const results = files.map((f) => ({ file: f, result: compileFile(f, templatesDir) }));
   if (options.json) {
     process.stdout.write(
-      `${JSON.stringify(results.map(({ file, result }) => ({ file, ok: result.ok, problems: result.ok ? [] : result.problems })), null, 2)}\n`,
+      `${JSON.stringify(
+        results.map(({ file, result }) => ({ file, ok: result.ok, problems: result.ok ? [] : result.problems })),
+        null,
+        2,
+      )}\n`,
     );
   } else {
     for (const { file, result } of results) {

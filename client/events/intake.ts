@@ -66,12 +66,20 @@ export class EventIntake {
     const id = event.id ?? idempotencyKey;
     if (!id) throw new IntakeError(400, 'an event needs an "id" field or an Idempotency-Key header', 'id');
     if (event.id && idempotencyKey && event.id !== idempotencyKey) {
-      throw new IntakeError(400, `the Idempotency-Key header (${idempotencyKey}) differs from the event id (${event.id})`, 'id');
+      throw new IntakeError(
+        400,
+        `the Idempotency-Key header (${idempotencyKey}) differs from the event id (${event.id})`,
+        'id',
+      );
     }
     const hash = requestHash(event);
     const { db } = this.deps;
 
-    const prior = await db.selectFrom('events').select(['request_hash', 'result', 'routed_at']).where('id', '=', id).executeTakeFirst();
+    const prior = await db
+      .selectFrom('events')
+      .select(['request_hash', 'result', 'routed_at'])
+      .where('id', '=', id)
+      .executeTakeFirst();
     if (prior) return this.replay(id, hash, prior);
 
     const accepted = await db
@@ -103,12 +111,17 @@ export class EventIntake {
         return customer.id;
       })
       .catch((err: unknown) => {
-        if (err instanceof Error && err.name === 'CustomerNotFoundError') throw new IntakeError(404, err.message, 'customer.id');
+        if (err instanceof Error && err.name === 'CustomerNotFoundError')
+          throw new IntakeError(404, err.message, 'customer.id');
         throw err;
       });
     if (!accepted) {
       // Another request with the same id won the race.
-      const again = await db.selectFrom('events').select(['request_hash', 'result', 'routed_at']).where('id', '=', id).executeTakeFirstOrThrow();
+      const again = await db
+        .selectFrom('events')
+        .select(['request_hash', 'result', 'routed_at'])
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
       return this.replay(id, hash, again);
     }
     return { receipt: await this.route(id), replayed: false };
@@ -120,7 +133,11 @@ export class EventIntake {
     prior: { request_hash: string; result: unknown; routed_at: Date | null },
   ): Promise<{ receipt: EventReceipt; replayed: boolean }> {
     if (prior.request_hash !== hash) {
-      throw new IntakeError(409, `event ${id} was already accepted with different content; use a new id for a new event`, 'id');
+      throw new IntakeError(
+        409,
+        `event ${id} was already accepted with different content; use a new id for a new event`,
+        'id',
+      );
     }
     if (prior.routed_at && prior.result) return { receipt: prior.result as EventReceipt, replayed: true };
     // Accepted earlier but not routed (a crash in between): route it now.
@@ -132,9 +149,19 @@ export class EventIntake {
     const { db } = this.deps;
     const event = await db.selectFrom('events').selectAll().where('id', '=', eventId).executeTakeFirstOrThrow();
     return this.perCustomer.run(event.customer_id, async () => {
-      const current = await db.selectFrom('events').select(['result', 'routed_at']).where('id', '=', eventId).executeTakeFirstOrThrow();
+      const current = await db
+        .selectFrom('events')
+        .select(['result', 'routed_at'])
+        .where('id', '=', eventId)
+        .executeTakeFirstOrThrow();
       if (current.routed_at && current.result) return current.result as EventReceipt;
-      const receipt: EventReceipt = { eventId, customerId: event.customer_id, enrolled: [], signalled: [], notEnrolled: [] };
+      const receipt: EventReceipt = {
+        eventId,
+        customerId: event.customer_id,
+        enrolled: [],
+        signalled: [],
+        notEnrolled: [],
+      };
       const journeyEvent = {
         id: event.id,
         type: event.type,
@@ -204,12 +231,14 @@ export class EventIntake {
         const plan =
           version === published.version
             ? published.plan
-            : ((await db
-                .selectFrom('journey_versions')
-                .select('definition')
-                .where('journey_id', '=', journey)
-                .where('version', '=', version)
-                .executeTakeFirstOrThrow()).definition as JourneyInput['plan']);
+            : ((
+                await db
+                  .selectFrom('journey_versions')
+                  .select('definition')
+                  .where('journey_id', '=', journey)
+                  .where('version', '=', version)
+                  .executeTakeFirstOrThrow()
+              ).definition as JourneyInput['plan']);
         const input: JourneyInput = {
           plan,
           version,

@@ -49,7 +49,9 @@ export const incomingEvent = z
     id: z.string().min(1).max(200).optional(),
     type: eventType,
     customer: customerRef,
-    occurredAt: z.iso.datetime({ offset: true, error: 'expected an ISO 8601 date-time such as 2026-11-22T10:00:00Z' }).optional(),
+    occurredAt: z.iso
+      .datetime({ offset: true, error: 'expected an ISO 8601 date-time such as 2026-11-22T10:00:00Z' })
+      .optional(),
     data: z.record(z.string(), z.unknown()).default({}),
     profile: profileFields.optional(),
   })

@@ -22,7 +22,12 @@ export class InvalidJourneysError extends Error {
  * Validates every journey file in the folders and publishes those whose content changed.
  * Nothing is published unless every file validates.
  */
-export async function publishFolders(db: Db, dirs: string[], templatesDir: string, logger?: Logger): Promise<Published[]> {
+export async function publishFolders(
+  db: Db,
+  dirs: string[],
+  templatesDir: string,
+  logger?: Logger,
+): Promise<Published[]> {
   const compiled = dirs.flatMap(journeyFiles).map((file) => ({ file, result: compileFile(file, templatesDir) }));
   const problems = compiled.flatMap(({ result }) => (result.ok ? [] : result.problems));
   if (problems.length > 0) throw new InvalidJourneysError(problems);
@@ -32,7 +37,10 @@ export async function publishFolders(db: Db, dirs: string[], templatesDir: strin
     const plan = toPlan(result.journey);
     const { version, created } = await publishVersion(db, plan, result.source, file);
     out.push({ journey: plan.definition.journey, version, created, file });
-    logger?.info({ journey: plan.definition.journey, version }, created ? 'published a new journey version' : 'journey unchanged');
+    logger?.info(
+      { journey: plan.definition.journey, version },
+      created ? 'published a new journey version' : 'journey unchanged',
+    );
   }
   return out;
 }

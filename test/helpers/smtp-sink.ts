@@ -36,7 +36,8 @@ export async function startSmtpSink(): Promise<SmtpSink> {
     async waitFor(count, timeoutMs = 30_000) {
       const until = Date.now() + timeoutMs;
       while (received.length < count) {
-        if (Date.now() > until) throw new Error(`expected ${count} message(s) at the SMTP server, got ${received.length}`);
+        if (Date.now() > until)
+          throw new Error(`expected ${count} message(s) at the SMTP server, got ${received.length}`);
         await new Promise<void>((resolve) => {
           waiters.push(resolve);
           setTimeout(resolve, 200);

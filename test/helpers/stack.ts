@@ -7,13 +7,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { createActivities } from '../../activities';
 import { createMailer } from '../../activities/channels/email';
 import { createOutboxSmsSender } from '../../activities/channels/sms';
 import { migrate, openDatabase, type OpenDatabase } from '../../activities/db/database';
-import { buildApi } from '../../client/api/server';
+import { buildApi, type Api } from '../../client/api/server';
 import { EventIntake } from '../../client/events/intake';
 import { publishFolders } from '../../client/journeys/publish';
 import { projectRoot } from '../../worker/temporal/binaries';
@@ -21,7 +20,7 @@ import { workflowBundle } from './temporal';
 
 export interface TestStack {
   db: OpenDatabase['db'];
-  api: FastifyInstance;
+  api: Api;
   intake: EventIntake;
   taskQueue: string;
   outboxDir: string;

@@ -100,10 +100,18 @@ test('the same event id again has no second effect and answers as the first time
   expect(second.statusCode).toBe(202);
   expect(second.headers['idempotent-replayed']).toBe('true');
   expect(second.json()).toEqual(first.json());
-  const enrollments = await stack.db.selectFrom('enrollments').selectAll().where('customer_id', '=', first.json<EventReceipt>().customerId).execute();
+  const enrollments = await stack.db
+    .selectFrom('enrollments')
+    .selectAll()
+    .where('customer_id', '=', first.json<EventReceipt>().customerId)
+    .execute();
   expect(enrollments).toHaveLength(1);
 
-  const changed = await stack.api.inject({ method: 'POST', url: '/v1/events', payload: { ...payload, data: { plan: 'pro' } } });
+  const changed = await stack.api.inject({
+    method: 'POST',
+    url: '/v1/events',
+    payload: { ...payload, data: { plan: 'pro' } },
+  });
   expect(changed.statusCode).toBe(409);
   expect(changed.headers['content-type']).toContain('application/problem+json');
   expect(changed.json()).toMatchObject({ status: 409, detail: expect.stringContaining('signup-bob-1') });
@@ -123,7 +131,10 @@ test('a customer already in the journey is not enrolled twice', async () => {
     payload: { id: 'signup-cy-2', type: 'signup.completed', customer: { email: 'cy@example.com' } },
   });
   expect(a.json<EventReceipt>().enrolled).toHaveLength(1);
-  expect(b.json<EventReceipt>()).toMatchObject({ enrolled: [], notEnrolled: [{ journey: 'welcome', reason: 'already in this journey' }] });
+  expect(b.json<EventReceipt>()).toMatchObject({
+    enrolled: [],
+    notEnrolled: [{ journey: 'welcome', reason: 'already in this journey' }],
+  });
   await env.client.workflow.getHandle(a.json<EventReceipt>().enrolled[0]!.workflowId).result();
 });
 

@@ -129,9 +129,7 @@ export function ensureBinaries(say: (line: string) => void = () => {}): InstallR
 }
 
 /** The `executable` option of `@temporalio/testing` for a binary: its absolute path, or the SDK's download. */
-export function executableFor(
-  name: BinaryName,
-): { type: 'existing-path'; path: string } | { type: 'cached-download' } {
+export function executableFor(name: BinaryName): { type: 'existing-path'; path: string } | { type: 'cached-download' } {
   const p = findBinary(name);
   return p ? { type: 'existing-path', path: p } : { type: 'cached-download' };
 }

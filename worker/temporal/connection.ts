@@ -14,7 +14,8 @@ export function connectionOptions(config: Config, address: string): Shared {
   const cert = read(config.TEMPORAL_TLS_CLIENT_CERT_PATH);
   const key = read(config.TEMPORAL_TLS_CLIENT_KEY_PATH);
   const ca = read(config.TEMPORAL_TLS_SERVER_CA_CERT_PATH);
-  const tlsWanted = config.TEMPORAL_TLS ?? Boolean(cert || ca || config.TEMPORAL_API_KEY || config.TEMPORAL_TLS_SERVER_NAME);
+  const tlsWanted =
+    config.TEMPORAL_TLS ?? Boolean(cert || ca || config.TEMPORAL_API_KEY || config.TEMPORAL_TLS_SERVER_NAME);
   const tls = tlsWanted
     ? {
         ...(config.TEMPORAL_TLS_SERVER_NAME ? { serverNameOverride: config.TEMPORAL_TLS_SERVER_NAME } : {}),
@@ -30,7 +31,7 @@ export function connectionOptions(config: Config, address: string): Shared {
 }
 
 export async function connectClient(config: Config, address: string): Promise<Connection> {
-  return Connection.connect(connectionOptions(config, address) as ConnectionOptions);
+  return Connection.connect(connectionOptions(config, address));
 }
 
 export async function connectWorker(config: Config, address: string): Promise<NativeConnection> {
@@ -46,7 +47,11 @@ const INDEXED: Record<string, temporal.api.enums.v1.IndexedValueType> = {
  * Registers Rapport's search attributes on a server that lacks them (a cluster, or the time-skipping
  * test server). A cluster that refuses (no permission; Temporal Cloud manages them elsewhere) gets a warning.
  */
-export async function ensureSearchAttributes(connection: Connection, namespace: string, logger?: Logger): Promise<void> {
+export async function ensureSearchAttributes(
+  connection: Connection,
+  namespace: string,
+  logger?: Logger,
+): Promise<void> {
   const wanted = Object.fromEntries(searchAttributes.map((k) => [k.name, INDEXED[k.type]!]));
   try {
     // The time-skipping test server cannot list them; adding is enough there.

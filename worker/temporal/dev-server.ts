@@ -181,7 +181,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         } catch {
           child.kill('SIGTERM');
         }
-        const done = await Promise.race([exitPromise.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 15_000))]);
+        const done = await Promise.race([
+          exitPromise.then(() => true),
+          new Promise<boolean>((r) => setTimeout(() => r(false), 15_000)),
+        ]);
         if (!done) {
           logger.warn('the Temporal dev server did not stop in 15 s; killing it');
           try {

@@ -4,7 +4,8 @@ import type { EmailContent, SmsContent } from '../../activities/channels/content
 import { NEXT, type StepContext, type StepResult } from './context';
 
 function emailContent(step: SendStep, ctx: StepContext): EmailContent | undefined {
-  const block = step.email ?? (step.channel === 'email' ? step : step.template ? { template: step.template } : undefined);
+  const block =
+    step.email ?? (step.channel === 'email' ? step : step.template ? { template: step.template } : undefined);
   if (!block) return undefined;
   if (block.template) {
     const t = ctx.input.plan.templates[`email:${block.template}`] as EmailTemplate | undefined;

@@ -1,0 +1,88 @@
+/**
+ * `rapport start` on the real Temporal dev server, as a user runs it: a customer waiting in a journey
+ * when Rapport is stopped with Ctrl-C is still there after the next start, and their journey completes.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { projectRoot } from '../../worker/temporal/binaries';
+import { freePort } from '../helpers/ports';
+import { runRapport, type RapportProcess } from '../helpers/process';
+import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';
+
+let smtp: SmtpSink;
+let dataDir: string;
+const running: RapportProcess[] = [];
+
+beforeAll(async () => {
+  smtp = await startSmtpSink();
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-restart-'));
+});
+
+afterAll(async () => {
+  for (const p of running) await p.stop('SIGKILL');
+  await smtp?.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('a customer waiting when Rapport stops finishes the journey after the next start', async () => {
+  const env = {
+    RAPPORT_DATA_DIR: dataDir,
+    RAPPORT_PORT: String(await freePort()),
+    TEMPORAL_PORT: String(await freePort()),
+    TEMPORAL_UI_PORT: String(await freePort()),
+    SMTP_URL: smtp.url,
+    RAPPORT_JOURNEYS_DIRS: path.join(projectRoot, 'test/fixtures/journeys'),
+  };
+  const api = `http://127.0.0.1:${env.RAPPORT_PORT}`;
+
+  const first = runRapport(env);
+  running.push(first);
+  await first.waitForLog(/Rapport is running/);
+  const ui = await fetch(`http://127.0.0.1:${env.TEMPORAL_UI_PORT}/`);
+  expect(ui.status).toBe(200);
+
+  const res = await fetch(`${api}/v1/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      id: 'restart-1',
+      type: 'restart.check',
+      customer: { email: 'grace@example.com' },
+      profile: { firstName: 'Grace' },
+    }),
+  });
+  expect(res.status).toBe(202);
+  const receipt = (await res.json()) as { customerId: string; enrolled: { journey: string }[] };
+  expect(receipt.enrolled.map((e) => e.journey)).toEqual(['restart-check']);
+
+  await smtp.waitFor(1);
+  expect(await first.stop('SIGINT')).toBe(0);
+  expect(first.logs.some((l) => l.msg === 'stopped')).toBe(true);
+  // The embedded Temporal server stopped with it.
+  expect(fs.existsSync(path.join(dataDir, 'temporal', 'dev-server.pid'))).toBe(false);
+  // Stopped mid-wait: the second message has not gone out.
+  expect(smtp.received.map((m) => m.subject)).toEqual(['Before the restart, Grace']);
+
+  const second = runRapport(env);
+  running.push(second);
+  await second.waitForLog(/Rapport is running/);
+  // Unchanged content is not published again.
+  expect(second.logs.find((l) => l.msg === 'journey unchanged' && l.journey === 'restart-check')).toBeTruthy();
+
+  await smtp.waitFor(2, 60_000);
+  expect(smtp.received.map((m) => m.subject)).toEqual(['Before the restart, Grace', 'After the restart, Grace']);
+
+  let view: { enrollments: { status: string }[]; timeline: { kind: string; summary: string }[] } | undefined;
+  for (let i = 0; i < 50; i++) {
+    view = (await (await fetch(`${api}/v1/customers/${receipt.customerId}`)).json()) as typeof view;
+    if (view?.enrollments[0]?.status === 'completed') break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  expect(view?.enrollments).toEqual([expect.objectContaining({ status: 'completed' })]);
+  expect(view?.timeline.filter((t) => t.kind === 'message').map((t) => t.summary)).toEqual([
+    'email sent: Before the restart, Grace',
+    'email sent: After the restart, Grace',
+  ]);
+  expect(await second.stop('SIGINT')).toBe(0);
+});
