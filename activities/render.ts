@@ -29,3 +29,11 @@ export function checkLiquid(source: string): string | undefined {
     return (e as Error).message.split('\n')[0];
   }
 }
+
+/** The variable paths a template reads, such as ['customer', 'firstName']. */
+export function liquidVariables(source: string): (string | number)[][] {
+  return engine.globalVariableSegmentsSync(source) as (string | number)[][];
+}
+
+/** Liquid for the journey compiler. */
+export const liquidChecker = { check: checkLiquid, variables: liquidVariables };

@@ -6,8 +6,9 @@
  */
 import { isMap, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
+import { checkCel, type CelPlace } from './cel';
 import { journeyDefinition, type EmailTemplate, type JourneyDefinition, type SmsTemplate } from './schema/journey';
-import { stepKinds } from './schema/registry';
+import { childLists, stepKinds, type Step } from './schema/registry';
 import { closest } from './suggest';
 import { parseTemplateFile, type TemplateChannel } from './templates';
 
@@ -23,6 +24,15 @@ export interface Problem {
 export interface CompileOptions {
   /** The text of `definitions/templates/<name>.<channel>.yaml`, or undefined when there is none. */
   readTemplate(name: string, channel: TemplateChannel): string | undefined;
+  /** Liquid, supplied by the caller (the engine lives outside this pure module). */
+  liquid?: {
+    /** The parse problem of a template, or undefined. */
+    check(source: string): string | undefined;
+    /** The variable paths a template reads, such as ['customer', 'firstName']. */
+    variables(source: string): (string | number)[][];
+  };
+  /** Accept http:// webhook URLs (for tests and private networks; https is the rule). */
+  allowHttpWebhooks?: boolean;
 }
 
 export interface CompiledJourney {
@@ -67,6 +77,15 @@ class Locator {
   at(path: readonly PathSeg[]): { line: number; column: number } {
     const node = this.nodeAt(path);
     return node?.range ? this.pos(node.range[0]) : { line: 1, column: 1 };
+  }
+
+  /** Position of the character `offset` inside the scalar at `path` (for CEL errors). */
+  inScalar(path: readonly PathSeg[], offset: number): { line: number; column: number } {
+    const node = this.doc.getIn(path, true) as (YamlNode & { type?: string }) | undefined;
+    if (!node?.range) return this.at(path);
+    const quoted = node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE' ? 1 : 0;
+    const plain = node.type === 'PLAIN' || quoted === 1;
+    return this.pos(node.range[0] + (plain ? quoted + offset : 0));
   }
 
   /** Position of a key inside the mapping at `path` (for unknown fields). */
@@ -257,6 +276,21 @@ export function compileJourney(source: string, file: string, options: CompileOpt
     if (step.type === 'send') resolveSendContent(step, path, options, templates, add);
   }
 
+  if (parsed.success) {
+    checkExpressions(parsed.data, loc, add);
+    checkTexts(parsed.data, templates, options, add);
+    if (!options.allowHttpWebhooks) {
+      for (const { step, path } of visits) {
+        if (step.type === 'webhook' && typeof step.url === 'string' && step.url.startsWith('http://')) {
+          add(
+            [...path, 'url'],
+            'expected an https:// URL (http is allowed only where configured for private networks)',
+          );
+        }
+      }
+    }
+  }
+
   if (problems.length > 0 || !parsed.success) {
     problems.sort((a, b) => a.line - b.line || a.column - b.column);
     return { ok: false, problems };
@@ -332,4 +366,186 @@ function resolveSendContent(
       add(need.at, 'an sms needs a template or a text');
     }
   }
+}
+
+type Add = (p: PathSeg[], m: string, at?: { line: number; column: number }) => void;
+
+/** Every CEL expression of the journey, with where it stands and what it must give. */
+function expressions(
+  def: JourneyDefinition,
+): { path: PathSeg[]; source: string; place: CelPlace; expect: 'bool' | 'timestamp' }[] {
+  const out: { path: PathSeg[]; source: string; place: CelPlace; expect: 'bool' | 'timestamp' }[] = [];
+  if (def.trigger.when)
+    out.push({ path: ['trigger', 'when'], source: def.trigger.when, place: 'trigger', expect: 'bool' });
+  if (def.trigger.segment)
+    out.push({ path: ['trigger', 'segment'], source: def.trigger.segment, place: 'segment', expect: 'bool' });
+  if (def.goal?.when) out.push({ path: ['goal', 'when'], source: def.goal.when, place: 'goal', expect: 'bool' });
+  forEachStep(def.steps, ['steps'], (step, path) => {
+    if (step.type === 'wait' && step.until_expr) {
+      out.push({ path: [...path, 'until_expr'], source: step.until_expr, place: 'step', expect: 'timestamp' });
+    } else if (step.type === 'wait_for' && step.when) {
+      out.push({ path: [...path, 'when'], source: step.when, place: 'wait_for', expect: 'bool' });
+    } else if (step.type === 'branch') {
+      step.cases.forEach((c, i) =>
+        out.push({ path: [...path, 'cases', i, 'when'], source: c.when, place: 'step', expect: 'bool' }),
+      );
+    }
+  });
+  return out;
+}
+
+function checkExpressions(def: JourneyDefinition, loc: Locator, add: Add): void {
+  for (const e of expressions(def)) {
+    const problem = checkCel(e.source, e.place, e.expect);
+    if (problem) add(e.path, `CEL: ${problem.message}`, loc.inScalar(e.path, problem.offset));
+  }
+}
+
+const CUSTOMER_FIELDS = [
+  'id',
+  'email',
+  'phone',
+  'firstName',
+  'lastName',
+  'timezone',
+  'locale',
+  'lifecycleStage',
+  'tags',
+  'attributes',
+  'consent',
+  'preferredChannel',
+  'metrics',
+];
+const METRIC_FIELDS = ['orderCount', 'lifetimeValue', 'firstOrderAt', 'lastOrderAt', 'categories'];
+const EVENT_FIELDS = ['id', 'type', 'occurredAt', 'data'];
+
+/** Checks the variables a template reads; returns the first unknown one, described. */
+function unknownVariable(
+  segments: (string | number)[],
+  known: { waitFor: Set<string>; tasks: Set<string> },
+): string | undefined {
+  const [root, second, third] = segments.map(String);
+  const guess = (word: string | undefined, options: readonly string[]) => {
+    const g = word ? closest(word, options) : undefined;
+    return g ? `; did you mean "${g}"?` : '';
+  };
+  switch (root) {
+    case 'customer':
+      if (second !== undefined && !CUSTOMER_FIELDS.includes(second))
+        return `unknown variable customer.${second}${guess(second, CUSTOMER_FIELDS)}`;
+      if (second === 'metrics' && third !== undefined && !METRIC_FIELDS.includes(third))
+        return `unknown variable customer.metrics.${third}${guess(third, METRIC_FIELDS)}`;
+      return undefined;
+    case 'event':
+      return second !== undefined && !EVENT_FIELDS.includes(second)
+        ? `unknown variable event.${second}${guess(second, EVENT_FIELDS)}`
+        : undefined;
+    case 'events':
+      return second !== undefined && !known.waitFor.has(second)
+        ? `unknown variable events.${second}: no wait_for step has that id${guess(second, [...known.waitFor])}`
+        : undefined;
+    case 'tasks':
+      return second !== undefined && !known.tasks.has(second)
+        ? `unknown variable tasks.${second}: no task step has that id${guess(second, [...known.tasks])}`
+        : undefined;
+    case 'journey':
+      return second !== undefined && !['id', 'version', 'enrolledAt', 'name'].includes(second)
+        ? `unknown variable journey.${second}`
+        : undefined;
+    case 'now':
+      return undefined;
+    default:
+      return `unknown variable ${root ?? ''}${guess(root, ['customer', 'event', 'events', 'tasks', 'journey', 'now'])}; templates can read customer, event, events, tasks, journey and now`;
+  }
+}
+
+/** Liquid in messages, titles, webhook bodies and set values: it parses, and reads only known variables. */
+function checkTexts(
+  def: JourneyDefinition,
+  templates: CompiledJourney['templates'],
+  options: CompileOptions,
+  add: Add,
+): void {
+  const liquid = options.liquid;
+  if (!liquid) return;
+  const known = { waitFor: new Set<string>(), tasks: new Set<string>() };
+  forEachStep(def.steps, ['steps'], (step) => {
+    if (step.type === 'wait_for') known.waitFor.add(step.id);
+    if (step.type === 'task') known.tasks.add(step.id);
+  });
+  const check = (path: PathSeg[], source: string, where = '') => {
+    const problem = liquid.check(source);
+    if (problem) {
+      add(path, `${where}Liquid: ${problem}`);
+      return;
+    }
+    for (const segments of liquid.variables(source)) {
+      const unknown = unknownVariable(segments, known);
+      if (unknown) {
+        add(path, `${where}${unknown}`);
+        return;
+      }
+    }
+  };
+  forEachStep(def.steps, ['steps'], (step, path) => {
+    switch (step.type) {
+      case 'send': {
+        for (const [key, value] of [
+          ['subject', step.subject],
+          ['text', step.text],
+          ['html', step.html],
+        ] as const) {
+          if (value) check([...path, key], value);
+        }
+        for (const block of ['email', 'sms'] as const) {
+          const b = step[block] as Record<string, unknown> | undefined;
+          for (const key of ['subject', 'text', 'html']) {
+            const value = b?.[key];
+            if (typeof value === 'string') check([...path, block, key], value);
+          }
+        }
+        const names = [step.template, step.email?.template, step.sms?.template].filter((n): n is string => Boolean(n));
+        for (const name of names) {
+          for (const channel of ['email', 'sms'] as const) {
+            const t = templates[`${channel}:${name}`] as Record<string, string> | undefined;
+            if (!t) continue;
+            for (const [key, value] of Object.entries(t)) {
+              check([...path, 'template'], value, `template ${name}.${channel}.yaml, ${key}: `);
+            }
+          }
+        }
+        break;
+      }
+      case 'task':
+        check([...path, 'title'], step.title);
+        if (step.description) check([...path, 'description'], step.description);
+        break;
+      case 'webhook':
+        if (step.body) check([...path, 'body'], step.body);
+        break;
+      case 'update':
+        for (const [key, value] of Object.entries(step.set?.attributes ?? {})) {
+          if (typeof value === 'string') check([...path, 'set', 'attributes', key], value);
+        }
+        break;
+      case 'wait':
+      case 'wait_for':
+      case 'branch':
+      case 'split':
+      case 'exit':
+        break;
+    }
+  });
+}
+
+/** Calls `visit` for every step, nested ones included, with its path. */
+export function forEachStep(
+  steps: readonly Step[],
+  path: PathSeg[],
+  visit: (step: Step, path: PathSeg[]) => void,
+): void {
+  steps.forEach((step, i) => {
+    visit(step, [...path, i]);
+    for (const child of childLists(step)) forEachStep(child.steps, [...path, i, ...child.path], visit);
+  });
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { compileJourney, type CompileResult, type Problem } from '../../definitions/compile';
 import type { JourneyPlan } from '../../definitions/schema/journey';
 import type { TemplateChannel } from '../../definitions/templates';
+import { liquidChecker } from '../../activities/render';
 
 export function templateReader(templatesDir: string) {
   return (name: string, channel: TemplateChannel): string | undefined => {
@@ -18,7 +19,15 @@ export function templateReader(templatesDir: string) {
   };
 }
 
-export function compileFile(file: string, templatesDir: string): CompileResult & { source: string } {
+export interface CompileFileOptions {
+  allowHttpWebhooks?: boolean;
+}
+
+export function compileFile(
+  file: string,
+  templatesDir: string,
+  options: CompileFileOptions = {},
+): CompileResult & { source: string } {
   let source: string;
   try {
     source = fs.readFileSync(file, 'utf8');
@@ -26,7 +35,14 @@ export function compileFile(file: string, templatesDir: string): CompileResult &
     const problem: Problem = { file, line: 1, column: 1, path: '', message: `cannot read: ${(e as Error).message}` };
     return { ok: false, problems: [problem], source: '' };
   }
-  return { ...compileJourney(source, file, { readTemplate: templateReader(templatesDir) }), source };
+  return {
+    ...compileJourney(source, file, {
+      readTemplate: templateReader(templatesDir),
+      liquid: liquidChecker,
+      ...(options.allowHttpWebhooks ? { allowHttpWebhooks: true } : {}),
+    }),
+    source,
+  };
 }
 
 /** Sorted keys, so the hash depends on content only. */

@@ -25,3 +25,13 @@ export const liquidText = z.string().min(1, 'expected text');
 
 export const category = z.enum(['marketing', 'transactional', 'service']);
 export type Category = z.infer<typeof category>;
+
+/** A CEL expression; parsed and type-checked by the compiler against the variables it may read. */
+export const celExpression = z.string().min(1, 'expected a CEL expression').describe('A CEL expression');
+
+export const localTime = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected a local time HH:MM, such as 09:30 (24-hour clock)');
+
+export const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
+export type Weekday = z.infer<typeof weekday>;

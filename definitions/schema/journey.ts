@@ -1,27 +1,51 @@
 /** The journey definition format, v1: the contract with the ops teams who write journeys. */
 import { z } from 'zod';
-import { category, liquidText } from './common';
-import { stepSchemas, type StepKind } from './registry';
-import type { ExitStep } from './steps/exit';
-import type { SendStep } from './steps/send';
-import type { WaitStep } from './steps/wait';
+import { category, celExpression, duration, localTime } from './common';
+import { eventTypeName } from './event-type';
+import { stepList, type Step, type StepKind, type StepOf } from './registry';
 
-/** One step of a journey, any kind. */
-export type Step = SendStep | WaitStep | ExitStep;
-export type StepOf<K extends StepKind> = Extract<Step, { type: K }>;
-
-// Every kind in the registry is in the union, and the other way round.
-type Exact<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
-const _registryMatchesUnion: Exact<Step['type'], StepKind> = true;
-void _registryMatchesUnion;
-
-export const step: z.ZodType<Step> = z.lazy(() =>
-  z.discriminatedUnion('type', [stepSchemas.send, stepSchemas.wait, stepSchemas.exit]),
-);
+export type { Step, StepKind, StepOf };
 
 export const journeyId = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'expected a journey id: lowercase letters, digits and "-", 2 to 63 characters');
+
+const reentry = z
+  .string()
+  .regex(/^(never|always|after \S+)$/, 'expected never, always, or "after <duration>" such as "after 90d"')
+  .refine((v) => !v.startsWith('after ') || duration.safeParse(v.slice(6)).success, {
+    message: 'expected "after <duration>", such as "after 90d"',
+  });
+
+export const trigger = z
+  .object({
+    event: eventTypeName.optional(),
+    when: celExpression.optional(),
+    schedule: z
+      .string()
+      .regex(/^(\S+\s+){4}\S+$/, 'expected a cron expression with five fields, such as "0 9 * * mon"')
+      .optional(),
+    segment: celExpression.optional(),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.event === undefined && t.schedule === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'a trigger needs an event, or a schedule with a segment' });
+    }
+    if (t.event !== undefined && (t.schedule !== undefined || t.segment !== undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'a trigger has either an event (and when) or a schedule and a segment' });
+    }
+    if (t.schedule !== undefined && t.segment === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['segment'],
+        message: 'a scheduled trigger needs a segment (CEL over customer)',
+      });
+    }
+    if (t.when !== undefined && t.event === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['when'], message: '"when" belongs to an event trigger' });
+    }
+  });
 
 export const journeyDefinition = z
   .object({
@@ -30,12 +54,30 @@ export const journeyDefinition = z
     name: z.string().min(1, 'expected a name'),
     description: z.string().optional(),
     category: category,
-    trigger: z
+    trigger,
+    entry: z.object({ reentry: reentry.optional() }).strict().optional(),
+    exit: z
+      .object({ events: z.array(eventTypeName).min(1, 'expected at least one event type') })
+      .strict()
+      .optional(),
+    goal: z
       .object({
-        event: z.string().min(1, 'expected an event type such as order.placed'),
+        event: eventTypeName,
+        when: celExpression.optional(),
+        within: duration.optional(),
+        exit: z.boolean().optional(),
       })
-      .strict(),
-    steps: z.array(step).min(1, 'expected at least one step'),
+      .strict()
+      .optional(),
+    sending: z
+      .object({
+        quietHours: z.object({ start: localTime, end: localTime }).strict().optional(),
+        frequencyCap: z.boolean().optional(),
+        whenCapped: z.enum(['defer', 'skip']).optional(),
+      })
+      .strict()
+      .optional(),
+    steps: stepList.refine((l) => l.length > 0, 'expected at least one step'),
   })
   .strict()
   .describe('A Rapport journey definition (format v1).');
@@ -59,5 +101,3 @@ export interface JourneyPlan {
   templates: Record<string, EmailTemplate | SmsTemplate>;
   contentHash: string;
 }
-
-export { liquidText };

@@ -1,16 +1,93 @@
 /**
- * Every step kind, by its `type`. Adding a kind here makes the compiler, the interpreter and the
- * graph fail to compile until each handles it (they are typed as records over `StepKind`).
+ * Every step kind, by its `type`. The interpreter, the compiler's checks and the graph are typed as
+ * records over `StepKind`, so a kind added here does not compile until each of them handles it.
  */
-import { exitStep } from './steps/exit';
-import { sendStep } from './steps/send';
-import { waitStep } from './steps/wait';
+import { z } from 'zod';
+import { branchStep, type BranchStep } from './steps/branch';
+import { exitStep, type ExitStep } from './steps/exit';
+import { sendStep, type SendStep } from './steps/send';
+import { splitStep, type SplitStep } from './steps/split';
+import { taskStep, type TaskStep } from './steps/task';
+import { updateStep, type UpdateStep } from './steps/update';
+import { waitStep, type WaitStep } from './steps/wait';
+import { waitForStep, type WaitForStep } from './steps/wait-for';
+import { webhookStep, type WebhookStep } from './steps/webhook';
+
+/** One step of a journey, any kind. */
+export type Step =
+  SendStep | WaitStep | WaitForStep | BranchStep | SplitStep | UpdateStep | TaskStep | WebhookStep | ExitStep;
+
+/** A list of steps, nested ones included. */
+export const stepList: z.ZodType<Step[]> = z.lazy(() => z.array(step));
 
 export const stepSchemas = {
   send: sendStep,
   wait: waitStep,
+  wait_for: waitForStep(stepList),
+  branch: branchStep(stepList),
+  split: splitStep(stepList),
+  update: updateStep,
+  task: taskStep(stepList),
+  webhook: webhookStep,
   exit: exitStep,
 } as const;
 
 export type StepKind = keyof typeof stepSchemas;
 export const stepKinds = Object.keys(stepSchemas) as StepKind[];
+export type StepOf<K extends StepKind> = Extract<Step, { type: K }>;
+
+export const step: z.ZodType<Step> = z.discriminatedUnion('type', [
+  stepSchemas.send,
+  stepSchemas.wait,
+  stepSchemas.wait_for,
+  stepSchemas.branch,
+  stepSchemas.split,
+  stepSchemas.update,
+  stepSchemas.task,
+  stepSchemas.webhook,
+  stepSchemas.exit,
+]);
+
+// Compile-time guards: the union and the registry name the same kinds, and each schema's output is
+// its kind's type.
+type Exact<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const _sameKinds: Exact<Step['type'], StepKind> = true;
+const _schemasMatch: { [K in StepKind]: z.output<(typeof stepSchemas)[K]> extends StepOf<K> ? true : never } = {
+  send: true,
+  wait: true,
+  wait_for: true,
+  branch: true,
+  split: true,
+  update: true,
+  task: true,
+  webhook: true,
+  exit: true,
+};
+void _sameKinds;
+void _schemasMatch;
+
+/** The nested step lists of a step, with their paths relative to it. */
+export function childLists(s: Step): { path: (string | number)[]; steps: Step[] }[] {
+  switch (s.type) {
+    case 'wait_for':
+      return [
+        ...(s.on_event ? [{ path: ['on_event'], steps: s.on_event }] : []),
+        ...(s.on_timeout ? [{ path: ['on_timeout'], steps: s.on_timeout }] : []),
+      ];
+    case 'branch':
+      return [
+        ...s.cases.map((c, i) => ({ path: ['cases', i, 'steps'], steps: c.steps })),
+        ...(s.otherwise ? [{ path: ['otherwise'], steps: s.otherwise }] : []),
+      ];
+    case 'split':
+      return s.paths.flatMap((p, i) => (p.steps ? [{ path: ['paths', i, 'steps'], steps: p.steps }] : []));
+    case 'task':
+      return s.wait?.on_timeout ? [{ path: ['wait', 'on_timeout'], steps: s.wait.on_timeout }] : [];
+    case 'send':
+    case 'wait':
+    case 'update':
+    case 'webhook':
+    case 'exit':
+      return [];
+  }
+}

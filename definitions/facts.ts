@@ -1,0 +1,60 @@
+/**
+ * What journeys can read about a customer, an event and a task: the variables of CEL conditions
+ * and Liquid templates. Plain JSON, so it crosses from activities into workflows unchanged.
+ */
+export interface CustomerMetrics {
+  orderCount: number;
+  lifetimeValue: number;
+  firstOrderAt: string | null;
+  lastOrderAt: string | null;
+  /** Categories of everything the customer has bought. */
+  categories: string[];
+}
+
+export interface CustomerFacts {
+  id: string;
+  email: string | null;
+  phone: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  timezone: string;
+  locale: string;
+  lifecycleStage: string;
+  tags: string[];
+  attributes: Record<string, unknown>;
+  /** Per channel and purpose, for example consent.email.marketing == true. */
+  consent: Record<string, Record<string, boolean>>;
+  preferredChannel: string | null;
+  metrics: CustomerMetrics;
+}
+
+export interface EventFacts {
+  id?: string;
+  type: string;
+  occurredAt: string;
+  data: Record<string, unknown>;
+}
+
+export interface TaskFacts {
+  id: string;
+  status: 'open' | 'completed' | 'timed_out';
+  outcome: string | null;
+  note: string | null;
+  completedAt: string | null;
+}
+
+export interface JourneyFacts {
+  id: string;
+  version: number;
+  enrolledAt: string;
+}
+
+/** Everything a condition or a template may read. */
+export interface Facts {
+  customer?: CustomerFacts;
+  event?: EventFacts;
+  events?: Record<string, EventFacts>;
+  tasks?: Record<string, TaskFacts>;
+  journey?: JourneyFacts;
+  now: string;
+}
