@@ -2,13 +2,14 @@
  * Every activity, built from its dependencies so tests can pass real or stand-in ones.
  * Workflow code imports only the `Activities` type from here.
  */
+import { activityInfo } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import type { Db } from './db/database';
 import type { Mailer } from './channels/email';
 import type { SmsSender } from './channels/sms';
+import { createJourneyRecords } from './journey-records';
 import { createMessaging } from './messaging';
-import { finishEnrollment } from './store/enrollments';
-import { appendTimeline } from './store/timeline';
+import { createWebhooks, type WebhookPolicy } from './webhook';
 
 export interface ActivityDeps {
   db: Db;
@@ -16,35 +17,17 @@ export interface ActivityDeps {
   sms: SmsSender;
   mailFrom: string;
   logger: Logger;
-}
-
-export interface FinishRequest {
-  enrollmentId: string;
-  customerId: string;
-  journeyId: string;
-  outcome: 'completed' | 'exited';
-  reason?: string;
-  at: string;
+  webhooks?: WebhookPolicy;
 }
 
 export function createActivities(deps: ActivityDeps) {
-  const { db } = deps;
   return {
     ...createMessaging(deps),
-
-    async finishEnrollment(req: FinishRequest): Promise<void> {
-      await finishEnrollment(db, req.enrollmentId, req.outcome, req.reason ?? req.outcome, req.at);
-      await appendTimeline(db, {
-        customerId: req.customerId,
-        at: req.at,
-        kind: 'enrollment',
-        summary: `${req.outcome === 'completed' ? 'completed' : 'left'} journey ${req.journeyId}${req.reason ? ` (${req.reason})` : ''}`,
-        ref: `end:${req.enrollmentId}`,
-        data: { journey: req.journeyId, enrollment: req.enrollmentId, outcome: req.outcome },
-      });
-    },
+    ...createJourneyRecords(deps.db, () => activityInfo().workflowExecution?.workflowId ?? 'unknown'),
+    ...createWebhooks(deps.db, deps.webhooks ?? { allowHosts: [], allowPrivate: false }),
   };
 }
 
 export type Activities = ReturnType<typeof createActivities>;
 export type { SendRequest, SendOutcome } from './messaging';
+export type { FinishRequest } from './journey-records';

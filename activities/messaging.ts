@@ -8,13 +8,15 @@ import { activityInfo, ApplicationFailure } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import type { Category } from '../definitions/schema/common';
 import type { JourneyEvent } from '../definitions/events';
+import type { EventFacts, TaskFacts } from '../definitions/facts';
 import type { Db } from './db/database';
 import type { Channel, CustomerRow } from './db/schema';
 import type { EmailContent, SmsContent } from './channels/content';
 import { isPermanentSmtpError, type Mailer } from './channels/email';
 import type { SmsSender } from './channels/sms';
 import { renderText } from './render';
-import { getCustomer, toCustomerView } from './store/customers';
+import { getCustomer } from './store/customers';
+import { customerFacts } from './store/facts';
 import { claimSend, markInFlight, recordOutcome } from './store/ledger';
 import { appendTimeline } from './store/timeline';
 
@@ -30,6 +32,8 @@ export interface SendRequest {
   email?: EmailContent;
   sms?: SmsContent;
   event: JourneyEvent;
+  events: Record<string, EventFacts>;
+  tasks: Record<string, TaskFacts>;
   enrolledAt: string;
   /** Workflow time of the step, ISO 8601: the time the timeline shows. */
   at: string;
@@ -117,11 +121,10 @@ export function createMessaging(deps: MessagingDeps) {
     }
 
     const variables = {
-      customer: {
-        ...toCustomerView(customer),
-        metrics: { orderCount: 0, lifetimeValue: 0, firstOrderAt: null, lastOrderAt: null },
-      },
-      event: { type: req.event.type, data: req.event.data, occurredAt: req.event.occurredAt },
+      customer: await customerFacts(db, customer),
+      event: req.event,
+      events: req.events,
+      tasks: req.tasks,
       journey: { id: req.journeyId, version: req.version, enrolledAt: req.enrolledAt },
       now: req.at,
     };

@@ -5,7 +5,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 
-const messaging = proxyActivities<Activities>({
+const outbound = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   // Bounded: a provider that keeps failing ends as a recorded failure, never an endless retry.
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 12 },
@@ -18,6 +18,14 @@ const records = proxyActivities<Activities>({
 
 /** Each activity with its policy. The mapped type makes a new activity a compile error until it is listed. */
 export const acts: { [K in keyof Activities]: Activities[K] } = {
-  sendMessage: messaging.sendMessage,
+  sendMessage: outbound.sendMessage,
+  callWebhook: outbound.callWebhook,
+  loadCustomer: records.loadCustomer,
+  markStep: records.markStep,
+  recordSplit: records.recordSplit,
+  recordGoal: records.recordGoal,
+  updateCustomer: records.updateCustomer,
+  createTask: records.createTask,
+  markTaskTimedOut: records.markTaskTimedOut,
   finishEnrollment: records.finishEnrollment,
 };

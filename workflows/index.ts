@@ -1,2 +1,2 @@
 /** Every workflow the worker registers. Deterministic code only: see eslint.config.js. */
-export { journeyWorkflow, journeyStateQuery } from './journey';
+export { journeyWorkflow, journeyStateQuery, journeyEventSignal, taskCompletedSignal } from './journey';

@@ -1,69 +1,222 @@
 /**
  * The journey interpreter: one workflow per customer per journey, walking the published version of
  * the definition it was started with (it travels in the input, so republishing never moves a
- * customer already inside).
+ * customer already inside). Its place is a stack of frames, so it can continue as new between any
+ * two steps without losing it.
  */
-import { defineQuery, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { Step } from '../definitions/schema/journey';
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  log,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { evaluateCondition } from '../definitions/cel';
+import { durationMs } from '../definitions/duration';
+import type { CustomerFacts, Facts } from '../definitions/facts';
+import type { JourneyDefinition, Step } from '../definitions/schema/journey';
 import { SA_STEP } from '../definitions/search-attributes';
 import { acts } from './activities';
 import { runStep, type StepContext } from './steps';
-import type { JourneyInput, JourneyResult, JourneyState, StepOutcomeKind } from './types';
+import type {
+  EnrollmentOutcome,
+  EventSignal,
+  JourneyInput,
+  JourneyMemory,
+  JourneyResult,
+  JourneyState,
+  PathSeg,
+  TaskSignal,
+} from './types';
 
 export const journeyStateQuery = defineQuery<JourneyState>('journeyState');
+/** A customer's event, for wait_for steps, the goal and exit events. */
+export const journeyEventSignal = defineSignal<[EventSignal]>('journeyEvent');
+/** A task of this enrollment was completed through the API. */
+export const taskCompletedSignal = defineSignal<[TaskSignal]>('taskCompleted');
+
+const HISTORY_KEPT = 200;
+const INBOX_KEPT = 50;
+
+/** The step list at a path such as ['steps', 2, 'on_timeout']. */
+function listAt(def: JourneyDefinition, path: PathSeg[]): Step[] {
+  let cur: unknown = def;
+  for (const seg of path) cur = (cur as Record<string | number, unknown>)[seg];
+  return (cur as Step[] | undefined) ?? [];
+}
 
 export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResult> {
+  const def = input.plan.definition;
+  const memory: JourneyMemory = input.memory ?? {
+    stack: [{ path: ['steps'], index: 0 }],
+    visits: {},
+    events: {},
+    tasks: {},
+    splits: {},
+    history: [],
+    inbox: [],
+    nextSeq: 0,
+    goalMetAt: null,
+    enrolledAt: new Date(workflowInfo().startTime).toISOString(),
+    runs: 0,
+  };
+  memory.runs += 1;
   const state: JourneyState = {
-    journey: input.plan.definition.journey,
+    journey: def.journey,
     version: input.version,
     customerId: input.customerId,
     enrollmentId: input.enrollmentId,
-    enrolledAt: new Date(workflowInfo().startTime).toISOString(),
+    enrolledAt: memory.enrolledAt,
     status: 'active',
     currentStep: null,
-    history: [],
+    waitingFor: null,
+    goalMet: memory.goalMetAt !== null,
+    splits: memory.splits,
+    history: memory.history,
+    runs: memory.runs,
   };
+  let interrupt: { outcome: EnrollmentOutcome; reason: string } | undefined;
+  let lastCustomer: CustomerFacts | undefined;
+
+  const facts = (customer?: CustomerFacts): Facts => ({
+    ...(customer ? { customer } : {}),
+    event: input.event,
+    events: memory.events,
+    tasks: memory.tasks,
+    journey: { id: def.journey, version: input.version, enrolledAt: memory.enrolledAt },
+    now: new Date().toISOString(),
+  });
+
   setHandler(journeyStateQuery, () => state);
 
-  const visits = new Map<string, number>();
+  setHandler(journeyEventSignal, async ({ event, customer }: EventSignal) => {
+    lastCustomer = customer;
+    if (def.exit?.events.includes(event.type)) {
+      interrupt ??= { outcome: 'exited', reason: `exit event ${event.type}` };
+      return;
+    }
+    const goal = def.goal;
+    if (goal && event.type === goal.event && memory.goalMetAt === null && goalWindowOpen()) {
+      let met = true;
+      if (goal.when) {
+        try {
+          met = evaluateCondition(goal.when, 'goal', { ...facts(customer), event });
+        } catch (err) {
+          log.warn('goal condition failed; not met', { error: (err as Error).message });
+          met = false;
+        }
+      }
+      if (met) {
+        memory.goalMetAt = new Date().toISOString();
+        state.goalMet = true;
+        await acts.recordGoal({
+          enrollmentId: input.enrollmentId,
+          customerId: input.customerId,
+          journeyId: def.journey,
+          eventId: event.id ?? null,
+          eventType: event.type,
+          at: memory.goalMetAt,
+        });
+        if (goal.exit !== false) interrupt ??= { outcome: 'goal', reason: `goal met: ${event.type}` };
+      }
+    }
+    memory.inbox.push({ seq: memory.nextSeq++, event, customer });
+    if (memory.inbox.length > INBOX_KEPT) memory.inbox.splice(0, memory.inbox.length - INBOX_KEPT);
+  });
+
+  setHandler(taskCompletedSignal, (t: TaskSignal) => {
+    const known = memory.tasks[t.stepId];
+    if (!known || known.id !== t.taskId) return;
+    memory.tasks[t.stepId] = {
+      id: t.taskId,
+      status: 'completed',
+      outcome: t.outcome,
+      note: t.note,
+      completedAt: t.completedAt,
+    };
+  });
+
+  function goalWindowOpen(): boolean {
+    const within = def.goal?.within;
+    return !within || Date.now() <= Date.parse(memory.enrolledAt) + durationMs(within);
+  }
+
   const ctx: StepContext = {
     input,
+    def,
+    memory,
     state,
     acts,
-    visits: (id) => visits.get(id) ?? 0,
-    record(stepId, type, outcome: StepOutcomeKind, detail) {
-      state.history.push({
-        stepId,
-        type,
-        at: new Date().toISOString(),
-        outcome,
-        ...(detail !== undefined ? { detail } : {}),
-      });
+    visits: (id) => memory.visits[id] ?? 0,
+    record(stepId, type, outcome, detail) {
+      memory.history.push({ stepId, type, at: new Date().toISOString(), outcome, ...(detail ? { detail } : {}) });
+      if (memory.history.length > HISTORY_KEPT) memory.history.splice(0, memory.history.length - HISTORY_KEPT);
     },
+    facts,
+    async loadCustomer() {
+      const c = await acts.loadCustomer({ customerId: input.customerId });
+      if (c) lastCustomer = c;
+      if (!lastCustomer) throw new Error(`customer ${input.customerId} not found`);
+      return lastCustomer;
+    },
+    async waitUntil(what, ready, timeoutMs) {
+      state.waitingFor = what;
+      await acts.markStep({ enrollmentId: input.enrollmentId, stepId: state.currentStep ?? '', waitingFor: what });
+      const check = () => interrupt !== undefined || ready();
+      const held = timeoutMs === undefined ? (await condition(check), true) : await condition(check, timeoutMs);
+      state.waitingFor = null;
+      return held && interrupt === undefined && ready();
+    },
+    interrupted: () => interrupt !== undefined,
   };
 
-  const runList = async (steps: readonly Step[]): Promise<{ exit: string } | undefined> => {
-    for (const step of steps) {
-      state.currentStep = step.id;
-      upsertSearchAttributes([{ key: SA_STEP, value: step.id }]);
-      const result = await runStep(step, ctx);
-      visits.set(step.id, (visits.get(step.id) ?? 0) + 1);
-      if ('exit' in result) return result;
+  let stepsThisRun = 0;
+  let exitedAt: string | undefined;
+  while (memory.stack.length > 0 && !interrupt) {
+    const top = memory.stack[memory.stack.length - 1]!;
+    const list = listAt(def, top.path);
+    if (top.index >= list.length) {
+      memory.stack.pop();
+      const parent = memory.stack[memory.stack.length - 1];
+      if (parent) parent.index += 1;
+      continue;
     }
-    return undefined;
-  };
+    const suggested = workflowInfo().continueAsNewSuggested;
+    if (suggested || (input.maxStepsPerRun !== undefined && stepsThisRun >= input.maxStepsPerRun)) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof journeyWorkflow>({ ...input, memory });
+    }
+    const step = list[top.index]!;
+    state.currentStep = step.id;
+    upsertSearchAttributes([{ key: SA_STEP, value: step.id }]);
+    const result = await runStep(step, ctx);
+    memory.visits[step.id] = (memory.visits[step.id] ?? 0) + 1;
+    stepsThisRun += 1;
+    if ('exit' in result) {
+      exitedAt = result.exit;
+      break;
+    }
+    if ('enter' in result) memory.stack.push({ path: [...top.path, top.index, ...result.enter], index: 0 });
+    else top.index += 1;
+  }
 
-  const exited = await runList(input.plan.definition.steps);
-  state.status = exited ? 'exited' : 'completed';
+  const outcome: EnrollmentOutcome = interrupt?.outcome ?? (exitedAt !== undefined ? 'exited' : 'completed');
+  const reason = interrupt?.reason ?? exitedAt;
+  state.status = outcome;
   state.currentStep = null;
-  upsertSearchAttributes([{ key: SA_STEP, value: exited ? 'exited' : 'completed' }]);
+  upsertSearchAttributes([{ key: SA_STEP, value: outcome }]);
+  await condition(allHandlersFinished);
   await acts.finishEnrollment({
     enrollmentId: input.enrollmentId,
     customerId: input.customerId,
-    journeyId: state.journey,
-    outcome: state.status,
-    ...(exited ? { reason: exited.exit } : {}),
+    journeyId: def.journey,
+    outcome,
+    ...(reason ? { reason } : {}),
     at: new Date().toISOString(),
   });
-  return { outcome: state.status, ...(exited ? { reason: exited.exit } : {}), history: state.history };
+  return { outcome, ...(reason ? { reason } : {}), goalMet: memory.goalMetAt !== null, history: memory.history };
 }

@@ -1,20 +1,32 @@
 /** What a journey workflow receives, keeps and answers. Shared with the client as types. */
 import type { Category } from '../definitions/schema/common';
+import type { CustomerFacts, EventFacts, TaskFacts } from '../definitions/facts';
 import type { JourneyEvent } from '../definitions/events';
 import type { JourneyPlan } from '../definitions/schema/journey';
 
-export type { JourneyEvent };
+export type { JourneyEvent, Category };
 
-export interface JourneyInput {
-  plan: JourneyPlan;
-  version: number;
-  customerId: string;
-  enrollmentId: string;
-  /** The event that enrolled the customer. */
-  event: JourneyEvent;
+export type PathSeg = string | number;
+
+/** Where the interpreter is: a stack of step lists (paths into the definition) and the index in each. */
+export interface Frame {
+  path: PathSeg[];
+  index: number;
 }
 
-export type StepOutcomeKind = 'sent' | 'skipped' | 'failed' | 'waited' | 'exited';
+export type StepOutcomeKind =
+  | 'sent'
+  | 'skipped'
+  | 'failed'
+  | 'waited'
+  | 'event'
+  | 'timeout'
+  | 'branch'
+  | 'path'
+  | 'updated'
+  | 'task'
+  | 'called'
+  | 'exited';
 
 export interface StepRecord {
   stepId: string;
@@ -25,7 +37,36 @@ export interface StepRecord {
   detail?: string;
 }
 
-export type EnrollmentOutcome = 'completed' | 'exited';
+export type EnrollmentOutcome = 'completed' | 'exited' | 'goal';
+
+/** Carried across continue-as-new, so a long journey keeps its place and its memory. */
+export interface JourneyMemory {
+  stack: Frame[];
+  visits: Record<string, number>;
+  events: Record<string, EventFacts>;
+  tasks: Record<string, TaskFacts>;
+  splits: Record<string, string>;
+  history: StepRecord[];
+  /** Events received and not yet consumed by a wait_for, oldest first, with their sequence number. */
+  inbox: { seq: number; event: EventFacts; customer: CustomerFacts }[];
+  nextSeq: number;
+  goalMetAt: string | null;
+  enrolledAt: string;
+  runs: number;
+}
+
+export interface JourneyInput {
+  plan: JourneyPlan;
+  version: number;
+  customerId: string;
+  enrollmentId: string;
+  /** The event that enrolled the customer. */
+  event: JourneyEvent;
+  /** Present after continue-as-new. */
+  memory?: JourneyMemory;
+  /** Continue as new after this many steps in one run (tests); otherwise when Temporal suggests it. */
+  maxStepsPerRun?: number;
+}
 
 export interface JourneyState {
   journey: string;
@@ -35,13 +76,31 @@ export interface JourneyState {
   enrolledAt: string;
   status: 'active' | EnrollmentOutcome;
   currentStep: string | null;
+  /** What the customer waits for at the current step, in words. */
+  waitingFor: string | null;
+  goalMet: boolean;
+  splits: Record<string, string>;
   history: StepRecord[];
+  runs: number;
 }
 
 export interface JourneyResult {
   outcome: EnrollmentOutcome;
   reason?: string;
+  goalMet: boolean;
   history: StepRecord[];
 }
 
-export type { Category };
+/** A customer's event delivered to a running journey, with the customer as they are now. */
+export interface EventSignal {
+  event: EventFacts;
+  customer: CustomerFacts;
+}
+
+export interface TaskSignal {
+  stepId: string;
+  taskId: string;
+  outcome: string;
+  note: string | null;
+  completedAt: string;
+}

@@ -123,6 +123,52 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002-tasks-orders': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('tasks')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('task_key', 'text', (c) => c.notNull().unique())
+        .addColumn('customer_id', 'text', (c) => c.notNull().references('customers.id'))
+        .addColumn('enrollment_id', 'text')
+        .addColumn('workflow_id', 'text')
+        .addColumn('journey_id', 'text')
+        .addColumn('step_id', 'text')
+        .addColumn('team', 'text')
+        .addColumn('assignee', 'text')
+        .addColumn('title', 'text', (c) => c.notNull())
+        .addColumn('description', 'text')
+        .addColumn('due_at', 'timestamptz')
+        .addColumn('status', 'text', (c) => c.notNull().defaultTo('open'))
+        .addColumn('outcome', 'text')
+        .addColumn('note', 'text')
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('completed_at', 'timestamptz')
+        .execute();
+      await db.schema.createIndex('tasks_open_by_team').on('tasks').columns(['status', 'team', 'due_at']).execute();
+
+      await db.schema
+        .createTable('orders')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('customer_id', 'text', (c) => c.notNull().references('customers.id'))
+        .addColumn('placed_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('total', sql`numeric(14,2)`, (c) => c.notNull())
+        .addColumn('currency', 'text', (c) => c.notNull().defaultTo('USD'))
+        .addColumn('event_id', 'text')
+        .execute();
+      await db.schema.createIndex('orders_customer').on('orders').columns(['customer_id', 'placed_at']).execute();
+      await db.schema
+        .createTable('order_lines')
+        .addColumn('order_id', 'text', (c) => c.notNull().references('orders.id'))
+        .addColumn('line', 'integer', (c) => c.notNull())
+        .addColumn('product', 'text', (c) => c.notNull())
+        .addColumn('category', 'text')
+        .addColumn('quantity', 'integer', (c) => c.notNull().defaultTo(1))
+        .addColumn('price', sql`numeric(14,2)`, (c) => c.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint('order_lines_pk', ['order_id', 'line'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -103,6 +103,49 @@ export interface SendLedgerTable {
   updated_at: Timestamp;
 }
 
+export type TaskStatus = 'open' | 'completed' | 'timed_out' | 'cancelled';
+
+export interface TasksTable {
+  id: string;
+  task_key: string;
+  customer_id: string;
+  enrollment_id: string | null;
+  workflow_id: string | null;
+  journey_id: string | null;
+  step_id: string | null;
+  team: string | null;
+  assignee: string | null;
+  title: string;
+  description: string | null;
+  due_at: Timestamp | null;
+  status: TaskStatus;
+  outcome: string | null;
+  note: string | null;
+  created_at: Timestamp;
+  completed_at: Timestamp | null;
+}
+
+/** numeric columns come back as text; written as numbers or text. */
+type Numeric = ColumnType<string, number | string, number | string>;
+
+export interface OrdersTable {
+  id: string;
+  customer_id: string;
+  placed_at: Timestamp;
+  total: Numeric;
+  currency: string;
+  event_id: string | null;
+}
+
+export interface OrderLinesTable {
+  order_id: string;
+  line: number;
+  product: string;
+  category: string | null;
+  quantity: number;
+  price: Numeric;
+}
+
 export interface Database {
   customers: CustomersTable;
   events: EventsTable;
@@ -111,9 +154,13 @@ export interface Database {
   journey_versions: JourneyVersionsTable;
   enrollments: EnrollmentsTable;
   send_ledger: SendLedgerTable;
+  tasks: TasksTable;
+  orders: OrdersTable;
+  order_lines: OrderLinesTable;
 }
 
 export type CustomerRow = Selectable<CustomersTable>;
+export type TaskRow = Selectable<TasksTable>;
 export type NewCustomerRow = Insertable<CustomersTable>;
 export type TimelineRow = Selectable<TimelineTable>;
 export type EnrollmentRow = Selectable<EnrollmentsTable>;

@@ -1,16 +1,30 @@
-import type { JourneyInput, JourneyState, StepOutcomeKind } from '../types';
-import type { Activities } from '../../activities';
+import type { CustomerFacts, Facts } from '../../definitions/facts';
+import type { JourneyDefinition } from '../../definitions/schema/journey';
+import type { acts as Acts } from '../activities';
+import type { JourneyInput, JourneyMemory, JourneyState, PathSeg, StepOutcomeKind } from '../types';
 
-/** What a step handler gets: the enrollment, its state, and the activities it may call. */
+/** What a step handler gets: the enrollment, its memory, and the means to act and to wait. */
 export interface StepContext {
   input: JourneyInput;
+  def: JourneyDefinition;
+  memory: JourneyMemory;
   state: JourneyState;
-  acts: Activities;
+  acts: typeof Acts;
   /** How many times this step has run before in this enrollment (for loop-safe idempotency keys). */
   visits(stepId: string): number;
   record(stepId: string, type: string, outcome: StepOutcomeKind, detail?: string): void;
+  /** The facts conditions and templates read; the customer, when given, as they are now. */
+  facts(customer?: CustomerFacts): Facts;
+  /** The customer's record, read afresh. */
+  loadCustomer(): Promise<CustomerFacts>;
+  /**
+   * Waits until `ready()` holds, the timeout passes, or the enrollment is interrupted (an exit
+   * event, a goal met). Returns whether `ready()` held.
+   */
+  waitUntil(what: string, ready: () => boolean, timeoutMs?: number): Promise<boolean>;
+  interrupted(): boolean;
 }
 
-/** `next`: go on with the following step; `exit`: end the enrollment. */
-export type StepResult = { next: true } | { exit: string };
+/** `next`: go on; `exit`: end the enrollment; `enter`: run the nested list at this path (relative to the step). */
+export type StepResult = { next: true } | { exit: string } | { enter: PathSeg[] };
 export const NEXT: StepResult = { next: true };

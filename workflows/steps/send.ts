@@ -1,3 +1,4 @@
+import { ActivityFailure } from '@temporalio/workflow';
 import type { SendStep } from '../../definitions/schema/steps/send';
 import type { EmailTemplate, SmsTemplate } from '../../definitions/schema/journey';
 import type { EmailContent, SmsContent } from '../../activities/channels/content';
@@ -29,21 +30,32 @@ export async function runSend(step: SendStep, ctx: StepContext): Promise<StepRes
   const { input } = ctx;
   const email = emailContent(step, ctx);
   const sms = smsContent(step, ctx);
-  const outcome = await ctx.acts.sendMessage({
-    // Computed here, deterministically: the same on every retry and replay of this step.
-    keyBase: `send:${input.enrollmentId}:${step.id}:${ctx.visits(step.id)}`,
-    customerId: input.customerId,
-    journeyId: input.plan.definition.journey,
-    version: input.version,
-    category: input.plan.definition.category,
-    stepId: step.id,
-    channel: step.channel,
-    ...(email ? { email } : {}),
-    ...(sms ? { sms } : {}),
-    event: input.event,
-    enrolledAt: ctx.state.enrolledAt,
-    at: new Date().toISOString(),
-  });
-  ctx.record(step.id, 'send', outcome.status, outcome.detail);
+  const facts = ctx.facts();
+  let outcome;
+  try {
+    outcome = await ctx.acts.sendMessage({
+      // Computed here, deterministically: the same on every retry and replay of this step.
+      keyBase: `send:${input.enrollmentId}:${step.id}:${ctx.visits(step.id)}`,
+      customerId: input.customerId,
+      journeyId: ctx.def.journey,
+      version: input.version,
+      category: ctx.def.category,
+      stepId: step.id,
+      channel: step.channel,
+      ...(email ? { email } : {}),
+      ...(sms ? { sms } : {}),
+      event: input.event,
+      events: facts.events ?? {},
+      tasks: facts.tasks ?? {},
+      enrolledAt: ctx.memory.enrolledAt,
+      at: facts.now,
+    });
+  } catch (err) {
+    // Retries ran out: the message is recorded as failed and the journey goes on.
+    if (!(err instanceof ActivityFailure)) throw err;
+    ctx.record(step.id, 'send', 'failed', err.cause?.message ?? err.message);
+    return NEXT;
+  }
+  ctx.record(step.id, 'send', outcome.status, [outcome.channel, outcome.detail].filter(Boolean).join(': '));
   return NEXT;
 }

@@ -1,0 +1,243 @@
+/**
+ * The activities that keep the customer database in step with a journey: reading the customer,
+ * where they wait, splits, goals, record updates, tasks, and the end of the enrollment.
+ * Each write is idempotent (keyed by enrollment and step), so a retried activity changes nothing.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import type { CustomerFacts, Facts } from '../definitions/facts';
+import type { UpdateStep } from '../definitions/schema/steps/update';
+import type { Db } from './db/database';
+import type { Channel, LifecycleStage } from './db/schema';
+import { renderText } from './render';
+import { getCustomer } from './store/customers';
+import { finishEnrollment } from './store/enrollments';
+import { customerFacts } from './store/facts';
+import { newId } from './store/ids';
+import { appendTimeline } from './store/timeline';
+
+export interface FinishRequest {
+  enrollmentId: string;
+  customerId: string;
+  journeyId: string;
+  outcome: 'completed' | 'exited' | 'goal';
+  reason?: string;
+  at: string;
+}
+
+export interface UpdateRequest {
+  customerId: string;
+  journeyId: string;
+  stepId: string;
+  changeKey: string;
+  set?: NonNullable<UpdateStep['set']>;
+  tags?: NonNullable<UpdateStep['tags']>;
+  facts: Facts & { journey: NonNullable<Facts['journey']> };
+  at: string;
+}
+
+export interface TaskRequest {
+  taskKey: string;
+  customerId: string;
+  enrollmentId: string;
+  journeyId: string;
+  stepId: string;
+  team?: string;
+  assignee?: string;
+  title: string;
+  description?: string;
+  dueAt?: string;
+  facts: Facts & { journey: NonNullable<Facts['journey']> };
+  at: string;
+}
+
+async function variables(db: Db, customerId: string, facts: Facts): Promise<Record<string, unknown>> {
+  const row = await getCustomer(db, customerId);
+  return { ...facts, ...(row ? { customer: await customerFacts(db, row) } : {}) };
+}
+
+export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
+  return {
+    async loadCustomer(req: { customerId: string }): Promise<CustomerFacts | null> {
+      const row = await getCustomer(db, req.customerId);
+      return row ? customerFacts(db, row) : null;
+    },
+
+    async markStep(req: { enrollmentId: string; stepId: string; waitingFor: string }): Promise<void> {
+      await db
+        .updateTable('enrollments')
+        .set({ current_step: req.stepId })
+        .where('id', '=', req.enrollmentId)
+        .where('status', '=', 'active')
+        .execute();
+    },
+
+    async recordSplit(req: {
+      enrollmentId: string;
+      customerId: string;
+      journeyId: string;
+      version: number;
+      stepId: string;
+      path: string;
+      holdout: boolean;
+      at: string;
+    }): Promise<void> {
+      await appendTimeline(db, {
+        customerId: req.customerId,
+        at: req.at,
+        kind: 'enrollment',
+        summary: `assigned to path ${req.path} of split ${req.stepId} in ${req.journeyId}${req.holdout ? ' (holdout)' : ''}`,
+        ref: `split:${req.enrollmentId}:${req.stepId}`,
+        data: { journey: req.journeyId, version: req.version, step: req.stepId, path: req.path, holdout: req.holdout },
+      });
+    },
+
+    async recordGoal(req: {
+      enrollmentId: string;
+      customerId: string;
+      journeyId: string;
+      eventId: string | null;
+      eventType: string;
+      at: string;
+    }): Promise<void> {
+      await db.updateTable('enrollments').set({ goal_met: true }).where('id', '=', req.enrollmentId).execute();
+      await appendTimeline(db, {
+        customerId: req.customerId,
+        at: req.at,
+        kind: 'enrollment',
+        summary: `goal of ${req.journeyId} met (${req.eventType})`,
+        ref: `goal:${req.enrollmentId}`,
+        data: { journey: req.journeyId, enrollment: req.enrollmentId, eventId: req.eventId },
+      });
+    },
+
+    async updateCustomer(req: UpdateRequest): Promise<string> {
+      const row = await getCustomer(db, req.customerId);
+      if (!row) throw ApplicationFailure.nonRetryable(`no customer ${req.customerId}`, 'CustomerNotFound');
+      const vars = await variables(db, req.customerId, req.facts);
+      const attributes: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(req.set?.attributes ?? {})) {
+        attributes[key] = typeof value === 'string' ? await renderText(value, vars) : value;
+      }
+      const tags = new Set(row.tags);
+      for (const t of req.tags?.add ?? []) tags.add(t);
+      for (const t of req.tags?.remove ?? []) tags.delete(t);
+      const set = req.set ?? {};
+      await db
+        .updateTable('customers')
+        .set({
+          ...(set.lifecycleStage ? { lifecycle_stage: set.lifecycleStage as LifecycleStage } : {}),
+          ...(set.preferredChannel ? { preferred_channel: set.preferredChannel as Channel } : {}),
+          ...(set.locale ? { locale: set.locale } : {}),
+          ...(set.timezone ? { timezone: set.timezone } : {}),
+          ...(Object.keys(attributes).length
+            ? { attributes: JSON.stringify({ ...row.attributes, ...attributes }) }
+            : {}),
+          ...(req.tags ? { tags: JSON.stringify([...tags].sort()) } : {}),
+          updated_at: new Date(),
+        })
+        .where('id', '=', req.customerId)
+        .execute();
+      const parts = [
+        ...(set.lifecycleStage ? [`lifecycle stage ${set.lifecycleStage}`] : []),
+        ...(set.preferredChannel ? [`preferred channel ${set.preferredChannel}`] : []),
+        ...(set.locale ? [`locale ${set.locale}`] : []),
+        ...(set.timezone ? [`time zone ${set.timezone}`] : []),
+        ...Object.keys(attributes).map((k) => `attribute ${k}`),
+        ...(req.tags?.add?.length ? [`tags +${req.tags.add.join(' +')}`] : []),
+        ...(req.tags?.remove?.length ? [`tags -${req.tags.remove.join(' -')}`] : []),
+      ];
+      const summary = `updated ${parts.join(', ')}`;
+      await appendTimeline(db, {
+        customerId: req.customerId,
+        at: req.at,
+        kind: 'change',
+        summary: `${summary} (${req.journeyId})`,
+        ref: req.changeKey,
+        data: { journey: req.journeyId, step: req.stepId, set: { ...set, attributes }, tags: req.tags ?? {} },
+      });
+      return summary;
+    },
+
+    async createTask(req: TaskRequest): Promise<string> {
+      const existing = await db.selectFrom('tasks').select('id').where('task_key', '=', req.taskKey).executeTakeFirst();
+      if (existing) return existing.id;
+      const vars = await variables(db, req.customerId, req.facts);
+      const title = await renderText(req.title, vars);
+      const description = req.description ? await renderText(req.description, vars) : null;
+      const id = `task_${newId('evt').slice(4)}`;
+      const inserted = await db
+        .insertInto('tasks')
+        .values({
+          id,
+          task_key: req.taskKey,
+          customer_id: req.customerId,
+          enrollment_id: req.enrollmentId,
+          workflow_id: workflowIdOf(),
+          journey_id: req.journeyId,
+          step_id: req.stepId,
+          team: req.team ?? null,
+          assignee: req.assignee ?? null,
+          title,
+          description,
+          due_at: req.dueAt ?? null,
+          status: 'open',
+          created_at: req.at,
+        })
+        .onConflict((oc) => oc.column('task_key').doNothing())
+        .returning('id')
+        .executeTakeFirst();
+      const taskId =
+        inserted?.id ??
+        (await db.selectFrom('tasks').select('id').where('task_key', '=', req.taskKey).executeTakeFirstOrThrow()).id;
+      await appendTimeline(db, {
+        customerId: req.customerId,
+        at: req.at,
+        kind: 'task',
+        summary: `task created for ${req.team ?? req.assignee ?? 'someone'}: ${title}`,
+        ref: `created:${taskId}`,
+        data: {
+          taskId,
+          journey: req.journeyId,
+          step: req.stepId,
+          team: req.team,
+          assignee: req.assignee,
+          dueAt: req.dueAt,
+        },
+      });
+      return taskId;
+    },
+
+    async markTaskTimedOut(req: { taskId: string; customerId: string; at: string }): Promise<void> {
+      const r = await db
+        .updateTable('tasks')
+        .set({ status: 'timed_out' })
+        .where('id', '=', req.taskId)
+        .where('status', '=', 'open')
+        .executeTakeFirst();
+      if (r.numUpdatedRows > 0n) {
+        await appendTimeline(db, {
+          customerId: req.customerId,
+          at: req.at,
+          kind: 'task',
+          summary: `task ${req.taskId} was not completed in time`,
+          ref: `timeout:${req.taskId}`,
+          data: { taskId: req.taskId },
+        });
+      }
+    },
+
+    async finishEnrollment(req: FinishRequest): Promise<void> {
+      const status = req.outcome === 'exited' ? 'exited' : 'completed';
+      await finishEnrollment(db, req.enrollmentId, status, req.reason ?? req.outcome, req.at);
+      const verb = req.outcome === 'completed' ? 'completed' : req.outcome === 'goal' ? 'converted in' : 'left';
+      await appendTimeline(db, {
+        customerId: req.customerId,
+        at: req.at,
+        kind: 'enrollment',
+        summary: `${verb} journey ${req.journeyId}${req.reason ? ` (${req.reason})` : ''}`,
+        ref: `end:${req.enrollmentId}`,
+        data: { journey: req.journeyId, enrollment: req.enrollmentId, outcome: req.outcome },
+      });
+    },
+  };
+}

@@ -1,0 +1,40 @@
+import type { SplitStep } from '../../definitions/schema/steps/split';
+import { NEXT, type StepContext, type StepResult } from './context';
+
+/** FNV-1a: a stable hash, so the assignment is the same on replay, after continue-as-new, anywhere. */
+function unitHash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h / 0x100000000;
+}
+
+export function choosePath(paths: SplitStep['paths'], key: string): number {
+  const total = paths.reduce((sum, p) => sum + p.weight, 0);
+  let point = unitHash(key) * total;
+  for (const [i, p] of paths.entries()) {
+    point -= p.weight;
+    if (point < 0) return i;
+  }
+  return paths.length - 1;
+}
+
+export async function runSplit(step: SplitStep, ctx: StepContext): Promise<StepResult> {
+  const i = choosePath(step.paths, `${ctx.input.enrollmentId}:${step.id}:${ctx.visits(step.id)}`);
+  const path = step.paths[i]!;
+  ctx.memory.splits[step.id] = path.name;
+  await ctx.acts.recordSplit({
+    enrollmentId: ctx.input.enrollmentId,
+    customerId: ctx.input.customerId,
+    journeyId: ctx.def.journey,
+    version: ctx.input.version,
+    stepId: step.id,
+    path: path.name,
+    holdout: !path.steps?.length,
+    at: new Date().toISOString(),
+  });
+  ctx.record(step.id, 'split', 'path', path.name);
+  return path.steps?.length ? { enter: ['paths', i, 'steps'] } : NEXT;
+}

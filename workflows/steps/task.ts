@@ -1,0 +1,41 @@
+import { durationMs } from '../../definitions/duration';
+import type { TaskStep } from '../../definitions/schema/steps/task';
+import { NEXT, type StepContext, type StepResult } from './context';
+
+export async function runTask(step: TaskStep, ctx: StepContext): Promise<StepResult> {
+  const facts = ctx.facts();
+  const now = Date.now();
+  const taskId = await ctx.acts.createTask({
+    taskKey: `task:${ctx.input.enrollmentId}:${step.id}:${ctx.visits(step.id)}`,
+    customerId: ctx.input.customerId,
+    enrollmentId: ctx.input.enrollmentId,
+    journeyId: ctx.def.journey,
+    stepId: step.id,
+    ...(step.team ? { team: step.team } : {}),
+    ...(step.assignee ? { assignee: step.assignee } : {}),
+    title: step.title,
+    ...(step.description ? { description: step.description } : {}),
+    ...(step.due ? { dueAt: new Date(now + durationMs(step.due)).toISOString() } : {}),
+    facts: { ...facts, journey: facts.journey! },
+    at: facts.now,
+  });
+  ctx.memory.tasks[step.id] = { id: taskId, status: 'open', outcome: null, note: null, completedAt: null };
+  if (!step.wait) {
+    ctx.record(step.id, 'task', 'task', `created ${taskId}`);
+    return NEXT;
+  }
+  const done = await ctx.waitUntil(
+    `task ${taskId} to be completed`,
+    () => ctx.memory.tasks[step.id]?.status === 'completed',
+    durationMs(step.wait.timeout),
+  );
+  if (ctx.interrupted()) return NEXT;
+  if (done) {
+    ctx.record(step.id, 'task', 'task', `completed: ${ctx.memory.tasks[step.id]?.outcome ?? ''}`);
+    return NEXT;
+  }
+  await ctx.acts.markTaskTimedOut({ taskId, customerId: ctx.input.customerId, at: new Date().toISOString() });
+  ctx.memory.tasks[step.id] = { id: taskId, status: 'timed_out', outcome: null, note: null, completedAt: null };
+  ctx.record(step.id, 'task', 'timeout', `not completed within ${step.wait.timeout}`);
+  return step.wait.on_timeout?.length ? { enter: ['wait', 'on_timeout'] } : NEXT;
+}

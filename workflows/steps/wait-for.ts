@@ -1,0 +1,38 @@
+import { log } from '@temporalio/workflow';
+import { evaluateCondition } from '../../definitions/cel';
+import { durationMs } from '../../definitions/duration';
+import type { WaitForStep } from '../../definitions/schema/steps/wait-for';
+import { NEXT, type StepContext, type StepResult } from './context';
+
+export async function runWaitFor(step: WaitForStep, ctx: StepContext): Promise<StepResult> {
+  const { memory } = ctx;
+  const since = memory.nextSeq;
+  let matched: (typeof memory.inbox)[number] | undefined;
+  const matches = (entry: (typeof memory.inbox)[number]): boolean => {
+    if (entry.seq < since || entry.event.type !== step.event) return false;
+    if (!step.when) return true;
+    try {
+      return evaluateCondition(step.when, 'wait_for', { ...ctx.facts(entry.customer), event: entry.event });
+    } catch (err) {
+      log.warn('wait_for condition failed; the event does not match', { step: step.id, error: (err as Error).message });
+      return false;
+    }
+  };
+  const arrived = await ctx.waitUntil(
+    `event ${step.event}`,
+    () => {
+      matched = memory.inbox.find(matches);
+      return matched !== undefined;
+    },
+    durationMs(step.timeout),
+  );
+  if (ctx.interrupted()) return NEXT;
+  if (arrived && matched) {
+    memory.events[step.id] = matched.event;
+    memory.inbox = memory.inbox.filter((e) => e !== matched);
+    ctx.record(step.id, 'wait_for', 'event', step.event);
+    return step.on_event?.length ? { enter: ['on_event'] } : NEXT;
+  }
+  ctx.record(step.id, 'wait_for', 'timeout', `no ${step.event} within ${step.timeout}`);
+  return step.on_timeout?.length ? { enter: ['on_timeout'] } : NEXT;
+}
