@@ -125,8 +125,8 @@ export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
       await db
         .updateTable('customers')
         .set({
-          ...(set.lifecycleStage ? { lifecycle_stage: set.lifecycleStage as LifecycleStage } : {}),
-          ...(set.preferredChannel ? { preferred_channel: set.preferredChannel as Channel } : {}),
+          ...(set.lifecycleStage ? { lifecycle_stage: set.lifecycleStage } : {}),
+          ...(set.preferredChannel ? { preferred_channel: set.preferredChannel } : {}),
           ...(set.locale ? { locale: set.locale } : {}),
           ...(set.timezone ? { timezone: set.timezone } : {}),
           ...(Object.keys(attributes).length

@@ -157,7 +157,7 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       logger,
     });
-    const api = buildApi({ db: database.db, intake, outboxDir, logger });
+    const api = buildApi({ db: database.db, intake, temporal: client, outboxDir, logger });
     await api.listen({ host: config.RAPPORT_HOST, port: config.RAPPORT_PORT });
     onStop('api', () => api.close());
     const apiUrl = `http://${config.RAPPORT_HOST}:${config.RAPPORT_PORT}`;

@@ -6,8 +6,13 @@ import type { Db } from '../../activities/db/database';
 import { listOutbox, readOutboxEml } from '../../activities/channels/outbox';
 import { getCustomer, toCustomerView } from '../../activities/store/customers';
 import { listEnrollments } from '../../activities/store/enrollments';
-import { listJourneys } from '../../activities/store/journeys';
 import { listTimeline } from '../../activities/store/timeline';
+import type { Client } from '@temporalio/client';
+import { journeyDefinition } from '../../definitions/schema/journey';
+import { completeTask, listTasks } from '../../activities/store/tasks';
+import { listJourneys, publishVersion, setJourneyStatus } from '../../activities/store/journeys';
+import { journeyVersions, publishImpact } from '../../activities/store/versions';
+import type { TaskSignal } from '../../workflows/types';
 import { type EventIntake, IntakeError } from '../events/intake';
 import { incomingEvent } from '../events/schema';
 import { sendProblem, zodErrors } from './problems';
@@ -16,6 +21,7 @@ import { outboxPage } from './outbox-page';
 export interface ApiDeps {
   db: Db;
   intake: EventIntake;
+  temporal: Client;
   outboxDir: string;
   logger: Logger;
 }
@@ -83,6 +89,123 @@ export function buildApi(deps: ApiDeps) {
   });
 
   app.get('/v1/journeys', async () => ({ journeys: await listJourneys(deps.db) }));
+
+  app.get('/v1/journeys/:id', async (req, reply) => {
+    const { id } = z.object({ id: z.string() }).parse(req.params);
+    const summary = (await listJourneys(deps.db)).find((j) => j.id === id);
+    if (!summary) return sendProblem(reply, 404, 'Not found', `no journey ${id}`);
+    const enrollments = await deps.db
+      .selectFrom('enrollments')
+      .select(['version', 'status', 'current_step', (eb) => eb.fn.countAll<string>().as('n')])
+      .where('journey_id', '=', id)
+      .groupBy(['version', 'status', 'current_step'])
+      .orderBy('version')
+      .execute();
+    return {
+      ...summary,
+      versions: await journeyVersions(deps.db, id),
+      enrollments: enrollments.map((e) => ({
+        version: e.version,
+        status: e.status,
+        step: e.current_step,
+        customers: Number(e.n),
+      })),
+    };
+  });
+
+  const publishBody = z
+    .object({
+      plan: z.object({
+        definition: z.unknown(),
+        templates: z.record(z.string(), z.unknown()),
+        contentHash: z.string().regex(/^[0-9a-f]{64}$/),
+      }),
+      source: z.string(),
+      sourcePath: z.string().nullable().optional(),
+      dryRun: z.boolean().optional(),
+    })
+    .strict();
+
+  /** Publishes a compiled plan (the command line compiles and validates first); a dry run only shows the impact. */
+  app.post('/v1/journeys/publish', async (req, reply) => {
+    const body = publishBody.safeParse(req.body);
+    if (!body.success)
+      return sendProblem(reply, 422, 'Invalid journey', 'the body does not match', zodErrors(body.error));
+    const definition = journeyDefinition.safeParse(body.data.plan.definition);
+    if (!definition.success) {
+      return sendProblem(
+        reply,
+        422,
+        'Invalid journey',
+        'the definition does not validate',
+        zodErrors(definition.error, 'plan.definition'),
+      );
+    }
+    const plan = { ...body.data.plan, definition: definition.data } as Parameters<typeof publishVersion>[1];
+    const impact = await publishImpact(deps.db, plan);
+    if (body.data.dryRun) return { dryRun: true, ...impact };
+    const { version, created } = await publishVersion(deps.db, plan, body.data.source, body.data.sourcePath ?? null);
+    return reply.code(created ? 201 : 200).send({ dryRun: false, version, created, ...impact });
+  });
+
+  for (const [action, status] of [
+    ['pause', 'paused'],
+    ['resume', 'active'],
+  ] as const) {
+    app.post(`/v1/journeys/:id/${action}`, async (req, reply) => {
+      const { id } = z.object({ id: z.string() }).parse(req.params);
+      if (!(await setJourneyStatus(deps.db, id, status)))
+        return sendProblem(reply, 404, 'Not found', `no journey ${id}`);
+      return { journey: id, status };
+    });
+  }
+
+  app.get('/v1/tasks', async (req) => {
+    const q = z
+      .object({
+        team: z.string().optional(),
+        status: z.enum(['open', 'completed', 'timed_out', 'cancelled']).optional(),
+        customer: z.string().optional(),
+      })
+      .parse(req.query);
+    return { tasks: await listTasks(deps.db, { team: q.team, status: q.status ?? 'open', customerId: q.customer }) };
+  });
+
+  app.post('/v1/tasks/:id/complete', async (req, reply) => {
+    const { id } = z.object({ id: z.string() }).parse(req.params);
+    const body = z
+      .object({
+        outcome: z.string().min(1, 'expected an outcome, such as resolved').max(200),
+        note: z.string().max(5000).optional(),
+      })
+      .strict()
+      .safeParse(req.body);
+    if (!body.success)
+      return sendProblem(reply, 422, 'Invalid completion', 'the body does not match', zodErrors(body.error));
+    const result = await completeTask(deps.db, id, body.data.outcome, body.data.note ?? null);
+    if ('error' in result) {
+      return result.error === 'not_found'
+        ? sendProblem(reply, 404, 'Not found', `no task ${id}`)
+        : sendProblem(reply, 409, 'Conflict', `task ${id} is ${result.task?.status ?? 'not open'}`);
+    }
+    const { task } = result;
+    if (task.workflowId && task.stepId) {
+      const signal: TaskSignal = {
+        stepId: task.stepId,
+        taskId: task.id,
+        outcome: task.outcome ?? '',
+        note: task.note,
+        completedAt: task.completedAt ?? new Date().toISOString(),
+      };
+      await deps.temporal.workflow
+        .getHandle(task.workflowId)
+        .signal('taskCompleted', signal)
+        .catch((err: unknown) =>
+          req.log.info({ err, taskId: task.id }, 'the journey of this task no longer waits for it'),
+        );
+    }
+    return { task };
+  });
 
   app.get('/v1/outbox', async () => ({ messages: await listOutbox(deps.outboxDir) }));
   app.get('/outbox', async (_req, reply) =>

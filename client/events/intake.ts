@@ -11,8 +11,13 @@ import { newId } from '../../activities/store/ids';
 import { activeJourneys } from '../../activities/store/journeys';
 import { upsertCustomer } from '../../activities/store/customers';
 import { appendTimeline } from '../../activities/store/timeline';
+import { customerFacts } from '../../activities/store/facts';
+import { orderData, recordOrder } from '../../activities/store/orders';
+import { CelEvaluationError, evaluateCondition } from '../../definitions/cel';
+import { durationMs } from '../../definitions/duration';
+import type { JourneyPlan } from '../../definitions/schema/journey';
 import { SA_CUSTOMER, SA_JOURNEY, SA_STEP, SA_VERSION, journeyWorkflowId } from '../../definitions/search-attributes';
-import type { JourneyInput } from '../../workflows/types';
+import type { EventSignal, JourneyInput } from '../../workflows/types';
 import type { EventReceipt, ParsedEvent } from './schema';
 
 export class IntakeError extends Error {
@@ -72,6 +77,13 @@ export class EventIntake {
         'id',
       );
     }
+    if (event.type === 'order.placed') {
+      const order = orderData.safeParse(event.data);
+      if (!order.success) {
+        const issue = order.error.issues[0]!;
+        throw new IntakeError(422, `order.placed: ${issue.message}`, `data.${issue.path.map(String).join('.')}`);
+      }
+    }
     const hash = requestHash(event);
     const { db } = this.deps;
 
@@ -100,6 +112,7 @@ export class EventIntake {
           .returning('id')
           .executeTakeFirst();
         if (!inserted) return undefined;
+        if (event.type === 'order.placed') await recordOrder(tx, customer.id, id, event.data, event.occurredAt);
         await appendTimeline(tx, {
           customerId: customer.id,
           at: event.occurredAt ?? new Date(),
@@ -168,6 +181,35 @@ export class EventIntake {
         occurredAt: event.occurred_at.toISOString(),
         data: event.data,
       };
+      const row = await db
+        .selectFrom('customers')
+        .selectAll()
+        .where('id', '=', event.customer_id)
+        .executeTakeFirstOrThrow();
+      const customer = await customerFacts(db, row);
+
+      // Running journeys of this customer that listen for this event type receive it first, so an
+      // event that ends one journey (a goal, an exit) is seen before it starts another.
+      const running = await db
+        .selectFrom('enrollments')
+        .select(['id', 'journey_id', 'version', 'workflow_id'])
+        .where('customer_id', '=', event.customer_id)
+        .where('status', '=', 'active')
+        .execute();
+      for (const enrollment of running) {
+        if (enrollment.id && event.id && (await this.enrolledBy(enrollment.id, event.id))) continue;
+        const plan = await this.planOf(enrollment.journey_id, enrollment.version);
+        if (!listensTo(plan, event.type)) continue;
+        const signal: EventSignal = { event: journeyEvent, customer };
+        try {
+          await this.deps.temporal.workflow.getHandle(enrollment.workflow_id).signal('journeyEvent', signal);
+          receipt.signalled.push({ journey: enrollment.journey_id, workflowId: enrollment.workflow_id });
+        } catch (err) {
+          // The workflow ended between the read and the signal: nothing is listening any more.
+          this.deps.logger.debug({ err, workflowId: enrollment.workflow_id }, 'signal not delivered');
+        }
+      }
+
       for (const published of await activeJourneys(db)) {
         const def = published.plan.definition;
         if (def.trigger.event !== event.type) continue;
@@ -182,18 +224,38 @@ export class EventIntake {
           .where('event_id', '=', event.id)
           .executeTakeFirst();
         if (!enrollment) {
+          if (def.trigger.when) {
+            let holds = false;
+            try {
+              holds = evaluateCondition(def.trigger.when, 'trigger', {
+                customer,
+                event: journeyEvent,
+                now: new Date().toISOString(),
+              });
+            } catch (err) {
+              if (!(err instanceof CelEvaluationError)) throw err;
+              receipt.notEnrolled.push({ journey, reason: `trigger condition failed: ${err.message}` });
+              continue;
+            }
+            if (!holds) {
+              receipt.notEnrolled.push({ journey, reason: 'trigger condition does not hold' });
+              continue;
+            }
+          }
           const earlier = await db
             .selectFrom('enrollments')
-            .select(['status'])
+            .select(['status', 'ended_at'])
             .where('customer_id', '=', event.customer_id)
             .where('journey_id', '=', journey)
+            .orderBy('started_at', 'desc')
             .execute();
           if (earlier.some((e) => e.status === 'active')) {
             receipt.notEnrolled.push({ journey, reason: 'already in this journey' });
             continue;
           }
-          if (earlier.length > 0) {
-            receipt.notEnrolled.push({ journey, reason: 'enrolled before (reentry: never)' });
+          const refusal = reentryRefusal(def.entry?.reentry ?? 'never', earlier);
+          if (refusal) {
+            receipt.notEnrolled.push({ journey, reason: refusal });
             continue;
           }
           const id = newId('enr');
@@ -228,17 +290,7 @@ export class EventIntake {
           });
         }
         const version = enrollment.version;
-        const plan =
-          version === published.version
-            ? published.plan
-            : ((
-                await db
-                  .selectFrom('journey_versions')
-                  .select('definition')
-                  .where('journey_id', '=', journey)
-                  .where('version', '=', version)
-                  .executeTakeFirstOrThrow()
-              ).definition as JourneyInput['plan']);
+        const plan = version === published.version ? published.plan : await this.planOf(journey, version);
         const input: JourneyInput = {
           plan,
           version,
@@ -275,6 +327,35 @@ export class EventIntake {
     });
   }
 
+  private readonly plans = new Map<string, JourneyPlan>();
+
+  /** A published version's plan; versions never change, so they are kept once read. */
+  private async planOf(journeyId: string, version: number): Promise<JourneyPlan> {
+    const key = `${journeyId}@${version}`;
+    let plan = this.plans.get(key);
+    if (!plan) {
+      const row = await this.deps.db
+        .selectFrom('journey_versions')
+        .select('definition')
+        .where('journey_id', '=', journeyId)
+        .where('version', '=', version)
+        .executeTakeFirstOrThrow();
+      plan = row.definition as JourneyPlan;
+      this.plans.set(key, plan);
+    }
+    return plan;
+  }
+
+  private async enrolledBy(enrollmentId: string, eventId: string): Promise<boolean> {
+    const row = await this.deps.db
+      .selectFrom('enrollments')
+      .select('id')
+      .where('id', '=', enrollmentId)
+      .where('event_id', '=', eventId)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   /** Routes events accepted before a crash or a Temporal outage. Returns how many it routed. */
   async routePending(): Promise<number> {
     const pending = await this.deps.db
@@ -287,4 +368,33 @@ export class EventIntake {
     for (const { id } of pending) await this.route(id);
     return pending.length;
   }
+}
+
+/** Whether a journey's running enrollments want events of this type. */
+export function listensTo(plan: JourneyPlan, type: string): boolean {
+  const def = plan.definition;
+  if (def.goal?.event === type || def.exit?.events.includes(type)) return true;
+  let found = false;
+  const visit = (steps: readonly unknown[]) => {
+    for (const s of steps as Record<string, unknown>[]) {
+      if (s.type === 'wait_for' && s.event === type) found = true;
+      for (const value of Object.values(s)) {
+        if (Array.isArray(value)) visit(value);
+        else if (value && typeof value === 'object') visit(Object.values(value).filter(Array.isArray).flat());
+      }
+    }
+  };
+  visit(def.steps);
+  return found;
+}
+
+/** Why the reentry rule keeps the customer out, or undefined when it lets them in. */
+function reentryRefusal(rule: string, earlier: { ended_at: Date | null }[]): string | undefined {
+  if (earlier.length === 0 || rule === 'always') return undefined;
+  if (rule === 'never') return 'enrolled before (reentry: never)';
+  const wait = durationMs(rule.slice('after '.length));
+  const lastEnd = earlier[0]?.ended_at?.getTime() ?? Date.now();
+  return Date.now() - lastEnd >= wait
+    ? undefined
+    : `enrolled before; reentry allowed ${rule} the last enrollment ended`;
 }

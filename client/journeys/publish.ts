@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { formatProblem, type Problem } from '../../definitions/compile';
 import type { Db } from '../../activities/db/database';
 import { publishVersion } from '../../activities/store/journeys';
-import { compileFile, journeyFiles, toPlan } from './load';
+import { compileFile, journeyFiles, toPlan, type CompileFileOptions } from './load';
 
 export interface Published {
   journey: string;
@@ -27,8 +27,11 @@ export async function publishFolders(
   dirs: string[],
   templatesDir: string,
   logger?: Logger,
+  options: CompileFileOptions = {},
 ): Promise<Published[]> {
-  const compiled = dirs.flatMap(journeyFiles).map((file) => ({ file, result: compileFile(file, templatesDir) }));
+  const compiled = dirs
+    .flatMap(journeyFiles)
+    .map((file) => ({ file, result: compileFile(file, templatesDir, options) }));
   const problems = compiled.flatMap(({ result }) => (result.ok ? [] : result.problems));
   if (problems.length > 0) throw new InvalidJourneysError(problems);
   const out: Published[] = [];

@@ -12,6 +12,7 @@ import { createActivities } from '../../activities';
 import { createMailer } from '../../activities/channels/email';
 import { createOutboxSmsSender } from '../../activities/channels/sms';
 import { migrate, openDatabase, type OpenDatabase } from '../../activities/db/database';
+import type { WebhookPolicy } from '../../activities/webhook';
 import { buildApi, type Api } from '../../client/api/server';
 import { EventIntake } from '../../client/events/intake';
 import { publishFolders } from '../../client/journeys/publish';
@@ -24,24 +25,45 @@ export interface TestStack {
   intake: EventIntake;
   taskQueue: string;
   outboxDir: string;
+  /** Publishes journeys given as YAML text (file name → source); returns what was published. */
+  publish(sources: Record<string, string>): Promise<{ journey: string; version: number; created: boolean }[]>;
+  /** Posts an event through the API and returns the parsed answer (failing on anything but 202). */
+  sendEvent(
+    event: Record<string, unknown>,
+  ): Promise<{
+    customerId: string;
+    enrolled: { journey: string; workflowId: string; version: number }[];
+    signalled: { journey: string }[];
+    notEnrolled: { journey: string; reason: string }[];
+  }>;
   close(): Promise<void>;
+}
+
+export interface TestStackOptions {
+  smtpUrl?: string;
+  /** Folders of journeys published at start; default: the built-in ones. */
+  journeysDirs?: string[];
+  databaseUrl?: string;
+  webhooks?: WebhookPolicy;
 }
 
 let counter = 0;
 
-export async function startTestStack(
-  env: TestWorkflowEnvironment,
-  options: { smtpUrl?: string; journeysDirs?: string[]; databaseUrl?: string } = {},
-): Promise<TestStack> {
+export async function startTestStack(env: TestWorkflowEnvironment, options: TestStackOptions = {}): Promise<TestStack> {
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const database = await openDatabase({ url: options.databaseUrl });
   await migrate(database.db);
+  const templatesDir = path.join(projectRoot, 'definitions', 'templates');
+  const compileOptions = { allowHttpWebhooks: true };
   await publishFolders(
     database.db,
     options.journeysDirs ?? [path.join(projectRoot, 'definitions', 'journeys')],
-    path.join(projectRoot, 'definitions', 'templates'),
+    templatesDir,
+    undefined,
+    compileOptions,
   );
-  const outboxDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-outbox-'));
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-test-'));
+  const outboxDir = path.join(scratch, 'outbox');
   const mailer = createMailer({ smtpUrl: options.smtpUrl, outboxDir });
   const taskQueue = `test-${process.pid}-${++counter}`;
   const worker = await Worker.create({
@@ -55,25 +77,38 @@ export async function startTestStack(
       sms: createOutboxSmsSender(outboxDir),
       mailFrom: 'Rapport Test <journeys@rapport.test>',
       logger,
+      ...(options.webhooks ? { webhooks: options.webhooks } : {}),
     }),
   });
   const running = worker.run();
   const intake = new EventIntake({ db: database.db, temporal: env.client, taskQueue, logger });
-  const api = buildApi({ db: database.db, intake, outboxDir, logger });
+  const api = buildApi({ db: database.db, intake, temporal: env.client, outboxDir, logger });
   await api.ready();
+  let published = 0;
   return {
     db: database.db,
     api,
     intake,
     taskQueue,
     outboxDir,
+    async publish(sources) {
+      const dir = path.join(scratch, `journeys-${++published}`);
+      fs.mkdirSync(dir);
+      for (const [name, source] of Object.entries(sources)) fs.writeFileSync(path.join(dir, name), source);
+      return publishFolders(database.db, [dir], templatesDir, undefined, compileOptions);
+    },
+    async sendEvent(event) {
+      const res = await api.inject({ method: 'POST', url: '/v1/events', payload: event });
+      if (res.statusCode !== 202) throw new Error(`POST /v1/events answered ${res.statusCode}: ${res.body}`);
+      return res.json();
+    },
     async close() {
       await api.close();
       worker.shutdown();
       await running;
       mailer.close();
       await database.close();
-      fs.rmSync(outboxDir, { recursive: true, force: true });
+      fs.rmSync(scratch, { recursive: true, force: true });
     },
   };
 }

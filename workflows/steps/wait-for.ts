@@ -4,12 +4,15 @@ import { durationMs } from '../../definitions/duration';
 import type { WaitForStep } from '../../definitions/schema/steps/wait-for';
 import { NEXT, type StepContext, type StepResult } from './context';
 
+/**
+ * Matches the earliest event received since enrollment that no earlier wait_for consumed: a
+ * customer who activated while an earlier wait ran has activated, and the step goes on at once.
+ */
 export async function runWaitFor(step: WaitForStep, ctx: StepContext): Promise<StepResult> {
   const { memory } = ctx;
-  const since = memory.nextSeq;
   let matched: (typeof memory.inbox)[number] | undefined;
   const matches = (entry: (typeof memory.inbox)[number]): boolean => {
-    if (entry.seq < since || entry.event.type !== step.event) return false;
+    if (entry.event.type !== step.event) return false;
     if (!step.when) return true;
     try {
       return evaluateCondition(step.when, 'wait_for', { ...ctx.facts(entry.customer), event: entry.event });

@@ -1,0 +1,62 @@
+/**
+ * Orders, from `order.placed` events: `data.orderId`, `data.total`, and optional `data.lines`
+ * (`product`, `category`, `quantity`, `price`). The same order id twice is recorded once.
+ */
+import { z } from 'zod';
+import type { Db } from '../db/database';
+
+export const orderData = z.object({
+  orderId: z.string().min(1, 'expected the order id in data.orderId'),
+  total: z.number({ error: 'expected the order total in data.total' }).nonnegative(),
+  currency: z.string().length(3).optional(),
+  lines: z
+    .array(
+      z.object({
+        product: z.string().min(1),
+        category: z.string().min(1).optional(),
+        quantity: z.number().int().positive().optional(),
+        price: z.number().nonnegative().optional(),
+      }),
+    )
+    .optional(),
+});
+
+export type OrderData = z.infer<typeof orderData>;
+
+export async function recordOrder(
+  db: Db,
+  customerId: string,
+  eventId: string,
+  data: Record<string, unknown>,
+  occurredAt: string | undefined,
+): Promise<boolean> {
+  const order = orderData.parse(data);
+  const inserted = await db
+    .insertInto('orders')
+    .values({
+      id: order.orderId,
+      customer_id: customerId,
+      placed_at: occurredAt ?? new Date(),
+      total: order.total,
+      currency: order.currency ?? 'USD',
+      event_id: eventId,
+    })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  if (!inserted) return false;
+  for (const [i, line] of (order.lines ?? []).entries()) {
+    await db
+      .insertInto('order_lines')
+      .values({
+        order_id: order.orderId,
+        line: i + 1,
+        product: line.product,
+        category: line.category ?? null,
+        quantity: line.quantity ?? 1,
+        price: line.price ?? 0,
+      })
+      .execute();
+  }
+  return true;
+}
