@@ -7,7 +7,6 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { CustomerFacts, Facts } from '../definitions/facts';
 import type { UpdateStep } from '../definitions/schema/steps/update';
 import type { Db } from './db/database';
-import type { Channel, LifecycleStage } from './db/schema';
 import { renderText } from './render';
 import { getCustomer } from './store/customers';
 import { finishEnrollment } from './store/enrollments';
