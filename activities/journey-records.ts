@@ -212,15 +212,16 @@ export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
         .set({ status: 'timed_out' })
         .where('id', '=', req.taskId)
         .where('status', '=', 'open')
+        .returning(['journey_id', 'step_id'])
         .executeTakeFirst();
-      if (r.numUpdatedRows > 0n) {
+      if (r) {
         await appendTimeline(db, {
           customerId: req.customerId,
           at: req.at,
           kind: 'task',
           summary: `task ${req.taskId} was not completed in time`,
           ref: `timeout:${req.taskId}`,
-          data: { taskId: req.taskId },
+          data: { taskId: req.taskId, journey: r.journey_id, step: r.step_id },
         });
       }
     },

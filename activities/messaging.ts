@@ -131,7 +131,8 @@ export function createMessaging(deps: MessagingDeps) {
 
     try {
       if (channel === 'email') {
-        const content = req.email!;
+        const content = req.email;
+        if (!content) throw ApplicationFailure.nonRetryable(`step ${req.stepId} has no email content`, 'NoContent');
         const [subject, text, html] = await Promise.all([
           renderText(content.subject, variables),
           renderText(content.text, variables),
@@ -155,7 +156,8 @@ export function createMessaging(deps: MessagingDeps) {
         });
         return { status: 'sent', channel, sendKey, detail: subject };
       }
-      const content = req.sms!;
+      const content = req.sms;
+      if (!content) throw ApplicationFailure.nonRetryable(`step ${req.stepId} has no sms content`, 'NoContent');
       const text = await renderText(content.text, variables);
       await markInFlight(db, sendKey);
       const result = await deps.sms.send({ to: customer.phone!, text, key: hashKey(sendKey) });

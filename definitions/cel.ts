@@ -29,6 +29,7 @@ const customerSchema = {
     firstOrderAt: 'dyn',
     lastOrderAt: 'dyn',
     categories: 'list<string>',
+    recommendedCategory: 'string',
   },
 };
 
@@ -110,6 +111,7 @@ function customerValue(c: CustomerFacts) {
       firstOrderAt: c.metrics.firstOrderAt ? new Date(c.metrics.firstOrderAt) : null,
       lastOrderAt: c.metrics.lastOrderAt ? new Date(c.metrics.lastOrderAt) : null,
       categories: c.metrics.categories,
+      recommendedCategory: c.metrics.recommendedCategory ?? '',
     },
   };
 }

@@ -210,6 +210,10 @@ interface StepVisit {
   path: PathSeg[];
 }
 
+function isStepList(value: unknown): value is unknown[] {
+  return Array.isArray(value) && value.some((v) => v && typeof v === 'object' && 'type' in v);
+}
+
 /** Every step in the raw data, nested ones included, with its path, however malformed the rest is. */
 function walkSteps(list: unknown, path: PathSeg[], out: StepVisit[] = []): StepVisit[] {
   if (!Array.isArray(list)) return out;
@@ -217,13 +221,18 @@ function walkSteps(list: unknown, path: PathSeg[], out: StepVisit[] = []): StepV
     if (!s || typeof s !== 'object') return;
     const step = s as Record<string, unknown>;
     out.push({ step, path: [...path, i] });
-    for (const [key, value] of Object.entries(step)) {
-      if (Array.isArray(value) && value.some((v) => v && typeof v === 'object' && 'type' in v)) {
-        walkSteps(value, [...path, i, key], out);
-      }
-    }
+    for (const [key, value] of Object.entries(step)) findStepLists(value, [...path, i, key], out);
   });
   return out;
+}
+
+/** Step lists nested anywhere in a value: under on_event, otherwise, cases[].steps, paths[].steps, wait.on_timeout. */
+function findStepLists(value: unknown, path: PathSeg[], out: StepVisit[]): void {
+  if (isStepList(value)) walkSteps(value, path, out);
+  else if (Array.isArray(value)) value.forEach((v, i) => findStepLists(v, [...path, i], out));
+  else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) findStepLists(v, [...path, k], out);
+  }
 }
 
 function str(v: unknown): string | undefined {
@@ -416,7 +425,7 @@ const CUSTOMER_FIELDS = [
   'preferredChannel',
   'metrics',
 ];
-const METRIC_FIELDS = ['orderCount', 'lifetimeValue', 'firstOrderAt', 'lastOrderAt', 'categories'];
+const METRIC_FIELDS = ['orderCount', 'lifetimeValue', 'firstOrderAt', 'lastOrderAt', 'categories', 'recommendedCategory'];
 const EVENT_FIELDS = ['id', 'type', 'occurredAt', 'data'];
 
 /** Checks the variables a template reads; returns the first unknown one, described. */

@@ -9,6 +9,11 @@ export interface CustomerMetrics {
   lastOrderAt: string | null;
   /** Categories of everything the customer has bought. */
   categories: string[];
+  /**
+   * A category the customer has not bought, chosen from what customers who bought the same
+   * categories bought most (the most popular one when no customer is similar); null without orders.
+   */
+  recommendedCategory: string | null;
 }
 
 export interface CustomerFacts {

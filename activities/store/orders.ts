@@ -58,5 +58,18 @@ export async function recordOrder(
       })
       .execute();
   }
+  // The lifecycle stage follows the orders: a first order makes a new customer, a second a repeat one.
+  const { count } = await db
+    .selectFrom('orders')
+    .select((eb) => eb.fn.countAll<string>().as('count'))
+    .where('customer_id', '=', customerId)
+    .executeTakeFirstOrThrow();
+  const stage = Number(count) >= 2 ? 'repeat_customer' : 'new_customer';
+  await db
+    .updateTable('customers')
+    .set({ lifecycle_stage: stage, updated_at: new Date() })
+    .where('id', '=', customerId)
+    .where('lifecycle_stage', '<>', stage)
+    .execute();
   return true;
 }

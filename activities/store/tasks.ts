@@ -72,7 +72,7 @@ export async function completeTask(db: Db, id: string, outcome: string, note: st
       kind: 'task',
       summary: `task completed: ${updated.title} (${outcome})`,
       ref: `completed:${id}`,
-      data: { taskId: id, outcome, note },
+      data: { taskId: id, outcome, note, journey: updated.journey_id, step: updated.step_id },
     });
     return { task: toTaskView(updated), changed: true };
   }

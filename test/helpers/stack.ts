@@ -28,9 +28,7 @@ export interface TestStack {
   /** Publishes journeys given as YAML text (file name → source); returns what was published. */
   publish(sources: Record<string, string>): Promise<{ journey: string; version: number; created: boolean }[]>;
   /** Posts an event through the API and returns the parsed answer (failing on anything but 202). */
-  sendEvent(
-    event: Record<string, unknown>,
-  ): Promise<{
+  sendEvent(event: Record<string, unknown>): Promise<{
     customerId: string;
     enrolled: { journey: string; workflowId: string; version: number }[];
     signalled: { journey: string }[];
