@@ -285,9 +285,9 @@ export function compileJourney(source: string, file: string, options: CompileOpt
     if (step.type === 'send') resolveSendContent(step, path, options, templates, add);
   }
 
-  if (parsed.success) {
-    checkExpressions(parsed.data, loc, add);
-    checkTexts(parsed.data, templates, options, add);
+  checkExpressions(data as Record<string, unknown>, visits, loc, add);
+  checkTexts(visits, templates, options, add);
+  {
     if (!options.allowHttpWebhooks) {
       for (const { step, path } of visits) {
         if (step.type === 'webhook' && typeof step.url === 'string' && step.url.startsWith('http://')) {
@@ -379,32 +379,30 @@ function resolveSendContent(
 
 type Add = (p: PathSeg[], m: string, at?: { line: number; column: number }) => void;
 
-/** Every CEL expression of the journey, with where it stands and what it must give. */
-function expressions(
-  def: JourneyDefinition,
-): { path: PathSeg[]; source: string; place: CelPlace; expect: 'bool' | 'timestamp' }[] {
-  const out: { path: PathSeg[]; source: string; place: CelPlace; expect: 'bool' | 'timestamp' }[] = [];
-  if (def.trigger.when)
-    out.push({ path: ['trigger', 'when'], source: def.trigger.when, place: 'trigger', expect: 'bool' });
-  if (def.trigger.segment)
-    out.push({ path: ['trigger', 'segment'], source: def.trigger.segment, place: 'segment', expect: 'bool' });
-  if (def.goal?.when) out.push({ path: ['goal', 'when'], source: def.goal.when, place: 'goal', expect: 'bool' });
-  forEachStep(def.steps, ['steps'], (step, path) => {
-    if (step.type === 'wait' && step.until_expr) {
-      out.push({ path: [...path, 'until_expr'], source: step.until_expr, place: 'step', expect: 'timestamp' });
-    } else if (step.type === 'wait_for' && step.when) {
-      out.push({ path: [...path, 'when'], source: step.when, place: 'wait_for', expect: 'bool' });
-    } else if (step.type === 'branch') {
-      step.cases.forEach((c, i) =>
-        out.push({ path: [...path, 'cases', i, 'when'], source: c.when, place: 'step', expect: 'bool' }),
-      );
+type Expr = { path: PathSeg[]; source: string; place: CelPlace; expect: 'bool' | 'timestamp' };
+
+/** Every CEL expression of the journey, with where it stands and what it must give (on the raw data). */
+function expressions(data: Record<string, unknown>, visits: StepVisit[]): Expr[] {
+  const out: Expr[] = [];
+  const obj = (v: unknown) => (v && typeof v === 'object' ? (v as Record<string, unknown>) : {});
+  const push = (path: PathSeg[], v: unknown, place: CelPlace, expect: Expr['expect'] = 'bool') => {
+    if (typeof v === 'string' && v.length > 0) out.push({ path, source: v, place, expect });
+  };
+  push(['trigger', 'when'], obj(data.trigger).when, 'trigger');
+  push(['trigger', 'segment'], obj(data.trigger).segment, 'segment');
+  push(['goal', 'when'], obj(data.goal).when, 'goal');
+  for (const { step, path } of visits) {
+    if (step.type === 'wait') push([...path, 'until_expr'], step.until_expr, 'step', 'timestamp');
+    else if (step.type === 'wait_for') push([...path, 'when'], step.when, 'wait_for');
+    else if (step.type === 'branch' && Array.isArray(step.cases)) {
+      step.cases.forEach((c, i) => push([...path, 'cases', i, 'when'], obj(c).when, 'step'));
     }
-  });
+  }
   return out;
 }
 
-function checkExpressions(def: JourneyDefinition, loc: Locator, add: Add): void {
-  for (const e of expressions(def)) {
+function checkExpressions(data: Record<string, unknown>, visits: StepVisit[], loc: Locator, add: Add): void {
+  for (const e of expressions(data, visits)) {
     const problem = checkCel(e.source, e.place, e.expect);
     if (problem) add(e.path, `CEL: ${problem.message}`, loc.inScalar(e.path, problem.offset));
   }
@@ -425,7 +423,14 @@ const CUSTOMER_FIELDS = [
   'preferredChannel',
   'metrics',
 ];
-const METRIC_FIELDS = ['orderCount', 'lifetimeValue', 'firstOrderAt', 'lastOrderAt', 'categories', 'recommendedCategory'];
+const METRIC_FIELDS = [
+  'orderCount',
+  'lifetimeValue',
+  'firstOrderAt',
+  'lastOrderAt',
+  'categories',
+  'recommendedCategory',
+];
 const EVENT_FIELDS = ['id', 'type', 'occurredAt', 'data'];
 
 /** Checks the variables a template reads; returns the first unknown one, described. */
@@ -470,7 +475,7 @@ function unknownVariable(
 
 /** Liquid in messages, titles, webhook bodies and set values: it parses, and reads only known variables. */
 function checkTexts(
-  def: JourneyDefinition,
+  visits: StepVisit[],
   templates: CompiledJourney['templates'],
   options: CompileOptions,
   add: Add,
@@ -478,11 +483,12 @@ function checkTexts(
   const liquid = options.liquid;
   if (!liquid) return;
   const known = { waitFor: new Set<string>(), tasks: new Set<string>() };
-  forEachStep(def.steps, ['steps'], (step) => {
-    if (step.type === 'wait_for') known.waitFor.add(step.id);
-    if (step.type === 'task') known.tasks.add(step.id);
-  });
-  const check = (path: PathSeg[], source: string, where = '') => {
+  for (const { step } of visits) {
+    if (step.type === 'wait_for' && typeof step.id === 'string') known.waitFor.add(step.id);
+    if (step.type === 'task' && typeof step.id === 'string') known.tasks.add(step.id);
+  }
+  const check = (path: PathSeg[], source: unknown, where = '') => {
+    if (typeof source !== 'string') return;
     const problem = liquid.check(source);
     if (problem) {
       add(path, `${where}Liquid: ${problem}`);
@@ -496,29 +502,22 @@ function checkTexts(
       }
     }
   };
-  forEachStep(def.steps, ['steps'], (step, path) => {
+  const obj = (v: unknown) => (v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined);
+  for (const { step, path } of visits) {
     switch (step.type) {
       case 'send': {
-        for (const [key, value] of [
-          ['subject', step.subject],
-          ['text', step.text],
-          ['html', step.html],
-        ] as const) {
-          if (value) check([...path, key], value);
+        for (const key of ['subject', 'text', 'html']) check([...path, key], step[key]);
+        for (const block of ['email', 'sms']) {
+          const b = obj(step[block]);
+          for (const key of ['subject', 'text', 'html']) check([...path, block, key], b?.[key]);
         }
-        for (const block of ['email', 'sms'] as const) {
-          const b = step[block] as Record<string, unknown> | undefined;
-          for (const key of ['subject', 'text', 'html']) {
-            const value = b?.[key];
-            if (typeof value === 'string') check([...path, block, key], value);
-          }
-        }
-        const names = [step.template, step.email?.template, step.sms?.template].filter((n): n is string => Boolean(n));
-        for (const name of names) {
+        const names = [step.template, obj(step.email)?.template, obj(step.sms)?.template].filter(
+          (n): n is string => typeof n === 'string' && n.length > 0,
+        );
+        for (const name of new Set(names)) {
           for (const channel of ['email', 'sms'] as const) {
             const t = templates[`${channel}:${name}`] as Record<string, string> | undefined;
-            if (!t) continue;
-            for (const [key, value] of Object.entries(t)) {
+            for (const [key, value] of Object.entries(t ?? {})) {
               check([...path, 'template'], value, `template ${name}.${channel}.yaml, ${key}: `);
             }
           }
@@ -527,24 +526,20 @@ function checkTexts(
       }
       case 'task':
         check([...path, 'title'], step.title);
-        if (step.description) check([...path, 'description'], step.description);
+        check([...path, 'description'], step.description);
         break;
       case 'webhook':
-        if (step.body) check([...path, 'body'], step.body);
+        check([...path, 'body'], step.body);
         break;
       case 'update':
-        for (const [key, value] of Object.entries(step.set?.attributes ?? {})) {
-          if (typeof value === 'string') check([...path, 'set', 'attributes', key], value);
+        for (const [key, value] of Object.entries(obj(obj(step.set)?.attributes) ?? {})) {
+          check([...path, 'set', 'attributes', key], value);
         }
         break;
-      case 'wait':
-      case 'wait_for':
-      case 'branch':
-      case 'split':
-      case 'exit':
+      default:
         break;
     }
-  });
+  }
 }
 
 /** Calls `visit` for every step, nested ones included, with its path. */
