@@ -5,6 +5,7 @@ import type { JourneyPlan } from '../../definitions/schema/journey';
 
 export interface PublishedVersion {
   journeyId: string;
+  status: JourneyStatus;
   version: number;
   contentHash: string;
   plan: JourneyPlan;
@@ -72,6 +73,7 @@ function latestVersionOf(eb: ExpressionBuilder<Database & { v: Database['journey
 }
 
 function toPublished(row: {
+  status: JourneyStatus;
   journey_id: string;
   version: number;
   content_hash: string;
@@ -80,6 +82,7 @@ function toPublished(row: {
 }): PublishedVersion {
   return {
     journeyId: row.journey_id,
+    status: row.status,
     version: row.version,
     contentHash: row.content_hash,
     plan: row.definition as JourneyPlan,
@@ -87,13 +90,12 @@ function toPublished(row: {
   };
 }
 
-/** The newest version of every journey that takes new enrollments. */
-export async function activeJourneys(db: Db): Promise<PublishedVersion[]> {
+/** The newest version of every journey, paused ones included (they take no new enrollments). */
+export async function latestVersions(db: Db): Promise<PublishedVersion[]> {
   const rows = await db
     .selectFrom('journey_versions as v')
     .innerJoin('journeys as j', 'j.id', 'v.journey_id')
-    .select(['v.journey_id', 'v.version', 'v.content_hash', 'v.definition', 'v.published_at'])
-    .where('j.status', '=', 'active')
+    .select(['v.journey_id', 'v.version', 'v.content_hash', 'v.definition', 'v.published_at', 'j.status'])
     .where((eb) => eb('v.version', '=', latestVersionOf(eb)))
     .orderBy('v.journey_id')
     .execute();

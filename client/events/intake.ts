@@ -8,7 +8,7 @@ import { type Client, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@t
 import type { Logger } from 'pino';
 import type { Db } from '../../activities/db/database';
 import { newId } from '../../activities/store/ids';
-import { activeJourneys } from '../../activities/store/journeys';
+import { latestVersions } from '../../activities/store/journeys';
 import { upsertCustomer } from '../../activities/store/customers';
 import { appendTimeline } from '../../activities/store/timeline';
 import { customerFacts } from '../../activities/store/facts';
@@ -210,10 +210,14 @@ export class EventIntake {
         }
       }
 
-      for (const published of await activeJourneys(db)) {
+      for (const published of await latestVersions(db)) {
         const def = published.plan.definition;
         if (def.trigger.event !== event.type) continue;
         const journey = def.journey;
+        if (published.status === 'paused') {
+          receipt.notEnrolled.push({ journey, reason: 'journey is paused' });
+          continue;
+        }
         const workflowId = journeyWorkflowId(journey, event.customer_id);
 
         let enrollment = await db

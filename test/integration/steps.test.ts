@@ -2,7 +2,12 @@
  * Every step kind, the goal and exit events, tasks completed through the API, versions and
  * continue-as-new, run by the real interpreter on the time-skipping server.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { projectRoot } from '../../worker/temporal/binaries';
+import { compileJourney } from '../../definitions/compile';
+import { toPlan } from '../../client/journeys/load';
 import type { JourneyResult, JourneyState } from '../../workflows/types';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';
@@ -439,4 +444,129 @@ steps:
   expect(result.history.find((h) => h.stepId === 'pong')?.detail).toBe('email: Pong 7');
   const runs = await env.client.workflow.getHandle(`long-can-${customerId}`).describe();
   expect(runs.runId).not.toBe(handle.firstExecutionRunId);
+});
+
+test('the complete example of the journey format runs', async () => {
+  const source = fs.readFileSync(path.join(projectRoot, 'test/fixtures/format/example.yaml'), 'utf8');
+  expect(await stack.publish({ 'example.yaml': source })).toEqual([
+    expect.objectContaining({ journey: 'onboarding', version: 1 }),
+  ]);
+  const big = await stack.sendEvent({
+    id: 'example-1',
+    type: 'order.placed',
+    customer: { email: 'ada.example@example.com', phone: '+14155550177' },
+    profile: { firstName: 'Ada', lastName: 'King' },
+    data: { orderId: 'EX-1', total: 650 },
+  });
+  const handle = env.client.workflow.getHandle(big.enrolled.find((e) => e.journey === 'onboarding')!.workflowId);
+  const result = (await handle.result()) as JourneyResult;
+  expect(result.history.map((h) => `${h.stepId}:${h.outcome}`)).toEqual([
+    'welcome:sent',
+    'settle:waited',
+    'activated:timeout',
+    'nudge:sent',
+    'value-check:branch',
+    'vip-call:task',
+    'mark-onboarded:updated',
+  ]);
+  const row = await stack.db
+    .selectFrom('customers')
+    .selectAll()
+    .where('id', '=', big.customerId)
+    .executeTakeFirstOrThrow();
+  expect(row).toMatchObject({ lifecycle_stage: 'new_customer', tags: ['onboarded'] });
+  const tasks = await stack.api.inject({
+    method: 'GET',
+    url: `/v1/tasks?team=account-managers&customer=${big.customerId}`,
+  });
+  expect(tasks.json<{ tasks: { title: string }[] }>().tasks.map((t) => t.title)).toEqual(['Welcome call for Ada King']);
+});
+
+test('a journey republished while customers are inside leaves them on their version; pause and resume', async () => {
+  const v1 = `
+journey: versioned
+name: Versioned
+category: transactional
+trigger: { event: versioned.start }
+steps:
+  - id: hello
+    type: send
+    channel: email
+    subject: "Hello (v1)"
+    text: "v1"
+  - id: pause
+    type: wait
+    duration: 2d
+  - id: bye
+    type: send
+    channel: email
+    subject: "Goodbye (v1)"
+    text: "v1"
+`;
+  const v2 = v1.replace('Goodbye (v1)', 'See you soon (v2)').replace('id: bye', 'id: see-you');
+  expect(await stack.publish({ 'versioned.yaml': v1 })).toEqual([
+    expect.objectContaining({ version: 1, created: true }),
+  ]);
+  const a = await stack.sendEvent({ id: 'ver-a', type: 'versioned.start', customer: { email: 'va@example.com' } });
+  expect(a.enrolled[0]!.version).toBe(1);
+  await env.sleep('1h');
+
+  // What publishing would change: one customer waits at "pause" of version 1, and "bye" goes away.
+  const compiled = compileJourney(v2, 'versioned.yaml', { readTemplate: () => undefined });
+  if (!compiled.ok) throw new Error('v2 should compile');
+  const dry = await stack.api.inject({
+    method: 'POST',
+    url: '/v1/journeys/publish',
+    payload: { plan: toPlan(compiled.journey), source: v2, dryRun: true },
+  });
+  expect(dry.json()).toMatchObject({
+    dryRun: true,
+    currentVersion: 1,
+    unchanged: false,
+    waiting: [{ version: 1, step: 'pause', customers: 1, stepInNewVersion: true }],
+    stepsAdded: ['see-you'],
+    stepsRemoved: ['bye'],
+  });
+  const published = await stack.api.inject({
+    method: 'POST',
+    url: '/v1/journeys/publish',
+    payload: { plan: toPlan(compiled.journey), source: v2 },
+  });
+  expect(published.statusCode).toBe(201);
+  expect(published.json()).toMatchObject({ version: 2, created: true });
+  // The same content again is not a new version.
+  expect(await stack.publish({ 'versioned.yaml': v2 })).toEqual([
+    expect.objectContaining({ version: 2, created: false }),
+  ]);
+
+  const b = await stack.sendEvent({ id: 'ver-b', type: 'versioned.start', customer: { email: 'vb@example.com' } });
+  expect(b.enrolled[0]!.version).toBe(2);
+  const ra = (await env.client.workflow.getHandle(a.enrolled[0]!.workflowId).result()) as JourneyResult;
+  const rb = (await env.client.workflow.getHandle(b.enrolled[0]!.workflowId).result()) as JourneyResult;
+  expect(ra.history.map((h) => h.detail)).toEqual([
+    'email: Hello (v1)',
+    expect.stringMatching(/^2d/),
+    'email: Goodbye (v1)',
+  ]);
+  expect(rb.history.map((h) => h.detail)).toEqual([
+    'email: Hello (v1)',
+    expect.stringMatching(/^2d/),
+    'email: See you soon (v2)',
+  ]);
+
+  expect((await stack.api.inject({ method: 'POST', url: '/v1/journeys/versioned/pause' })).json()).toEqual({
+    journey: 'versioned',
+    status: 'paused',
+  });
+  const paused = await stack.sendEvent({ id: 'ver-c', type: 'versioned.start', customer: { email: 'vc@example.com' } });
+  expect(paused).toMatchObject({ enrolled: [], notEnrolled: [{ journey: 'versioned', reason: 'journey is paused' }] });
+  await stack.api.inject({ method: 'POST', url: '/v1/journeys/versioned/resume' });
+  const resumed = await stack.sendEvent({
+    id: 'ver-d',
+    type: 'versioned.start',
+    customer: { email: 'vd@example.com' },
+  });
+  expect(resumed.enrolled).toEqual([expect.objectContaining({ journey: 'versioned', version: 2 })]);
+  const show = await stack.api.inject({ method: 'GET', url: '/v1/journeys/versioned' });
+  expect(show.json<{ versions: { version: number }[] }>().versions.map((v) => v.version)).toEqual([1, 2]);
 });
