@@ -2,7 +2,11 @@
  * The four built-in journeys, every path, on the time-skipping server: which messages go out and
  * when, which tasks are created, and what changes on the customer's record.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { projectRoot } from '../../worker/temporal/binaries';
 import type { JourneyResult } from '../../workflows/types';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';
@@ -27,11 +31,29 @@ async function send(type: string, customer: Record<string, unknown>, extra: Reco
   return stack.sendEvent({ id: `e-${++seq}`, type, customer, ...extra });
 }
 
+/** Workflows this test drove, by journey: their histories become replay fixtures when recording. */
+const driven: { journey: string; workflowId: string }[] = [];
+
 function workflowOf(receipt: Awaited<ReturnType<typeof send>>, journey: string): string {
   const e = receipt.enrolled.find((x) => x.journey === journey);
   if (!e) throw new Error(`not enrolled in ${journey}: ${JSON.stringify(receipt)}`);
+  driven.push({ journey, workflowId: e.workflowId });
   return e.workflowId;
 }
+
+// RAPPORT_RECORD_HISTORIES=1 writes the history of every path driven here to test/fixtures/histories/,
+// which test/integration/replay.test.ts replays against the current interpreter in every run.
+afterEach(async () => {
+  const recording = process.env.RAPPORT_RECORD_HISTORIES === '1';
+  for (const { journey, workflowId } of driven.splice(0)) {
+    if (!recording) continue;
+    const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+    const dir = path.join(projectRoot, 'test', 'fixtures', 'histories');
+    fs.mkdirSync(dir, { recursive: true });
+    const name = `${journey}--${expect.getState().currentTestName!.replace(/^[a-z-]+ /, '').replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 60)}`;
+    fs.writeFileSync(path.join(dir, `${name}.json`), historyToJSON(history));
+  }
+});
 
 /** Messages, tasks and changes on the timeline, each with its time in days after `from`. */
 /**
