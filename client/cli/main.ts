@@ -1,12 +1,20 @@
-/** The `rapport` command line. */
+/** The `rapport` command line. Exit codes: 0 done, 1 failed (invalid input, refused by the API), 2 usage. */
 import { Command } from 'commander';
+import { RapportApiError } from '../sdk';
+import { graphCommand, journeysList, journeysSetStatus, journeysShow, publishCommand } from './journeys';
 import { startCommand } from './start';
 import { validateCommand } from './validate';
 
 const program = new Command()
   .name('rapport')
   .description('Customer journeys as durable, versioned, testable Temporal workflows.')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+
+const connection = (cmd: Command) =>
+  cmd
+    .option('--url <url>', 'the Rapport API (default: $RAPPORT_URL or http://127.0.0.1:3000)')
+    .option('--api-key <key>', 'an API key (default: $RAPPORT_API_KEY)');
 
 program
   .command('start')
@@ -23,7 +31,52 @@ program
   .option('--json', 'print the result as JSON')
   .action(validateCommand);
 
+connection(
+  program
+    .command('publish')
+    .description('Validate journeys and publish each as its next version; shows what changes for the customers inside')
+    .argument('<files...>', 'journey YAML files')
+    .option('--dry-run', 'only show what publishing would change')
+    .option('--templates <dir>', 'the templates folder (default: definitions/templates)')
+    .option('--json', 'print the result as JSON'),
+).action(publishCommand);
+
+program
+  .command('graph')
+  .description('Draw a journey: a Mermaid flowchart, or an HTML page to open in a browser')
+  .argument('<file>', 'a journey YAML file')
+  .option('--format <format>', 'mermaid or html (default: from --out, else mermaid)')
+  .option('--out <file>', 'write to this file instead of the terminal')
+  .option('--templates <dir>', 'the templates folder (default: definitions/templates)')
+  .action(graphCommand);
+
+const journeys = program.command('journeys').description('List, show, pause and resume published journeys');
+connection(
+  journeys.command('list').description('Every journey, its newest version and status').option('--json', 'print JSON'),
+).action(journeysList);
+connection(
+  journeys
+    .command('show')
+    .description('A journey: versions, and where its customers are')
+    .argument('<journey>')
+    .option('--json', 'print JSON'),
+).action(journeysShow);
+connection(
+  journeys
+    .command('pause')
+    .description('Stop new enrollments (customers inside go on)')
+    .argument('<journey>')
+    .option('--json', 'print JSON'),
+).action((id: string, o: { url?: string; apiKey?: string; json?: boolean }) => journeysSetStatus(id, 'pause', o));
+connection(
+  journeys
+    .command('resume')
+    .description('Take new enrollments again')
+    .argument('<journey>')
+    .option('--json', 'print JSON'),
+).action((id: string, o: { url?: string; apiKey?: string; json?: boolean }) => journeysSetStatus(id, 'resume', o));
+
 program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`${err instanceof RapportApiError || err instanceof Error ? err.message : String(err)}\n`);
   process.exitCode = 1;
 });

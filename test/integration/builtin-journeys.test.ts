@@ -50,7 +50,12 @@ afterEach(async () => {
     const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
     const dir = path.join(projectRoot, 'test', 'fixtures', 'histories');
     fs.mkdirSync(dir, { recursive: true });
-    const name = `${journey}--${expect.getState().currentTestName!.replace(/^[a-z-]+ /, '').replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 60)}`;
+    const name = `${journey}--${expect
+      .getState()
+      .currentTestName!.replace(/^[a-z-]+ /, '')
+      .replace(/[^a-z0-9]+/gi, '-')
+      .toLowerCase()
+      .slice(0, 60)}`;
     fs.writeFileSync(path.join(dir, `${name}.json`), historyToJSON(history));
   }
 });

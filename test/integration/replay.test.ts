@@ -14,7 +14,10 @@ const histories = fs
   .readdirSync(dir)
   .filter((f) => f.endsWith('.json'))
   .sort()
-  .map((f) => ({ workflowId: path.basename(f, '.json'), history: JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as unknown }));
+  .map((f) => ({
+    workflowId: path.basename(f, '.json'),
+    history: JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as unknown,
+  }));
 
 test('there is a recorded history for every built-in journey', () => {
   const journeys = new Set(histories.map((h) => h.workflowId.split('--')[0]));

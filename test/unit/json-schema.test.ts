@@ -16,10 +16,16 @@ test('the schema accepts every built-in journey and the format example, and refu
   const ajv = new Ajv({ allErrors: true, strict: false });
   const validate = ajv.compile(JSON.parse(fs.readFileSync(file, 'utf8')) as object);
   const dir = path.join(projectRoot, 'definitions', 'journeys');
-  const files = [...fs.readdirSync(dir).map((f) => path.join(dir, f)), path.join(projectRoot, 'test/fixtures/format/example.yaml')];
+  const files = [
+    ...fs.readdirSync(dir).map((f) => path.join(dir, f)),
+    path.join(projectRoot, 'test/fixtures/format/example.yaml'),
+  ];
   for (const f of files) {
     const ok = validate(parse(fs.readFileSync(f, 'utf8')));
-    expect({ file: path.basename(f), errors: ok ? [] : validate.errors }).toEqual({ file: path.basename(f), errors: [] });
+    expect({ file: path.basename(f), errors: ok ? [] : validate.errors }).toEqual({
+      file: path.basename(f),
+      errors: [],
+    });
   }
   const broken = parse(fs.readFileSync(path.join(dir, 'welcome.yaml'), 'utf8')) as { steps: Record<string, unknown>[] };
   broken.steps[0] = { ...broken.steps[0], tempalte: 'x' };

@@ -1,0 +1,112 @@
+/**
+ * The typed client other systems and the command line use to talk to a running Rapport over HTTP.
+ * Errors come back as RapportApiError with the problem document the API sent.
+ */
+import type { EventReceipt, IncomingEvent } from './events/schema';
+import type { JourneySummary } from '../activities/store/journeys';
+import type { PublishImpact, VersionInfo } from '../activities/store/versions';
+import type { TaskView } from '../activities/store/tasks';
+import type { CustomerView } from '../activities/store/customers';
+import type { EnrollmentView } from '../activities/store/enrollments';
+import type { TimelineItem } from '../activities/store/timeline';
+import type { JourneyPlan } from '../definitions/schema/journey';
+
+export interface ProblemDocument {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  errors?: { path: string; message: string }[];
+}
+
+export class RapportApiError extends Error {
+  constructor(readonly problem: ProblemDocument) {
+    super(
+      `${problem.status} ${problem.title}: ${problem.detail}${problem.errors?.length ? `\n${problem.errors.map((e) => `  ${e.path || '(body)'}: ${e.message}`).join('\n')}` : ''}`,
+    );
+    this.name = 'RapportApiError';
+  }
+}
+
+export interface JourneyDetail extends JourneySummary {
+  versions: VersionInfo[];
+  enrollments: { version: number; status: string; step: string | null; customers: number }[];
+}
+
+export type PublishResult = PublishImpact & { dryRun: boolean; version?: number; created?: boolean };
+
+export interface CustomerDetail {
+  customer: CustomerView;
+  enrollments: EnrollmentView[];
+  timeline: TimelineItem[];
+}
+
+export class RapportClient {
+  constructor(private readonly options: { baseUrl: string; apiKey?: string | undefined; timeoutMs?: number }) {}
+
+  private async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, this.options.baseUrl), {
+        method,
+        headers: {
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {}),
+          ...headers,
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+      });
+    } catch (err) {
+      throw new Error(`cannot reach Rapport at ${this.options.baseUrl}: ${(err as Error).message}`);
+    }
+    const text = await res.text();
+    const parsed: unknown = text ? JSON.parse(text) : undefined;
+    if (!res.ok) throw new RapportApiError(parsed as ProblemDocument);
+    return parsed as T;
+  }
+
+  sendEvent(event: IncomingEvent, idempotencyKey?: string): Promise<EventReceipt> {
+    return this.request('POST', '/v1/events', event, idempotencyKey ? { 'idempotency-key': idempotencyKey } : {});
+  }
+  getCustomer(id: string): Promise<CustomerDetail> {
+    return this.request('GET', `/v1/customers/${encodeURIComponent(id)}`);
+  }
+  async listJourneys(): Promise<JourneySummary[]> {
+    return (await this.request<{ journeys: JourneySummary[] }>('GET', '/v1/journeys')).journeys;
+  }
+  getJourney(id: string): Promise<JourneyDetail> {
+    return this.request('GET', `/v1/journeys/${encodeURIComponent(id)}`);
+  }
+  publish(
+    plan: JourneyPlan,
+    source: string,
+    options: { sourcePath?: string; dryRun?: boolean } = {},
+  ): Promise<PublishResult> {
+    return this.request('POST', '/v1/journeys/publish', {
+      plan,
+      source,
+      sourcePath: options.sourcePath ?? null,
+      dryRun: options.dryRun ?? false,
+    });
+  }
+  pauseJourney(id: string): Promise<{ journey: string; status: string }> {
+    return this.request('POST', `/v1/journeys/${encodeURIComponent(id)}/pause`);
+  }
+  resumeJourney(id: string): Promise<{ journey: string; status: string }> {
+    return this.request('POST', `/v1/journeys/${encodeURIComponent(id)}/resume`);
+  }
+  async listTasks(filter: { team?: string; status?: string } = {}): Promise<TaskView[]> {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, v);
+    return (await this.request<{ tasks: TaskView[] }>('GET', `/v1/tasks?${q.toString()}`)).tasks;
+  }
+  completeTask(id: string, outcome: string, note?: string): Promise<{ task: TaskView }> {
+    return this.request('POST', `/v1/tasks/${encodeURIComponent(id)}/complete`, { outcome, ...(note ? { note } : {}) });
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * A journey as a graph: Mermaid flowchart text, and a self-contained HTML page (no script, nothing
+ * fetched) that a person can open. Every step kind has its shape and label, checked by the compiler.
+ */
+import { formatDuration, durationMs } from './duration';
+import type { JourneyDefinition, Step, StepKind, StepOf } from './schema/journey';
+
+type Pending = { from: string; label?: string };
+
+function nodeId(stepId: string): string {
+  return `s_${stepId.replace(/[^a-z0-9]/g, '_')}`;
+}
+
+function quote(text: string): string {
+  return `"${text.replace(/"/g, '#quot;').replace(/\n/g, ' ')}"`;
+}
+
+const describe: { [K in StepKind]: (s: StepOf<K>) => string } = {
+  send: (s) => `send ${s.channel}${s.template ? `: ${s.template}` : s.subject ? `: ${s.subject}` : ''}`,
+  wait: (s) =>
+    s.duration
+      ? `wait ${formatDuration(durationMs(s.duration))}`
+      : s.until
+        ? `wait until ${s.until.time}${s.until.days ? ` (${s.until.days.join(', ')})` : ''}`
+        : `wait until ${s.until_expr ?? ''}`,
+  wait_for: (s) => `wait for ${s.event} (at most ${s.timeout})`,
+  branch: () => 'branch',
+  split: (s) => `split ${s.paths.map((p) => `${p.name} ${p.weight}`).join(' / ')}`,
+  update: (s) =>
+    `update ${[
+      ...Object.keys(s.set ?? {}).filter((k) => k !== 'attributes'),
+      ...Object.keys(s.set?.attributes ?? {}),
+      ...(s.tags?.add ?? []).map((t) => `+${t}`),
+      ...(s.tags?.remove ?? []).map((t) => `-${t}`),
+    ].join(', ')}`,
+  task: (s) =>
+    `task for ${s.team ?? s.assignee ?? ''}${s.due ? `, due ${s.due}` : ''}${s.wait ? `, waits ${s.wait.timeout}` : ''}`,
+  webhook: (s) => `webhook ${new URL(s.url).host}`,
+  exit: (s) => `exit${s.reason ? `: ${s.reason}` : ''}`,
+};
+
+export function stepLabel(step: Step): string {
+  const label = (describe[step.type] as (s: Step) => string)(step);
+  return `${step.id}: ${label}`;
+}
+
+/** The journey as a Mermaid flowchart. */
+export function toMermaid(def: JourneyDefinition): string {
+  const lines: string[] = ['flowchart TD'];
+  const trigger = def.trigger.event
+    ? `${def.trigger.event}${def.trigger.when ? ` when ${def.trigger.when}` : ''}`
+    : `schedule ${def.trigger.schedule ?? ''}`;
+  lines.push(`  start([${quote(trigger)}])`);
+  const edge = (p: Pending, to: string) => lines.push(`  ${p.from} -->${p.label ? `|${quote(p.label)}|` : ''} ${to}`);
+
+  const emit = (steps: readonly Step[], incoming: Pending[]): Pending[] => {
+    let pending = incoming;
+    for (const step of steps) {
+      const id = nodeId(step.id);
+      const label = quote(stepLabel(step));
+      const shape =
+        step.type === 'branch' || step.type === 'split'
+          ? `{${label}}`
+          : step.type === 'exit'
+            ? `([${label}])`
+            : step.type === 'wait' || step.type === 'wait_for'
+              ? `[/${label}/]`
+              : `[${label}]`;
+      lines.push(`  ${id}${shape}`);
+      for (const p of pending) edge(p, id);
+      switch (step.type) {
+        case 'exit':
+          pending = [];
+          break;
+        case 'branch': {
+          const out = step.cases.flatMap((c) =>
+            c.steps.length ? emit(c.steps, [{ from: id, label: c.when }]) : [{ from: id, label: c.when }],
+          );
+          out.push(
+            ...(step.otherwise?.length
+              ? emit(step.otherwise, [{ from: id, label: 'otherwise' }])
+              : [{ from: id, label: 'otherwise' }]),
+          );
+          pending = out;
+          break;
+        }
+        case 'split':
+          pending = step.paths.flatMap((p) =>
+            p.steps?.length
+              ? emit(p.steps, [{ from: id, label: p.name }])
+              : [{ from: id, label: `${p.name} (holdout)` }],
+          );
+          break;
+        case 'wait_for':
+          pending = [
+            ...(step.on_event?.length
+              ? emit(step.on_event, [{ from: id, label: 'event' }])
+              : [{ from: id, label: 'event' }]),
+            ...(step.on_timeout?.length
+              ? emit(step.on_timeout, [{ from: id, label: 'timeout' }])
+              : [{ from: id, label: 'timeout' }]),
+          ];
+          break;
+        case 'task':
+          pending = step.wait
+            ? [
+                { from: id, label: 'done' },
+                ...(step.wait.on_timeout?.length
+                  ? emit(step.wait.on_timeout, [{ from: id, label: 'timeout' }])
+                  : [{ from: id, label: 'timeout' }]),
+              ]
+            : [{ from: id }];
+          break;
+        case 'send':
+        case 'wait':
+        case 'update':
+        case 'webhook':
+          pending = [{ from: id }];
+          break;
+      }
+    }
+    return pending;
+  };
+
+  const end = emit(def.steps, [{ from: 'start' }]);
+  lines.push('  finish([completed])');
+  for (const p of end) edge(p, 'finish');
+  if (def.goal)
+    lines.push(
+      `  goal([${quote(`goal: ${def.goal.event}${def.goal.when ? ` when ${def.goal.when}` : ''}`)}]) -.-> finish`,
+    );
+  if (def.exit) lines.push(`  exits([${quote(`exit on ${def.exit.events.join(', ')}`)}]) -.-> finish`);
+  return `${lines.join('\n')}\n`;
+}
+
+function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** The journey as a page: steps top to bottom, branches side by side. */
+export function toHtml(def: JourneyDefinition): string {
+  const list = (steps: readonly Step[]): string => `<ol class="flow">${steps.map(item).join('')}</ol>`;
+  const lane = (label: string, steps: readonly Step[] | undefined) =>
+    `<div class="lane"><div class="label">${esc(label)}</div>${steps?.length ? list(steps) : '<div class="pass">continue</div>'}</div>`;
+  const item = (step: Step): string => {
+    let lanes = '';
+    if (step.type === 'branch') {
+      lanes = step.cases.map((c) => lane(`when ${c.when}`, c.steps)).join('') + lane('otherwise', step.otherwise);
+    } else if (step.type === 'split') {
+      lanes = step.paths.map((p) => lane(`${p.name} (weight ${p.weight})`, p.steps)).join('');
+    } else if (step.type === 'wait_for') {
+      lanes = lane(`on ${step.event}`, step.on_event) + lane(`after ${step.timeout}`, step.on_timeout);
+    } else if (step.type === 'task' && step.wait) {
+      lanes = lane('completed', []) + lane(`not completed in ${step.wait.timeout}`, step.wait.on_timeout);
+    }
+    return `<li class="step ${step.type}"><div class="box"><span class="kind">${esc(step.type)}</span> ${esc(stepLabel(step))}</div>${
+      lanes ? `<div class="lanes">${lanes}</div>` : ''
+    }</li>`;
+  };
+  const facts = [
+    `trigger: ${def.trigger.event ?? `schedule ${def.trigger.schedule ?? ''}`}${def.trigger.when ? ` when ${def.trigger.when}` : ''}`,
+    `category: ${def.category}`,
+    ...(def.goal
+      ? [
+          `goal: ${def.goal.event}${def.goal.when ? ` when ${def.goal.when}` : ''}${def.goal.within ? ` within ${def.goal.within}` : ''}`,
+        ]
+      : []),
+    ...(def.exit ? [`exit on: ${def.exit.events.join(', ')}`] : []),
+    `reentry: ${def.entry?.reentry ?? 'never'}`,
+  ];
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(def.name)} (${esc(def.journey)})</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#222}h1{margin:0 0 .25rem}p.desc{color:#555;max-width:60rem}
+ul.facts{color:#444;padding-left:1.2rem}.flow{list-style:none;padding:0;margin:0}.step{margin:.4rem 0}
+.box{display:inline-block;border:1px solid #999;border-radius:6px;padding:.35rem .6rem;background:#fff}
+.kind{font-size:11px;text-transform:uppercase;color:#fff;background:#555;border-radius:3px;padding:0 .3rem;margin-right:.3rem}
+.send .kind{background:#2a7}.wait .kind,.wait_for .kind{background:#c80}.branch .kind,.split .kind{background:#57c}
+.task .kind{background:#a5a}.exit .kind{background:#c33}.update .kind{background:#777}.webhook .kind{background:#388}
+.lanes{display:flex;gap:1rem;margin:.4rem 0 .4rem 1.2rem;align-items:flex-start}
+.lane{border-left:3px solid #ccd;padding-left:.6rem}.label{font-size:12px;color:#557;margin-bottom:.2rem}.pass{color:#888;font-style:italic}
+</style></head>
+<body><h1>${esc(def.name)}</h1><p><code>${esc(def.journey)}</code></p>${def.description ? `<p class="desc">${esc(def.description)}</p>` : ''}
+<ul class="facts">${facts.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>
+${list(def.steps)}
+</body></html>
+`;
+}

@@ -1,0 +1,117 @@
+/** The `rapport` command line, run as a user runs it, against a live API. */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { projectRoot } from '../../worker/temporal/binaries';
+import { startTestStack, type TestStack } from '../helpers/stack';
+import { timeSkippingEnv } from '../helpers/temporal';
+
+let env: TestWorkflowEnvironment;
+let stack: TestStack;
+let url: string;
+let dir: string;
+
+function rapport(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', path.join(projectRoot, 'client/cli/main.ts'), ...args],
+      { cwd: projectRoot, env: { ...process.env, RAPPORT_URL: url }, timeout: 60_000 },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+beforeAll(async () => {
+  env = await timeSkippingEnv();
+  stack = await startTestStack(env);
+  url = await stack.api.listen({ host: '127.0.0.1', port: 0 });
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-cli-'));
+});
+
+afterAll(async () => {
+  await stack?.close();
+  await env?.teardown();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('validate: ok files exit 0, broken ones print every problem and exit 1', async () => {
+  const ok = await rapport('validate', 'definitions/journeys/onboarding.yaml', 'definitions/journeys/cross-sell.yaml');
+  expect(ok).toMatchObject({ code: 0 });
+  expect(ok.stdout).toBe(
+    'definitions/journeys/onboarding.yaml: ok (onboarding)\ndefinitions/journeys/cross-sell.yaml: ok (cross-sell)\n',
+  );
+  const file = path.join(dir, 'bad.yaml');
+  fs.writeFileSync(
+    file,
+    'journey: bad-one\nname: Bad\ncategory: marketing\ntrigger: { event: x.y }\nsteps:\n  - id: a\n    type: sned\n  - id: b\n    type: wait\n    duration: soon\n',
+  );
+  const bad = await rapport('validate', file);
+  expect(bad.code).toBe(1);
+  expect(bad.stdout.trim().split('\n')).toEqual([
+    `${file}:7:11: steps[0].type: unknown step type "sned"; did you mean "send"?`,
+    `${file}:10:15: steps[1].duration: expected a duration such as 90m, 36h, 3d, 2w or 1d12h (units w, d, h, m, s, largest first)`,
+  ]);
+  const json = await rapport('validate', '--json', file);
+  expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ ok: false, problems: expect.any(Array) })]);
+});
+
+test('publish shows what changes for customers inside, then publishes; journeys list, show, pause, resume', async () => {
+  const started = await stack.sendEvent({
+    id: 'cli-1',
+    type: 'signup.completed',
+    customer: { email: 'cli@example.com' },
+  });
+  expect(started.enrolled[0]?.journey).toBe('welcome');
+  await env.sleep('1h');
+  const source = fs.readFileSync(path.join(projectRoot, 'definitions/journeys/welcome.yaml'), 'utf8');
+  const file = path.join(dir, 'welcome.yaml');
+  fs.writeFileSync(file, source.replace('duration: 3d', 'duration: 4d'));
+
+  const dry = await rapport('publish', '--dry-run', file);
+  expect(dry.code).toBe(0);
+  expect(dry.stdout).toContain('welcome: current version 1');
+  expect(dry.stdout).toContain('v1 settle-in: 1');
+  expect(dry.stdout).toContain('1 customer(s) inside stay on the version they started with');
+
+  const published = await rapport('publish', '--json', file);
+  expect(JSON.parse(published.stdout)).toEqual([
+    expect.objectContaining({ journey: 'welcome', version: 2, created: true }),
+  ]);
+  const again = await rapport('publish', file);
+  expect(again.stdout).toContain('unchanged');
+
+  const list = JSON.parse((await rapport('journeys', 'list', '--json')).stdout) as {
+    id: string;
+    latestVersion: number;
+  }[];
+  expect(list.find((j) => j.id === 'welcome')?.latestVersion).toBe(2);
+  expect((await rapport('journeys', 'list')).stdout).toMatch(
+    /^welcome\s+v2\s+active\s+transactional\s+signup\.completed\s+Welcome a new sign-up$/m,
+  );
+  const show = await rapport('journeys', 'show', 'welcome');
+  expect(show.stdout).toContain('v1 active at settle-in: 1');
+  expect((await rapport('journeys', 'pause', 'welcome')).stdout).toBe('welcome is paused\n');
+  expect((await rapport('journeys', 'resume', 'welcome', '--json')).stdout).toBe(
+    '{"journey":"welcome","status":"active"}\n',
+  );
+  const missing = await rapport('journeys', 'pause', 'nope');
+  expect(missing.code).toBe(1);
+  expect(missing.stderr).toContain('404 Not found: no journey nope');
+});
+
+test('graph: Mermaid text, and an HTML page', async () => {
+  const mermaid = await rapport('graph', 'definitions/journeys/complaint-recovery.yaml');
+  expect(mermaid.code).toBe(0);
+  expect(mermaid.stdout).toMatch(/^flowchart TD\n {2}start\(\["complaint\.opened"\]\)/);
+  expect(mermaid.stdout).toContain('s_resolve -->|"timeout"| s_escalate');
+  expect(mermaid.stdout).toContain('s_feedback -->|"event"| s_still_unhappy');
+  const out = path.join(dir, 'graph.html');
+  expect((await rapport('graph', 'definitions/journeys/onboarding.yaml', '--out', out)).code).toBe(0);
+  const html = fs.readFileSync(out, 'utf8');
+  expect(html).toContain('<h1>New customer onboarding</h1>');
+  expect(html).toContain('review-time: wait until 10:00 (tue, wed, thu)');
+  expect(html).not.toMatch(/<script|https?:\/\//);
+});
