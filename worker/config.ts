@@ -78,6 +78,13 @@ export const configSchema = z.object({
   SMTP_URL: url(['smtp:', 'smtps:'], 'smtp://user:password@smtp.example.com:587'),
   MAIL_FROM: z.string().min(3).default('Rapport <noreply@rapport.local>'),
 
+  /** Hosts (host or host:port, comma-separated) that webhook steps may call. */
+  RAPPORT_WEBHOOK_HOSTS: optionalText,
+  /** Let webhook steps reach private and loopback addresses (a webhook inside your own network). */
+  RAPPORT_WEBHOOK_ALLOW_PRIVATE: bool.default(false),
+  /** Accept http:// webhook URLs when publishing (https is the rule). */
+  RAPPORT_WEBHOOK_ALLOW_HTTP: bool.default(false),
+
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
 });
@@ -118,4 +125,14 @@ export function journeyDirs(config: Config): string[] {
   for (const d of (config.RAPPORT_JOURNEYS_DIRS ?? '').split(path.delimiter).filter(Boolean))
     dirs.push(path.resolve(d));
   return dirs;
+}
+
+export function webhookPolicy(config: Config): { allowHosts: string[]; allowPrivate: boolean } {
+  return {
+    allowHosts: (config.RAPPORT_WEBHOOK_HOSTS ?? '')
+      .split(',')
+      .map((h) => h.trim())
+      .filter(Boolean),
+    allowPrivate: config.RAPPORT_WEBHOOK_ALLOW_PRIVATE,
+  };
 }

@@ -16,7 +16,7 @@ import { buildApi } from '../client/api/server';
 import { EventIntake } from '../client/events/intake';
 import { publishFolders } from '../client/journeys/publish';
 import { bundleWorkflows } from './bundle';
-import { journeyDirs, type Config } from './config';
+import { journeyDirs, webhookPolicy, type Config } from './config';
 import { ensureBinaries } from './temporal/binaries';
 import { connectClient, connectWorker, ensureSearchAttributes } from './temporal/connection';
 import { startDevServer, type DevServer } from './temporal/dev-server';
@@ -120,7 +120,9 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
     const applied = await migrate(database.db);
     logger.info({ engine: database.engine, applied }, 'customer database ready');
 
-    const published = await publishFolders(database.db, journeyDirs(config), config.RAPPORT_TEMPLATES_DIR, logger);
+    const published = await publishFolders(database.db, journeyDirs(config), config.RAPPORT_TEMPLATES_DIR, logger, {
+      allowHttpWebhooks: config.RAPPORT_WEBHOOK_ALLOW_HTTP,
+    });
     logger.info({ journeys: published.map((p) => `${p.journey}@${p.version}`) }, 'journeys published');
 
     // Worker.
@@ -133,6 +135,7 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
       sms: createOutboxSmsSender(outboxDir),
       mailFrom: config.MAIL_FROM,
       logger,
+      webhooks: webhookPolicy(config),
     });
     const nativeConnection = await connectWorker(config, address);
     onStop('worker connection', () => nativeConnection.close());

@@ -42,3 +42,15 @@ test('an interpreter that changes what a running journey does fails the replay',
   for await (const r of Worker.runReplayHistories({ workflowBundle: changed }, sample)) errors.push(r.error?.name);
   expect(errors).toEqual(['DeterminismViolationError', 'DeterminismViolationError']);
 });
+
+test('the same change behind patched() replays cleanly', async () => {
+  const patchedBundle = await bundleWorkflowCode({
+    workflowsPath: path.join(projectRoot, 'test/fixtures/replay/patched-interpreter.ts'),
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },
+  });
+  const results = [];
+  for await (const r of Worker.runReplayHistories({ workflowBundle: patchedBundle }, histories)) {
+    results.push({ workflowId: r.workflowId, error: r.error?.message ?? null });
+  }
+  expect(results).toEqual(histories.map((h) => ({ workflowId: h.workflowId, error: null })));
+});
