@@ -1,0 +1,73 @@
+/**
+ * A real PostgreSQL server for the tests, started from the Debian package's binaries in a temporary
+ * folder on a free loopback port, and stopped afterwards. `.ci/run` installs the package; a test
+ * that needs it fails, saying why, when it is missing.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from './ports';
+
+export interface Postgres {
+  url: string;
+  stop(): Promise<void>;
+}
+
+function findBin(name: string): string {
+  const fromEnv = process.env.RAPPORT_PG_BIN;
+  const candidates = [
+    ...(fromEnv ? [path.join(fromEnv, name)] : []),
+    ...(fs.existsSync('/usr/lib/postgresql')
+      ? fs
+          .readdirSync('/usr/lib/postgresql')
+          .sort((a, b) => Number(b) - Number(a))
+          .map((v) => path.join('/usr/lib/postgresql', v, 'bin', name))
+      : []),
+    ...(process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, name)),
+  ];
+  const found = candidates.find((c) => fs.existsSync(c));
+  if (!found) {
+    throw new Error(
+      `PostgreSQL's ${name} was not found: install the Debian package postgresql (.ci/run does), or set RAPPORT_PG_BIN`,
+    );
+  }
+  return found;
+}
+
+/** Runs a PostgreSQL program; as root, as the postgres user (PostgreSQL refuses to run as root). */
+function run(bin: string, args: string[]): void {
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) execFileSync('runuser', ['-u', 'postgres', '--', bin, ...args], { stdio: 'pipe' });
+  else execFileSync(bin, args, { stdio: 'pipe' });
+}
+
+export async function startPostgres(): Promise<Postgres> {
+  const initdb = findBin('initdb');
+  const pgCtl = findBin('pg_ctl');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-pg-'));
+  if (process.getuid?.() === 0) execFileSync('chown', ['postgres:', dir]);
+  const data = path.join(dir, 'data');
+  const port = await freePort();
+  run(initdb, ['-D', data, '-U', 'rapport', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
+  run(pgCtl, [
+    '-D',
+    data,
+    '-l',
+    path.join(dir, 'server.log'),
+    '-o',
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
+    '-w',
+    'start',
+  ]);
+  return {
+    url: `postgres://rapport@127.0.0.1:${port}/postgres`,
+    async stop() {
+      try {
+        run(pgCtl, ['-D', data, '-m', 'immediate', '-w', 'stop']);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}

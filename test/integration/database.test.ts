@@ -1,0 +1,274 @@
+/**
+ * The customer database, the same tests on both engines: the embedded PGlite and a real PostgreSQL
+ * server (started by the test on loopback).
+ */
+import { sql } from 'kysely';
+import { migrate, openDatabase, type OpenDatabase } from '../../activities/db/database';
+import { upsertCustomer, findCustomer } from '../../activities/store/customers';
+import { customerFacts, customerMetrics } from '../../activities/store/facts';
+import { publishVersion, latestVersions, setJourneyStatus } from '../../activities/store/journeys';
+import { claimSend, markInFlight, recordOutcome } from '../../activities/store/ledger';
+import { recordOrder } from '../../activities/store/orders';
+import { appendTimeline, listTimeline } from '../../activities/store/timeline';
+import { completeTask } from '../../activities/store/tasks';
+import type { JourneyPlan } from '../../definitions/schema/journey';
+import { startPostgres, type Postgres } from '../helpers/postgres';
+
+let postgres: Postgres;
+beforeAll(async () => {
+  postgres = await startPostgres();
+});
+afterAll(async () => {
+  await postgres?.stop();
+});
+
+describe.each([
+  ['PGlite', () => undefined],
+  ['PostgreSQL', () => postgres.url],
+])('%s', (_engine, url) => {
+  let database: OpenDatabase;
+  beforeAll(async () => {
+    database = await openDatabase({ url: url() });
+    await migrate(database.db);
+  });
+  afterAll(async () => {
+    await database?.close();
+  });
+
+  test('migrations apply once: a second run applies nothing', async () => {
+    expect(await migrate(database.db)).toEqual([]);
+    const tables = await sql<{ table_name: string }>`
+      select table_name from information_schema.tables where table_schema = 'public' order by table_name`.execute(
+      database.db,
+    );
+    expect(tables.rows.map((r) => r.table_name)).toEqual(
+      expect.arrayContaining([
+        'customers',
+        'enrollments',
+        'events',
+        'journey_versions',
+        'journeys',
+        'order_lines',
+        'orders',
+        'send_ledger',
+        'tasks',
+        'timeline',
+      ]),
+    );
+  });
+
+  test('a customer is found by email (any case) or phone, and profile fields update them', async () => {
+    const { customer, created } = await upsertCustomer(
+      database.db,
+      { email: 'Ann@Example.com' },
+      { firstName: 'Ann', timezone: 'Europe/Oslo' },
+    );
+    expect(created).toBe(true);
+    expect(customer).toMatchObject({
+      email: 'ann@example.com',
+      first_name: 'Ann',
+      timezone: 'Europe/Oslo',
+      lifecycle_stage: 'prospect',
+      tags: [],
+      attributes: {},
+    });
+    const again = await upsertCustomer(
+      database.db,
+      { email: 'ann@example.com' },
+      { phone: '+4790000001', attributes: { plan: 'pro' } },
+    );
+    expect(again).toMatchObject({
+      created: false,
+      customer: { id: customer.id, phone: '+4790000001', attributes: { plan: 'pro' } },
+    });
+    expect((await findCustomer(database.db, { phone: '+4790000001' }))?.id).toBe(customer.id);
+    await expect(upsertCustomer(database.db, { id: 'cus_missing' })).rejects.toThrow('no customer with id cus_missing');
+  });
+
+  test('the timeline keeps entries in time order, and a repeated entry (same kind and ref) once', async () => {
+    const { customer } = await upsertCustomer(database.db, { email: 'tim@example.com' });
+    await appendTimeline(database.db, {
+      customerId: customer.id,
+      at: '2026-01-02T00:00:00Z',
+      kind: 'message',
+      summary: 'second',
+      ref: 'k2',
+    });
+    await appendTimeline(database.db, {
+      customerId: customer.id,
+      at: '2026-01-01T00:00:00Z',
+      kind: 'event',
+      summary: 'first',
+      ref: 'k1',
+      data: { n: [1, 2] },
+    });
+    await appendTimeline(database.db, {
+      customerId: customer.id,
+      at: '2026-01-02T00:00:00Z',
+      kind: 'message',
+      summary: 'second again',
+      ref: 'k2',
+    });
+    const items = await listTimeline(database.db, customer.id);
+    expect(items.map((i) => [i.at, i.kind, i.summary])).toEqual([
+      ['2026-01-01T00:00:00.000Z', 'event', 'first'],
+      ['2026-01-02T00:00:00.000Z', 'message', 'second'],
+    ]);
+    expect(items[0]!.data).toEqual({ n: [1, 2] });
+  });
+
+  test('orders keep the metrics current, set the lifecycle stage, and feed recommendations', async () => {
+    const { customer: a } = await upsertCustomer(database.db, { email: 'buyer@example.com' });
+    const { customer: peer } = await upsertCustomer(database.db, { email: 'peer@example.com' });
+    await recordOrder(
+      database.db,
+      peer.id,
+      'e-p',
+      {
+        orderId: 'DB-P1',
+        total: 20,
+        lines: [
+          { product: 'x', category: 'jazz', price: 10 },
+          { product: 'y', category: 'blues', price: 10 },
+        ],
+      },
+      '2026-01-01T00:00:00Z',
+    );
+    expect(
+      await recordOrder(
+        database.db,
+        a.id,
+        'e-1',
+        { orderId: 'DB-1', total: 12.5, lines: [{ product: 'z', category: 'jazz', quantity: 2, price: 6.25 }] },
+        '2026-02-01T10:00:00Z',
+      ),
+    ).toBe(true);
+    expect(await recordOrder(database.db, a.id, 'e-1', { orderId: 'DB-1', total: 12.5 }, '2026-02-01T10:00:00Z')).toBe(
+      false,
+    );
+    expect((await findCustomer(database.db, { id: a.id }))?.lifecycle_stage).toBe('new_customer');
+    expect(await customerMetrics(database.db, a.id)).toEqual({
+      orderCount: 1,
+      lifetimeValue: 12.5,
+      firstOrderAt: '2026-02-01T10:00:00.000Z',
+      lastOrderAt: '2026-02-01T10:00:00.000Z',
+      categories: ['jazz'],
+      recommendedCategory: 'blues',
+    });
+    await recordOrder(database.db, a.id, 'e-2', { orderId: 'DB-2', total: 7.25 }, '2026-03-01T10:00:00Z');
+    const facts = await customerFacts(database.db, (await findCustomer(database.db, { id: a.id }))!);
+    expect(facts).toMatchObject({
+      lifecycleStage: 'repeat_customer',
+      metrics: { orderCount: 2, lifetimeValue: 19.75, lastOrderAt: '2026-03-01T10:00:00.000Z' },
+    });
+  });
+
+  test('publishing: versions count up, unchanged content is a no-op, a paused journey is marked', async () => {
+    const plan = (hash: string, name: string): JourneyPlan => ({
+      definition: {
+        journey: 'db-journey',
+        name,
+        category: 'service',
+        trigger: { event: 'x.y' },
+        steps: [{ id: 'a', type: 'exit' }],
+      },
+      templates: {},
+      contentHash: hash,
+    });
+    expect(await publishVersion(database.db, plan('a'.repeat(64), 'One'), 'src', null)).toEqual({
+      version: 1,
+      created: true,
+    });
+    expect(await publishVersion(database.db, plan('a'.repeat(64), 'One'), 'src', null)).toEqual({
+      version: 1,
+      created: false,
+    });
+    expect(await publishVersion(database.db, plan('b'.repeat(64), 'Two'), 'src', null)).toEqual({
+      version: 2,
+      created: true,
+    });
+    await setJourneyStatus(database.db, 'db-journey', 'paused');
+    const latest = (await latestVersions(database.db)).find((v) => v.journeyId === 'db-journey');
+    expect(latest).toMatchObject({ version: 2, status: 'paused', plan: { definition: { name: 'Two' } } });
+  });
+
+  test('the send ledger: a key is claimed once; a finished key returns its outcome; an interrupted one is in flight', async () => {
+    const row = {
+      sendKey: 'send:e:s:0:email',
+      customerId: 'c',
+      workflowId: 'w',
+      stepId: 's',
+      channel: 'email' as const,
+    };
+    expect(await claimSend(database.db, row)).toEqual({ kind: 'claimed', attempt: 1 });
+    expect(await claimSend(database.db, row)).toEqual({ kind: 'claimed', attempt: 2 });
+    await markInFlight(database.db, row.sendKey);
+    expect(await claimSend(database.db, row)).toEqual({ kind: 'in_flight', attempt: 2 });
+    await recordOutcome(database.db, row.sendKey, 'sent', { providerRef: '250 OK' });
+    expect(await claimSend(database.db, row)).toEqual({
+      kind: 'done',
+      state: 'sent',
+      providerRef: '250 OK',
+      error: null,
+    });
+  });
+
+  test('the one active enrollment per customer and journey is enforced by the database', async () => {
+    const { customer } = await upsertCustomer(database.db, { email: 'enr@example.com' });
+    const row = {
+      customer_id: customer.id,
+      journey_id: 'db-journey',
+      version: 1,
+      workflow_id: 'w',
+      event_id: null,
+      status: 'active' as const,
+      current_step: null,
+      goal_met: false,
+    };
+    await database.db
+      .insertInto('enrollments')
+      .values({ id: 'enr_1', ...row })
+      .execute();
+    await expect(
+      database.db
+        .insertInto('enrollments')
+        .values({ id: 'enr_2', ...row })
+        .execute(),
+    ).rejects.toThrow(/duplicate key|unique/i);
+    await database.db.updateTable('enrollments').set({ status: 'completed' }).where('id', '=', 'enr_1').execute();
+    await database.db
+      .insertInto('enrollments')
+      .values({ id: 'enr_3', ...row })
+      .execute();
+  });
+
+  test('a task completes once; the same outcome again changes nothing, another is refused', async () => {
+    const { customer } = await upsertCustomer(database.db, { email: 'task@example.com' });
+    await database.db
+      .insertInto('tasks')
+      .values({
+        id: 'task_1',
+        task_key: 'k1',
+        customer_id: customer.id,
+        enrollment_id: null,
+        workflow_id: null,
+        journey_id: 'j',
+        step_id: 's',
+        team: 'support',
+        assignee: null,
+        title: 'Call',
+        description: null,
+        due_at: null,
+        status: 'open',
+        created_at: new Date(),
+      })
+      .execute();
+    expect(await completeTask(database.db, 'task_1', 'done', null)).toMatchObject({
+      changed: true,
+      task: { status: 'completed', outcome: 'done' },
+    });
+    expect(await completeTask(database.db, 'task_1', 'done', null)).toMatchObject({ changed: false });
+    expect(await completeTask(database.db, 'task_1', 'other', null)).toMatchObject({ error: 'not_open' });
+    expect(await completeTask(database.db, 'task_nope', 'done', null)).toEqual({ error: 'not_found' });
+  });
+});
