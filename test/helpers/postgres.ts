@@ -62,12 +62,13 @@ export async function startPostgres(): Promise<Postgres> {
   ]);
   return {
     url: `postgres://rapport@127.0.0.1:${port}/postgres`,
-    async stop() {
+    stop() {
       try {
         run(pgCtl, ['-D', data, '-m', 'immediate', '-w', 'stop']);
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
+      return Promise.resolve();
     },
   };
 }

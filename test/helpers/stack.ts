@@ -41,7 +41,7 @@ export interface TestStackOptions {
   smtpUrl?: string;
   /** Folders of journeys published at start; default: the built-in ones. */
   journeysDirs?: string[];
-  databaseUrl?: string;
+  databaseUrl?: string | undefined;
   webhooks?: WebhookPolicy;
 }
 
