@@ -10,6 +10,7 @@ import type { SmsSender } from './channels/sms';
 import { createJourneyRecords } from './journey-records';
 import { createMessaging } from './messaging';
 import { createWebhooks, type WebhookPolicy } from './webhook';
+import type { PolicySettings } from './policy';
 
 export interface ActivityDeps {
   db: Db;
@@ -18,6 +19,7 @@ export interface ActivityDeps {
   mailFrom: string;
   logger: Logger;
   webhooks?: WebhookPolicy;
+  policy?: PolicySettings;
 }
 
 export function createActivities(deps: ActivityDeps) {

@@ -17,7 +17,9 @@ import type { SmsSender } from './channels/sms';
 import { renderText } from './render';
 import { getCustomer } from './store/customers';
 import { customerFacts } from './store/facts';
-import { claimSend, markInFlight, recordOutcome } from './store/ledger';
+import { claimSend, finishedSend, markInFlight, recordOutcome } from './store/ledger';
+import { activeSuppression, consentFor, recentSends } from './store/consent';
+import { decide, DEFAULT_POLICY, type PolicySettings } from './policy';
 import { appendTimeline } from './store/timeline';
 
 export interface SendRequest {
@@ -37,13 +39,21 @@ export interface SendRequest {
   enrolledAt: string;
   /** Workflow time of the step, ISO 8601: the time the timeline shows. */
   at: string;
+  /** The journey's `sending` settings. */
+  sending?: {
+    quietHours?: { start: string; end: string } | undefined;
+    frequencyCap?: boolean | undefined;
+    whenCapped?: 'defer' | 'skip' | undefined;
+  };
 }
 
 export interface SendOutcome {
-  status: 'sent' | 'skipped' | 'failed';
+  status: 'sent' | 'skipped' | 'failed' | 'deferred';
   channel?: Channel;
   sendKey?: string;
   detail?: string;
+  /** For `deferred`: when to try again (ISO 8601). */
+  until?: string;
 }
 
 export interface MessagingDeps {
@@ -52,6 +62,7 @@ export interface MessagingDeps {
   sms: SmsSender;
   mailFrom: string;
   logger: Logger;
+  policy?: PolicySettings;
 }
 
 function hashKey(key: string): string {
@@ -81,6 +92,8 @@ function chooseChannel(req: SendRequest, customer: CustomerRow): Channel | { ski
 
 export function createMessaging(deps: MessagingDeps) {
   const { db, logger } = deps;
+  const policy = deps.policy ?? DEFAULT_POLICY;
+  const longestWindow = Math.max(0, ...Object.values(policy.caps).map((c) => c.windowMs));
 
   async function writeTimeline(req: SendRequest, sendKey: string, summary: string, data: Record<string, unknown>) {
     await appendTimeline(db, {
@@ -105,6 +118,62 @@ export function createMessaging(deps: MessagingDeps) {
     const channel = choice;
     const sendKey = `${req.keyBase}:${channel}`;
     const workflowId = activityInfo().workflowExecution?.workflowId ?? 'unknown';
+
+    // A key with an outcome already (a retry, a replay) returns it: nothing is sent twice.
+    const finished = await finishedSend(db, sendKey);
+    if (finished) {
+      const status = finished.state === 'sent' ? 'sent' : finished.state === 'skipped' ? 'skipped' : 'failed';
+      return { status, channel, sendKey, detail: finished.error ?? finished.providerRef ?? finished.state };
+    }
+
+    // The contact policy, at the time the journey sends (workflow time).
+    const now = Date.parse(req.at);
+    const decision = decide(
+      {
+        channel,
+        category: req.category,
+        now,
+        timezone: customer.timezone,
+        quietHours: req.sending?.quietHours,
+        frequencyCap: req.sending?.frequencyCap,
+        whenCapped: req.sending?.whenCapped,
+        consent: await consentFor(db, customer.id, channel),
+        suppressed: await activeSuppression(db, customer.id, channel),
+        recentSends: longestWindow > 0 ? await recentSends(db, customer.id, new Date(now - longestWindow)) : [],
+      },
+      policy,
+    );
+    if ('skip' in decision) {
+      await claimSend(db, { sendKey, customerId: customer.id, workflowId, stepId: req.stepId, channel });
+      await recordOutcome(db, sendKey, 'skipped', { error: decision.skip, category: req.category });
+      await writeTimeline(req, sendKey, `${channel} skipped: ${decision.skip}`, {
+        status: 'skipped',
+        channel,
+        reason: decision.skip,
+      });
+      return { status: 'skipped', channel, sendKey, detail: decision.skip };
+    }
+    if ('defer' in decision) {
+      const until = new Date(decision.defer).toISOString();
+      await appendTimeline(db, {
+        customerId: req.customerId,
+        at: req.at,
+        kind: 'message',
+        summary: `${channel} deferred until ${until}: ${decision.reason}`,
+        ref: `${sendKey}:deferred:${until}`,
+        data: {
+          journey: req.journeyId,
+          version: req.version,
+          step: req.stepId,
+          status: 'deferred',
+          channel,
+          until,
+          reason: decision.reason,
+        },
+      });
+      return { status: 'deferred', channel, sendKey, until, detail: decision.reason };
+    }
+
     const claim = await claimSend(db, { sendKey, customerId: customer.id, workflowId, stepId: req.stepId, channel });
     if (claim.kind === 'done') {
       const status = claim.state === 'sent' ? 'sent' : claim.state === 'skipped' ? 'skipped' : 'failed';
@@ -147,7 +216,11 @@ export function createMessaging(deps: MessagingDeps) {
           ...(html ? { html } : {}),
           messageId: `<${hashKey(sendKey)}@${domainOf(deps.mailFrom)}>`,
         });
-        await recordOutcome(db, sendKey, 'sent', { providerRef: result.response });
+        await recordOutcome(db, sendKey, 'sent', {
+          providerRef: result.response,
+          sentAt: req.at,
+          category: req.category,
+        });
         await writeTimeline(req, sendKey, `email sent: ${subject}`, {
           status: 'sent',
           channel,
@@ -161,7 +234,7 @@ export function createMessaging(deps: MessagingDeps) {
       const text = await renderText(content.text, variables);
       await markInFlight(db, sendKey);
       const result = await deps.sms.send({ to: customer.phone!, text, key: hashKey(sendKey) });
-      await recordOutcome(db, sendKey, 'sent', { providerRef: result.ref });
+      await recordOutcome(db, sendKey, 'sent', { providerRef: result.ref, sentAt: req.at, category: req.category });
       const firstLine = text.split('\n')[0] ?? '';
       await writeTimeline(req, sendKey, `sms sent: ${firstLine}`, {
         status: 'sent',

@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_POLICY, parseCap, parseQuietHours, type PolicySettings } from '../activities/policy';
 import { projectRoot } from './temporal/binaries';
 
 const port = (what: string) =>
@@ -85,6 +86,23 @@ export const configSchema = z.object({
   /** Accept http:// webhook URLs when publishing (https is the rule). */
   RAPPORT_WEBHOOK_ALLOW_HTTP: bool.default(false),
 
+  /** opt-in (default): marketing needs recorded consent; opt-out: allowed unless withdrawn. */
+  RAPPORT_MARKETING_CONSENT: z.enum(['opt-in', 'opt-out'], { error: 'expected opt-in or opt-out' }).default('opt-in'),
+  /** SMS quiet hours in the customer's local time, such as 21:00-08:00, or none. */
+  RAPPORT_SMS_QUIET_HOURS: z
+    .string()
+    .optional()
+    .refine((v) => parseQuietHours(v) !== 'invalid', { message: 'expected HH:MM-HH:MM such as 21:00-08:00, or none' }),
+  /** Frequency caps per category: at most N messages in a window, such as 3/7d, or none. */
+  RAPPORT_CAP_MARKETING: z
+    .string()
+    .optional()
+    .refine((v) => parseCap(v) !== 'invalid', { message: 'expected N/<duration> such as 3/7d, or none' }),
+  RAPPORT_CAP_SERVICE: z
+    .string()
+    .optional()
+    .refine((v) => parseCap(v) !== 'invalid', { message: 'expected N/<duration> such as 10/1d, or none' }),
+
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
 });
@@ -134,5 +152,19 @@ export function webhookPolicy(config: Config): { allowHosts: string[]; allowPriv
       .map((h) => h.trim())
       .filter(Boolean),
     allowPrivate: config.RAPPORT_WEBHOOK_ALLOW_PRIVATE,
+  };
+}
+
+export function policySettings(config: Config): PolicySettings {
+  const quiet = parseQuietHours(config.RAPPORT_SMS_QUIET_HOURS);
+  const marketing = config.RAPPORT_CAP_MARKETING === undefined ? DEFAULT_POLICY.caps.marketing : parseCap(config.RAPPORT_CAP_MARKETING);
+  const service = parseCap(config.RAPPORT_CAP_SERVICE);
+  return {
+    smsQuietHours: quiet === 'invalid' ? DEFAULT_POLICY.smsQuietHours : quiet,
+    marketingConsent: config.RAPPORT_MARKETING_CONSENT,
+    caps: {
+      ...(marketing && marketing !== 'invalid' ? { marketing } : {}),
+      ...(service && service !== 'invalid' ? { service } : {}),
+    },
   };
 }

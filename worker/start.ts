@@ -16,7 +16,7 @@ import { buildApi } from '../client/api/server';
 import { EventIntake } from '../client/events/intake';
 import { publishFolders } from '../client/journeys/publish';
 import { bundleWorkflows } from './bundle';
-import { journeyDirs, webhookPolicy, type Config } from './config';
+import { journeyDirs, policySettings, webhookPolicy, type Config } from './config';
 import { ensureBinaries } from './temporal/binaries';
 import { connectClient, connectWorker, ensureSearchAttributes } from './temporal/connection';
 import { startDevServer, type DevServer } from './temporal/dev-server';
@@ -136,6 +136,7 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
       mailFrom: config.MAIL_FROM,
       logger,
       webhooks: webhookPolicy(config),
+      policy: policySettings(config),
     });
     const nativeConnection = await connectWorker(config, address);
     onStop('worker connection', () => nativeConnection.close());

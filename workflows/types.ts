@@ -17,6 +17,7 @@ export interface Frame {
 export type StepOutcomeKind =
   | 'sent'
   | 'skipped'
+  | 'deferred'
   | 'failed'
   | 'waited'
   | 'event'

@@ -169,6 +169,41 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0003-contact-policy': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('consents')
+        .addColumn('customer_id', 'text', (c) => c.notNull().references('customers.id'))
+        .addColumn('channel', 'text', (c) => c.notNull())
+        .addColumn('purpose', 'text', (c) => c.notNull())
+        .addColumn('granted', 'boolean', (c) => c.notNull())
+        .addColumn('method', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('recorded_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('evidence', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+        .addPrimaryKeyConstraint('consents_pk', ['customer_id', 'channel', 'purpose'])
+        .execute();
+      await db.schema
+        .createTable('suppressions')
+        .addColumn('id', 'bigint', (c) => c.primaryKey().generatedAlwaysAsIdentity())
+        .addColumn('customer_id', 'text', (c) => c.notNull().references('customers.id'))
+        .addColumn('channel', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text')
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('lifted_at', 'timestamptz')
+        .execute();
+      await db.schema
+        .createIndex('suppressions_active')
+        .on('suppressions')
+        .columns(['customer_id', 'channel'])
+        .where(sql.ref('lifted_at'), 'is', null)
+        .execute();
+      await db.schema.alterTable('send_ledger').addColumn('category', 'text').execute();
+      await db.schema.alterTable('send_ledger').addColumn('sent_at', 'timestamptz').execute();
+      await db.schema.createIndex('send_ledger_sent').on('send_ledger').columns(['customer_id', 'sent_at']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -101,6 +101,34 @@ export interface SendLedgerTable {
   provider_ref: string | null;
   last_error: string | null;
   updated_at: Timestamp;
+  category: string | null;
+  /** Workflow time of the send, for frequency caps. */
+  sent_at: Timestamp | null;
+}
+
+export type Purpose = 'marketing' | 'transactional' | 'service';
+
+export interface ConsentsTable {
+  customer_id: string;
+  channel: Channel;
+  purpose: Purpose;
+  granted: boolean;
+  method: string;
+  source: string;
+  recorded_at: Timestamp;
+  evidence: Json<Record<string, unknown>>;
+}
+
+export type SuppressionReason = 'hard_bounce' | 'complaint' | 'stop' | 'unsubscribe' | 'erasure';
+
+export interface SuppressionsTable {
+  id: Generated<number>;
+  customer_id: string;
+  channel: Channel;
+  reason: SuppressionReason;
+  detail: string | null;
+  created_at: Timestamp;
+  lifted_at: Timestamp | null;
 }
 
 export type TaskStatus = 'open' | 'completed' | 'timed_out' | 'cancelled';
@@ -157,6 +185,8 @@ export interface Database {
   tasks: TasksTable;
   orders: OrdersTable;
   order_lines: OrderLinesTable;
+  consents: ConsentsTable;
+  suppressions: SuppressionsTable;
 }
 
 export type CustomerRow = Selectable<CustomersTable>;

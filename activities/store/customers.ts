@@ -52,6 +52,8 @@ export interface ProfileFields {
   locale?: string | undefined;
   preferredChannel?: Channel | undefined;
   attributes?: Record<string, unknown> | undefined;
+  /** Recorded separately (activities/store/consent.ts), with its evidence. */
+  consent?: unknown;
 }
 
 export async function getCustomer(db: Db, id: string): Promise<CustomerRow | undefined> {

@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import type { CustomerFacts, CustomerMetrics } from '../../definitions/facts';
 import type { Db } from '../db/database';
 import type { CustomerRow } from '../db/schema';
+import { allConsent } from './consent';
 
 export async function customerMetrics(db: Db, customerId: string): Promise<CustomerMetrics> {
   const totals = await db
@@ -74,7 +75,7 @@ export async function customerFacts(db: Db, row: CustomerRow): Promise<CustomerF
     lifecycleStage: row.lifecycle_stage,
     tags: row.tags,
     attributes: row.attributes,
-    consent: {},
+    consent: await allConsent(db, row.id),
     preferredChannel: row.preferred_channel,
     metrics: await customerMetrics(db, row.id),
   };

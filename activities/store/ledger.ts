@@ -69,7 +69,7 @@ export async function recordOutcome(
   db: Db,
   sendKey: string,
   state: Exclude<LedgerState, 'claimed'>,
-  details: { providerRef?: string; error?: string } = {},
+  details: { providerRef?: string; error?: string; sentAt?: string; category?: string } = {},
 ): Promise<void> {
   await db
     .updateTable('send_ledger')
@@ -79,7 +79,23 @@ export async function recordOutcome(
       provider_ref: details.providerRef ?? null,
       last_error: details.error ?? null,
       updated_at: new Date(),
+      ...(details.sentAt ? { sent_at: details.sentAt } : {}),
+      ...(details.category ? { category: details.category } : {}),
     })
     .where('send_key', '=', sendKey)
     .execute();
+}
+
+/** The finished outcome of a key, if it has one (sent, skipped, failed, unknown). */
+export async function finishedSend(
+  db: Db,
+  sendKey: string,
+): Promise<{ state: LedgerState; providerRef: string | null; error: string | null } | undefined> {
+  const row = await db
+    .selectFrom('send_ledger')
+    .select(['state', 'provider_ref', 'last_error'])
+    .where('send_key', '=', sendKey)
+    .executeTakeFirst();
+  if (!row || row.state === 'claimed' || row.state === 'failed_retryable') return undefined;
+  return { state: row.state, providerRef: row.provider_ref, error: row.last_error };
 }

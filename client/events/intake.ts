@@ -13,6 +13,7 @@ import { upsertCustomer } from '../../activities/store/customers';
 import { appendTimeline } from '../../activities/store/timeline';
 import { customerFacts } from '../../activities/store/facts';
 import { orderData, recordOrder } from '../../activities/store/orders';
+import { recordConsent } from '../../activities/store/consent';
 import { CelEvaluationError, evaluateCondition } from '../../definitions/cel';
 import { durationMs } from '../../definitions/duration';
 import type { JourneyPlan } from '../../definitions/schema/journey';
@@ -113,6 +114,14 @@ export class EventIntake {
           .executeTakeFirst();
         if (!inserted) return undefined;
         if (event.type === 'order.placed') await recordOrder(tx, customer.id, id, event.data, event.occurredAt);
+        if (event.profile?.consent) {
+          await recordConsent(tx, customer.id, event.profile.consent, {
+            method: 'api',
+            source: `event:${id}`,
+            at: event.occurredAt ?? new Date(),
+            details: { eventId: id, type: event.type },
+          });
+        }
         await appendTimeline(tx, {
           customerId: customer.id,
           at: event.occurredAt ?? new Date(),

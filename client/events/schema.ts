@@ -18,6 +18,10 @@ export const customerRef = z
   .strict()
   .refine((c) => c.id ?? c.email ?? c.phone, { message: 'expected at least one of id, email or phone' });
 
+const purposes = z
+  .object({ marketing: z.boolean().optional(), service: z.boolean().optional(), transactional: z.boolean().optional() })
+  .strict();
+
 export const profileFields = z
   .object({
     email: z.email('expected an email address').max(320).optional(),
@@ -41,6 +45,11 @@ export const profileFields = z
     locale: z.string().min(2).max(35).optional(),
     preferredChannel: z.enum(['email', 'sms']).optional(),
     attributes: z.record(z.string(), z.unknown()).optional(),
+    /** Consent given (true) or withdrawn (false), per channel and purpose; the event is the evidence. */
+    consent: z
+      .object({ email: purposes.optional(), sms: purposes.optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -26,6 +26,15 @@ afterAll(async () => {
 });
 
 const DAY = 86_400_000;
+const MARKETING_CONSENT = { email: { marketing: true }, sms: { marketing: true } };
+
+/** A fixed-offset time zone where it is about noon at `ms`, whatever the hour the tests run. */
+function middayZone(ms: number): string {
+  let offset = 12 - new Date(ms).getUTCHours();
+  if (offset > 14) offset -= 24;
+  if (offset < -12) offset += 24;
+  return offset === 0 ? 'UTC' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
+}
 
 async function send(type: string, customer: Record<string, unknown>, extra: Record<string, unknown> = {}) {
   return stack.sendEvent({ id: `e-${++seq}`, type, customer, ...extra });
@@ -108,6 +117,9 @@ describe('prospect-conversion', () => {
           lastName: 'Lind',
           preferredChannel: 'sms',
           attributes: { segment: 'business', interest: 'jazz', leadScore: 85 },
+          // Marketing needs consent; a midday time zone keeps the SMS clear of quiet hours.
+          consent: MARKETING_CONSENT,
+          timezone: middayZone(t0),
         },
       },
     );
@@ -129,7 +141,11 @@ describe('prospect-conversion', () => {
 
   test('a consumer lead who orders on day 3 converts, and hears nothing more', async () => {
     const t0 = await now();
-    const r = await send('lead.created', { email: 'cy@home.example' }, { profile: { firstName: 'Cy' } });
+    const r = await send(
+      'lead.created',
+      { email: 'cy@home.example' },
+      { profile: { firstName: 'Cy', consent: MARKETING_CONSENT } },
+    );
     const handle = env.client.workflow.getHandle(workflowOf(r, 'prospect-conversion'));
     await env.sleep('3d');
     await send(
@@ -248,7 +264,7 @@ describe('cross-sell', () => {
       'order.placed',
       { email: 'gil@example.com' },
       {
-        profile: { firstName: 'Gil' },
+        profile: { firstName: 'Gil', consent: MARKETING_CONSENT },
         data: { orderId: 'X-1', total: 18, lines: [{ product: 'kind-of-blue', category: 'jazz', price: 18 }] },
       },
     );

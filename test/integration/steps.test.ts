@@ -455,7 +455,7 @@ test('the complete example of the journey format runs', async () => {
     id: 'example-1',
     type: 'order.placed',
     customer: { email: 'ada.example@example.com', phone: '+14155550177' },
-    profile: { firstName: 'Ada', lastName: 'King' },
+    profile: { firstName: 'Ada', lastName: 'King', consent: { email: { marketing: true } } },
     data: { orderId: 'EX-1', total: 650 },
   });
   const handle = env.client.workflow.getHandle(big.enrolled.find((e) => e.journey === 'onboarding')!.workflowId);

@@ -32,29 +32,41 @@ export async function runSend(step: SendStep, ctx: StepContext): Promise<StepRes
   const sms = smsContent(step, ctx);
   const facts = ctx.facts();
   let outcome;
-  try {
-    outcome = await ctx.acts.sendMessage({
-      // Computed here, deterministically: the same on every retry and replay of this step.
-      keyBase: `send:${input.enrollmentId}:${step.id}:${ctx.visits(step.id)}`,
-      customerId: input.customerId,
-      journeyId: ctx.def.journey,
-      version: input.version,
-      category: ctx.def.category,
-      stepId: step.id,
-      channel: step.channel,
-      ...(email ? { email } : {}),
-      ...(sms ? { sms } : {}),
-      event: input.event,
-      events: facts.events ?? {},
-      tasks: facts.tasks ?? {},
-      enrolledAt: ctx.memory.enrolledAt,
-      at: facts.now,
-    });
-  } catch (err) {
-    // Retries ran out: the message is recorded as failed and the journey goes on.
-    if (!(err instanceof ActivityFailure)) throw err;
-    ctx.record(step.id, 'send', 'failed', err.cause?.message ?? err.message);
-    return NEXT;
+  // A send the contact policy defers (quiet hours, a capped customer) waits, then tries again.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      outcome = await ctx.acts.sendMessage({
+        // Computed here, deterministically: the same on every retry and replay of this step.
+        keyBase: `send:${input.enrollmentId}:${step.id}:${ctx.visits(step.id)}`,
+        customerId: input.customerId,
+        journeyId: ctx.def.journey,
+        version: input.version,
+        category: ctx.def.category,
+        stepId: step.id,
+        channel: step.channel,
+        ...(email ? { email } : {}),
+        ...(sms ? { sms } : {}),
+        event: input.event,
+        events: facts.events ?? {},
+        tasks: facts.tasks ?? {},
+        enrolledAt: ctx.memory.enrolledAt,
+        at: new Date().toISOString(),
+        ...(ctx.def.sending ? { sending: ctx.def.sending } : {}),
+      });
+    } catch (err) {
+      // Retries ran out: the message is recorded as failed and the journey goes on.
+      if (!(err instanceof ActivityFailure)) throw err;
+      ctx.record(step.id, 'send', 'failed', err.cause?.message ?? err.message);
+      return NEXT;
+    }
+    if (outcome.status !== 'deferred' || !outcome.until || attempt >= 20) break;
+    ctx.record(step.id, 'send', 'deferred', `${outcome.channel ?? ''} until ${outcome.until}: ${outcome.detail ?? ''}`);
+    await ctx.waitUntil(
+      `${outcome.detail ?? 'the contact policy'} (until ${outcome.until})`,
+      () => false,
+      Math.max(1000, Date.parse(outcome.until) - Date.now()),
+    );
+    if (ctx.interrupted()) return NEXT;
   }
   ctx.record(step.id, 'send', outcome.status, [outcome.channel, outcome.detail].filter(Boolean).join(': '));
   return NEXT;

@@ -1,29 +1,9 @@
 import { log } from '@temporalio/workflow';
-import { DateTime } from 'luxon';
 import { evaluateTimestamp } from '../../definitions/cel';
 import { durationMs, formatDuration } from '../../definitions/duration';
 import type { WaitStep } from '../../definitions/schema/steps/wait';
-import type { Weekday } from '../../definitions/schema/common';
+import { nextLocalTime } from '../../definitions/local-time';
 import { NEXT, type StepContext, type StepResult } from './context';
-
-const WEEKDAYS: Weekday[] = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
-
-/**
- * The next instant, strictly after `fromMs`, at local time `time` on one of `days` in `zone`.
- * Daylight-saving changes are the time zone database's: a local time that does not exist that day
- * (spring forward) moves forward by the gap, one that exists twice (fall back) is the first.
- */
-export function nextLocalTime(fromMs: number, zone: string, time: string, days?: Weekday[]): number {
-  const [hour, minute] = time.split(':').map(Number) as [number, number];
-  let local = DateTime.fromMillis(fromMs, { zone });
-  if (!local.isValid) local = DateTime.fromMillis(fromMs, { zone: 'UTC' });
-  for (let i = 0; i <= 7; i++) {
-    const day = local.plus({ days: i }).set({ hour, minute, second: 0, millisecond: 0 });
-    const weekday = WEEKDAYS[day.weekday - 1]!;
-    if (day.toMillis() > fromMs && (!days || days.includes(weekday))) return day.toMillis();
-  }
-  throw new Error(`no ${time} on ${days?.join(',') ?? 'any day'} within a week`);
-}
 
 export async function runWait(step: WaitStep, ctx: StepContext): Promise<StepResult> {
   const now = Date.now();
@@ -56,3 +36,5 @@ export async function runWait(step: WaitStep, ctx: StepContext): Promise<StepRes
   );
   return NEXT;
 }
+
+export { nextLocalTime };

@@ -1,0 +1,134 @@
+/** Consent per channel and purpose, with its evidence, and suppression of a channel. */
+import type { Category } from '../../definitions/schema/common';
+import type { Db } from '../db/database';
+import type { Channel, SuppressionReason } from '../db/schema';
+import { appendTimeline } from './timeline';
+
+export type ConsentGrant = { [C in Channel]?: { [P in Category]?: boolean | undefined } | undefined };
+
+export async function consentFor(
+  db: Db,
+  customerId: string,
+  channel: Channel,
+): Promise<Partial<Record<Category, boolean>>> {
+  const rows = await db
+    .selectFrom('consents')
+    .select(['purpose', 'granted'])
+    .where('customer_id', '=', customerId)
+    .where('channel', '=', channel)
+    .execute();
+  return Object.fromEntries(rows.map((r) => [r.purpose, r.granted]));
+}
+
+export async function allConsent(db: Db, customerId: string): Promise<Record<string, Record<string, boolean>>> {
+  const rows = await db
+    .selectFrom('consents')
+    .select(['channel', 'purpose', 'granted'])
+    .where('customer_id', '=', customerId)
+    .execute();
+  const out: Record<string, Record<string, boolean>> = {};
+  for (const r of rows) (out[r.channel] ??= {})[r.purpose] = r.granted;
+  return out;
+}
+
+/** Records consent given or withdrawn, with how and where it was given, and logs it on the timeline. */
+export async function recordConsent(
+  db: Db,
+  customerId: string,
+  grant: ConsentGrant,
+  evidence: { method: string; source: string; at: Date | string; details?: Record<string, unknown> },
+): Promise<void> {
+  for (const [channel, purposes] of Object.entries(grant) as [Channel, Partial<Record<Category, boolean>>][]) {
+    for (const [purpose, granted] of Object.entries(purposes ?? {}) as [Category, boolean | undefined][]) {
+      if (granted === undefined) continue;
+      await db
+        .insertInto('consents')
+        .values({
+          customer_id: customerId,
+          channel,
+          purpose,
+          granted,
+          method: evidence.method,
+          source: evidence.source,
+          recorded_at: evidence.at,
+          evidence: JSON.stringify(evidence.details ?? {}),
+        })
+        .onConflict((oc) =>
+          oc.columns(['customer_id', 'channel', 'purpose']).doUpdateSet({
+            granted,
+            method: evidence.method,
+            source: evidence.source,
+            recorded_at: evidence.at,
+            evidence: JSON.stringify(evidence.details ?? {}),
+          }),
+        )
+        .execute();
+      await appendTimeline(db, {
+        customerId,
+        at: evidence.at,
+        kind: 'change',
+        summary: `${channel} ${purpose} consent ${granted ? 'given' : 'withdrawn'} (${evidence.method}, ${evidence.source})`,
+        ref: `consent:${channel}:${purpose}:${evidence.source}`,
+        data: { channel, purpose, granted, method: evidence.method, source: evidence.source },
+      });
+    }
+  }
+}
+
+export async function activeSuppression(
+  db: Db,
+  customerId: string,
+  channel: Channel,
+): Promise<SuppressionReason | undefined> {
+  const row = await db
+    .selectFrom('suppressions')
+    .select('reason')
+    .where('customer_id', '=', customerId)
+    .where('channel', '=', channel)
+    .where('lifted_at', 'is', null)
+    .orderBy('created_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row?.reason;
+}
+
+export async function suppress(
+  db: Db,
+  customerId: string,
+  channel: Channel,
+  reason: SuppressionReason,
+  detail: string | null,
+  at: Date | string = new Date(),
+): Promise<boolean> {
+  if (await activeSuppression(db, customerId, channel)) return false;
+  await db
+    .insertInto('suppressions')
+    .values({ customer_id: customerId, channel, reason, detail, created_at: at })
+    .execute();
+  await appendTimeline(db, {
+    customerId,
+    at,
+    kind: 'change',
+    summary: `${channel} suppressed (${reason})${detail ? `: ${detail}` : ''}`,
+    data: { channel, reason, detail },
+  });
+  return true;
+}
+
+/** Messages sent to a customer since `since`, for the frequency cap. */
+export async function recentSends(
+  db: Db,
+  customerId: string,
+  since: Date,
+): Promise<{ category: Category; sentAt: number }[]> {
+  const rows = await db
+    .selectFrom('send_ledger')
+    .select(['category', 'sent_at'])
+    .where('customer_id', '=', customerId)
+    .where('state', '=', 'sent')
+    .where('sent_at', '>', since)
+    .execute();
+  return rows
+    .filter((r) => r.category && r.sent_at)
+    .map((r) => ({ category: r.category as Category, sentAt: r.sent_at!.getTime() }));
+}
