@@ -1,0 +1,152 @@
+/**
+ * The contact policy on real journeys, on the time-skipping server: a marketing SMS due at 23:00
+ * local goes out at 08:00 local; a customer at the frequency cap gets marketing skipped or deferred
+ * as each journey says, while a transactional message still goes out; no consent, no marketing.
+ */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DateTime } from 'luxon';
+import { suppress } from '../../activities/store/consent';
+import type { JourneyResult } from '../../workflows/types';
+import { startTestStack, type TestStack } from '../helpers/stack';
+import { timeSkippingEnv } from '../helpers/temporal';
+
+let env: TestWorkflowEnvironment;
+let stack: TestStack;
+
+const journey = (id: string, category: string, steps: string, sending = '') => `
+journey: ${id}
+name: ${id}
+category: ${category}
+trigger: { event: ${id}.start }
+entry: { reentry: always }
+${sending}
+steps:
+${steps}
+`;
+const email = (id: string, subject: string) =>
+  `  - id: ${id}\n    type: send\n    channel: email\n    subject: "${subject}"\n    text: "Hello"\n`;
+
+beforeAll(async () => {
+  env = await timeSkippingEnv();
+  stack = await startTestStack(env, { journeysDirs: [] });
+  await stack.publish({
+    'late.yaml': journey(
+      'late-offer',
+      'marketing',
+      `  - id: evening\n    type: wait\n    until: { time: "23:00" }\n  - id: offer\n    type: send\n    channel: sms\n    text: "Tonight only: 20% off. Reply STOP to opt out."\n`,
+    ),
+    'burst.yaml': journey('burst', 'marketing', email('one', 'One') + email('two', 'Two') + email('three', 'Three')),
+    'skip.yaml': journey(
+      'capped-skip',
+      'marketing',
+      email('promo', 'Promo that skips'),
+      'sending: { whenCapped: skip }',
+    ),
+    'defer.yaml': journey(
+      'capped-defer',
+      'marketing',
+      email('promo', 'Promo that waits'),
+      'sending: { whenCapped: defer }',
+    ),
+    'receipt.yaml': journey('receipt', 'transactional', email('receipt', 'Your receipt')),
+  });
+});
+
+afterAll(async () => {
+  await stack?.close();
+  await env?.teardown();
+});
+
+async function run(type: string, customer: Record<string, unknown>, profile: Record<string, unknown> = {}) {
+  const r = await stack.sendEvent({ id: `${type}-${Math.random().toString(36).slice(2)}`, type, customer, profile });
+  const workflowId = r.enrolled[0]!.workflowId;
+  return {
+    customerId: r.customerId,
+    result: (await env.client.workflow.getHandle(workflowId).result()) as JourneyResult,
+  };
+}
+
+async function messages(customerId: string) {
+  const res = await stack.api.inject({ method: 'GET', url: `/v1/customers/${customerId}` });
+  return res
+    .json<{ timeline: { at: string; kind: string; summary: string }[] }>()
+    .timeline.filter((t) => t.kind === 'message');
+}
+
+test('a marketing SMS due at 23:00 local time goes out at 08:00 local time', async () => {
+  const zone = 'America/Chicago';
+  const { customerId, result } = await run(
+    'late-offer.start',
+    { phone: '+13125550100' },
+    { timezone: zone, consent: { sms: { marketing: true } } },
+  );
+  expect(result.history.map((h) => `${h.stepId}:${h.outcome}`)).toEqual([
+    'evening:waited',
+    'offer:deferred',
+    'offer:sent',
+  ]);
+  const [deferred, sent] = await messages(customerId);
+  const dueLocal = DateTime.fromISO(deferred!.at, { zone });
+  const sentLocal = DateTime.fromISO(sent!.at, { zone });
+  expect(dueLocal.toFormat('HH:mm')).toBe('23:00');
+  expect(deferred!.summary).toMatch(/^sms deferred until .*: quiet hours 21:00-08:00 in America\/Chicago$/);
+  expect(sentLocal.toFormat('HH:mm')).toBe('08:00');
+  expect(sentLocal.diff(dueLocal, 'hours').hours).toBeCloseTo(9, 2);
+  expect(sent!.summary).toBe('sms sent: Tonight only: 20% off. Reply STOP to opt out.');
+});
+
+test('at the frequency cap: marketing is skipped or deferred as each journey says, transactional still goes out', async () => {
+  const customer = { email: 'capped@example.com' };
+  const consent = { consent: { email: { marketing: true } } };
+  const burst = await run('burst.start', customer, consent);
+  expect(burst.result.history.map((h) => h.outcome)).toEqual(['sent', 'sent', 'sent']);
+  const t0 = Date.parse(burst.result.history[0]!.at);
+
+  const skipped = await run('capped-skip.start', customer);
+  expect(skipped.result.history).toEqual([
+    expect.objectContaining({
+      stepId: 'promo',
+      outcome: 'skipped',
+      detail: 'email: frequency cap: 3 message(s) in the last 7 day(s), at most 3',
+    }),
+  ]);
+
+  const receipt = await run('receipt.start', customer);
+  expect(receipt.result.history).toEqual([expect.objectContaining({ stepId: 'receipt', outcome: 'sent' })]);
+
+  const deferred = await run('capped-defer.start', customer);
+  expect(deferred.result.history.map((h) => `${h.stepId}:${h.outcome}`)).toEqual(['promo:deferred', 'promo:sent']);
+  const sentAt = Date.parse(deferred.result.history[1]!.at);
+  // Out once the first of the three left the seven-day window.
+  expect(sentAt - t0).toBeGreaterThanOrEqual(7 * 86_400_000);
+  expect(sentAt - t0).toBeLessThan(7 * 86_400_000 + 60_000);
+
+  const summaries = (await messages(burst.customerId)).map((m) => m.summary);
+  expect(summaries).toEqual(
+    expect.arrayContaining([
+      'email skipped: frequency cap: 3 message(s) in the last 7 day(s), at most 3',
+      'email sent: Your receipt',
+      'email sent: Promo that waits',
+    ]),
+  );
+});
+
+test('no consent, no marketing; a suppressed channel gets nothing, whatever the category', async () => {
+  const noConsent = await run('capped-skip.start', { email: 'noconsent@example.com' });
+  expect(noConsent.result.history[0]).toMatchObject({
+    outcome: 'skipped',
+    detail: 'email: no marketing consent for email',
+  });
+  expect((await messages(noConsent.customerId)).map((m) => m.summary)).toEqual([
+    'email skipped: no marketing consent for email',
+  ]);
+
+  const first = await run('receipt.start', { email: 'bounced@example.com' });
+  expect(first.result.history[0]!.outcome).toBe('sent');
+  await suppress(stack.db, first.customerId, 'email', 'hard_bounce', '550 mailbox unavailable');
+  const second = await run('receipt.start', { id: first.customerId });
+  expect(second.result.history[0]).toMatchObject({
+    outcome: 'skipped',
+    detail: 'email: email suppressed (hard_bounce)',
+  });
+});
