@@ -3,10 +3,11 @@
  * local goes out at 08:00 local; a customer at the frequency cap gets marketing skipped or deferred
  * as each journey says, while a transactional message still goes out; no consent, no marketing.
  */
+import { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DateTime } from 'luxon';
 import { suppress } from '../../activities/store/consent';
-import type { JourneyResult } from '../../workflows/types';
+import type { JourneyResult, JourneyState } from '../../workflows/types';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';
 
@@ -57,13 +58,38 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-async function run(type: string, customer: Record<string, unknown>, profile: Record<string, unknown> = {}) {
+/**
+ * The test server's clock moves only by env.sleep here. Awaiting a result through the time-skipping
+ * client lets an idle test server leap years ahead once the workflow is done, which would empty every
+ * frequency-cap window; so journeys are polled to completion, and results read through a plain client.
+ */
+async function start(type: string, customer: Record<string, unknown>, profile: Record<string, unknown> = {}) {
   const r = await stack.sendEvent({ id: `${type}-${Math.random().toString(36).slice(2)}`, type, customer, profile });
-  const workflowId = r.enrolled[0]!.workflowId;
-  return {
-    customerId: r.customerId,
-    result: (await env.client.workflow.getHandle(workflowId).result()) as JourneyResult,
-  };
+  return { customerId: r.customerId, workflowId: r.enrolled[0]!.workflowId };
+}
+
+function plain(): Client {
+  return new Client({ connection: env.connection, namespace: env.namespace ?? 'default' });
+}
+
+async function until(workflowId: string, done: (state: JourneyState, status: string) => boolean): Promise<void> {
+  const handle = plain().workflow.getHandle(workflowId);
+  for (let i = 0; i < 400; i++) {
+    const status = (await handle.describe()).status.name;
+    if (done(await handle.query<JourneyState>('journeyState'), status)) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`workflow ${workflowId} did not get there`);
+}
+
+async function finished(workflowId: string): Promise<JourneyResult> {
+  await until(workflowId, (_state, status) => status !== 'RUNNING');
+  return (await plain().workflow.getHandle(workflowId).result()) as JourneyResult;
+}
+
+async function run(type: string, customer: Record<string, unknown>, profile: Record<string, unknown> = {}) {
+  const { customerId, workflowId } = await start(type, customer, profile);
+  return { customerId, result: await finished(workflowId) };
 }
 
 async function messages(customerId: string) {
@@ -75,11 +101,18 @@ async function messages(customerId: string) {
 
 test('a marketing SMS due at 23:00 local time goes out at 08:00 local time', async () => {
   const zone = 'America/Chicago';
-  const { customerId, result } = await run(
+  const { customerId, workflowId } = await start(
     'late-offer.start',
     { phone: '+13125550100' },
     { timezone: zone, consent: { sms: { marketing: true } } },
   );
+  const now = await env.currentTimeMs();
+  const at23 = DateTime.fromMillis(now, { zone }).set({ hour: 23, minute: 0, second: 0, millisecond: 0 });
+  const evening = at23.toMillis() > now ? at23 : at23.plus({ days: 1 });
+  await env.sleep(evening.toMillis() - now + 60_000);
+  await until(workflowId, (state) => state.waitingFor?.startsWith('quiet hours') ?? false);
+  await env.sleep('9h');
+  const result = await finished(workflowId);
   expect(result.history.map((h) => `${h.stepId}:${h.outcome}`)).toEqual([
     'evening:waited',
     'offer:deferred',
@@ -114,7 +147,10 @@ test('at the frequency cap: marketing is skipped or deferred as each journey say
   const receipt = await run('receipt.start', customer);
   expect(receipt.result.history).toEqual([expect.objectContaining({ stepId: 'receipt', outcome: 'sent' })]);
 
-  const deferred = await run('capped-defer.start', customer);
+  const waiting = await start('capped-defer.start', customer);
+  await until(waiting.workflowId, (state) => state.waitingFor?.startsWith('frequency cap') ?? false);
+  await env.sleep('7d');
+  const deferred = { result: await finished(waiting.workflowId) };
   expect(deferred.result.history.map((h) => `${h.stepId}:${h.outcome}`)).toEqual(['promo:deferred', 'promo:sent']);
   const sentAt = Date.parse(deferred.result.history[1]!.at);
   // Out once the first of the three left the seven-day window.
