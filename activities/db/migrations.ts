@@ -204,6 +204,25 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('send_ledger_sent').on('send_ledger').columns(['customer_id', 'sent_at']).execute();
     },
   },
+  '0004-identities': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('identities')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addColumn('customer_id', 'text', (c) => c.notNull().references('customers.id'))
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addPrimaryKeyConstraint('identities_pk', ['kind', 'value'])
+        .execute();
+      await db.schema.createIndex('identities_customer').on('identities').column('customer_id').execute();
+      await db.schema.alterTable('customers').addColumn('merged_into', 'text').execute();
+      // Existing emails and phones become identities.
+      await sql`insert into identities (kind, value, customer_id)
+        select 'email', email, id from customers where email is not null
+        union all select 'phone', phone, id from customers where phone is not null
+        on conflict do nothing`.execute(db);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

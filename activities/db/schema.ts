@@ -23,6 +23,16 @@ export interface CustomersTable {
   preferred_channel: Channel | null;
   created_at: CreatedAt;
   updated_at: Timestamp;
+  /** Set when this record was merged into another: lookups by id follow it. */
+  merged_into: string | null;
+}
+
+/** email, phone, or `ext:<system>` for the id another system knows the customer by. */
+export interface IdentitiesTable {
+  kind: string;
+  value: string;
+  customer_id: string;
+  created_at: CreatedAt;
 }
 
 export interface EventsTable {
@@ -186,6 +196,7 @@ export interface Database {
   orders: OrdersTable;
   order_lines: OrderLinesTable;
   consents: ConsentsTable;
+  identities: IdentitiesTable;
   suppressions: SuppressionsTable;
 }
 

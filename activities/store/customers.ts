@@ -41,6 +41,8 @@ export interface CustomerRef {
   id?: string | undefined;
   email?: string | undefined;
   phone?: string | undefined;
+  /** The id another system knows the customer by. */
+  externalId?: { system: string; id: string } | undefined;
 }
 
 export interface ProfileFields {
@@ -56,39 +58,79 @@ export interface ProfileFields {
   consent?: unknown;
 }
 
+/** A customer by id, following merges to the record that survived. */
 export async function getCustomer(db: Db, id: string): Promise<CustomerRow | undefined> {
-  return db.selectFrom('customers').selectAll().where('id', '=', id).executeTakeFirst();
+  let row = await db.selectFrom('customers').selectAll().where('id', '=', id).executeTakeFirst();
+  for (let hops = 0; row?.merged_into && hops < 10; hops++) {
+    row = await db.selectFrom('customers').selectAll().where('id', '=', row.merged_into).executeTakeFirst();
+  }
+  return row;
+}
+
+/** The identities a reference names: email (lower case), phone, and an external id as `ext:<system>`. */
+export function identitiesOf(ref: CustomerRef): { kind: string; value: string }[] {
+  return [
+    ...(ref.email ? [{ kind: 'email', value: ref.email.toLowerCase() }] : []),
+    ...(ref.phone ? [{ kind: 'phone', value: ref.phone }] : []),
+    ...(ref.externalId ? [{ kind: `ext:${ref.externalId.system}`, value: ref.externalId.id }] : []),
+  ];
+}
+
+/** The distinct customers a reference's identities point to, oldest first. */
+async function matching(db: Db, ref: CustomerRef): Promise<CustomerRow[]> {
+  const found: CustomerRow[] = [];
+  for (const { kind, value } of identitiesOf(ref)) {
+    const hit = await db.selectFrom('identities').select('customer_id').where('kind', '=', kind).where('value', '=', value).executeTakeFirst();
+    const row = hit ? await getCustomer(db, hit.customer_id) : undefined;
+    if (row && !found.some((f) => f.id === row.id)) found.push(row);
+  }
+  return found.sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || a.id.localeCompare(b.id));
 }
 
 export async function findCustomer(db: Db, ref: CustomerRef): Promise<CustomerRow | undefined> {
   if (ref.id) return getCustomer(db, ref.id);
-  if (ref.email) {
-    const found = await db
-      .selectFrom('customers')
-      .selectAll()
-      .where('email', '=', ref.email.toLowerCase())
-      .executeTakeFirst();
-    if (found) return found;
+  return (await matching(db, ref))[0];
+}
+
+async function addIdentities(db: Db, customerId: string, ids: { kind: string; value: string }[]): Promise<void> {
+  for (const { kind, value } of ids) {
+    await db
+      .insertInto('identities')
+      .values({ kind, value, customer_id: customerId })
+      .onConflict((oc) => oc.columns(['kind', 'value']).doNothing())
+      .execute();
   }
-  if (ref.phone) return db.selectFrom('customers').selectAll().where('phone', '=', ref.phone).executeTakeFirst();
-  return undefined;
 }
 
 /**
  * Finds the customer an event names, or creates them, and applies the profile fields it carries.
- * Returns the row and whether it was created.
+ * When the identities it names belong to two records (an email known to one system, an external id
+ * to another), those records are one person: they are merged into the older one.
  */
 export async function upsertCustomer(
   db: Db,
   ref: CustomerRef,
   profile: ProfileFields = {},
-): Promise<{ customer: CustomerRow; created: boolean }> {
+): Promise<{ customer: CustomerRow; created: boolean; merged: string[] }> {
   const email = (profile.email ?? ref.email)?.toLowerCase();
   const phone = profile.phone ?? ref.phone;
-  const existing = await findCustomer(db, ref);
   const now = new Date();
+  let existing: CustomerRow | undefined;
+  const merged: string[] = [];
+  if (ref.id) {
+    existing = await getCustomer(db, ref.id);
+    if (!existing) throw new CustomerNotFoundError(ref.id);
+  } else {
+    const found = await matching(db, ref);
+    existing = found[0];
+    for (const other of found.slice(1)) {
+      await mergeCustomers(db, existing!.id, other.id, 'the same event named both');
+      merged.push(other.id);
+    }
+    if (existing && merged.length) existing = await getCustomer(db, existing.id);
+  }
+  const identities = identitiesOf({ ...ref, email, phone });
   if (!existing) {
-    if (ref.id) throw new CustomerNotFoundError(ref.id);
     const customer = await db
       .insertInto('customers')
       .values({
@@ -107,11 +149,15 @@ export async function upsertCustomer(
       })
       .returningAll()
       .executeTakeFirstOrThrow();
-    return { customer, created: true };
+    await addIdentities(db, customer.id, identities);
+    return { customer, created: true, merged };
   }
+  await addIdentities(db, existing.id, identities);
+  const takenBy = async (column: 'email' | 'phone', value: string) =>
+    (await db.selectFrom('customers').select('id').where(column, '=', value).where('id', '<>', existing.id).executeTakeFirst()) !== undefined;
   const changes = {
-    ...(email !== undefined && email !== existing.email ? { email } : {}),
-    ...(phone !== undefined && phone !== existing.phone ? { phone } : {}),
+    ...(email !== undefined && email !== existing.email && !(await takenBy('email', email)) ? { email } : {}),
+    ...(phone !== undefined && phone !== existing.phone && !(await takenBy('phone', phone)) ? { phone } : {}),
     ...(profile.firstName !== undefined ? { first_name: profile.firstName } : {}),
     ...(profile.lastName !== undefined ? { last_name: profile.lastName } : {}),
     ...(profile.timezone !== undefined ? { timezone: profile.timezone } : {}),
@@ -121,14 +167,103 @@ export async function upsertCustomer(
       ? { attributes: JSON.stringify({ ...existing.attributes, ...profile.attributes }) }
       : {}),
   };
-  if (Object.keys(changes).length === 0) return { customer: existing, created: false };
+  if (Object.keys(changes).length === 0) return { customer: existing, created: false, merged };
   const customer = await db
     .updateTable('customers')
     .set({ ...changes, updated_at: now })
     .where('id', '=', existing.id)
     .returningAll()
     .executeTakeFirstOrThrow();
-  return { customer, created: false };
+  return { customer, created: false, merged };
+}
+
+/**
+ * Merges `mergedId` into `survivorId`: identities, events, timeline, orders, tasks, consents and
+ * suppressions move over, empty profile fields are filled, and the merge is recorded on the timeline.
+ * The merged record remains as a pointer, so its id still finds the customer.
+ */
+export async function mergeCustomers(db: Db, survivorId: string, mergedId: string, reason: string): Promise<void> {
+  if (survivorId === mergedId) return;
+  const survivor = await db.selectFrom('customers').selectAll().where('id', '=', survivorId).executeTakeFirstOrThrow();
+  const gone = await db.selectFrom('customers').selectAll().where('id', '=', mergedId).executeTakeFirstOrThrow();
+  await db.updateTable('customers').set({ email: null, phone: null, merged_into: survivorId, updated_at: new Date() }).where('id', '=', mergedId).execute();
+  for (const table of ['identities', 'events', 'timeline', 'orders', 'tasks', 'send_ledger', 'suppressions'] as const) {
+    await db.updateTable(table).set({ customer_id: survivorId }).where('customer_id', '=', mergedId).execute();
+  }
+  // Enrollments move unless the survivor is already active in the same journey.
+  await db
+    .updateTable('enrollments')
+    .set({ customer_id: survivorId })
+    .where('customer_id', '=', mergedId)
+    .where((eb) =>
+      eb.or([
+        eb('status', '<>', 'active'),
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('enrollments as s')
+              .select('s.id')
+              .where('s.customer_id', '=', survivorId)
+              .where('s.status', '=', 'active')
+              .whereRef('s.journey_id', '=', 'enrollments.journey_id'),
+          ),
+        ),
+      ]),
+    )
+    .execute();
+  // Consent: the most recent record of each channel and purpose wins.
+  const theirs = await db.selectFrom('consents').selectAll().where('customer_id', '=', mergedId).execute();
+  for (const c of theirs) {
+    const mine = await db
+      .selectFrom('consents')
+      .select('recorded_at')
+      .where('customer_id', '=', survivorId)
+      .where('channel', '=', c.channel)
+      .where('purpose', '=', c.purpose)
+      .executeTakeFirst();
+    if (!mine || mine.recorded_at < c.recorded_at) {
+      await db
+        .insertInto('consents')
+        .values({ ...c, customer_id: survivorId, evidence: JSON.stringify(c.evidence) })
+        .onConflict((oc) =>
+          oc.columns(['customer_id', 'channel', 'purpose']).doUpdateSet({
+            granted: c.granted,
+            method: c.method,
+            source: c.source,
+            recorded_at: c.recorded_at,
+            evidence: JSON.stringify(c.evidence),
+          }),
+        )
+        .execute();
+    }
+  }
+  await db.deleteFrom('consents').where('customer_id', '=', mergedId).execute();
+  await db
+    .updateTable('customers')
+    .set({
+      email: survivor.email ?? gone.email,
+      phone: survivor.phone ?? gone.phone,
+      first_name: survivor.first_name ?? gone.first_name,
+      last_name: survivor.last_name ?? gone.last_name,
+      preferred_channel: survivor.preferred_channel ?? gone.preferred_channel,
+      tags: JSON.stringify([...new Set([...survivor.tags, ...gone.tags])].sort()),
+      attributes: JSON.stringify({ ...gone.attributes, ...survivor.attributes }),
+      updated_at: new Date(),
+    })
+    .where('id', '=', survivorId)
+    .execute();
+  await db
+    .insertInto('timeline')
+    .values({
+      customer_id: survivorId,
+      at: new Date(),
+      kind: 'merge',
+      summary: `merged customer ${mergedId} into this record (${reason})`,
+      data: JSON.stringify({ merged: mergedId, reason }),
+      ref: `merge:${mergedId}`,
+    })
+    .onConflict((oc) => oc.columns(['customer_id', 'kind', 'ref']).doNothing())
+    .execute();
 }
 
 export class CustomerNotFoundError extends Error {

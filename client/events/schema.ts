@@ -14,9 +14,18 @@ export const customerRef = z
       .string()
       .regex(/^\+[1-9]\d{6,14}$/, 'expected a phone number in E.164 form, such as +14155550123')
       .optional(),
+    externalId: z
+      .object({
+        system: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'expected a system name such as crm or shop'),
+        id: z.string().min(1).max(200),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
-  .refine((c) => c.id ?? c.email ?? c.phone, { message: 'expected at least one of id, email or phone' });
+  .refine((c) => c.id ?? c.email ?? c.phone ?? c.externalId, {
+    message: 'expected at least one of id, email, phone or externalId',
+  });
 
 const purposes = z
   .object({ marketing: z.boolean().optional(), service: z.boolean().optional(), transactional: z.boolean().optional() })

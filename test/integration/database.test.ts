@@ -4,7 +4,8 @@
  */
 import { sql } from 'kysely';
 import { migrate, openDatabase, type OpenDatabase } from '../../activities/db/database';
-import { upsertCustomer, findCustomer } from '../../activities/store/customers';
+import { findCustomer, mergeCustomers, upsertCustomer } from '../../activities/store/customers';
+import { allConsent, recordConsent } from '../../activities/store/consent';
 import { customerFacts, customerMetrics } from '../../activities/store/facts';
 import { publishVersion, latestVersions, setJourneyStatus } from '../../activities/store/journeys';
 import { claimSend, markInFlight, recordOutcome } from '../../activities/store/ledger';
@@ -270,5 +271,91 @@ describe.each([
     expect(await completeTask(database.db, 'task_1', 'done', null)).toMatchObject({ changed: false });
     expect(await completeTask(database.db, 'task_1', 'other', null)).toMatchObject({ error: 'not_open' });
     expect(await completeTask(database.db, 'task_nope', 'done', null)).toEqual({ error: 'not_found' });
+  });
+});
+
+describe.each([
+  ['PGlite', () => undefined],
+  ['PostgreSQL', () => postgres.url],
+])('identity resolution on %s', (_engine, url) => {
+  let database: OpenDatabase;
+  beforeAll(async () => {
+    database = await openDatabase({ url: url() });
+    await migrate(database.db);
+  });
+  afterAll(async () => {
+    await database?.close();
+  });
+
+  test('known by email to one system and by an external id to another: one record, one timeline', async () => {
+    const db = database.db;
+    const { customer: byEmail } = await upsertCustomer(db, { email: 'Joan@Example.com' }, { firstName: 'Joan' });
+    await appendTimeline(db, {
+      customerId: byEmail.id,
+      at: '2026-03-01T00:00:00Z',
+      kind: 'event',
+      summary: 'newsletter signup',
+      ref: 'e1',
+    });
+    const { customer: byCrm, created } = await upsertCustomer(
+      db,
+      { externalId: { system: 'crm', id: 'C-42' } },
+      { lastName: 'Baez' },
+    );
+    expect(created).toBe(true);
+    await appendTimeline(db, {
+      customerId: byCrm.id,
+      at: '2026-03-02T00:00:00Z',
+      kind: 'event',
+      summary: 'crm contact created',
+      ref: 'e2',
+    });
+    await recordOrder(db, byCrm.id, 'e3', { orderId: 'ID-1', total: 30 }, '2026-03-03T00:00:00Z');
+
+    // An event naming both identities shows they are one person.
+    const both = await upsertCustomer(db, { email: 'joan@example.com', externalId: { system: 'crm', id: 'C-42' } });
+    expect(both.customer.id).toBe(byEmail.id);
+    expect(both.merged).toEqual([byCrm.id]);
+    expect(both.customer).toMatchObject({ first_name: 'Joan', last_name: 'Baez', email: 'joan@example.com' });
+
+    expect((await findCustomer(db, { externalId: { system: 'crm', id: 'C-42' } }))?.id).toBe(byEmail.id);
+    expect((await findCustomer(db, { id: byCrm.id }))?.id).toBe(byEmail.id);
+    const timeline = await listTimeline(db, byEmail.id);
+    expect(timeline.map((t) => t.summary)).toEqual([
+      'newsletter signup',
+      'crm contact created',
+      expect.stringMatching(new RegExp(`^merged customer ${byCrm.id} into this record`)),
+    ]);
+    expect(await listTimeline(db, byCrm.id)).toEqual([]);
+    expect((await customerMetrics(db, byEmail.id)).orderCount).toBe(1);
+    // Later events by either identity find the one record.
+    expect((await upsertCustomer(db, { externalId: { system: 'crm', id: 'C-42' } })).customer.id).toBe(byEmail.id);
+  });
+
+  test('a merge keeps the most recent consent of each channel and purpose', async () => {
+    const db = database.db;
+    const { customer: a } = await upsertCustomer(db, { email: 'ma@example.com' });
+    const { customer: b } = await upsertCustomer(db, { phone: '+15555550142' });
+    await recordConsent(
+      db,
+      a.id,
+      { email: { marketing: true } },
+      { method: 'form', source: 'signup', at: '2026-01-01T00:00:00Z' },
+    );
+    await recordConsent(
+      db,
+      b.id,
+      { email: { marketing: false } },
+      { method: 'link', source: 'unsubscribe', at: '2026-02-01T00:00:00Z' },
+    );
+    await recordConsent(
+      db,
+      b.id,
+      { sms: { marketing: true } },
+      { method: 'keyword', source: 'JOIN', at: '2026-02-02T00:00:00Z' },
+    );
+    await mergeCustomers(db, a.id, b.id, 'support found a duplicate');
+    expect(await allConsent(db, a.id)).toEqual({ email: { marketing: false }, sms: { marketing: true } });
+    expect((await findCustomer(db, { phone: '+15555550142' }))?.id).toBe(a.id);
   });
 });
