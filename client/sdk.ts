@@ -10,6 +10,8 @@ import type { CustomerView } from '../activities/store/customers';
 import type { EnrollmentView } from '../activities/store/enrollments';
 import type { TimelineItem } from '../activities/store/timeline';
 import type { JourneyPlan } from '../definitions/schema/journey';
+import type { CustomerMetrics } from '../definitions/facts';
+import type { EnrollmentExplanation } from '../activities/store/explain';
 
 export interface ProblemDocument {
   type: string;
@@ -36,9 +38,15 @@ export interface JourneyDetail extends JourneySummary {
 export type PublishResult = PublishImpact & { dryRun: boolean; version?: number; created?: boolean };
 
 export interface CustomerDetail {
-  customer: CustomerView;
+  customer: CustomerView & { metrics: CustomerMetrics; consent: Record<string, Record<string, boolean>> };
+  identities: { kind: string; value: string; since: string }[];
   enrollments: EnrollmentView[];
   timeline: TimelineItem[];
+}
+
+export interface Explanation {
+  customerId: string;
+  enrollments: (EnrollmentExplanation & { waitingFor: string | null })[];
 }
 
 export class RapportClient {
@@ -74,8 +82,16 @@ export class RapportClient {
   sendEvent(event: IncomingEvent, idempotencyKey?: string): Promise<EventReceipt> {
     return this.request('POST', '/v1/events', event, idempotencyKey ? { 'idempotency-key': idempotencyKey } : {});
   }
-  getCustomer(id: string): Promise<CustomerDetail> {
-    return this.request('GET', `/v1/customers/${encodeURIComponent(id)}`);
+  /** A customer by id, email or phone. */
+  getCustomer(ref: string): Promise<CustomerDetail> {
+    return this.request('GET', `/v1/customers/${encodeURIComponent(ref)}`);
+  }
+  explain(ref: string, journey?: string): Promise<Explanation> {
+    const q = journey ? `?journey=${encodeURIComponent(journey)}` : '';
+    return this.request('GET', `/v1/customers/${encodeURIComponent(ref)}/explain${q}`);
+  }
+  mergeCustomers(into: string, from: string, reason?: string): Promise<{ customer: string; merged: string }> {
+    return this.request('POST', '/v1/customers/merge', { into, from, ...(reason ? { reason } : {}) });
   }
   async listJourneys(): Promise<JourneySummary[]> {
     return (await this.request<{ journeys: JourneySummary[] }>('GET', '/v1/journeys')).journeys;

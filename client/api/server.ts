@@ -4,7 +4,9 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Db } from '../../activities/db/database';
 import { listOutbox, readOutboxEml } from '../../activities/channels/outbox';
-import { getCustomer, toCustomerView } from '../../activities/store/customers';
+import { findCustomer, getCustomer, mergeCustomers, toCustomerView } from '../../activities/store/customers';
+import { customerFacts } from '../../activities/store/facts';
+import { explainCustomer } from '../../activities/store/explain';
 import { listEnrollments } from '../../activities/store/enrollments';
 import { listTimeline } from '../../activities/store/timeline';
 import type { Client } from '@temporalio/client';
@@ -12,7 +14,7 @@ import { journeyDefinition } from '../../definitions/schema/journey';
 import { completeTask, listTasks } from '../../activities/store/tasks';
 import { listJourneys, publishVersion, setJourneyStatus } from '../../activities/store/journeys';
 import { journeyVersions, publishImpact } from '../../activities/store/versions';
-import type { TaskSignal } from '../../workflows/types';
+import type { JourneyState, TaskSignal } from '../../workflows/types';
 import { type EventIntake, IntakeError } from '../events/intake';
 import { incomingEvent } from '../events/schema';
 import { sendProblem, zodErrors } from './problems';
@@ -80,12 +82,73 @@ export function buildApi(deps: ApiDeps) {
     }
   });
 
-  app.get('/v1/customers/:id', async (req, reply) => {
-    const { id } = z.object({ id: z.string().min(1) }).parse(req.params);
-    const row = await getCustomer(deps.db, id);
-    if (!row) return sendProblem(reply, 404, 'Not found', `no customer with id ${id}`);
-    const [enrollments, timeline] = await Promise.all([listEnrollments(deps.db, id), listTimeline(deps.db, id)]);
-    return { customer: toCustomerView(row), enrollments, timeline };
+  /** A customer by id, email or phone (E.164). */
+  const resolveRef = async (ref: string) =>
+    ref.includes('@')
+      ? findCustomer(deps.db, { email: ref })
+      : ref.startsWith('+')
+        ? findCustomer(deps.db, { phone: ref })
+        : getCustomer(deps.db, ref);
+
+  app.get('/v1/customers/:ref', async (req, reply) => {
+    const { ref } = z.object({ ref: z.string().min(1) }).parse(req.params);
+    const row = await resolveRef(ref);
+    if (!row) return sendProblem(reply, 404, 'Not found', `no customer ${ref}`);
+    const [facts, identities, enrollments, timeline] = await Promise.all([
+      customerFacts(deps.db, row),
+      deps.db
+        .selectFrom('identities')
+        .select(['kind', 'value', 'created_at'])
+        .where('customer_id', '=', row.id)
+        .orderBy('created_at')
+        .execute(),
+      listEnrollments(deps.db, row.id),
+      listTimeline(deps.db, row.id),
+    ]);
+    return {
+      customer: { ...toCustomerView(row), metrics: facts.metrics, consent: facts.consent },
+      identities: identities.map((i) => ({ kind: i.kind, value: i.value, since: i.created_at.toISOString() })),
+      enrollments,
+      timeline,
+    };
+  });
+
+  app.get('/v1/customers/:ref/explain', async (req, reply) => {
+    const { ref } = z.object({ ref: z.string().min(1) }).parse(req.params);
+    const { journey } = z.object({ journey: z.string().optional() }).parse(req.query);
+    const row = await resolveRef(ref);
+    if (!row) return sendProblem(reply, 404, 'Not found', `no customer ${ref}`);
+    const enrollments = await explainCustomer(deps.db, row.id, journey);
+    const live = await Promise.all(
+      enrollments.map(async (e) => {
+        if (e.status !== 'active') return { ...e, waitingFor: null };
+        try {
+          const state = await deps.temporal.workflow.getHandle(e.workflowId).query<JourneyState>('journeyState');
+          return { ...e, currentStep: state.currentStep, waitingFor: state.waitingFor };
+        } catch {
+          return { ...e, waitingFor: null };
+        }
+      }),
+    );
+    return { customerId: row.id, enrollments: live };
+  });
+
+  app.post('/v1/customers/merge', async (req, reply) => {
+    const body = z
+      .object({ into: z.string().min(1), from: z.string().min(1), reason: z.string().max(500).optional() })
+      .strict()
+      .safeParse(req.body);
+    if (!body.success)
+      return sendProblem(reply, 422, 'Invalid merge', 'the body does not match', zodErrors(body.error));
+    const into = await getCustomer(deps.db, body.data.into);
+    const from = await getCustomer(deps.db, body.data.from);
+    if (!into || !from)
+      return sendProblem(reply, 404, 'Not found', `no customer ${!into ? body.data.into : body.data.from}`);
+    if (into.id === from.id) return sendProblem(reply, 409, 'Conflict', 'these are already one customer');
+    await deps.db
+      .transaction()
+      .execute((tx) => mergeCustomers(tx, into.id, from.id, body.data.reason ?? 'merged through the API'));
+    return { customer: into.id, merged: from.id };
   });
 
   app.get('/v1/journeys', async () => ({ journeys: await listJourneys(deps.db) }));

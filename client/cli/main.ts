@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { RapportApiError } from '../sdk';
 import { graphCommand, journeysList, journeysSetStatus, journeysShow, publishCommand } from './journeys';
+import { customersShow, explainCommand } from './customers';
 import { startCommand } from './start';
 import { validateCommand } from './validate';
 
@@ -75,6 +76,26 @@ connection(
     .argument('<journey>')
     .option('--json', 'print JSON'),
 ).action((id: string, o: { url?: string; apiKey?: string; json?: boolean }) => journeysSetStatus(id, 'resume', o));
+
+const customers = program
+  .command('customers')
+  .description('One customer: profile, identities, consent, metrics, journeys, timeline');
+connection(
+  customers
+    .command('show')
+    .description('Everything Rapport knows about a customer')
+    .argument('<customer>', 'id, email or phone')
+    .option('--json', 'print JSON'),
+).action(customersShow);
+
+connection(
+  program
+    .command('explain')
+    .description('Why a customer got, or did not get, each message; where they are and what they wait for')
+    .argument('<customer>', 'id, email or phone')
+    .argument('[journey]', 'only this journey')
+    .option('--json', 'print JSON'),
+).action(explainCommand);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`${err instanceof RapportApiError || err instanceof Error ? err.message : String(err)}\n`);

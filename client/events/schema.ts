@@ -55,10 +55,7 @@ export const profileFields = z
     preferredChannel: z.enum(['email', 'sms']).optional(),
     attributes: z.record(z.string(), z.unknown()).optional(),
     /** Consent given (true) or withdrawn (false), per channel and purpose; the event is the evidence. */
-    consent: z
-      .object({ email: purposes.optional(), sms: purposes.optional() })
-      .strict()
-      .optional(),
+    consent: z.object({ email: purposes.optional(), sms: purposes.optional() }).strict().optional(),
   })
   .strict();
 

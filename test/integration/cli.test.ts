@@ -115,3 +115,32 @@ test('graph: Mermaid text, and an HTML page', async () => {
   expect(html).toContain('review-time: wait until 10:00 (tue, wed, thu)');
   expect(html).not.toMatch(/<script|https?:\/\//);
 });
+
+test('customers show and explain', async () => {
+  const r = await stack.sendEvent({
+    id: 'cli-show-1',
+    type: 'signup.completed',
+    customer: { email: 'show@example.com', externalId: { system: 'crm', id: 'S-1' } },
+    profile: { firstName: 'Sam', lastName: 'Hart' },
+  });
+  await env.sleep('1h');
+  const show = await rapport('customers', 'show', 'show@example.com');
+  expect(show.code).toBe(0);
+  expect(show.stdout).toContain(`Sam Hart (${r.customerId})`);
+  expect(show.stdout).toContain('identities: email=show@example.com, ext:crm=S-1');
+  expect(show.stdout).toMatch(/welcome v\d: active at settle-in/);
+  expect(show.stdout).toMatch(/message +email sent: Welcome, Sam!/);
+  const json = JSON.parse((await rapport('customers', 'show', r.customerId, '--json')).stdout) as {
+    customer: { id: string };
+  };
+  expect(json.customer.id).toBe(r.customerId);
+
+  const explain = await rapport('explain', 'show@example.com', 'welcome');
+  expect(explain.stdout).toMatch(/welcome v\d \(active\)/);
+  expect(explain.stdout).toMatch(/now at settle-in, waiting for until \d{4}-/);
+  expect(explain.stdout).toMatch(/hello \(email\): sent at .*: sent by email: "Welcome, Sam!"/);
+  expect(explain.stdout).toContain('check-in (email): not reached yet: the customer has not got there yet');
+  const missing = await rapport('customers', 'show', 'nobody@example.com');
+  expect(missing.code).toBe(1);
+  expect(missing.stderr).toContain('404 Not found: no customer nobody@example.com');
+});

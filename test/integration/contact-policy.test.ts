@@ -186,3 +186,61 @@ test('no consent, no marketing; a suppressed channel gets nothing, whatever the 
     detail: 'email: email suppressed (hard_bounce)',
   });
 });
+
+test('explain: why each message went out or not, where the customer is and what they wait for', async () => {
+  const customer = { email: 'explain@example.com' };
+  const burst = await run('burst.start', customer, { consent: { email: { marketing: true } } });
+  await run('capped-skip.start', customer);
+  const waiting = await start('capped-defer.start', customer);
+  await until(waiting.workflowId, (state) => state.waitingFor?.startsWith('frequency cap') ?? false);
+
+  const res = await stack.api.inject({ method: 'GET', url: `/v1/customers/explain@example.com/explain` });
+  expect(res.statusCode).toBe(200);
+  const { customerId, enrollments } = res.json<{
+    customerId: string;
+    enrollments: {
+      journey: string;
+      status: string;
+      currentStep: string | null;
+      waitingFor: string | null;
+      messages: { step: string; outcome: string; why: string }[];
+    }[];
+  }>();
+  expect(customerId).toBe(burst.customerId);
+  expect(enrollments.map((e) => [e.journey, e.status])).toEqual([
+    ['burst', 'completed'],
+    ['capped-skip', 'completed'],
+    ['capped-defer', 'active'],
+  ]);
+  expect(enrollments[0]!.messages.map((m) => [m.step, m.outcome, m.why])).toEqual([
+    ['one', 'sent', 'sent by email: "One"'],
+    ['two', 'sent', 'sent by email: "Two"'],
+    ['three', 'sent', 'sent by email: "Three"'],
+  ]);
+  expect(enrollments[1]!.messages).toEqual([
+    expect.objectContaining({
+      step: 'promo',
+      outcome: 'skipped',
+      why: 'frequency cap: 3 message(s) in the last 7 day(s), at most 3',
+    }),
+  ]);
+  expect(enrollments[2]).toMatchObject({
+    currentStep: 'promo',
+    waitingFor: expect.stringMatching(/^frequency cap: 3 message\(s\) in the last 7 day\(s\), at most 3 \(until /),
+    messages: [
+      expect.objectContaining({
+        step: 'promo',
+        outcome: 'deferred',
+        why: expect.stringMatching(/^held until .*: frequency cap/),
+      }),
+    ],
+  });
+
+  const view = await stack.api.inject({ method: 'GET', url: `/v1/customers/explain@example.com` });
+  expect(view.json()).toMatchObject({
+    customer: { id: customerId, consent: { email: { marketing: true } }, metrics: { orderCount: 0 } },
+    identities: [{ kind: 'email', value: 'explain@example.com' }],
+  });
+  await env.sleep('7d');
+  await finished(waiting.workflowId);
+});
