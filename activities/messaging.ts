@@ -18,7 +18,7 @@ import { renderText } from './render';
 import { getCustomer } from './store/customers';
 import { customerFacts } from './store/facts';
 import { claimSend, finishedSend, markInFlight, recordOutcome } from './store/ledger';
-import { activeSuppression, consentFor, recentSends } from './store/consent';
+import { activeSuppression, consentFor, recentSends, suppress } from './store/consent';
 import { decide, DEFAULT_POLICY, type PolicySettings } from './policy';
 import { appendTimeline } from './store/timeline';
 
@@ -246,6 +246,10 @@ export function createMessaging(deps: MessagingDeps) {
       const message = err instanceof Error ? err.message : String(err);
       if (isPermanentSmtpError(err)) {
         await recordOutcome(db, sendKey, 'failed_permanent', { error: message });
+        // A permanent refusal of the address is a hard bounce: no more email to it.
+        if (channel === 'email' && /^55[0-3]\b/.test(String((err as { responseCode?: number }).responseCode ?? ''))) {
+          await suppress(db, customer.id, 'email', 'hard_bounce', message.slice(0, 300), req.at);
+        }
         await writeTimeline(req, sendKey, `${channel} failed: ${message}`, {
           status: 'failed',
           channel,
