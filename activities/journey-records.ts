@@ -110,6 +110,14 @@ export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
     },
 
     async updateCustomer(req: UpdateRequest): Promise<string> {
+      // Applied once: a retry after the change was written finds it on the timeline.
+      const done = await db
+        .selectFrom('timeline')
+        .select('summary')
+        .where('kind', '=', 'change')
+        .where('ref', '=', req.changeKey)
+        .executeTakeFirst();
+      if (done) return done.summary.replace(/ \([^)]*\)$/, '');
       const row = await getCustomer(db, req.customerId);
       if (!row) throw ApplicationFailure.nonRetryable(`no customer ${req.customerId}`, 'CustomerNotFound');
       const vars = await variables(db, req.customerId, req.facts);

@@ -109,7 +109,13 @@ export function createMessaging(deps: MessagingDeps) {
   async function sendMessage(req: SendRequest): Promise<SendOutcome> {
     const customer = await getCustomer(db, req.customerId);
     if (!customer) return { status: 'skipped', detail: 'customer not found' };
-    const choice = chooseChannel(req, customer);
+    // A retry keeps the channel an earlier attempt chose, whatever changed since.
+    const earlier = await db
+      .selectFrom('send_ledger')
+      .select('channel')
+      .where('send_key', 'like', `${req.keyBase}:%`)
+      .executeTakeFirst();
+    const choice = earlier ? earlier.channel : chooseChannel(req, customer);
     if (typeof choice !== 'string') {
       const sendKey = `${req.keyBase}:${req.channel}`;
       await writeTimeline(req, sendKey, `message skipped: ${choice.skip}`, { status: 'skipped', reason: choice.skip });
@@ -126,8 +132,8 @@ export function createMessaging(deps: MessagingDeps) {
       return { status, channel, sendKey, detail: finished.error ?? finished.providerRef ?? finished.state };
     }
 
-    // The contact policy, at the time the journey sends (workflow time).
-    const now = Date.parse(req.at);
+    // The contact policy, at the time the journey sends, or now for a retry that comes later.
+    const now = Math.max(Date.parse(req.at), Date.now());
     const decision = decide(
       {
         channel,
@@ -243,6 +249,7 @@ export function createMessaging(deps: MessagingDeps) {
       });
       return { status: 'sent', channel, sendKey, detail: firstLine };
     } catch (err) {
+      if (err instanceof ApplicationFailure && err.nonRetryable) throw err;
       const message = err instanceof Error ? err.message : String(err);
       if (isPermanentSmtpError(err)) {
         await recordOutcome(db, sendKey, 'failed_permanent', { error: message });

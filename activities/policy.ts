@@ -61,7 +61,8 @@ export function decide(input: PolicyInput, settings: PolicySettings): PolicyDeci
   }
 
   // The default SMS quiet hours hold marketing texts (as TCPA's do); a journey's own quiet hours hold all its sends.
-  const quiet = input.quietHours ?? (input.channel === 'sms' && input.category === 'marketing' ? settings.smsQuietHours : null);
+  const quiet =
+    input.quietHours ?? (input.channel === 'sms' && input.category === 'marketing' ? settings.smsQuietHours : null);
   if (quiet && inQuietHours(input.now, input.timezone, quiet)) {
     return {
       defer: nextLocalTime(input.now, input.timezone, quiet.end),

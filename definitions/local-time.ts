@@ -21,7 +21,6 @@ export function nextLocalTime(fromMs: number, zone: string, time: string, days?:
   throw new Error(`no ${time} on ${days?.join(',') ?? 'any day'} within a week`);
 }
 
-
 /** Minutes since local midnight of an instant in a zone (UTC when the zone is unknown). */
 export function localMinutes(ms: number, zone: string): number {
   let local = DateTime.fromMillis(ms, { zone });

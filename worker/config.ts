@@ -157,7 +157,8 @@ export function webhookPolicy(config: Config): { allowHosts: string[]; allowPriv
 
 export function policySettings(config: Config): PolicySettings {
   const quiet = parseQuietHours(config.RAPPORT_SMS_QUIET_HOURS);
-  const marketing = config.RAPPORT_CAP_MARKETING === undefined ? DEFAULT_POLICY.caps.marketing : parseCap(config.RAPPORT_CAP_MARKETING);
+  const marketing =
+    config.RAPPORT_CAP_MARKETING === undefined ? DEFAULT_POLICY.caps.marketing : parseCap(config.RAPPORT_CAP_MARKETING);
   const service = parseCap(config.RAPPORT_CAP_SERVICE);
   return {
     smsQuietHours: quiet === 'invalid' ? DEFAULT_POLICY.smsQuietHours : quiet,

@@ -41,6 +41,7 @@ export const taskCompletedSignal = defineSignal<[TaskSignal]>('taskCompleted');
 
 const HISTORY_KEPT = 200;
 const INBOX_KEPT = 50;
+const SEEN_KEPT = 200;
 
 /** The step list at a path such as ['steps', 2, 'on_timeout']. */
 function listAt(def: JourneyDefinition, path: PathSeg[]): Step[] {
@@ -63,7 +64,11 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
     goalMetAt: null,
     enrolledAt: new Date(workflowInfo().startTime).toISOString(),
     runs: 0,
+    seenEvents: [],
+    completions: {},
   };
+  memory.seenEvents ??= [];
+  memory.completions ??= {};
   memory.runs += 1;
   const state: JourneyState = {
     journey: def.journey,
@@ -79,7 +84,8 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
     history: memory.history,
     runs: memory.runs,
   };
-  let interrupt: { outcome: EnrollmentOutcome; reason: string } | undefined;
+  // A goal met (with exit) or an exit event in an earlier run ends this one at once.
+  let interrupt: { outcome: EnrollmentOutcome; reason: string } | undefined = memory.interrupt ?? undefined;
   let lastCustomer: CustomerFacts | undefined;
 
   const facts = (customer?: CustomerFacts): Facts => ({
@@ -94,6 +100,12 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
   setHandler(journeyStateQuery, () => state);
 
   setHandler(journeyEventSignal, async ({ event, customer }: EventSignal) => {
+    // An event routed twice (a retry after a failure) is taken once.
+    if (event.id) {
+      if (memory.seenEvents.includes(event.id)) return;
+      memory.seenEvents.push(event.id);
+      if (memory.seenEvents.length > SEEN_KEPT) memory.seenEvents.splice(0, memory.seenEvents.length - SEEN_KEPT);
+    }
     lastCustomer = customer;
     if (def.exit?.events.includes(event.type)) {
       interrupt ??= { outcome: 'exited', reason: `exit event ${event.type}` };
@@ -188,7 +200,9 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
     const suggested = workflowInfo().continueAsNewSuggested;
     if (suggested || (input.maxStepsPerRun !== undefined && stepsThisRun >= input.maxStepsPerRun)) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof journeyWorkflow>({ ...input, memory });
+      // A handler that finished just now may have ended the enrollment.
+      if (interrupt) break;
+      await continueAsNew<typeof journeyWorkflow>({ ...input, memory: { ...memory, interrupt: null } });
     }
     const step = list[top.index]!;
     state.currentStep = step.id;

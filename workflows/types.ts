@@ -54,6 +54,12 @@ export interface JourneyMemory {
   goalMetAt: string | null;
   enrolledAt: string;
   runs: number;
+  /** Ids of events already taken (routing may deliver one twice). */
+  seenEvents: string[];
+  /** Task completions received, by task id. */
+  completions: Record<string, { outcome: string; note: string | null; completedAt: string }>;
+  /** An end decided but not yet acted on. */
+  interrupt?: { outcome: EnrollmentOutcome; reason: string } | null;
 }
 
 export interface JourneyInput {

@@ -80,7 +80,12 @@ export function identitiesOf(ref: CustomerRef): { kind: string; value: string }[
 async function matching(db: Db, ref: CustomerRef): Promise<CustomerRow[]> {
   const found: CustomerRow[] = [];
   for (const { kind, value } of identitiesOf(ref)) {
-    const hit = await db.selectFrom('identities').select('customer_id').where('kind', '=', kind).where('value', '=', value).executeTakeFirst();
+    const hit = await db
+      .selectFrom('identities')
+      .select('customer_id')
+      .where('kind', '=', kind)
+      .where('value', '=', value)
+      .executeTakeFirst();
     const row = hit ? await getCustomer(db, hit.customer_id) : undefined;
     if (row && !found.some((f) => f.id === row.id)) found.push(row);
   }
@@ -154,7 +159,12 @@ export async function upsertCustomer(
   }
   await addIdentities(db, existing.id, identities);
   const takenBy = async (column: 'email' | 'phone', value: string) =>
-    (await db.selectFrom('customers').select('id').where(column, '=', value).where('id', '<>', existing.id).executeTakeFirst()) !== undefined;
+    (await db
+      .selectFrom('customers')
+      .select('id')
+      .where(column, '=', value)
+      .where('id', '<>', existing.id)
+      .executeTakeFirst()) !== undefined;
   const changes = {
     ...(email !== undefined && email !== existing.email && !(await takenBy('email', email)) ? { email } : {}),
     ...(phone !== undefined && phone !== existing.phone && !(await takenBy('phone', phone)) ? { phone } : {}),
@@ -186,7 +196,11 @@ export async function mergeCustomers(db: Db, survivorId: string, mergedId: strin
   if (survivorId === mergedId) return;
   const survivor = await db.selectFrom('customers').selectAll().where('id', '=', survivorId).executeTakeFirstOrThrow();
   const gone = await db.selectFrom('customers').selectAll().where('id', '=', mergedId).executeTakeFirstOrThrow();
-  await db.updateTable('customers').set({ email: null, phone: null, merged_into: survivorId, updated_at: new Date() }).where('id', '=', mergedId).execute();
+  await db
+    .updateTable('customers')
+    .set({ email: null, phone: null, merged_into: survivorId, updated_at: new Date() })
+    .where('id', '=', mergedId)
+    .execute();
   for (const table of ['identities', 'events', 'timeline', 'orders', 'tasks', 'send_ledger', 'suppressions'] as const) {
     await db.updateTable(table).set({ customer_id: survivorId }).where('customer_id', '=', mergedId).execute();
   }

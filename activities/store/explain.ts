@@ -28,7 +28,11 @@ export interface EnrollmentExplanation {
   messages: MessageExplanation[];
 }
 
-export async function explainCustomer(db: Db, customerId: string, journeyId?: string): Promise<EnrollmentExplanation[]> {
+export async function explainCustomer(
+  db: Db,
+  customerId: string,
+  journeyId?: string,
+): Promise<EnrollmentExplanation[]> {
   let q = db.selectFrom('enrollments').selectAll().where('customer_id', '=', customerId);
   if (journeyId) q = q.where('journey_id', '=', journeyId);
   const enrollments = await q.orderBy('started_at').execute();
@@ -50,7 +54,12 @@ export async function explainCustomer(db: Db, customerId: string, journeyId?: st
       .executeTakeFirst();
     const plan = version?.definition as JourneyPlan | undefined;
     const sends: { id: string; channel: string }[] = [];
-    if (plan) forEachStep(plan.definition.steps, ['steps'], (s) => s.type === 'send' && sends.push({ id: s.id, channel: s.channel }));
+    if (plan)
+      forEachStep(
+        plan.definition.steps,
+        ['steps'],
+        (s) => s.type === 'send' && sends.push({ id: s.id, channel: s.channel }),
+      );
     const mine = timeline.filter((t) => {
       const d = t.data as { journey?: string };
       return d.journey === e.journey_id && t.at >= e.started_at && (!e.ended_at || t.at <= e.ended_at);
@@ -64,7 +73,10 @@ export async function explainCustomer(db: Db, customerId: string, journeyId?: st
           channel: s.channel,
           outcome: e.status === 'active' ? 'not reached yet' : 'not on the path taken',
           at: null,
-          why: e.status === 'active' ? 'the customer has not got there yet' : `the enrollment ended (${e.outcome ?? e.status}) without reaching this step`,
+          why:
+            e.status === 'active'
+              ? 'the customer has not got there yet'
+              : `the enrollment ended (${e.outcome ?? e.status}) without reaching this step`,
         };
       }
       const d = last.data as { status?: string; reason?: string; channel?: string; subject?: string; until?: string };

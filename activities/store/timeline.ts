@@ -34,15 +34,17 @@ export async function appendTimeline(db: Db, entry: TimelineEntry): Promise<void
     .execute();
 }
 
-/** The customer's timeline in order: by time, then by when it was written. */
+/** The customer's timeline in order (by time, then by when it was written): the newest `limit` entries. */
 export async function listTimeline(db: Db, customerId: string, limit = 500): Promise<TimelineItem[]> {
   const rows = await db
     .selectFrom('timeline')
     .select(['at', 'kind', 'summary', 'data', 'ref'])
     .where('customer_id', '=', customerId)
-    .orderBy('at')
-    .orderBy('id')
+    .orderBy('at', 'desc')
+    .orderBy('id', 'desc')
     .limit(limit)
     .execute();
-  return rows.map((r) => ({ at: r.at.toISOString(), kind: r.kind, summary: r.summary, data: r.data, ref: r.ref }));
+  return rows
+    .reverse()
+    .map((r) => ({ at: r.at.toISOString(), kind: r.kind, summary: r.summary, data: r.data, ref: r.ref }));
 }

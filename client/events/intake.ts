@@ -4,7 +4,12 @@
  * Routing enrolls the customer in every active journey whose trigger matches.
  */
 import { createHash } from 'node:crypto';
-import { type Client, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/client';
+import {
+  type Client,
+  WorkflowIdConflictPolicy,
+  WorkflowIdReusePolicy,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Db } from '../../activities/db/database';
 import { newId } from '../../activities/store/ids';
@@ -31,6 +36,8 @@ export class IntakeError extends Error {
     this.name = 'IntakeError';
   }
 }
+
+class LostRace extends Error {}
 
 export interface IntakeDeps {
   db: Db;
@@ -112,7 +119,8 @@ export class EventIntake {
           .onConflict((oc) => oc.column('id').doNothing())
           .returning('id')
           .executeTakeFirst();
-        if (!inserted) return undefined;
+        // Another request with the same id won the race: roll back, and answer as it did.
+        if (!inserted) throw new LostRace();
         if (event.type === 'order.placed') await recordOrder(tx, customer.id, id, event.data, event.occurredAt);
         if (event.profile?.consent) {
           await recordConsent(tx, customer.id, event.profile.consent, {
@@ -215,7 +223,9 @@ export class EventIntake {
           receipt.signalled.push({ journey: enrollment.journey_id, workflowId: enrollment.workflow_id });
         } catch (err) {
           // The workflow ended between the read and the signal: nothing is listening any more.
-          this.deps.logger.debug({ err, workflowId: enrollment.workflow_id }, 'signal not delivered');
+          // Anything else (Temporal unreachable) leaves the event unrouted, to be routed again.
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+          this.deps.logger.debug({ workflowId: enrollment.workflow_id }, 'signal not delivered: the journey has ended');
         }
       }
 

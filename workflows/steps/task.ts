@@ -19,7 +19,10 @@ export async function runTask(step: TaskStep, ctx: StepContext): Promise<StepRes
     facts: { ...facts, journey: facts.journey! },
     at: facts.now,
   });
-  ctx.memory.tasks[step.id] = { id: taskId, status: 'open', outcome: null, note: null, completedAt: null };
+  const early = ctx.memory.completions[taskId];
+  ctx.memory.tasks[step.id] = early
+    ? { id: taskId, status: 'completed', ...early }
+    : { id: taskId, status: 'open', outcome: null, note: null, completedAt: null };
   if (!step.wait) {
     ctx.record(step.id, 'task', 'task', `created ${taskId}`);
     return NEXT;
