@@ -161,7 +161,14 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       logger,
     });
-    const api = buildApi({ db: database.db, intake, temporal: client, outboxDir, logger });
+    const api = buildApi({
+      db: database.db,
+      intake,
+      temporal: client,
+      outboxDir,
+      logger,
+      allowHttpWebhooks: config.RAPPORT_WEBHOOK_ALLOW_HTTP,
+    });
     await api.listen({ host: config.RAPPORT_HOST, port: config.RAPPORT_PORT });
     onStop('api', () => api.close());
     const apiUrl = `http://${config.RAPPORT_HOST}:${config.RAPPORT_PORT}`;

@@ -10,7 +10,10 @@ import { explainCustomer } from '../../activities/store/explain';
 import { listEnrollments } from '../../activities/store/enrollments';
 import { listTimeline } from '../../activities/store/timeline';
 import type { Client } from '@temporalio/client';
-import { journeyDefinition } from '../../definitions/schema/journey';
+import { stringify } from 'yaml';
+import { compileJourney } from '../../definitions/compile';
+import { liquidChecker } from '../../activities/render';
+import { toPlan } from '../journeys/load';
 import { completeTask, listTasks } from '../../activities/store/tasks';
 import { listJourneys, publishVersion, setJourneyStatus } from '../../activities/store/journeys';
 import { journeyVersions, publishImpact } from '../../activities/store/versions';
@@ -25,6 +28,8 @@ export interface ApiDeps {
   intake: EventIntake;
   temporal: Client;
   outboxDir: string;
+  /** Accept http:// webhook URLs in journeys published through the API. */
+  allowHttpWebhooks?: boolean;
   logger: Logger;
 }
 
@@ -194,17 +199,27 @@ export function buildApi(deps: ApiDeps) {
     const body = publishBody.safeParse(req.body);
     if (!body.success)
       return sendProblem(reply, 422, 'Invalid journey', 'the body does not match', zodErrors(body.error));
-    const definition = journeyDefinition.safeParse(body.data.plan.definition);
-    if (!definition.success) {
+    // The server compiles the source itself, with every check `rapport validate` makes; the templates
+    // come with the request (the command line read them from its templates folder).
+    const templates = body.data.plan.templates;
+    const compiled = compileJourney(body.data.source, body.data.sourcePath ?? 'journey.yaml', {
+      readTemplate: (name, channel) => {
+        const t = templates[`${channel}:${name}`];
+        return t === undefined ? undefined : stringify(t);
+      },
+      liquid: liquidChecker,
+      ...(deps.allowHttpWebhooks ? { allowHttpWebhooks: true } : {}),
+    });
+    if (!compiled.ok) {
       return sendProblem(
         reply,
         422,
         'Invalid journey',
-        'the definition does not validate',
-        zodErrors(definition.error, 'plan.definition'),
+        `the journey has ${compiled.problems.length} problem(s)`,
+        compiled.problems.map((p) => ({ path: p.path, message: `${p.line}:${p.column}: ${p.message}` })),
       );
     }
-    const plan = { ...body.data.plan, definition: definition.data } as Parameters<typeof publishVersion>[1];
+    const plan = toPlan(compiled.journey);
     const impact = await publishImpact(deps.db, plan);
     if (body.data.dryRun) return { dryRun: true, ...impact };
     const { version, created } = await publishVersion(deps.db, plan, body.data.source, body.data.sourcePath ?? null);

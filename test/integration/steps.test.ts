@@ -527,6 +527,16 @@ steps:
     stepsAdded: ['see-you'],
     stepsRemoved: ['bye'],
   });
+  // The server compiles what it publishes: a broken source is refused with its problems.
+  const broken = await stack.api.inject({
+    method: 'POST',
+    url: '/v1/journeys/publish',
+    payload: { plan: toPlan(compiled.journey), source: v2.replace('duration: 2d', 'duration: soon') },
+  });
+  expect(broken.statusCode).toBe(422);
+  expect(broken.json()).toMatchObject({
+    errors: [{ path: 'steps[1].duration', message: expect.stringContaining('expected a duration') }],
+  });
   const published = await stack.api.inject({
     method: 'POST',
     url: '/v1/journeys/publish',
