@@ -14,7 +14,7 @@ import type { Channel, CustomerRow } from './db/schema';
 import type { EmailContent, SmsContent } from './channels/content';
 import { isPermanentSmtpError, type Mailer } from './channels/email';
 import type { SmsSender } from './channels/sms';
-import { renderText } from './render';
+import { renderHtml, renderText } from './render';
 import { getCustomer } from './store/customers';
 import { customerFacts } from './store/facts';
 import { claimSend, finishedSend, markInFlight, recordOutcome } from './store/ledger';
@@ -211,7 +211,7 @@ export function createMessaging(deps: MessagingDeps) {
         const [subject, text, html] = await Promise.all([
           renderText(content.subject, variables),
           renderText(content.text, variables),
-          content.html ? renderText(content.html, variables) : Promise.resolve(undefined),
+          content.html ? renderHtml(content.html, variables) : Promise.resolve(undefined),
         ]);
         await markInFlight(db, sendKey);
         const result = await deps.mailer.send({

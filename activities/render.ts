@@ -2,9 +2,9 @@
  * Liquid rendering of message text. Templates see only the variables they are given: no file
  * system, no prototype properties, bounded work.
  */
-import { Liquid } from 'liquidjs';
+import { Liquid, type LiquidOptions } from 'liquidjs';
 
-const engine = new Liquid({
+const limits: LiquidOptions = {
   ownPropertyOnly: true,
   strictFilters: true,
   strictVariables: false,
@@ -14,7 +14,16 @@ const engine = new Liquid({
   parseLimit: 200_000,
   renderLimit: 1_000,
   memoryLimit: 10_000_000,
-});
+};
+
+/** For HTML parts: every value is escaped, so a customer's name cannot inject markup. */
+const htmlEngine = new Liquid({ ...limits, outputEscape: 'escape' });
+
+export function renderHtml(source: string, variables: Record<string, unknown>): Promise<string> {
+  return htmlEngine.parseAndRender(source, variables) as Promise<string>;
+}
+
+const engine = new Liquid(limits);
 
 export function renderText(source: string, variables: Record<string, unknown>): Promise<string> {
   return engine.parseAndRender(source, variables) as Promise<string>;

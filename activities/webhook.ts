@@ -7,6 +7,7 @@ import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
+import { Agent, request } from 'undici';
 import type { Facts } from '../definitions/facts';
 import type { Db } from './db/database';
 import { renderText } from './render';
@@ -42,8 +43,11 @@ for (const [net, prefix] of [
   ['127.0.0.0', 8],
   ['169.254.0.0', 16],
   ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
   ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
   ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
 ] as const) {
   privateRanges.addSubnet(net, prefix, 'ipv4');
 }
@@ -53,25 +57,36 @@ for (const [net, prefix] of [
   ['fc00::', 7],
   ['fe80::', 10],
   ['::ffff:0:0', 96],
+  ['64:ff9b::', 96],
+  ['2002::', 16],
 ] as const) {
   privateRanges.addSubnet(net, prefix, 'ipv6');
 }
 
-/** Why a URL may not be called, or undefined when it may. */
-export async function refuseReason(url: URL, policy: WebhookPolicy): Promise<string | undefined> {
+type Checked = { refused: string } | { address: string; family: number };
+
+/**
+ * Whether a URL may be called, and the address to call: the one that was checked, so a host name
+ * that resolves differently a moment later (DNS rebinding) cannot redirect the call.
+ */
+export async function checkTarget(url: URL, policy: WebhookPolicy): Promise<Checked> {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const hostPort = url.port ? `${host}:${url.port}` : host;
   if (!policy.allowHosts.includes(host) && !policy.allowHosts.includes(hostPort)) {
-    return `host ${hostPort} is not on the webhook allow-list (RAPPORT_WEBHOOK_HOSTS)`;
+    return { refused: `host ${hostPort} is not on the webhook allow-list (RAPPORT_WEBHOOK_HOSTS)` };
   }
-  if (policy.allowPrivate) return undefined;
   const addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await lookup(host, { all: true });
-  for (const a of addresses) {
-    if (privateRanges.check(a.address, a.family === 6 ? 'ipv6' : 'ipv4')) {
-      return `${hostPort} resolves to a private or loopback address (${a.address}); set RAPPORT_WEBHOOK_ALLOW_PRIVATE to allow it`;
+  if (addresses.length === 0) return { refused: `${hostPort} does not resolve` };
+  if (!policy.allowPrivate) {
+    for (const a of addresses) {
+      if (privateRanges.check(a.address, a.family === 6 ? 'ipv6' : 'ipv4')) {
+        return {
+          refused: `${hostPort} resolves to a private or loopback address (${a.address}); set RAPPORT_WEBHOOK_ALLOW_PRIVATE to allow it`,
+        };
+      }
     }
   }
-  return undefined;
+  return addresses[0]!;
 }
 
 export function createWebhooks(db: Db, policy: WebhookPolicy) {
@@ -87,43 +102,52 @@ export function createWebhooks(db: Db, policy: WebhookPolicy) {
           ref: req.key,
           data: { journey: req.journeyId, step: req.stepId, host: url.host, ...data },
         });
-      const refused = await refuseReason(url, policy);
-      if (refused) {
-        await record(`webhook to ${url.host} refused: ${refused}`, { status: 'refused' });
-        return { ok: false, detail: refused };
+      const target = await checkTarget(url, policy);
+      if ('refused' in target) {
+        await record(`webhook to ${url.host} refused: ${target.refused}`, { status: 'refused' });
+        return { ok: false, detail: target.refused };
       }
       const row = await getCustomer(db, req.customerId);
       const vars = { ...req.facts, ...(row ? { customer: await customerFacts(db, row) } : {}) };
       const body = req.body
         ? await renderText(req.body, vars)
         : JSON.stringify({ customerId: req.customerId, journey: req.journeyId, step: req.stepId });
-      let response: Response;
+      const pinned = new Agent({
+        connect: {
+          lookup: (_hostname, _options, callback) =>
+            callback(null, [{ address: target.address, family: target.family }]),
+        },
+      });
+      let status: number;
       try {
-        response = await fetch(url, {
+        const response = await request(url, {
           method: req.method,
           body,
-          redirect: 'manual',
+          dispatcher: pinned,
           headers: {
-            'content-type': req.body ? 'application/json' : 'application/json',
+            'content-type': 'application/json',
             'idempotency-key': createHash('sha256').update(req.key).digest('hex').slice(0, 32),
             'user-agent': 'Rapport-Webhook/1',
           },
-          signal: AbortSignal.timeout(req.timeoutMs),
+          headersTimeout: req.timeoutMs,
+          bodyTimeout: req.timeoutMs,
         });
+        status = response.statusCode;
+        await response.body.dump();
       } catch (err) {
         throw ApplicationFailure.retryable(
           `webhook to ${url.host} failed: ${(err as Error).message}`,
           'WebhookUnavailable',
         );
+      } finally {
+        await pinned.close();
       }
-      if (response.status >= 500 || response.status === 429) {
-        throw ApplicationFailure.retryable(`webhook to ${url.host} answered ${response.status}`, 'WebhookUnavailable');
+      if (status >= 500 || status === 429) {
+        throw ApplicationFailure.retryable(`webhook to ${url.host} answered ${status}`, 'WebhookUnavailable');
       }
-      const ok = response.status >= 200 && response.status < 300;
-      await record(`webhook to ${url.host} ${ok ? 'called' : 'refused the call'} (${response.status})`, {
-        status: response.status,
-      });
-      return { ok, status: response.status, detail: `${url.host} answered ${response.status}` };
+      const ok = status >= 200 && status < 300;
+      await record(`webhook to ${url.host} ${ok ? 'called' : 'refused the call'} (${status})`, { status });
+      return { ok, status, detail: `${url.host} answered ${status}` };
     },
   };
 }

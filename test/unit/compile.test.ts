@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { compileJourney, formatProblem, type Problem } from '../../definitions/compile';
-import { liquidChecker } from '../../activities/render';
+import { liquidChecker, renderHtml, renderText } from '../../activities/render';
 import { templateReader } from '../../client/journeys/load';
 import { projectRoot } from '../../worker/temporal/binaries';
 
@@ -226,4 +226,15 @@ test('every problem of a file is reported at once, in order of position', () => 
   );
   const lines = found.map((p) => p.line);
   expect([...lines].sort((a, b) => a - b)).toEqual(lines);
+});
+
+test('HTML parts escape what they render; text parts keep it as written', async () => {
+  const customer = { firstName: '<img src=x onerror=alert(1)>' };
+  expect(await renderHtml('<p>Hi {{ customer.firstName }}</p>', { customer })).toBe(
+    '<p>Hi &lt;img src=x onerror=alert(1)&gt;</p>',
+  );
+  expect(await renderText('Hi {{ customer.firstName }}', { customer })).toBe('Hi <img src=x onerror=alert(1)>');
+  // Templates reach only their variables: no files, no prototypes.
+  expect(await renderText('{{ customer.constructor }}{{ customer.__proto__ }}', { customer })).toBe('');
+  await expect(renderText('{% include "/etc/passwd" %}', {})).rejects.toThrow();
 });
