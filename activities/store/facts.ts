@@ -4,6 +4,7 @@ import type { CustomerFacts, CustomerMetrics } from '../../definitions/facts';
 import type { Db } from '../db/database';
 import type { CustomerRow } from '../db/schema';
 import { allConsent } from './consent';
+import { toCustomerView } from './customers';
 
 export async function customerMetrics(db: Db, customerId: string): Promise<CustomerMetrics> {
   const totals = await db
@@ -64,19 +65,6 @@ export async function recommendCategory(db: Db, customerId: string): Promise<str
 }
 
 export async function customerFacts(db: Db, row: CustomerRow): Promise<CustomerFacts> {
-  return {
-    id: row.id,
-    email: row.email,
-    phone: row.phone,
-    firstName: row.first_name,
-    lastName: row.last_name,
-    timezone: row.timezone,
-    locale: row.locale,
-    lifecycleStage: row.lifecycle_stage,
-    tags: row.tags,
-    attributes: row.attributes,
-    consent: await allConsent(db, row.id),
-    preferredChannel: row.preferred_channel,
-    metrics: await customerMetrics(db, row.id),
-  };
+  const { createdAt: _created, updatedAt: _updated, ...view } = toCustomerView(row);
+  return { ...view, consent: await allConsent(db, row.id), metrics: await customerMetrics(db, row.id) };
 }

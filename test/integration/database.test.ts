@@ -272,20 +272,6 @@ describe.each([
     expect(await completeTask(database.db, 'task_1', 'other', null)).toMatchObject({ error: 'not_open' });
     expect(await completeTask(database.db, 'task_nope', 'done', null)).toEqual({ error: 'not_found' });
   });
-});
-
-describe.each([
-  ['PGlite', () => undefined],
-  ['PostgreSQL', () => postgres.url],
-])('identity resolution on %s', (_engine, url) => {
-  let database: OpenDatabase;
-  beforeAll(async () => {
-    database = await openDatabase({ url: url() });
-    await migrate(database.db);
-  });
-  afterAll(async () => {
-    await database?.close();
-  });
 
   test('known by email to one system and by an external id to another: one record, one timeline', async () => {
     const db = database.db;
