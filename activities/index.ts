@@ -8,7 +8,7 @@ import type { Db } from './db/database';
 import type { Mailer } from './channels/email';
 import type { SmsSender } from './channels/sms';
 import { createJourneyRecords } from './journey-records';
-import { createMessaging } from './messaging';
+import { createMessaging, type MessagingDeps } from './messaging';
 import { createWebhooks, type WebhookPolicy } from './webhook';
 import type { PolicySettings } from './policy';
 
@@ -20,6 +20,7 @@ export interface ActivityDeps {
   logger: Logger;
   webhooks?: WebhookPolicy;
   policy?: PolicySettings;
+  onSendPoint?: MessagingDeps['onSendPoint'];
 }
 
 export function createActivities(deps: ActivityDeps) {

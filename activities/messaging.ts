@@ -4,7 +4,7 @@
  * customer's timeline.
  */
 import { createHash } from 'node:crypto';
-import { activityInfo, ApplicationFailure } from '@temporalio/activity';
+import { activityInfo, ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import type { Category } from '../definitions/schema/common';
 import type { JourneyEvent } from '../definitions/events';
@@ -56,6 +56,9 @@ export interface SendOutcome {
   until?: string;
 }
 
+/** Points of a send between claim and record, where fault-injection tests stop the worker. */
+export type SendPoint = 'after-claim' | 'in-flight' | 'after-send' | 'after-record';
+
 export interface MessagingDeps {
   db: Db;
   mailer: Mailer;
@@ -63,6 +66,8 @@ export interface MessagingDeps {
   mailFrom: string;
   logger: Logger;
   policy?: PolicySettings;
+  /** Called at each point of a send; test/integration/exactly-once.test.ts kills the worker there. */
+  onSendPoint?: ((point: SendPoint, sendKey: string) => void) | undefined;
 }
 
 function hashKey(key: string): string {
@@ -93,6 +98,7 @@ function chooseChannel(req: SendRequest, customer: CustomerRow): Channel | { ski
 export function createMessaging(deps: MessagingDeps) {
   const { db, logger } = deps;
   const policy = deps.policy ?? DEFAULT_POLICY;
+  const at = (point: SendPoint, sendKey: string) => deps.onSendPoint?.(point, sendKey);
   const longestWindow = Math.max(0, ...Object.values(policy.caps).map((c) => c.windowMs));
 
   async function writeTimeline(req: SendRequest, sendKey: string, summary: string, data: Record<string, unknown>) {
@@ -107,6 +113,17 @@ export function createMessaging(deps: MessagingDeps) {
   }
 
   async function sendMessage(req: SendRequest): Promise<SendOutcome> {
+    // Alive while the provider takes its time (an SMTP server may wait long before its final reply).
+    const beat = setInterval(() => heartbeatIfActive(), 5000);
+    try {
+      heartbeatIfActive();
+      return await sendOnce(req);
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  async function sendOnce(req: SendRequest): Promise<SendOutcome> {
     const customer = await getCustomer(db, req.customerId);
     if (!customer) return { status: 'skipped', detail: 'customer not found' };
     // A retry keeps the channel an earlier attempt chose, whatever changed since.
@@ -213,7 +230,9 @@ export function createMessaging(deps: MessagingDeps) {
           renderText(content.text, variables),
           content.html ? renderHtml(content.html, variables) : Promise.resolve(undefined),
         ]);
+        at('after-claim', sendKey);
         await markInFlight(db, sendKey);
+        at('in-flight', sendKey);
         const result = await deps.mailer.send({
           to: customer.email!,
           from: deps.mailFrom,
@@ -222,11 +241,13 @@ export function createMessaging(deps: MessagingDeps) {
           ...(html ? { html } : {}),
           messageId: `<${hashKey(sendKey)}@${domainOf(deps.mailFrom)}>`,
         });
+        at('after-send', sendKey);
         await recordOutcome(db, sendKey, 'sent', {
           providerRef: result.response,
           sentAt: req.at,
           category: req.category,
         });
+        at('after-record', sendKey);
         await writeTimeline(req, sendKey, `email sent: ${subject}`, {
           status: 'sent',
           channel,
@@ -271,4 +292,12 @@ export function createMessaging(deps: MessagingDeps) {
   }
 
   return { sendMessage };
+}
+
+function heartbeatIfActive(): void {
+  try {
+    heartbeat();
+  } catch {
+    // Not inside an activity (a direct call in a test).
+  }
 }

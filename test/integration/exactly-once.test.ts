@@ -1,0 +1,188 @@
+/**
+ * Exactly-once sends under worker crashes. A worker in its own process is killed (SIGKILL) at each
+ * point of a send, between claiming the key in the ledger and recording the outcome; another worker
+ * takes over and the journey runs to its end. The SMTP server counts what arrived: nothing twice,
+ * nothing missing, except in the one window no protocol can close (between marking the send in
+ * flight and recording its outcome), where the send is detected and reported as unknown, not resent.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { searchAttributes } from '../../definitions/search-attributes';
+import pino from 'pino';
+import { migrate, openDatabase, type OpenDatabase } from '../../activities/db/database';
+import type { SendPoint } from '../../activities/messaging';
+import { EventIntake } from '../../client/events/intake';
+import { publishFolders } from '../../client/journeys/publish';
+import { projectRoot } from '../../worker/temporal/binaries';
+import type { JourneyResult } from '../../workflows/types';
+import { startPostgres, type Postgres } from '../helpers/postgres';
+import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';
+import { binary, workflowBundle } from '../helpers/temporal';
+
+let env: TestWorkflowEnvironment;
+let postgres: Postgres;
+let smtp: SmtpSink;
+let database: OpenDatabase;
+let intake: EventIntake;
+let scratch: string;
+let bundlePath: string;
+const taskQueue = 'crash-tests';
+const workers: ChildProcess[] = [];
+
+// On the real dev server: a dead worker's activity times out by its heartbeat in real time, which
+// the time-skipping server cannot advance while it counts the activity as running.
+const journey = `
+journey: crash-check
+name: Crash check
+category: transactional
+trigger: { event: crash.check }
+steps:
+  - id: first
+    type: send
+    channel: email
+    subject: "First"
+    text: "one"
+  - id: pause
+    type: wait
+    duration: 2s
+  - id: second
+    type: send
+    channel: email
+    subject: "Second"
+    text: "two"
+`;
+
+beforeAll(async () => {
+  env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: binary('temporal') },
+      searchAttributes: [...searchAttributes],
+    },
+  });
+  postgres = await startPostgres();
+  smtp = await startSmtpSink();
+  database = await openDatabase({ url: postgres.url });
+  await migrate(database.db);
+  scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-crash-'));
+  fs.mkdirSync(path.join(scratch, 'journeys'));
+  fs.writeFileSync(path.join(scratch, 'journeys', 'crash-check.yaml'), journey);
+  await publishFolders(
+    database.db,
+    [path.join(scratch, 'journeys')],
+    path.join(projectRoot, 'definitions', 'templates'),
+  );
+  intake = new EventIntake({ db: database.db, temporal: env.client, taskQueue, logger: pino({ level: 'silent' }) });
+  bundlePath = path.join(scratch, 'workflows.js');
+  fs.writeFileSync(bundlePath, (await workflowBundle()).code);
+});
+
+afterAll(async () => {
+  for (const w of workers) w.kill('SIGKILL');
+  await database?.close();
+  await smtp?.close();
+  await postgres?.stop();
+  await env?.teardown();
+  fs.rmSync(scratch, { recursive: true, force: true });
+});
+
+function startWorker(crashAt?: SendPoint) {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(projectRoot, 'test/fixtures/workers/crash-worker.ts')],
+    {
+      cwd: projectRoot,
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: env.address,
+        TEMPORAL_NAMESPACE: env.namespace ?? 'default',
+        TASK_QUEUE: taskQueue,
+        DATABASE_URL: postgres.url,
+        SMTP_URL: smtp.url,
+        WORKFLOW_BUNDLE: bundlePath,
+        CRASH_DIR: scratch,
+        ...(crashAt ? { CRASH_AT: crashAt } : {}),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  workers.push(child);
+  let output = '';
+  const exited = new Promise<string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(signal ?? String(code))),
+  );
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (c: Buffer) => {
+      output += c.toString();
+      if (output.includes('ready')) resolve();
+    });
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    void exited.then(() => reject(new Error(`the worker exited before it was ready: ${output}`)));
+  });
+  return { child, exited, ready };
+}
+
+const counts = (ids: string[]) => ids.reduce<Record<string, number>>((m, id) => ({ ...m, [id]: (m[id] ?? 0) + 1 }), {});
+
+test.each<[SendPoint, number, string]>([
+  ['after-claim', 1, 'sent'],
+  ['in-flight', 0, 'unknown'],
+  ['after-send', 1, 'unknown'],
+  ['after-record', 1, 'sent'],
+])(
+  'killed %s: the first email arrives %i time(s), its ledger state is %s; the second arrives once',
+  async (point, firstCount, firstState) => {
+    const before = smtp.received.length;
+    const { receipt } = await intake.accept({
+      id: `crash-${point}`,
+      type: 'crash.check',
+      customer: { email: `crash-${point}@example.com` },
+      data: {},
+    });
+    const crashing = startWorker(point);
+    await crashing.ready;
+    expect(await crashing.exited).toBe('SIGKILL');
+
+    const healthy = startWorker();
+    await healthy.ready;
+    const result = (await env.client.workflow.getHandle(receipt.enrolled[0]!.workflowId).result()) as JourneyResult;
+    healthy.child.kill('SIGKILL');
+    await healthy.exited;
+
+    expect(result.outcome).toBe('completed');
+    const arrived = smtp.received.slice(before);
+    const bySubject = counts(arrived.map((m) => m.subject ?? ''));
+    expect(bySubject.First ?? 0).toBe(firstCount);
+    expect(bySubject.Second).toBe(1);
+    // Nothing twice: one Message-ID per send key.
+    expect(Object.values(counts(arrived.map((m) => m.messageId ?? ''))).every((n) => n === 1)).toBe(true);
+
+    const ledger = await database.db
+      .selectFrom('send_ledger')
+      .select(['step_id', 'state'])
+      .where('customer_id', '=', receipt.customerId)
+      .orderBy('step_id')
+      .execute();
+    expect(ledger).toEqual([
+      { step_id: 'first', state: firstState },
+      { step_id: 'second', state: 'sent' },
+    ]);
+    if (firstState === 'unknown') {
+      // Detected and reported: on the timeline and in the journey's history.
+      const timeline = await database.db
+        .selectFrom('timeline')
+        .select('summary')
+        .where('customer_id', '=', receipt.customerId)
+        .execute();
+      expect(timeline.map((t) => t.summary)).toContain('email outcome unknown');
+      expect(result.history[0]).toMatchObject({
+        stepId: 'first',
+        outcome: 'failed',
+        detail: expect.stringContaining('outcome unknown'),
+      });
+    }
+  },
+  240_000,
+);
