@@ -1,19 +1,14 @@
+import type { CustomerFacts } from '../../definitions/facts';
 import type { Db } from '../db/database';
 import type { Channel, CustomerRow, LifecycleStage } from '../db/schema';
 import { newId } from './ids';
 
-/** A customer as journeys, templates and the API see them. */
-export interface CustomerView {
-  id: string;
-  email: string | null;
-  phone: string | null;
-  firstName: string | null;
-  lastName: string | null;
-  timezone: string;
-  locale: string;
+/** A customer as the API shows them: the facts journeys read, less consent and metrics, plus dates. */
+export interface CustomerView extends Omit<
+  CustomerFacts,
+  'consent' | 'metrics' | 'lifecycleStage' | 'preferredChannel'
+> {
   lifecycleStage: LifecycleStage;
-  tags: string[];
-  attributes: Record<string, unknown>;
   preferredChannel: Channel | null;
   createdAt: string;
   updatedAt: string;

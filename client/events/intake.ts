@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../../activities/db/database';
 import { newId } from '../../activities/store/ids';
 import { latestVersions } from '../../activities/store/journeys';
+import { versionPlan } from '../../activities/store/versions';
 import { upsertCustomer } from '../../activities/store/customers';
 import { appendTimeline } from '../../activities/store/timeline';
 import { customerFacts } from '../../activities/store/facts';
@@ -209,12 +210,13 @@ export class EventIntake {
       // event that ends one journey (a goal, an exit) is seen before it starts another.
       const running = await db
         .selectFrom('enrollments')
-        .select(['id', 'journey_id', 'version', 'workflow_id'])
+        .select(['id', 'journey_id', 'version', 'workflow_id', 'event_id'])
         .where('customer_id', '=', event.customer_id)
         .where('status', '=', 'active')
         .execute();
       for (const enrollment of running) {
-        if (enrollment.id && event.id && (await this.enrolledBy(enrollment.id, event.id))) continue;
+        // An enrollment this very event started (routing repeated after a crash) does not get it again.
+        if (enrollment.event_id === event.id) continue;
         const plan = await this.planOf(enrollment.journey_id, enrollment.version);
         if (!listensTo(plan, event.type)) continue;
         const signal: EventSignal = { event: journeyEvent, customer };
@@ -357,26 +359,11 @@ export class EventIntake {
     const key = `${journeyId}@${version}`;
     let plan = this.plans.get(key);
     if (!plan) {
-      const row = await this.deps.db
-        .selectFrom('journey_versions')
-        .select('definition')
-        .where('journey_id', '=', journeyId)
-        .where('version', '=', version)
-        .executeTakeFirstOrThrow();
-      plan = row.definition as JourneyPlan;
+      plan = await versionPlan(this.deps.db, journeyId, version);
+      if (!plan) throw new Error(`journey ${journeyId} has no version ${version}`);
       this.plans.set(key, plan);
     }
     return plan;
-  }
-
-  private async enrolledBy(enrollmentId: string, eventId: string): Promise<boolean> {
-    const row = await this.deps.db
-      .selectFrom('enrollments')
-      .select('id')
-      .where('id', '=', enrollmentId)
-      .where('event_id', '=', eventId)
-      .executeTakeFirst();
-    return row !== undefined;
   }
 
   /** Routes events accepted before a crash or a Temporal outage. Returns how many it routed. */
