@@ -17,6 +17,8 @@ export interface ActivityDeps {
   mailer: Mailer;
   sms: SmsSender;
   mailFrom: string;
+  replyTo?: MessagingDeps['replyTo'];
+  unsubscribe?: MessagingDeps['unsubscribe'];
   logger: Logger;
   webhooks?: WebhookPolicy;
   policy?: PolicySettings;

@@ -12,12 +12,15 @@ import type { EventFacts, TaskFacts } from '../definitions/facts';
 import type { Db } from './db/database';
 import type { Channel, CustomerRow } from './db/schema';
 import type { EmailContent, SmsContent } from './channels/content';
-import { isPermanentSmtpError, type Mailer } from './channels/email';
-import type { SmsSender } from './channels/sms';
-import { renderHtml, renderText } from './render';
+import type { Mailer } from './channels/email';
+import { ChannelError } from './channels/errors';
+import { smsSegments, type SmsSender } from './channels/sms';
+import { signUnsubscribe, unsubscribeUrl, type UnsubscribeKeys } from './channels/unsubscribe';
+import { OUTBOUND_MAX_ATTEMPTS } from '../definitions/retry';
+import { renderHtml, renderText, textToHtml } from './render';
 import { getCustomer } from './store/customers';
 import { customerFacts } from './store/facts';
-import { claimSend, finishedSend, markInFlight, recordOutcome } from './store/ledger';
+import { claimSend, finishedSend, inFlightSince, markInFlight, reclaimSend, recordOutcome } from './store/ledger';
 import { activeSuppression, consentFor, recentSends, suppress } from './store/consent';
 import { decide, DEFAULT_POLICY, type PolicySettings } from './policy';
 import { appendTimeline } from './store/timeline';
@@ -44,6 +47,8 @@ export interface SendRequest {
     quietHours?: { start: string; end: string } | undefined;
     frequencyCap?: boolean | undefined;
     whenCapped?: 'defer' | 'skip' | undefined;
+    from?: string | undefined;
+    replyTo?: string | undefined;
   };
 }
 
@@ -64,6 +69,10 @@ export interface MessagingDeps {
   mailer: Mailer;
   sms: SmsSender;
   mailFrom: string;
+  /** Reply-To for journeys that set none. */
+  replyTo?: string | undefined;
+  /** Signs the one-click unsubscribe link of every marketing email. */
+  unsubscribe?: { keys: UnsubscribeKeys; publicUrl: string } | undefined;
   logger: Logger;
   policy?: PolicySettings;
   /** Called at each point of a send; test/integration/exactly-once.test.ts kills the worker there. */
@@ -149,6 +158,14 @@ export function createMessaging(deps: MessagingDeps) {
       return { status, channel, sendKey, detail: finished.error ?? finished.providerRef ?? finished.state };
     }
 
+    // A provider call under way when the last attempt ended is settled before anything else.
+    const inFlight = await inFlightSince(db, sendKey);
+    if (inFlight) {
+      const resolved = await resolveInFlight(req, customer, channel, sendKey, inFlight);
+      if (resolved !== 'send-again') return resolved;
+      return deliver(req, customer, channel, sendKey);
+    }
+
     // The contact policy, at the time the journey sends, or now for a retry that comes later.
     const now = Math.max(Date.parse(req.at), Date.now());
     const decision = decide(
@@ -203,15 +220,22 @@ export function createMessaging(deps: MessagingDeps) {
       return { status, channel, sendKey, detail: claim.error ?? claim.providerRef ?? claim.state };
     }
     if (claim.kind === 'in_flight') {
-      // An earlier attempt died during the provider call. Sending again could duplicate the message,
-      // so it is recorded as unknown (at most once) and reported on the timeline.
-      const reason = 'outcome unknown: an earlier attempt stopped while the message was being handed over';
-      await recordOutcome(db, sendKey, 'unknown', { error: reason });
-      await writeTimeline(req, sendKey, `${channel} outcome unknown`, { status: 'unknown', channel, reason });
-      logger.warn({ sendKey: hashKey(sendKey), channel }, 'send outcome unknown after an interrupted attempt');
-      return { status: 'failed', channel, sendKey, detail: reason };
+      const resolved = await resolveInFlight(req, customer, channel, sendKey, claim.claimedAt);
+      if (resolved !== 'send-again') return resolved;
     }
+    return deliver(req, customer, channel, sendKey);
+  }
 
+  /** The provider call and its outcome, for a key claimed by this attempt. */
+  async function deliver(req: SendRequest, customer: CustomerRow, channel: Channel, sendKey: string) {
+    const keyHash = hashKey(sendKey);
+    const unsubscribe =
+      channel === 'email' && req.category === 'marketing' && deps.unsubscribe
+        ? unsubscribeUrl(
+            deps.unsubscribe.publicUrl,
+            signUnsubscribe(deps.unsubscribe.keys, { customerId: customer.id, sendKeyHash: keyHash }),
+          )
+        : undefined;
     const variables = {
       customer: await customerFacts(db, customer),
       event: req.event,
@@ -219,6 +243,7 @@ export function createMessaging(deps: MessagingDeps) {
       tasks: req.tasks,
       journey: { id: req.journeyId, version: req.version, enrolledAt: req.enrolledAt },
       now: req.at,
+      ...(unsubscribe ? { unsubscribeUrl: unsubscribe } : {}),
     };
 
     try {
@@ -230,16 +255,26 @@ export function createMessaging(deps: MessagingDeps) {
           renderText(content.text, variables),
           content.html ? renderHtml(content.html, variables) : Promise.resolve(undefined),
         ]);
+        // Every email has both parts: without an HTML template, the text is the HTML.
+        const htmlPart = html ?? textToHtml(text);
+        const footer = unsubscribe && !(content.html ?? content.text).includes('unsubscribeUrl');
+        const from = req.sending?.from ?? deps.mailFrom;
+        const replyTo = req.sending?.replyTo ?? deps.replyTo;
+        const messageId = `<${keyHash}@${domainOf(from)}>`;
         at('after-claim', sendKey);
         await markInFlight(db, sendKey);
         at('in-flight', sendKey);
         const result = await deps.mailer.send({
           to: customer.email!,
-          from: deps.mailFrom,
+          from,
+          ...(replyTo ? { replyTo } : {}),
           subject,
-          text,
-          ...(html ? { html } : {}),
-          messageId: `<${hashKey(sendKey)}@${domainOf(deps.mailFrom)}>`,
+          text: unsubscribe && !content.text.includes('unsubscribeUrl') ? withTextFooter(text, unsubscribe) : text,
+          html: footer && unsubscribe ? withHtmlFooter(htmlPart, unsubscribe) : htmlPart,
+          messageId,
+          ...(unsubscribe
+            ? { headers: { 'List-Unsubscribe': `<${unsubscribe}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' } }
+            : {}),
         });
         at('after-send', sendKey);
         await recordOutcome(db, sendKey, 'sent', {
@@ -252,46 +287,143 @@ export function createMessaging(deps: MessagingDeps) {
           status: 'sent',
           channel,
           subject,
+          messageId,
           ...(content.template ? { template: content.template } : {}),
         });
-        return { status: 'sent', channel, sendKey, detail: subject };
+        return { status: 'sent', channel, sendKey, detail: subject } satisfies SendOutcome;
       }
       const content = req.sms;
       if (!content) throw ApplicationFailure.nonRetryable(`step ${req.stepId} has no sms content`, 'NoContent');
       const text = await renderText(content.text, variables);
       await markInFlight(db, sendKey);
-      const result = await deps.sms.send({ to: customer.phone!, text, key: hashKey(sendKey) });
-      await recordOutcome(db, sendKey, 'sent', { providerRef: result.ref, sentAt: req.at, category: req.category });
-      const firstLine = text.split('\n')[0] ?? '';
-      await writeTimeline(req, sendKey, `sms sent: ${firstLine}`, {
-        status: 'sent',
-        channel,
-        ...(content.template ? { template: content.template } : {}),
-      });
-      return { status: 'sent', channel, sendKey, detail: firstLine };
+      const result = await deps.sms.send({ to: customer.phone!, text, key: keyHash });
+      return await smsSent(req, sendKey, text, result.ref, content.template);
     } catch (err) {
-      if (err instanceof ApplicationFailure && err.nonRetryable) throw err;
-      const message = err instanceof Error ? err.message : String(err);
-      if (isPermanentSmtpError(err)) {
-        await recordOutcome(db, sendKey, 'failed_permanent', { error: message });
-        // A permanent refusal of the address is a hard bounce: no more email to it.
-        if (channel === 'email' && /^55[0-3]\b/.test(String((err as { responseCode?: number }).responseCode ?? ''))) {
-          await suppress(db, customer.id, 'email', 'hard_bounce', message.slice(0, 300), req.at);
-        }
-        await writeTimeline(req, sendKey, `${channel} failed: ${message}`, {
-          status: 'failed',
-          channel,
-          reason: message,
-        });
-        return { status: 'failed', channel, sendKey, detail: message };
-      }
-      // Not accepted: free the key for the next attempt, which Temporal schedules with backoff.
-      await recordOutcome(db, sendKey, 'failed_retryable', { error: message });
-      throw ApplicationFailure.retryable(`${channel} send failed, will retry: ${message}`, 'SendFailed');
+      if (err instanceof ApplicationFailure) throw err;
+      return failed(req, customer, channel, sendKey, err);
     }
   }
 
+  async function smsSent(req: SendRequest, sendKey: string, text: string, ref: string, template?: string) {
+    await recordOutcome(db, sendKey, 'sent', { providerRef: ref, sentAt: req.at, category: req.category });
+    const firstLine = text.split('\n')[0] ?? '';
+    await writeTimeline(req, sendKey, `sms sent: ${firstLine}`, {
+      status: 'sent',
+      channel: 'sms',
+      providerRef: ref,
+      ...smsSegments(text),
+      ...(template ? { template } : {}),
+    });
+    return { status: 'sent', channel: 'sms', sendKey, detail: firstLine } satisfies SendOutcome;
+  }
+
+  /** A provider failure: recorded for good, left for reconciliation, or retried with backoff. */
+  async function failed(
+    req: SendRequest,
+    customer: CustomerRow,
+    channel: Channel,
+    sendKey: string,
+    err: unknown,
+  ): Promise<SendOutcome> {
+    const e =
+      err instanceof ChannelError ? err : new ChannelError(err instanceof Error ? err.message : String(err), 'retryable');
+    const lastAttempt = attemptNumber() >= OUTBOUND_MAX_ATTEMPTS;
+    if (e.kind === 'permanent' || (e.kind === 'retryable' && lastAttempt)) {
+      const reason = e.kind === 'permanent' ? e.message : `gave up after ${attemptNumber()} attempts: ${e.message}`;
+      await recordOutcome(db, sendKey, 'failed_permanent', { error: reason.slice(0, 1000) });
+      if (e.suppress) {
+        await suppress(db, customer.id, channel, e.suppress, e.message.slice(0, 300), req.at);
+      }
+      await writeTimeline(req, sendKey, `${channel} failed: ${reason}`, {
+        status: 'failed',
+        channel,
+        reason,
+        ...(e.code !== undefined ? { code: e.code } : {}),
+      });
+      return { status: 'failed', channel, sendKey, detail: reason };
+    }
+    if (e.kind === 'ambiguous' && (channel === 'email' || !deps.sms.find || lastAttempt)) {
+      // The provider may have the message. Sending it again could deliver it twice: at most once.
+      return unknownOutcome(req, channel, sendKey, e.message);
+    }
+    if (e.kind === 'retryable') {
+      // Not accepted: free the key for the next attempt, which Temporal schedules with backoff.
+      await recordOutcome(db, sendKey, 'failed_retryable', { error: e.message });
+    }
+    // Ambiguous with a provider that can tell: the key stays in flight, and the next attempt looks
+    // the message up before it sends anything.
+    throw ApplicationFailure.retryable(`${channel} send failed, will retry: ${e.message}`, 'SendFailed');
+  }
+
+  async function unknownOutcome(req: SendRequest, channel: Channel, sendKey: string, reason: string) {
+    await recordOutcome(db, sendKey, 'unknown', { error: reason.slice(0, 1000) });
+    await writeTimeline(req, sendKey, `${channel} outcome unknown`, { status: 'unknown', channel, reason });
+    logger.warn({ sendKey: hashKey(sendKey), channel }, 'send outcome unknown: not sent again');
+    return { status: 'failed', channel, sendKey, detail: reason } satisfies SendOutcome;
+  }
+
+  /**
+   * A key whose provider call was under way when its attempt ended (a crash, a timeout). An SMS is
+   * looked up in Twilio's message list: found, it is recorded as sent; not found, it is sent again.
+   * Anything else is recorded as unknown.
+   */
+  async function resolveInFlight(
+    req: SendRequest,
+    customer: CustomerRow,
+    channel: Channel,
+    sendKey: string,
+    since: Date,
+  ): Promise<SendOutcome | 'send-again'> {
+    const content = req.sms;
+    if (channel === 'sms' && deps.sms.find && content && customer.phone) {
+      const text = await renderText(content.text, {
+        customer: await customerFacts(db, customer),
+        event: req.event,
+        events: req.events,
+        tasks: req.tasks,
+        journey: { id: req.journeyId, version: req.version, enrolledAt: req.enrolledAt },
+        now: req.at,
+      });
+      let ref: string | undefined;
+      try {
+        ref = await deps.sms.find({ to: customer.phone, text, since });
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        if (attemptNumber() >= OUTBOUND_MAX_ATTEMPTS) return unknownOutcome(req, channel, sendKey, reason);
+        throw ApplicationFailure.retryable(reason, 'SendFailed');
+      }
+      if (ref) {
+        logger.info({ sendKey: hashKey(sendKey), ref }, 'sms reconciled: the provider had it');
+        return smsSent(req, sendKey, text, ref, content.template);
+      }
+      logger.info({ sendKey: hashKey(sendKey) }, 'sms reconciled: the provider does not have it, sending again');
+      await reclaimSend(db, sendKey);
+      return 'send-again';
+    }
+    const reason = 'outcome unknown: an earlier attempt stopped while the message was being handed over';
+    return unknownOutcome(req, channel, sendKey, reason);
+  }
+
   return { sendMessage };
+}
+
+function attemptNumber(): number {
+  try {
+    return activityInfo().attempt;
+  } catch {
+    return 1;
+  }
+}
+
+const footerNote = 'You receive this email because you signed up for news from us.';
+
+function withTextFooter(text: string, url: string): string {
+  return `${text.replace(/\s+$/, '')}\n\n--\n${footerNote}\nUnsubscribe: ${url}\n`;
+}
+
+function withHtmlFooter(html: string, url: string): string {
+  const footer = `<p style="font-size:12px;color:#666">${footerNote} <a href="${url}">Unsubscribe</a></p>`;
+  return /<\/body>/i.test(html) ? html.replace(/<\/body>/i, `${footer}</body>`) : `${html}${footer}`;
 }
 
 function heartbeatIfActive(): void {

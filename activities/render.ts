@@ -46,3 +46,24 @@ export function liquidVariables(source: string): (string | number)[][] {
 
 /** Liquid for the journey compiler. */
 export const liquidChecker = { check: checkLiquid, variables: liquidVariables };
+
+const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+
+/**
+ * The HTML part of an email whose template has none: the rendered text, escaped, one paragraph per
+ * blank-line-separated block, with web addresses as links.
+ */
+export function textToHtml(text: string): string {
+  const paragraphs = text
+    .trim()
+    .split(/\n\s*\n/)
+    .map((block) =>
+      escapeHtml(block)
+        .replace(/https?:\/\/[^\s<>"]+/g, (url) => `<a href="${url}">${url}</a>`)
+        .replace(/\n/g, '<br>\n'),
+    )
+    .map((p) => `<p>${p}</p>`)
+    .join('\n');
+  return `<!doctype html>\n<html><body style="font-family:system-ui,sans-serif;line-height:1.5;color:#222">\n${paragraphs}\n</body></html>\n`;
+}

@@ -467,9 +467,10 @@ function unknownVariable(
         ? `unknown variable journey.${second}`
         : undefined;
     case 'now':
+    case 'unsubscribeUrl':
       return undefined;
     default:
-      return `unknown variable ${root ?? ''}${guess(root, ['customer', 'event', 'events', 'tasks', 'journey', 'now'])}; templates can read customer, event, events, tasks, journey and now`;
+      return `unknown variable ${root ?? ''}${guess(root, ['customer', 'event', 'events', 'tasks', 'journey', 'now', 'unsubscribeUrl'])}; templates can read customer, event, events, tasks, journey, now and unsubscribeUrl`;
   }
 }
 

@@ -2,6 +2,8 @@
  * Rapport's configuration: one zod schema over the environment, parsed once at start. Every bad
  * value is reported at once, by variable name, with what was expected.
  */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_POLICY, parseCap, parseQuietHours, type PolicySettings } from '../activities/policy';
@@ -79,6 +81,47 @@ export const configSchema = z.object({
   SMTP_URL: url(['smtp:', 'smtps:'], 'smtp://user:password@smtp.example.com:587'),
   MAIL_FROM: z.string().min(3).default('Rapport <noreply@rapport.local>'),
 
+  /** Reply-To of email whose journey sets none. */
+  MAIL_REPLY_TO: optionalText,
+  /** Where customers and Twilio reach this instance (unsubscribe links, webhooks); default http://RAPPORT_HOST:RAPPORT_PORT. */
+  RAPPORT_PUBLIC_URL: url(['http:', 'https:'], 'https://rapport.example.com'),
+  /** Signs unsubscribe links; without it, a secret generated once and kept in the data folder. */
+  RAPPORT_UNSUBSCRIBE_SECRET: optionalText.pipe(
+    z.string().min(32, 'expected at least 32 characters, such as the output of `openssl rand -base64 32`').optional(),
+  ),
+  /** Secrets that signed links before the current one (comma-separated): those links keep working. */
+  RAPPORT_UNSUBSCRIBE_PREVIOUS_SECRETS: optionalText,
+
+  /** Twilio: without an account, SMS go to the outbox folder. */
+  TWILIO_ACCOUNT_SID: optionalText.pipe(
+    z
+      .string()
+      .regex(/^AC[0-9a-fA-F]{32}$/, 'expected an Account SID: AC followed by 32 hexadecimal digits')
+      .optional(),
+  ),
+  TWILIO_AUTH_TOKEN: optionalText,
+  /** The sender: a number in E.164 form, or a Messaging Service SID. */
+  TWILIO_FROM: optionalText.pipe(
+    z
+      .string()
+      .regex(/^\+[1-9]\d{6,14}$/, 'expected a phone number in E.164 form, such as +15005550006')
+      .optional(),
+  ),
+  TWILIO_MESSAGING_SERVICE_SID: optionalText.pipe(
+    z
+      .string()
+      .regex(/^MG[0-9a-fA-F]{32}$/, 'expected a Messaging Service SID: MG followed by 32 hexadecimal digits')
+      .optional(),
+  ),
+  /** Another address for Twilio's REST API, such as a proxy; default https://api.twilio.com. */
+  TWILIO_API_URL: url(['http:', 'https:'], 'https://api.twilio.com'),
+  /** The answer to an SMS that says HELP. */
+  RAPPORT_SMS_HELP_TEXT: z
+    .string()
+    .min(1)
+    .max(320)
+    .default('Reply STOP to stop receiving texts, START to receive them again. Msg & data rates may apply.'),
+
   /** Hosts (host or host:port, comma-separated) that webhook steps may call. */
   RAPPORT_WEBHOOK_HOSTS: optionalText,
   /** Let webhook steps reach private and loopback addresses (a webhook inside your own network). */
@@ -135,7 +178,39 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH: expected both (mutual TLS) or neither',
     ]);
   }
+  const twilioProblems: string[] = [];
+  if (Boolean(c.TWILIO_ACCOUNT_SID) !== Boolean(c.TWILIO_AUTH_TOKEN)) {
+    twilioProblems.push('TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN: expected both (SMS through Twilio) or neither');
+  }
+  if (c.TWILIO_ACCOUNT_SID && !c.TWILIO_FROM && !c.TWILIO_MESSAGING_SERVICE_SID) {
+    twilioProblems.push('TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID: expected one, the sender of SMS');
+  }
+  if (twilioProblems.length > 0) throw new ConfigError(twilioProblems);
   return c;
+}
+
+export function publicUrl(config: Config): string {
+  return (config.RAPPORT_PUBLIC_URL ?? `http://${config.RAPPORT_HOST}:${config.RAPPORT_PORT}`).replace(/\/+$/, '');
+}
+
+/** The unsubscribe secrets: the configured one, or one generated at first start and kept in the data folder. */
+export function unsubscribeSecrets(config: Config): { current: string; previous: string[]; generated: boolean } {
+  const previous = (config.RAPPORT_UNSUBSCRIBE_PREVIOUS_SECRETS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (config.RAPPORT_UNSUBSCRIBE_SECRET) return { current: config.RAPPORT_UNSUBSCRIBE_SECRET, previous, generated: false };
+  const file = path.join(config.RAPPORT_DATA_DIR, 'unsubscribe.secret');
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(config.RAPPORT_DATA_DIR, { recursive: true });
+    try {
+      fs.writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600, flag: 'wx' });
+    } catch (err) {
+      // Another process wrote it first: use theirs.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  return { current: fs.readFileSync(file, 'utf8').trim(), previous, generated: true };
 }
 
 export function journeyDirs(config: Config): string[] {

@@ -10,13 +10,14 @@ import { DefaultLogger, Runtime, Worker, type LogLevel } from '@temporalio/worke
 import type { Logger } from 'pino';
 import { createActivities } from '../activities';
 import { createMailer } from '../activities/channels/email';
-import { createOutboxSmsSender } from '../activities/channels/sms';
+import { createOutboxSmsSender, createTwilioSender } from '../activities/channels/sms';
+import { unsubscribeKeys } from '../activities/channels/unsubscribe';
 import { migrate, openDatabase, type OpenDatabase } from '../activities/db/database';
 import { buildApi } from '../client/api/server';
 import { EventIntake } from '../client/events/intake';
 import { publishFolders } from '../client/journeys/publish';
 import { bundleWorkflows } from './bundle';
-import { journeyDirs, policySettings, webhookPolicy, type Config } from './config';
+import { journeyDirs, policySettings, publicUrl, unsubscribeSecrets, webhookPolicy, type Config } from './config';
 import { ensureBinaries } from './temporal/binaries';
 import { connectClient, connectWorker, ensureSearchAttributes } from './temporal/connection';
 import { startDevServer, type DevServer } from './temporal/dev-server';
@@ -26,6 +27,7 @@ export interface Rapport {
   temporalAddress: string;
   temporalUiUrl: string | undefined;
   mailDestination: string;
+  smsDestination: string;
   database: OpenDatabase;
   stop(): Promise<void>;
 }
@@ -129,11 +131,34 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
     const outboxDir = path.join(config.RAPPORT_DATA_DIR, 'outbox');
     const mailer = createMailer({ smtpUrl: config.SMTP_URL, outboxDir });
     onStop('mailer', () => mailer.close());
+    const secrets = unsubscribeSecrets(config);
+    if (secrets.generated) {
+      logger.info('unsubscribe links are signed with a secret kept in the data folder; set RAPPORT_UNSUBSCRIBE_SECRET when several instances send');
+    }
+    const channels = {
+      publicUrl: publicUrl(config),
+      unsubscribeKeys: unsubscribeKeys(secrets.current, secrets.previous),
+      twilioAuthToken: config.TWILIO_AUTH_TOKEN,
+      smsHelpText: config.RAPPORT_SMS_HELP_TEXT,
+    };
+    const sms =
+      config.TWILIO_ACCOUNT_SID && config.TWILIO_AUTH_TOKEN
+        ? createTwilioSender({
+            accountSid: config.TWILIO_ACCOUNT_SID,
+            authToken: config.TWILIO_AUTH_TOKEN,
+            from: config.TWILIO_FROM,
+            messagingServiceSid: config.TWILIO_MESSAGING_SERVICE_SID,
+            statusCallbackUrl: `${channels.publicUrl}/webhooks/twilio/status`,
+            apiUrl: config.TWILIO_API_URL,
+          })
+        : createOutboxSmsSender(outboxDir);
     const activities = createActivities({
       db: database.db,
       mailer,
-      sms: createOutboxSmsSender(outboxDir),
+      sms,
       mailFrom: config.MAIL_FROM,
+      replyTo: config.MAIL_REPLY_TO,
+      unsubscribe: { keys: channels.unsubscribeKeys, publicUrl: channels.publicUrl },
       logger,
       webhooks: webhookPolicy(config),
       policy: policySettings(config),
@@ -168,6 +193,7 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
       outboxDir,
       logger,
       allowHttpWebhooks: config.RAPPORT_WEBHOOK_ALLOW_HTTP,
+      channels,
     });
     await api.listen({ host: config.RAPPORT_HOST, port: config.RAPPORT_PORT });
     onStop('api', () => api.close());
@@ -181,6 +207,7 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
       temporalAddress: address,
       temporalUiUrl: uiUrl,
       mailDestination: mailer.destination,
+      smsDestination: sms.destination,
       database,
       stop: stopAll,
     };

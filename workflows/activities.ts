@@ -4,13 +4,14 @@
  */
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { OUTBOUND_MAX_ATTEMPTS } from '../definitions/retry';
 
 const outbound = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   // The send heartbeats while the provider works: a worker that died is noticed in seconds, not minutes.
   heartbeatTimeout: '20s',
   // Bounded: a provider that keeps failing ends as a recorded failure, never an endless retry.
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 12 },
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: OUTBOUND_MAX_ATTEMPTS },
 });
 
 const records = proxyActivities<Activities>({

@@ -223,6 +223,12 @@ const migrations: Record<string, Migration> = {
         on conflict do nothing`.execute(db);
     },
   },
+  '0005-delivery-status': {
+    async up(db: Kysely<unknown>) {
+      // Status callbacks name a message by the provider's id.
+      await db.schema.createIndex('send_ledger_provider_ref').on('send_ledger').column('provider_ref').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -41,6 +41,15 @@ export async function recordConsent(
   for (const [channel, purposes] of Object.entries(grant) as [Channel, Partial<Record<Category, boolean>>][]) {
     for (const [purpose, granted] of Object.entries(purposes ?? {}) as [Category, boolean | undefined][]) {
       if (granted === undefined) continue;
+      const before = await db
+        .selectFrom('consents')
+        .select('granted')
+        .where('customer_id', '=', customerId)
+        .where('channel', '=', channel)
+        .where('purpose', '=', purpose)
+        .executeTakeFirst();
+      // The same answer again changes nothing: the evidence of the first one stays.
+      if (before?.granted === granted) continue;
       await db
         .insertInto('consents')
         .values({
@@ -68,7 +77,7 @@ export async function recordConsent(
         at: evidence.at,
         kind: 'change',
         summary: `${channel} ${purpose} consent ${granted ? 'given' : 'withdrawn'} (${evidence.method}, ${evidence.source})`,
-        ref: `consent:${channel}:${purpose}:${evidence.source}`,
+        ref: `consent:${channel}:${purpose}:${granted}:${new Date(evidence.at).toISOString()}`,
         data: { channel, purpose, granted, method: evidence.method, source: evidence.source },
       });
     }
@@ -131,4 +140,33 @@ export async function recentSends(
   return rows
     .filter((r) => r.category && r.sent_at)
     .map((r) => ({ category: r.category as Category, sentAt: r.sent_at!.getTime() }));
+}
+
+/** Ends active suppressions of a channel for the given reasons (a START after a STOP); true if one ended. */
+export async function liftSuppression(
+  db: Db,
+  customerId: string,
+  channel: Channel,
+  reasons: SuppressionReason[],
+  detail: string,
+  at: Date | string = new Date(),
+): Promise<boolean> {
+  const lifted = await db
+    .updateTable('suppressions')
+    .set({ lifted_at: at })
+    .where('customer_id', '=', customerId)
+    .where('channel', '=', channel)
+    .where('reason', 'in', reasons)
+    .where('lifted_at', 'is', null)
+    .returning('id')
+    .execute();
+  if (lifted.length === 0) return false;
+  await appendTimeline(db, {
+    customerId,
+    at,
+    kind: 'change',
+    summary: `${channel} resumed: ${detail}`,
+    data: { channel, resumed: true, detail },
+  });
+  return true;
 }

@@ -10,7 +10,7 @@ export type Claim =
   /** The key has a final outcome already: return it, send nothing. */
   | { kind: 'done'; state: LedgerState; providerRef: string | null; error: string | null }
   /** An earlier attempt died while the provider call was in flight: the outcome is unknown. */
-  | { kind: 'in_flight'; attempt: number };
+  | { kind: 'in_flight'; attempt: number; claimedAt: Date };
 
 export async function claimSend(
   db: Db,
@@ -42,7 +42,7 @@ export async function claimSend(
     .where('send_key', '=', row.sendKey)
     .executeTakeFirstOrThrow();
   if (existing.state === 'claimed' && existing.phase === 'request_in_flight') {
-    return { kind: 'in_flight', attempt: existing.attempt };
+    return { kind: 'in_flight', attempt: existing.attempt, claimedAt: existing.claimed_at ?? existing.updated_at };
   }
   if (existing.state === 'claimed' || existing.state === 'failed_retryable') {
     const attempt = existing.attempt + 1;
@@ -98,4 +98,31 @@ export async function finishedSend(
     .executeTakeFirst();
   if (!row || row.state === 'claimed' || row.state === 'failed_retryable') return undefined;
   return { state: row.state, providerRef: row.provider_ref, error: row.last_error };
+}
+
+/** A send whose provider call was under way when its attempt ended: since when, or undefined. */
+export async function inFlightSince(db: Db, sendKey: string): Promise<Date | undefined> {
+  const row = await db
+    .selectFrom('send_ledger')
+    .select(['state', 'phase', 'claimed_at', 'updated_at'])
+    .where('send_key', '=', sendKey)
+    .executeTakeFirst();
+  if (!row || row.state !== 'claimed' || row.phase !== 'request_in_flight') return undefined;
+  return row.claimed_at ?? row.updated_at;
+}
+
+/** Claims again a send found not to have reached the provider, for one more attempt. */
+export async function reclaimSend(db: Db, sendKey: string): Promise<void> {
+  const now = new Date();
+  await db
+    .updateTable('send_ledger')
+    .set((eb) => ({
+      state: 'claimed',
+      phase: 'before_request',
+      attempt: eb('attempt', '+', 1),
+      claimed_at: now,
+      updated_at: now,
+    }))
+    .where('send_key', '=', sendKey)
+    .execute();
 }

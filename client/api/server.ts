@@ -1,5 +1,6 @@
 /** The HTTP API: events in, customers and journeys out, and the local outbox for people to read. */
 import Fastify from 'fastify';
+import formbody from '@fastify/formbody';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Db } from '../../activities/db/database';
@@ -22,6 +23,7 @@ import { type EventIntake, IntakeError } from '../events/intake';
 import { incomingEvent } from '../events/schema';
 import { sendProblem, zodErrors } from './problems';
 import { outboxPage } from './outbox-page';
+import { type ChannelSettings, channelRoutes } from './channels';
 
 export interface ApiDeps {
   db: Db;
@@ -30,6 +32,8 @@ export interface ApiDeps {
   outboxDir: string;
   /** Accept http:// webhook URLs in journeys published through the API. */
   allowHttpWebhooks?: boolean;
+  /** Unsubscribe links and Twilio webhooks; without it those routes are absent. */
+  channels?: ChannelSettings;
   logger: Logger;
 }
 
@@ -38,6 +42,8 @@ export function buildApi(deps: ApiDeps) {
     // Requests are not logged one by one; failures are.
     loggerInstance: deps.logger.child({ component: 'api' }, { level: 'warn' }),
     bodyLimit: 5 * 1024 * 1024,
+    // Unsubscribe tokens travel in the path.
+    routerOptions: { maxParamLength: 1000 },
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
@@ -51,6 +57,10 @@ export function buildApi(deps: ApiDeps) {
     );
   });
   app.setNotFoundHandler((req, reply) => sendProblem(reply, 404, 'Not found', `no route ${req.method} ${req.url}`));
+
+  // Twilio's webhooks and one-click unsubscribe post forms.
+  void app.register(formbody, { bodyLimit: 64 * 1024 });
+  if (deps.channels) void app.register(channelRoutes(deps.db, deps.channels, deps.logger));
 
   app.get('/health', () => ({ status: 'ok' }));
 

@@ -31,6 +31,9 @@ export async function startCommand(): Promise<void> {
   logger.info(
     `Mail:        ${rapport.mailDestination}${config.SMTP_URL ? '' : `  (read it at ${rapport.apiUrl}/outbox)`}`,
   );
+  logger.info(
+    `SMS:         ${rapport.smsDestination}${config.TWILIO_ACCOUNT_SID ? '' : `  (read it at ${rapport.apiUrl}/outbox)`}`,
+  );
   logger.info('Rapport is running; Ctrl-C stops it');
 
   // A Ctrl-C reaches this process from the terminal and again from npm, which forwards it: a

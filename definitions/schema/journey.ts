@@ -47,6 +47,14 @@ export const trigger = z
     }
   });
 
+/** An email address, bare or with a display name: `news@acme.example` or `Acme <news@acme.example>`. */
+const mailbox = z
+  .string()
+  .regex(
+    /^(?:[^<>@\n]+<[^<>@\s]+@[^<>@\s]+\.[^<>@\s]+>|[^<>@\s]+@[^<>@\s]+\.[^<>@\s]+)$/,
+    'expected an email address such as news@acme.example or "Acme <news@acme.example>"',
+  );
+
 export const journeyDefinition = z
   .object({
     $schema: z.string().optional(),
@@ -74,6 +82,8 @@ export const journeyDefinition = z
         quietHours: z.object({ start: localTime, end: localTime }).strict().optional(),
         frequencyCap: z.boolean().optional(),
         whenCapped: z.enum(['defer', 'skip']).optional(),
+        from: mailbox.optional().describe('The From of this journey\'s email, such as "Acme <news@acme.example>"'),
+        replyTo: mailbox.optional().describe('Where replies to this journey\'s email go'),
       })
       .strict()
       .optional(),

@@ -7,10 +7,11 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { createActivities } from '../../activities';
 import { createMailer } from '../../activities/channels/email';
-import { createOutboxSmsSender } from '../../activities/channels/sms';
+import { createOutboxSmsSender, createTwilioSender } from '../../activities/channels/sms';
+import { unsubscribeKeys } from '../../activities/channels/unsubscribe';
 import { migrate, openDatabase, type OpenDatabase } from '../../activities/db/database';
 import type { WebhookPolicy } from '../../activities/webhook';
 import { buildApi, type Api } from '../../client/api/server';
@@ -43,12 +44,23 @@ export interface TestStackOptions {
   journeysDirs?: string[];
   databaseUrl?: string | undefined;
   webhooks?: WebhookPolicy;
+  /** Where the stack logs; default: nowhere (TEST_LOG_LEVEL shows it). */
+  logger?: Logger;
+  /** The mailer's wait for a reply, in ms. */
+  smtpTimeoutMs?: number;
+  /** SMS through the twilio SDK to this address (the stand-in) instead of the outbox. */
+  twilio?: { url: string; accountSid: string; authToken: string; from: string; timeoutMs?: number };
 }
+
+/** The address unsubscribe links and Twilio webhooks use in tests. */
+export const TEST_PUBLIC_URL = 'https://rapport.test';
+export const TEST_UNSUBSCRIBE_SECRET = 'test-unsubscribe-secret-0123456789abcdef';
+export const TEST_SMS_HELP = 'Acme: reply STOP to opt out. Help at acme.example/help.';
 
 let counter = 0;
 
 export async function startTestStack(env: TestWorkflowEnvironment, options: TestStackOptions = {}): Promise<TestStack> {
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const logger = options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const database = await openDatabase({ url: options.databaseUrl });
   await migrate(database.db);
   const templatesDir = path.join(projectRoot, 'definitions', 'templates');
@@ -62,7 +74,22 @@ export async function startTestStack(env: TestWorkflowEnvironment, options: Test
   );
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-test-'));
   const outboxDir = path.join(scratch, 'outbox');
-  const mailer = createMailer({ smtpUrl: options.smtpUrl, outboxDir });
+  const mailer = createMailer({
+    smtpUrl: options.smtpUrl,
+    outboxDir,
+    ...(options.smtpTimeoutMs ? { timeoutMs: options.smtpTimeoutMs } : {}),
+  });
+  const keys = unsubscribeKeys(TEST_UNSUBSCRIBE_SECRET);
+  const sms = options.twilio
+    ? createTwilioSender({
+        accountSid: options.twilio.accountSid,
+        authToken: options.twilio.authToken,
+        from: options.twilio.from,
+        apiUrl: options.twilio.url,
+        statusCallbackUrl: `${TEST_PUBLIC_URL}/webhooks/twilio/status`,
+        ...(options.twilio.timeoutMs ? { timeoutMs: options.twilio.timeoutMs } : {}),
+      })
+    : createOutboxSmsSender(outboxDir);
   const taskQueue = `test-${process.pid}-${++counter}`;
   const worker = await Worker.create({
     connection: env.nativeConnection,
@@ -72,15 +99,28 @@ export async function startTestStack(env: TestWorkflowEnvironment, options: Test
     activities: createActivities({
       db: database.db,
       mailer,
-      sms: createOutboxSmsSender(outboxDir),
+      sms,
       mailFrom: 'Rapport Test <journeys@rapport.test>',
+      unsubscribe: { keys, publicUrl: TEST_PUBLIC_URL },
       logger,
       ...(options.webhooks ? { webhooks: options.webhooks } : {}),
     }),
   });
   const running = worker.run();
   const intake = new EventIntake({ db: database.db, temporal: env.client, taskQueue, logger });
-  const api = buildApi({ db: database.db, intake, temporal: env.client, outboxDir, logger });
+  const api = buildApi({
+    db: database.db,
+    intake,
+    temporal: env.client,
+    outboxDir,
+    logger,
+    channels: {
+      publicUrl: TEST_PUBLIC_URL,
+      unsubscribeKeys: keys,
+      twilioAuthToken: options.twilio?.authToken,
+      smsHelpText: TEST_SMS_HELP,
+    },
+  });
   await api.ready();
   let published = 0;
   return {

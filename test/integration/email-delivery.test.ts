@@ -1,0 +1,258 @@
+/**
+ * Email for real: journeys on the time-skipping server send through nodemailer's pool to a real SMTP
+ * server on loopback, which is parsed on arrival, headers included. The server injects faults (4xx,
+ * 5xx, a dropped connection, a reply slower than the client waits) and each recorded outcome is
+ * checked, with no message delivered twice. One-click unsubscribe is exercised end to end.
+ */
+import { createHash } from 'node:crypto';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { ParsedMail } from 'mailparser';
+import { signUnsubscribe, unsubscribeKeys } from '../../activities/channels/unsubscribe';
+import { activeSuppression, consentFor } from '../../activities/store/consent';
+import type { JourneyResult } from '../../workflows/types';
+import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';
+import { startTestStack, TEST_PUBLIC_URL, type TestStack } from '../helpers/stack';
+import { timeSkippingEnv } from '../helpers/temporal';
+
+let env: TestWorkflowEnvironment;
+let stack: TestStack;
+let sink: SmtpSink;
+
+/** The mailer waits this long for a reply; the slow server answers later. */
+const CLIENT_TIMEOUT_MS = 1500;
+
+beforeAll(async () => {
+  env = await timeSkippingEnv();
+  sink = await startSmtpSink();
+  stack = await startTestStack(env, { journeysDirs: [], smtpUrl: sink.url, smtpTimeoutMs: CLIENT_TIMEOUT_MS });
+  await stack.publish({
+    'promo.yaml': `
+journey: promo
+name: Spring promotion
+category: marketing
+trigger: { event: promo.start }
+entry: { reentry: always }
+sending: { from: "Acme News <news@acme.example>", replyTo: "help@acme.example" }
+steps:
+  - id: offer
+    type: send
+    channel: email
+    subject: "{{ customer.firstName }}, spring is here"
+    text: "Hi {{ customer.firstName }},\\n\\n20% off everything this week."
+`,
+    'notice.yaml': `
+journey: notice
+name: Account notice
+category: transactional
+trigger: { event: notice.start }
+entry: { reentry: always }
+steps:
+  - id: notice
+    type: send
+    channel: email
+    subject: "Your account"
+    text: "Your password was changed."
+    html: "<p>Your password was <b>changed</b>, {{ customer.firstName }}.</p>"
+`,
+  });
+});
+
+afterAll(async () => {
+  await stack?.close();
+  await sink?.close();
+  await env?.teardown();
+});
+
+let n = 0;
+async function run(type: string, email: string, firstName = 'Ada') {
+  const r = await stack.sendEvent({
+    id: `${type}-${++n}-${Date.now()}`,
+    type,
+    customer: { email },
+    profile: { firstName, consent: { email: { marketing: true } } },
+  });
+  const workflowId = r.enrolled[0]!.workflowId;
+  const result = (await env.client.workflow.getHandle(workflowId).result()) as JourneyResult;
+  const ledger = await stack.db
+    .selectFrom('send_ledger')
+    .selectAll()
+    .where('customer_id', '=', r.customerId)
+    .orderBy('claimed_at', 'desc')
+    .executeTakeFirst();
+  return { customerId: r.customerId, result, ledger };
+}
+
+const header = (mail: ParsedMail, name: string) =>
+  mail.headerLines.find((l) => l.key === name)?.line.replace(/^[^:]+:\s*/, '');
+
+async function timeline(customerId: string) {
+  const res = await stack.api.inject({ method: 'GET', url: `/v1/customers/${customerId}` });
+  return res.json<{ timeline: { kind: string; summary: string; data: Record<string, unknown> }[] }>().timeline;
+}
+
+const received = (to: string) => sink.received.filter((m) => m.to && JSON.stringify(m.to).includes(to));
+
+test('a marketing email arrives with From, Reply-To, its Message-ID, both parts and one-click unsubscribe', async () => {
+  const { customerId, result, ledger } = await run('promo.start', 'ada@example.com');
+  expect(result.history.map((h) => `${h.stepId}:${h.outcome}`)).toEqual(['offer:sent']);
+  const [mail] = await sink.waitFor(1).then(() => received('ada@example.com'));
+  expect(received('ada@example.com')).toHaveLength(1);
+  expect(mail!.subject).toBe('Ada, spring is here');
+  expect(mail!.from?.text).toBe('"Acme News" <news@acme.example>');
+  expect(mail!.replyTo?.text).toBe('help@acme.example');
+  const keyHash = createHash('sha256').update(ledger!.send_key).digest('hex').slice(0, 32);
+  expect(mail!.messageId).toBe(`<${keyHash}@acme.example>`);
+
+  // RFC 8058: an https link with the signed token, the POST header, and the same link in the body.
+  const listUnsubscribe = header(mail!, 'list-unsubscribe');
+  expect(listUnsubscribe).toMatch(new RegExp(`^<${TEST_PUBLIC_URL}/u/[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+>$`));
+  expect(header(mail!, 'list-unsubscribe-post')).toBe('List-Unsubscribe=One-Click');
+  const link = listUnsubscribe!.slice(1, -1);
+  expect(mail!.text).toContain('20% off everything this week.');
+  expect(mail!.text).toContain(`Unsubscribe: ${link}`);
+  expect(mail!.html).toContain(`<a href="${link}">Unsubscribe</a>`);
+  expect(mail!.html).toContain('<p>Hi Ada,</p>');
+
+  // A mail scanner following the link changes nothing: the page only offers a button.
+  const path = link.slice(TEST_PUBLIC_URL.length);
+  const page = await stack.api.inject({ method: 'GET', url: path });
+  expect(page.statusCode).toBe(200);
+  expect(page.body).toContain('<form method="post"><button type="submit">Unsubscribe</button></form>');
+  expect(await consentFor(stack.db, customerId, 'email')).toMatchObject({ marketing: true });
+
+  // The mailbox provider's one-click POST takes the customer off marketing email at once.
+  const post = await stack.api.inject({
+    method: 'POST',
+    url: path,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: 'List-Unsubscribe=One-Click',
+  });
+  expect(post.statusCode).toBe(200);
+  expect(await consentFor(stack.db, customerId, 'email')).toMatchObject({ marketing: false });
+  expect((await timeline(customerId)).map((t) => t.summary)).toContain(
+    'email marketing consent withdrawn (one-click, unsubscribe)',
+  );
+  // A repeat is harmless.
+  expect((await stack.api.inject({ method: 'POST', url: path })).statusCode).toBe(200);
+
+  // The next marketing email is not sent: the withdrawal is what is on record.
+  const again = await stack.sendEvent({
+    id: `promo-again-${Date.now()}`,
+    type: 'promo.start',
+    customer: { email: 'ada@example.com' },
+  });
+  const second = (await env.client.workflow.getHandle(again.enrolled[0]!.workflowId).result()) as JourneyResult;
+  expect(second.history.map((h) => `${h.stepId}:${h.outcome}`)).toEqual(['offer:skipped']);
+  expect(received('ada@example.com')).toHaveLength(1);
+});
+
+test('a tampered or foreign unsubscribe token is refused and changes nothing', async () => {
+  const { customerId } = await run('promo.start', 'grace@example.com', 'Grace');
+  const mail = (await sink.waitFor(1).then(() => received('grace@example.com')))[0]!;
+  const path = header(mail, 'list-unsubscribe')!.slice(1 + TEST_PUBLIC_URL.length, -1);
+  const [body, sig] = path.slice('/u/'.length).split('.') as [string, string];
+  const tampered = `/u/${body}.${sig.slice(0, -2)}${sig.endsWith('AA') ? 'BB' : 'AA'}`;
+  const foreign = `/u/${signUnsubscribe(unsubscribeKeys('an-instance-we-do-not-know-about-at-all'), {
+    customerId,
+    sendKeyHash: 'x',
+  })}`;
+  for (const url of [tampered, foreign, '/u/garbage-token-value']) {
+    const res = await stack.api.inject({
+      method: 'POST',
+      url,
+      payload: 'List-Unsubscribe=One-Click',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toContain('This unsubscribe link is not valid');
+    expect((await stack.api.inject({ method: 'GET', url })).statusCode).toBe(400);
+  }
+  expect(await consentFor(stack.db, customerId, 'email')).toMatchObject({ marketing: true });
+});
+
+test('a transactional email carries no unsubscribe header and keeps its own HTML', async () => {
+  await run('notice.start', 'lin@example.com', 'Lin');
+  const mail = (await sink.waitFor(1).then(() => received('lin@example.com')))[0]!;
+  expect(header(mail, 'list-unsubscribe')).toBeUndefined();
+  expect(mail.html).toBe('<p>Your password was <b>changed</b>, Lin.</p>');
+  expect(mail.from?.text).toBe('"Rapport Test" <journeys@rapport.test>');
+});
+
+test('a 4xx reply is retried with backoff, and the message arrives once', async () => {
+  const before = sink.transactions;
+  sink.faults.push({ refuse: 451 });
+  const { result, ledger } = await run('notice.start', 'retry4xx@example.com');
+  expect(result.history.map((h) => `${h.stepId}:${h.outcome}`)).toEqual(['notice:sent']);
+  expect(sink.transactions - before).toBe(2);
+  expect(received('retry4xx@example.com')).toHaveLength(1);
+  expect(ledger).toMatchObject({ state: 'sent', attempt: 2 });
+});
+
+test('a connection dropped before the message is retried, and the message arrives once', async () => {
+  const before = sink.transactions;
+  sink.faults.push({ drop: true });
+  const { result, ledger } = await run('notice.start', 'dropped@example.com');
+  expect(result.history.map((h) => `${h.stepId}:${h.outcome}`)).toEqual(['notice:sent']);
+  expect(sink.transactions - before).toBe(2);
+  expect(received('dropped@example.com')).toHaveLength(1);
+  expect(ledger).toMatchObject({ state: 'sent', attempt: 2 });
+});
+
+test('a 5xx is permanent: recorded, not retried, and a hard bounce suppresses the address', async () => {
+  const before = sink.transactions;
+  sink.faults.push({ refuse: 550, at: 'rcpt' });
+  const { customerId, result, ledger } = await run('notice.start', 'nobody@example.com');
+  expect(result.history.map((h) => `${h.stepId}:${h.outcome}`)).toEqual(['notice:failed']);
+  expect(sink.transactions - before).toBe(1);
+  expect(received('nobody@example.com')).toHaveLength(0);
+  expect(ledger).toMatchObject({ state: 'failed_permanent', attempt: 1 });
+  expect(await activeSuppression(stack.db, customerId, 'email')).toBe('hard_bounce');
+  expect((await timeline(customerId)).find((t) => t.kind === 'message')).toMatchObject({
+    data: { status: 'failed', code: 550 },
+  });
+
+  // Nothing more goes to a bounced address, not even transactional mail.
+  const next = await run('notice.start', 'nobody@example.com');
+  expect(next.result.history.map((h) => `${h.stepId}:${h.outcome}`)).toEqual(['notice:skipped']);
+  expect(sink.transactions - before).toBe(1);
+});
+
+test('a reply slower than the client waits leaves the outcome unknown, and nothing is sent twice', async () => {
+  const before = sink.transactions;
+  sink.faults.push({ replyAfterMs: CLIENT_TIMEOUT_MS + 2000 });
+  const { customerId, result, ledger } = await run('notice.start', 'slow@example.com');
+  expect(result.history.map((h) => `${h.stepId}:${h.outcome}`)).toEqual(['notice:failed']);
+  expect(ledger).toMatchObject({ state: 'unknown', attempt: 1 });
+  expect(ledger!.last_error).toMatch(/no reply after the message was handed over/);
+  expect((await timeline(customerId)).find((t) => t.kind === 'message')?.summary).toBe('email outcome unknown');
+  // The server had the message all along: it holds one copy, and no second attempt was made.
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  expect(received('slow@example.com')).toHaveLength(1);
+  expect(sink.transactions - before).toBe(1);
+});
+
+test('a connection closed after the message went out, before the reply, is not retried either', async () => {
+  const before = sink.transactions;
+  sink.faults.push({ dropAfterData: true });
+  const { result, ledger } = await run('notice.start', 'closed@example.com');
+  expect(result.history.map((h) => `${h.stepId}:${h.outcome}`)).toEqual(['notice:failed']);
+  expect(ledger).toMatchObject({ state: 'unknown', attempt: 1 });
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  expect(received('closed@example.com')).toHaveLength(1);
+  expect(sink.transactions - before).toBe(1);
+});
+
+test('a server that keeps refusing is not retried forever: the send is recorded as failed', async () => {
+  const before = sink.transactions;
+  for (let i = 0; i < 12; i++) sink.faults.push({ refuse: 421 });
+  const { customerId, result, ledger } = await run('notice.start', 'busy@example.com');
+  expect(result.history.map((h) => `${h.stepId}:${h.outcome}`)).toEqual(['notice:failed']);
+  expect(sink.transactions - before).toBe(12);
+  expect(ledger).toMatchObject({ state: 'failed_permanent', attempt: 12 });
+  expect(ledger!.last_error).toMatch(/^gave up after 12 attempts/);
+  expect((await timeline(customerId)).find((t) => t.kind === 'message')?.summary).toMatch(
+    /^email failed: gave up after 12 attempts/,
+  );
+  expect(received('busy@example.com')).toHaveLength(0);
+  sink.faults.length = 0;
+});
