@@ -273,7 +273,12 @@ export function createMessaging(deps: MessagingDeps) {
           html: footer && unsubscribe ? withHtmlFooter(htmlPart, unsubscribe) : htmlPart,
           messageId,
           ...(unsubscribe
-            ? { headers: { 'List-Unsubscribe': `<${unsubscribe}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' } }
+            ? {
+                headers: {
+                  'List-Unsubscribe': `<${unsubscribe}>`,
+                  'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+                },
+              }
             : {}),
         });
         at('after-send', sendKey);
@@ -326,7 +331,9 @@ export function createMessaging(deps: MessagingDeps) {
     err: unknown,
   ): Promise<SendOutcome> {
     const e =
-      err instanceof ChannelError ? err : new ChannelError(err instanceof Error ? err.message : String(err), 'retryable');
+      err instanceof ChannelError
+        ? err
+        : new ChannelError(err instanceof Error ? err.message : String(err), 'retryable');
     const lastAttempt = attemptNumber() >= OUTBOUND_MAX_ATTEMPTS;
     if (e.kind === 'permanent' || (e.kind === 'retryable' && lastAttempt)) {
       const reason = e.kind === 'permanent' ? e.message : `gave up after ${attemptNumber()} attempts: ${e.message}`;

@@ -4,7 +4,7 @@
  */
 import { Liquid, type LiquidOptions } from 'liquidjs';
 
-const limits: LiquidOptions = {
+export const limits: LiquidOptions = {
   ownPropertyOnly: true,
   strictFilters: true,
   strictVariables: false,

@@ -199,7 +199,8 @@ export function unsubscribeSecrets(config: Config): { current: string; previous:
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  if (config.RAPPORT_UNSUBSCRIBE_SECRET) return { current: config.RAPPORT_UNSUBSCRIBE_SECRET, previous, generated: false };
+  if (config.RAPPORT_UNSUBSCRIBE_SECRET)
+    return { current: config.RAPPORT_UNSUBSCRIBE_SECRET, previous, generated: false };
   const file = path.join(config.RAPPORT_DATA_DIR, 'unsubscribe.secret');
   if (!fs.existsSync(file)) {
     fs.mkdirSync(config.RAPPORT_DATA_DIR, { recursive: true });

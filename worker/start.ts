@@ -133,7 +133,9 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
     onStop('mailer', () => mailer.close());
     const secrets = unsubscribeSecrets(config);
     if (secrets.generated) {
-      logger.info('unsubscribe links are signed with a secret kept in the data folder; set RAPPORT_UNSUBSCRIBE_SECRET when several instances send');
+      logger.info(
+        'unsubscribe links are signed with a secret kept in the data folder; set RAPPORT_UNSUBSCRIBE_SECRET when several instances send',
+      );
     }
     const channels = {
       publicUrl: publicUrl(config),

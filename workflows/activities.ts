@@ -11,7 +11,12 @@ const outbound = proxyActivities<Activities>({
   // The send heartbeats while the provider works: a worker that died is noticed in seconds, not minutes.
   heartbeatTimeout: '20s',
   // Bounded: a provider that keeps failing ends as a recorded failure, never an endless retry.
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: OUTBOUND_MAX_ATTEMPTS },
+  retry: {
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '10 minutes',
+    maximumAttempts: OUTBOUND_MAX_ATTEMPTS,
+  },
 });
 
 const records = proxyActivities<Activities>({

@@ -41,7 +41,7 @@ export async function recordDeliveryStatus(
     .where('ref', '=', send.send_key)
     .executeTakeFirst();
   if (!entry) return { kind: 'unknown-message' };
-  const data = (entry.data ?? {}) as Record<string, unknown>;
+  const data = entry.data ?? {};
   const current = typeof data.delivery === 'string' ? data.delivery : 'sent';
   const status = update.status.toLowerCase();
   if ((RANK[status] ?? 0) <= (RANK[current] ?? 0) && data.delivery !== undefined) {

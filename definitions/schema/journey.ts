@@ -83,7 +83,7 @@ export const journeyDefinition = z
         frequencyCap: z.boolean().optional(),
         whenCapped: z.enum(['defer', 'skip']).optional(),
         from: mailbox.optional().describe('The From of this journey\'s email, such as "Acme <news@acme.example>"'),
-        replyTo: mailbox.optional().describe('Where replies to this journey\'s email go'),
+        replyTo: mailbox.optional().describe("Where replies to this journey's email go"),
       })
       .strict()
       .optional(),

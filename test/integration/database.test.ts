@@ -204,7 +204,11 @@ describe.each([
     expect(await claimSend(database.db, row)).toEqual({ kind: 'claimed', attempt: 1 });
     expect(await claimSend(database.db, row)).toEqual({ kind: 'claimed', attempt: 2 });
     await markInFlight(database.db, row.sendKey);
-    expect(await claimSend(database.db, row)).toEqual({ kind: 'in_flight', attempt: 2 });
+    expect(await claimSend(database.db, row)).toMatchObject({
+      kind: 'in_flight',
+      attempt: 2,
+      claimedAt: expect.any(Date),
+    });
     await recordOutcome(database.db, row.sendKey, 'sent', { providerRef: '250 OK' });
     expect(await claimSend(database.db, row)).toEqual({
       kind: 'done',

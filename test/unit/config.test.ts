@@ -1,5 +1,7 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, journeyDirs, parseConfig } from '../../worker/config';
+import { ConfigError, journeyDirs, parseConfig, publicUrl, unsubscribeSecrets } from '../../worker/config';
 import { projectRoot } from '../../worker/temporal/binaries';
 
 test('defaults run everything embedded', () => {
@@ -59,4 +61,45 @@ test('a cluster, PostgreSQL and SMTP are taken as given', () => {
 
 test('mutual TLS needs both the certificate and the key', () => {
   expect(() => parseConfig({ TEMPORAL_TLS_CLIENT_CERT_PATH: '/etc/cert.pem' })).toThrow(/expected both/);
+});
+
+test('Twilio needs the account, its token and a sender; each mistake is named', () => {
+  const sid = `AC${'0'.repeat(32)}`;
+  expect(() => parseConfig({ TWILIO_ACCOUNT_SID: sid })).toThrow(/TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN/);
+  expect(() => parseConfig({ TWILIO_ACCOUNT_SID: sid, TWILIO_AUTH_TOKEN: 'x' })).toThrow(
+    /TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID/,
+  );
+  expect(() => parseConfig({ TWILIO_ACCOUNT_SID: 'AC123', TWILIO_FROM: '0612345678' })).toThrow(
+    /TWILIO_ACCOUNT_SID: expected an Account SID[\s\S]*TWILIO_FROM: expected a phone number in E.164 form/,
+  );
+  const c = parseConfig({ TWILIO_ACCOUNT_SID: sid, TWILIO_AUTH_TOKEN: 'x', TWILIO_FROM: '+15005550006' });
+  expect(c.TWILIO_FROM).toBe('+15005550006');
+});
+
+test('an unsubscribe secret is long enough, and without one a secret is generated once and kept', () => {
+  expect(() => parseConfig({ RAPPORT_UNSUBSCRIBE_SECRET: 'short' })).toThrow(
+    /RAPPORT_UNSUBSCRIBE_SECRET: expected at least 32 characters/,
+  );
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-config-'));
+  try {
+    const c = parseConfig({ RAPPORT_DATA_DIR: dir });
+    const first = unsubscribeSecrets(c);
+    expect(first).toMatchObject({ generated: true, previous: [] });
+    expect(first.current.length).toBeGreaterThanOrEqual(32);
+    expect(unsubscribeSecrets(c).current).toBe(first.current);
+    expect(fs.statSync(path.join(dir, 'unsubscribe.secret')).mode & 0o077).toBe(0);
+    const given = parseConfig({
+      RAPPORT_DATA_DIR: dir,
+      RAPPORT_UNSUBSCRIBE_SECRET: 'x'.repeat(40),
+      RAPPORT_UNSUBSCRIBE_PREVIOUS_SECRETS: `${'y'.repeat(40)}, ${'z'.repeat(40)}`,
+    });
+    expect(unsubscribeSecrets(given)).toEqual({
+      current: 'x'.repeat(40),
+      previous: ['y'.repeat(40), 'z'.repeat(40)],
+      generated: false,
+    });
+    expect(publicUrl(given)).toBe('http://127.0.0.1:3000');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
