@@ -3,6 +3,7 @@
  * Errors come back as RapportApiError with the problem document the API sent.
  */
 import type { EventReceipt, IncomingEvent } from './events/schema';
+import type { ImportReport, ImportRow } from '../activities/store/imports';
 import type { JourneySummary } from '../activities/store/journeys';
 import type { PublishImpact, VersionInfo } from '../activities/store/versions';
 import type { TaskView } from '../activities/store/tasks';
@@ -12,6 +13,16 @@ import type { TimelineItem } from '../activities/store/timeline';
 import type { JourneyPlan } from '../definitions/schema/journey';
 import type { CustomerMetrics } from '../definitions/facts';
 import type { EnrollmentExplanation } from '../activities/store/explain';
+
+export interface BatchResult {
+  accepted: number;
+  results: (
+    | { index: number; status: 202; replayed: boolean; receipt: EventReceipt }
+    | { index: number; status: number; problem: Omit<ProblemDocument, 'type'> }
+  )[];
+}
+
+export type { ImportReport, ImportRow };
 
 export interface ProblemDocument {
   type: string;
@@ -81,6 +92,17 @@ export class RapportClient {
 
   sendEvent(event: IncomingEvent, idempotencyKey?: string): Promise<EventReceipt> {
     return this.request('POST', '/v1/events', event, idempotencyKey ? { 'idempotency-key': idempotencyKey } : {});
+  }
+  /**
+   * Up to 1,000 events in one request, each with its id. The answer lists each event's receipt or
+   * problem, in order; sending the same batch again changes nothing.
+   */
+  sendEvents(events: IncomingEvent[]): Promise<BatchResult> {
+    return this.request('POST', '/v1/events', { events });
+  }
+  /** Rows of a customer base (`rapport import`): history, which enrolls nobody. Up to 1,000 rows. */
+  importRows(kind: 'customers' | 'orders', rows: ImportRow[]): Promise<ImportReport> {
+    return this.request('POST', `/v1/imports/${kind}`, { rows });
   }
   /** A customer by id, email or phone. */
   getCustomer(ref: string): Promise<CustomerDetail> {

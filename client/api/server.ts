@@ -20,10 +20,34 @@ import { listJourneys, publishVersion, setJourneyStatus } from '../../activities
 import { journeyVersions, publishImpact } from '../../activities/store/versions';
 import type { JourneyState, TaskSignal } from '../../workflows/types';
 import { type EventIntake, IntakeError } from '../events/intake';
-import { incomingEvent } from '../events/schema';
+import { EVENT_BATCH_MAX, incomingEvent } from '../events/schema';
+import { IMPORT_BATCH_MAX, importCustomers, importOrders } from '../../activities/store/imports';
 import { sendProblem, zodErrors } from './problems';
 import { outboxPage } from './outbox-page';
 import { type ChannelSettings, channelRoutes } from './channels';
+
+const eventBatch = z
+  .object({
+    events: z
+      .array(incomingEvent)
+      .min(1, 'expected at least one event')
+      .max(EVENT_BATCH_MAX, `expected at most ${EVENT_BATCH_MAX} events in one batch`),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    b.events.forEach((e, i) => {
+      if (!e.id)
+        ctx.addIssue({ code: 'custom', path: ['events', i, 'id'], message: 'an event in a batch needs an id' });
+    });
+  });
+
+const importBatch = z
+  .object({
+    rows: z
+      .array(z.object({ line: z.number().int().positive(), fields: z.record(z.string(), z.unknown()) }).strict())
+      .max(IMPORT_BATCH_MAX, `expected at most ${IMPORT_BATCH_MAX} rows in one request`),
+  })
+  .strict();
 
 export interface ApiDeps {
   db: Db;
@@ -64,7 +88,47 @@ export function buildApi(deps: ApiDeps) {
 
   app.get('/health', () => ({ status: 'ok' }));
 
+  const problemOf = (err: unknown) => {
+    if (err instanceof IntakeError) {
+      return {
+        status: err.status,
+        title: err.status === 409 ? 'Conflict' : 'Invalid event',
+        detail: err.message,
+        ...(err.path ? { errors: [{ path: err.path, message: err.message }] } : {}),
+      };
+    }
+    throw err;
+  };
+
+  // One event, or a batch: {"events": [...]}, up to EVENT_BATCH_MAX. A batch is validated whole
+  // first (a bad event anywhere accepts none, and every problem is listed with its place); then each
+  // event is accepted in order, and the answer says what became of each.
   app.post('/v1/events', async (req, reply) => {
+    const body = req.body as { events?: unknown } | undefined;
+    if (body && typeof body === 'object' && !Array.isArray(body) && 'events' in body) {
+      const parsed = eventBatch.safeParse(body);
+      if (!parsed.success) {
+        return sendProblem(
+          reply,
+          422,
+          'Invalid batch',
+          'the batch does not match the event schema; no event of it was accepted',
+          zodErrors(parsed.error),
+        );
+      }
+      const results = [];
+      for (const [index, event] of parsed.data.events.entries()) {
+        try {
+          const { receipt, replayed } = await deps.intake.accept(event);
+          results.push({ index, status: 202, replayed, receipt });
+        } catch (err) {
+          const problem = problemOf(err);
+          results.push({ index, status: problem.status, problem });
+        }
+      }
+      const accepted = results.filter((r) => r.status === 202).length;
+      return reply.code(accepted === results.length ? 202 : 207).send({ accepted, results });
+    }
     const parsed = incomingEvent.safeParse(req.body);
     if (!parsed.success) {
       return sendProblem(
@@ -84,18 +148,28 @@ export function buildApi(deps: ApiDeps) {
       if (replayed) void reply.header('Idempotent-Replayed', 'true');
       return reply.code(202).send(receipt);
     } catch (err) {
-      if (err instanceof IntakeError) {
-        return sendProblem(
-          reply,
-          err.status,
-          err.status === 409 ? 'Conflict' : 'Invalid event',
-          err.message,
-          err.path ? [{ path: err.path, message: err.message }] : undefined,
-        );
-      }
-      throw err;
+      const p = problemOf(err);
+      return sendProblem(reply, p.status, p.title, p.detail, p.errors);
     }
   });
+
+  // A customer base, in batches of rows from a file (`rapport import`): history, which enrolls nobody.
+  for (const kind of ['customers', 'orders'] as const) {
+    app.post(`/v1/imports/${kind}`, async (req, reply) => {
+      const parsed = importBatch.safeParse(req.body);
+      if (!parsed.success) {
+        return sendProblem(
+          reply,
+          422,
+          'Invalid import',
+          'expected {"rows": [{"line", "fields"}]}',
+          zodErrors(parsed.error),
+        );
+      }
+      const rows = parsed.data.rows;
+      return kind === 'customers' ? importCustomers(deps.db, rows) : importOrders(deps.db, rows);
+    });
+  }
 
   /** A customer by id, email or phone (E.164). */
   const resolveRef = async (ref: string) =>

@@ -5,6 +5,7 @@ import { graphCommand, journeysList, journeysSetStatus, journeysShow, publishCom
 import { customersShow, explainCommand } from './customers';
 import { startCommand } from './start';
 import { validateCommand } from './validate';
+import { importCommand } from './import';
 
 const program = new Command()
   .name('rapport')
@@ -96,6 +97,25 @@ connection(
     .argument('[journey]', 'only this journey')
     .option('--json', 'print JSON'),
 ).action(explainCommand);
+
+connection(
+  program
+    .command('import')
+    .description(
+      'Load customers or past orders from a CSV or JSON-lines file; bad rows are reported with their line numbers and the rest go in. Imported orders update metrics but enroll nobody.',
+    )
+    .argument('<kind>', 'customers or orders')
+    .argument('<file>', 'a .csv file with a header line, or .jsonl (one JSON object per line)')
+    .option('--format <format>', 'csv or jsonl (default: from the file name)')
+    .option(
+      '--map <pairs>',
+      'rename columns to Rapport fields, such as "cust=externalId,day=occurredAt,amount=total". Fields: customerId, email, phone, externalId, externalSystem, firstName, lastName, timezone, locale, preferredChannel (customers; other columns become attributes); orderId, occurredAt, total, currency, quantity, product, category (orders)',
+    )
+    .option('--system <name>', 'the system external ids come from, such as shop (default: import)')
+    .option('--delimiter <char>', 'the CSV column separator (default: ,)')
+    .option('--batch <rows>', 'rows per request, at most 1000 (default: 500)')
+    .option('--json', 'print the report as JSON'),
+).action(importCommand);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`${err instanceof RapportApiError || err instanceof Error ? err.message : String(err)}\n`);

@@ -72,6 +72,9 @@ export const incomingEvent = z
   })
   .strict();
 
+/** The most events one request may carry. */
+export const EVENT_BATCH_MAX = 1000;
+
 export type IncomingEvent = z.input<typeof incomingEvent>;
 export type ParsedEvent = z.output<typeof incomingEvent>;
 

@@ -1,0 +1,202 @@
+/**
+ * Triggers in bulk: a batch of events in one request, and `rapport import` of a customer base over
+ * HTTP, with the CDNOW purchases (converted by scripts/cdnow.ts) as the real-data case: every
+ * customer's order count and lifetime value match the file.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { sql } from 'kysely';
+import { importFile } from '../../client/cli/import';
+import { RapportClient } from '../../client/sdk';
+import { cdnowOrdersCsv, readCdnow } from '../../scripts/cdnow';
+import { startTestStack, type TestStack } from '../helpers/stack';
+import { timeSkippingEnv } from '../helpers/temporal';
+
+let env: TestWorkflowEnvironment;
+let stack: TestStack;
+let url: string;
+let scratch: string;
+
+beforeAll(async () => {
+  env = await timeSkippingEnv();
+  stack = await startTestStack(env);
+  url = await stack.api.listen({ host: '127.0.0.1', port: 0 });
+  scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-import-'));
+});
+
+afterAll(async () => {
+  await stack?.close();
+  await env?.teardown();
+  fs.rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('a batch of events', () => {
+  test('is accepted in order, each with its receipt; sent again, it changes nothing', async () => {
+    const client = new RapportClient({ baseUrl: url });
+    const events = [
+      { id: 'b-1', type: 'lead.created', customer: { email: 'batch1@example.com' }, profile: { firstName: 'Bo' } },
+      { id: 'b-2', type: 'lead.created', customer: { email: 'batch2@example.com' } },
+      { id: 'b-3', type: 'app.activated', customer: { email: 'batch1@example.com' } },
+    ];
+    const first = await client.sendEvents(events);
+    expect(first.accepted).toBe(3);
+    expect(first.results.map((r) => [r.index, r.status])).toEqual([
+      [0, 202],
+      [1, 202],
+      [2, 202],
+    ]);
+    const again = await client.sendEvents(events);
+    expect(again.results.every((r) => r.status === 202 && 'replayed' in r && r.replayed)).toBe(true);
+    const { count } = await stack.db
+      .selectFrom('events')
+      .select((eb) => eb.fn.countAll<string>().as('count'))
+      .where('id', 'in', ['b-1', 'b-2', 'b-3'])
+      .executeTakeFirstOrThrow();
+    expect(Number(count)).toBe(3);
+  });
+
+  test('with a bad event anywhere, none is accepted, and every problem names its place', async () => {
+    const res = await stack.api.inject({
+      method: 'POST',
+      url: '/v1/events',
+      payload: {
+        events: [
+          { id: 'bad-0', type: 'lead.created', customer: { email: 'ok@example.com' } },
+          { id: 'bad-1', type: 'lead.created', customer: { email: 'not-an-email' } },
+          { type: 'lead.created', customer: { email: 'x@example.com' } },
+        ],
+      },
+    });
+    expect(res.statusCode).toBe(422);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.json<{ errors: { path: string }[] }>().errors.map((e) => e.path)).toEqual([
+      'events[1].customer.email',
+      'events[2].id',
+    ]);
+    const none = await stack.db.selectFrom('events').select('id').where('id', '=', 'bad-0').executeTakeFirst();
+    expect(none).toBeUndefined();
+  });
+
+  test('an id reused with another body is refused for that event alone', async () => {
+    const res = await stack.api.inject({
+      method: 'POST',
+      url: '/v1/events',
+      payload: {
+        events: [
+          { id: 'b-1', type: 'lead.created', customer: { email: 'someone-else@example.com' } },
+          { id: 'b-4', type: 'lead.created', customer: { email: 'batch4@example.com' } },
+        ],
+      },
+    });
+    expect(res.statusCode).toBe(207);
+    const body = res.json<{ accepted: number; results: { status: number }[] }>();
+    expect(body.accepted).toBe(1);
+    expect(body.results.map((r) => r.status)).toEqual([409, 202]);
+  });
+
+  test('more than 1,000 events are refused', async () => {
+    const events = Array.from({ length: 1001 }, (_, i) => ({
+      id: `big-${i}`,
+      type: 'x.y',
+      customer: { id: 'c' },
+    }));
+    const res = await stack.api.inject({ method: 'POST', url: '/v1/events', payload: { events } });
+    expect(res.statusCode).toBe(422);
+    expect(res.body).toContain('at most 1000 events');
+  });
+});
+
+describe('rapport import', () => {
+  test('customers from CSV: bad rows reported by line, the good ones in, other columns as attributes', async () => {
+    const file = path.join(scratch, 'customers.csv');
+    fs.writeFileSync(
+      file,
+      [
+        'mail,first,tz,plan',
+        'imp1@example.com,Ines,Europe/Paris,gold',
+        'not-an-email,Bad,UTC,silver',
+        'imp2@example.com,Ivo,America/Chicago,',
+        ',Nobody,UTC,free',
+      ].join('\n'),
+    );
+    const report = await importFile('customers', file, { url, map: 'mail=email,first=firstName,tz=timezone' });
+    expect(report.imported).toBe(2);
+    expect(report.errors).toEqual([
+      { line: 3, path: 'email', message: 'expected an email address' },
+      { line: 5, path: 'customer', message: 'expected a customer: customerId, email, phone or externalId' },
+    ]);
+    const c = await new RapportClient({ baseUrl: url }).getCustomer('imp1@example.com');
+    expect(c.customer).toMatchObject({ firstName: 'Ines', timezone: 'Europe/Paris', attributes: { plan: 'gold' } });
+  });
+
+  test('orders from JSON lines enroll nobody; a bad line is reported and the rest go in', async () => {
+    const file = path.join(scratch, 'orders.jsonl');
+    fs.writeFileSync(
+      file,
+      [
+        JSON.stringify({ email: 'imp3@example.com', orderId: 'J-1', occurredAt: '2026-01-05', total: 20 }),
+        '{not json',
+        JSON.stringify({
+          email: 'imp3@example.com',
+          orderId: 'J-2',
+          occurredAt: '2026-02-05T10:00:00Z',
+          total: '15.5',
+        }),
+        JSON.stringify({ email: 'imp3@example.com', orderId: 'J-3', occurredAt: '20260230', total: 1 }),
+      ].join('\n'),
+    );
+    const report = await importFile('orders', file, { url });
+    expect(report.imported).toBe(2);
+    expect(report.errors.map((e) => [e.line, e.path])).toEqual([
+      [2, '(row)'],
+      [4, 'occurredAt'],
+    ]);
+    const c = await new RapportClient({ baseUrl: url }).getCustomer('imp3@example.com');
+    expect(c.customer.metrics).toMatchObject({ orderCount: 2, lifetimeValue: 35.5 });
+    expect(c.customer.lifecycleStage).toBe('repeat_customer');
+    expect(c.enrollments).toEqual([]);
+  });
+
+  test('the CDNOW sample imports, and every customer’s order count and lifetime value match the file', async () => {
+    const purchases = readCdnow(path.join(__dirname, '../../../shared/data/cdnow/CDNOW_sample.txt'));
+    expect(purchases).toHaveLength(6919);
+    const file = path.join(scratch, 'cdnow.csv');
+    fs.writeFileSync(file, cdnowOrdersCsv(purchases));
+
+    const report = await importFile('orders', file, { url, system: 'cdnow', batch: '1000' });
+    expect(report).toEqual({ imported: 6919, unchanged: 0, errors: [] });
+
+    const expected = new Map<string, { orders: number; cents: number }>();
+    for (const p of purchases) {
+      const e = expected.get(p.customer) ?? { orders: 0, cents: 0 };
+      e.orders++;
+      e.cents += Math.round(p.dollars * 100);
+      expected.set(p.customer, e);
+    }
+    expect(expected.size).toBe(2357);
+    const rows = await sql<{ value: string; orders: string; cents: string }>`
+      select i.value, count(o.id) as orders, round(sum(o.total) * 100) as cents
+      from identities i join orders o on o.customer_id = i.customer_id
+      where i.kind = 'ext:cdnow' group by i.value`.execute(stack.db);
+    const actual = new Map(rows.rows.map((r) => [r.value, { orders: Number(r.orders), cents: Number(r.cents) }]));
+    expect(actual).toEqual(expected);
+
+    // Spot check through the customer view, as an ops person would read it.
+    const [id, want] = [...expected.entries()].sort((a, b) => b[1].orders - a[1].orders)[0]!;
+    const customer = await stack.db
+      .selectFrom('identities')
+      .select('customer_id')
+      .where('kind', '=', 'ext:cdnow')
+      .where('value', '=', id)
+      .executeTakeFirstOrThrow();
+    const view = await new RapportClient({ baseUrl: url }).getCustomer(customer.customer_id);
+    expect(view.customer.metrics.orderCount).toBe(want.orders);
+    expect(Math.round(view.customer.metrics.lifetimeValue * 100)).toBe(want.cents);
+
+    // Importing the same file again changes nothing.
+    const again = await importFile('orders', file, { url, system: 'cdnow', batch: '1000' });
+    expect(again).toEqual({ imported: 0, unchanged: 6919, errors: [] });
+  }, 180_000);
+});
