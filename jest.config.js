@@ -2,7 +2,7 @@
 const swc = (syntax) => ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax } }, module: { type: 'commonjs' } }];
 
 // Dependencies published only as ES modules, compiled to CommonJS for Jest's module registry.
-const esmOnly = ['cookie', '@marcbachmann/cel-js'];
+const esmOnly = ['cookie', '@marcbachmann/cel-js', 'content-disposition'];
 
 module.exports = {
   testEnvironment: 'node',

@@ -184,6 +184,19 @@ export interface OrderLinesTable {
   price: Numeric;
 }
 
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  /** JSON array of scopes. */
+  scopes: unknown;
+  /** SHA-256 of the secret, hex: the secret itself is never stored. */
+  secret_hash: string;
+  last4: string;
+  created_at: CreatedAt;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
 export interface Database {
   customers: CustomersTable;
   events: EventsTable;
@@ -198,6 +211,7 @@ export interface Database {
   consents: ConsentsTable;
   identities: IdentitiesTable;
   suppressions: SuppressionsTable;
+  api_keys: ApiKeysTable;
 }
 
 export type CustomerRow = Selectable<CustomersTable>;

@@ -281,3 +281,55 @@ export class CustomerNotFoundError extends Error {
     this.name = 'CustomerNotFoundError';
   }
 }
+
+/**
+ * Erases a customer's personal data on request: name, addresses, attributes, tags, identities and
+ * the contents of their timeline; every channel is suppressed, so nothing more is sent. The record
+ * keeps its id, its orders (amounts and dates, no personal data) and a timeline entry saying when it
+ * was erased, so the erasure itself can be shown.
+ */
+export async function eraseCustomer(db: Db, customerId: string, at: Date = new Date()): Promise<void> {
+  await db
+    .updateTable('customers')
+    .set({
+      email: null,
+      phone: null,
+      first_name: null,
+      last_name: null,
+      attributes: JSON.stringify({}),
+      tags: JSON.stringify([]),
+      preferred_channel: null,
+      updated_at: at,
+    })
+    .where('id', '=', customerId)
+    .execute();
+  await db.deleteFrom('identities').where('customer_id', '=', customerId).execute();
+  await db
+    .updateTable('timeline')
+    .set({ summary: '[erased]', data: JSON.stringify({ erased: true }) })
+    .where('customer_id', '=', customerId)
+    .execute();
+  await db
+    .updateTable('events')
+    .set({ data: JSON.stringify({}) })
+    .where('customer_id', '=', customerId)
+    .execute();
+  await db.updateTable('tasks').set({ description: null, note: null }).where('customer_id', '=', customerId).execute();
+  for (const channel of ['email', 'sms'] as const) {
+    await db
+      .insertInto('suppressions')
+      .values({ customer_id: customerId, channel, reason: 'erasure', detail: null, created_at: at })
+      .execute();
+  }
+  await db
+    .insertInto('timeline')
+    .values({
+      customer_id: customerId,
+      at,
+      kind: 'change',
+      summary: 'personal data erased on request',
+      data: JSON.stringify({ erased: true }),
+      ref: `erased:${at.toISOString()}`,
+    })
+    .execute();
+}

@@ -53,3 +53,22 @@ export async function finishEnrollment(
     .where('status', '=', 'active')
     .execute();
 }
+
+/** A journey's enrollments, newest first, with where each customer is. */
+export async function listJourneyEnrollments(
+  db: Db,
+  journeyId: string,
+  options: { status?: EnrollmentStatus | undefined; limit?: number } = {},
+): Promise<(EnrollmentView & { customerId: string })[]> {
+  let q = db.selectFrom('enrollments').selectAll().where('journey_id', '=', journeyId);
+  if (options.status) q = q.where('status', '=', options.status);
+  const rows = await q
+    .orderBy('started_at', 'desc')
+    .limit(options.limit ?? 100)
+    .execute();
+  return rows.map((r) => ({ ...toEnrollmentView(r), customerId: r.customer_id }));
+}
+
+export async function getEnrollment(db: Db, id: string) {
+  return db.selectFrom('enrollments').selectAll().where('id', '=', id).executeTakeFirst();
+}

@@ -1,0 +1,171 @@
+/** Events in: one or a batch, orders, and imports of a customer base. */
+import { z } from 'zod';
+import { IMPORT_BATCH_MAX, importCustomers, importOrders } from '../../../activities/store/imports';
+import { orderData } from '../../../activities/store/orders';
+import { IntakeError } from '../../events/intake';
+import { customerRef, EVENT_BATCH_MAX, incomingEvent, profileFields } from '../../events/schema';
+import { type App, noValidation } from '../app';
+import { sendProblem, zodErrors } from '../problems';
+import type { ApiDeps } from '../server';
+
+export const eventBatch = z
+  .object({
+    events: z
+      .array(incomingEvent)
+      .min(1, 'expected at least one event')
+      .max(EVENT_BATCH_MAX, `expected at most ${EVENT_BATCH_MAX} events in one batch`),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    b.events.forEach((e, i) => {
+      if (!e.id)
+        ctx.addIssue({ code: 'custom', path: ['events', i, 'id'], message: 'an event in a batch needs an id' });
+    });
+  });
+
+export const orderBody = z
+  .object({
+    /** The event id; default `order:<orderId>`, so posting the same order twice records it once. */
+    id: z.string().min(1).max(200).optional(),
+    customer: customerRef,
+    occurredAt: z.iso.datetime({ offset: true, error: 'expected an ISO 8601 date-time' }).optional(),
+    profile: profileFields.optional(),
+  })
+  .extend(orderData.shape)
+  .strict();
+
+export const importBatch = z
+  .object({
+    rows: z
+      .array(z.object({ line: z.number().int().positive(), fields: z.record(z.string(), z.unknown()) }).strict())
+      .max(IMPORT_BATCH_MAX, `expected at most ${IMPORT_BATCH_MAX} rows in one request`),
+  })
+  .strict();
+
+const headers = z.object({ 'idempotency-key': z.string().min(1).max(200).optional() });
+
+function problemOf(err: unknown) {
+  if (err instanceof IntakeError) {
+    return {
+      status: err.status,
+      title: err.status === 409 ? 'Conflict' : 'Invalid event',
+      detail: err.message,
+      ...(err.path ? { errors: [{ path: err.path, message: err.message }] } : {}),
+    };
+  }
+  throw err;
+}
+
+export function eventRoutes(app: App, deps: ApiDeps): void {
+  // One event, or a batch: {"events": [...]}. A batch is validated whole first (a bad event anywhere
+  // accepts none, and every problem is listed with its place); then each event is accepted in order,
+  // and the answer says what became of each (202 when all were accepted, 207 otherwise).
+  app.post(
+    '/v1/events',
+    {
+      schema: {
+        summary: 'Send one event, or a batch of up to 1,000',
+        description:
+          'The answer comes once the event is durably accepted. The same id again has no second effect and gets the first answer back; the same id with another body is refused (409).',
+        tags: ['events'],
+        headers,
+        body: z.union([incomingEvent, eventBatch]),
+      },
+      validatorCompiler: noValidation,
+    },
+    async (req, reply) => {
+      const body = req.body as unknown;
+      if (body && typeof body === 'object' && !Array.isArray(body) && 'events' in body) {
+        const parsed = eventBatch.safeParse(body);
+        if (!parsed.success) {
+          return sendProblem(
+            reply,
+            422,
+            'Invalid batch',
+            'the batch does not match the event schema; no event of it was accepted',
+            zodErrors(parsed.error),
+          );
+        }
+        const results = [];
+        for (const [index, event] of parsed.data.events.entries()) {
+          try {
+            const { receipt, replayed } = await deps.intake.accept(event);
+            results.push({ index, status: 202, replayed, receipt });
+          } catch (err) {
+            const problem = problemOf(err);
+            results.push({ index, status: problem.status, problem });
+          }
+        }
+        const accepted = results.filter((r) => r.status === 202).length;
+        return reply.code(accepted === results.length ? 202 : 207).send({ accepted, results });
+      }
+      const parsed = incomingEvent.safeParse(body);
+      if (!parsed.success) {
+        return sendProblem(
+          reply,
+          422,
+          'Invalid event',
+          'the event does not match the event schema',
+          zodErrors(parsed.error),
+        );
+      }
+      const header = req.headers['idempotency-key'];
+      try {
+        const { receipt, replayed } = await deps.intake.accept(
+          parsed.data,
+          typeof header === 'string' ? header : undefined,
+        );
+        if (replayed) void reply.header('Idempotent-Replayed', 'true');
+        return reply.code(202).send(receipt);
+      } catch (err) {
+        const p = problemOf(err);
+        return sendProblem(reply, p.status, p.title, p.detail, p.errors);
+      }
+    },
+  );
+
+  app.post(
+    '/v1/orders',
+    {
+      schema: {
+        summary: 'Record an order: it updates the customer’s metrics and emits order.placed',
+        tags: ['events'],
+        body: orderBody,
+      },
+    },
+    async (req, reply) => {
+      const { id, customer, occurredAt, profile, ...data } = req.body;
+      try {
+        const { receipt, replayed } = await deps.intake.accept({
+          id: id ?? `order:${data.orderId}`,
+          type: 'order.placed',
+          customer,
+          ...(occurredAt ? { occurredAt } : {}),
+          data,
+          ...(profile ? { profile } : {}),
+        });
+        if (replayed) void reply.header('Idempotent-Replayed', 'true');
+        return reply.code(202).send(receipt);
+      } catch (err) {
+        const p = problemOf(err);
+        return sendProblem(reply, p.status, p.title, p.detail, p.errors);
+      }
+    },
+  );
+
+  // A customer base, in batches of rows from a file (`rapport import`): history, which enrolls nobody.
+  for (const kind of ['customers', 'orders'] as const) {
+    app.post(
+      `/v1/imports/${kind}`,
+      {
+        schema: {
+          summary: `Import ${kind} (rows of a file, up to 1,000 a request); bad rows are reported by line`,
+          tags: ['imports'],
+          body: importBatch,
+        },
+      },
+      async (req) =>
+        kind === 'customers' ? importCustomers(deps.db, req.body.rows) : importOrders(deps.db, req.body.rows),
+    );
+  }
+}
