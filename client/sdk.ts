@@ -4,6 +4,9 @@
  */
 import type { EventReceipt, IncomingEvent } from './events/schema';
 import type { ImportReport, ImportRow } from '../activities/store/imports';
+import type { ApiKeyView, Scope } from '../activities/store/api-keys';
+import type { z } from 'zod';
+import type { orderBody } from './api/routes/events';
 import type { JourneySummary } from '../activities/store/journeys';
 import type { PublishImpact, VersionInfo } from '../activities/store/versions';
 import type { TaskView } from '../activities/store/tasks';
@@ -22,7 +25,14 @@ export interface BatchResult {
   )[];
 }
 
-export type { ImportReport, ImportRow };
+export type { ImportReport, ImportRow, Scope };
+
+/** An order as POST /v1/orders takes it. */
+export type OrderInput = z.input<typeof orderBody>;
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** 0.5 s, 1 s, 2 s... up to 10 s, with jitter. */
+const backoff = (attempt: number) => Math.min(10_000, 500 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
 
 export interface ProblemDocument {
   type: string;
@@ -61,44 +71,119 @@ export interface Explanation {
 }
 
 export class RapportClient {
-  constructor(private readonly options: { baseUrl: string; apiKey?: string | undefined; timeoutMs?: number }) {}
+  constructor(
+    private readonly options: {
+      baseUrl: string;
+      apiKey?: string | undefined;
+      timeoutMs?: number;
+      /** Retries of a call that is safe to repeat (default 4). */
+      retries?: number;
+    },
+  ) {}
 
+  /**
+   * One API call. `retry: true` marks a call that is safe to repeat (an event with its id, an order,
+   * a read, an upsert): it is retried on a lost connection, 429 (after Retry-After) and 502-504,
+   * with backoff, up to `retries` times.
+   */
   private async request<T>(
     method: string,
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
+    retry = method === 'GET',
   ): Promise<T> {
-    let res: Response;
-    try {
-      res = await fetch(new URL(path, this.options.baseUrl), {
-        method,
-        headers: {
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-          ...(this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {}),
-          ...headers,
-        },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
-      });
-    } catch (err) {
-      throw new Error(`cannot reach Rapport at ${this.options.baseUrl}: ${(err as Error).message}`);
+    const attempts = retry ? (this.options.retries ?? 4) + 1 : 1;
+    for (let attempt = 1; ; attempt++) {
+      let res: Response;
+      try {
+        res = await fetch(new URL(path, this.options.baseUrl), {
+          method,
+          headers: {
+            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+            ...(this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {}),
+            ...headers,
+          },
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+          signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+        });
+      } catch (err) {
+        if (attempt < attempts) {
+          await pause(backoff(attempt));
+          continue;
+        }
+        throw new Error(`cannot reach Rapport at ${this.options.baseUrl}: ${(err as Error).message}`);
+      }
+      if (attempt < attempts && (res.status === 429 || (res.status >= 502 && res.status <= 504))) {
+        const after = Number(res.headers.get('retry-after'));
+        await res.body?.cancel();
+        await pause(Number.isFinite(after) && after > 0 ? Math.min(after, 60) * 1000 : backoff(attempt));
+        continue;
+      }
+      const text = await res.text();
+      const parsed: unknown = text ? JSON.parse(text) : undefined;
+      if (!res.ok) throw new RapportApiError(parsed as ProblemDocument);
+      return parsed as T;
     }
-    const text = await res.text();
-    const parsed: unknown = text ? JSON.parse(text) : undefined;
-    if (!res.ok) throw new RapportApiError(parsed as ProblemDocument);
-    return parsed as T;
   }
 
+  /** One event. With an id (or idempotency key) it is retried safely: a repeat has no second effect. */
   sendEvent(event: IncomingEvent, idempotencyKey?: string): Promise<EventReceipt> {
-    return this.request('POST', '/v1/events', event, idempotencyKey ? { 'idempotency-key': idempotencyKey } : {});
+    return this.request(
+      'POST',
+      '/v1/events',
+      event,
+      idempotencyKey ? { 'idempotency-key': idempotencyKey } : {},
+      Boolean(event.id ?? idempotencyKey),
+    );
   }
   /**
    * Up to 1,000 events in one request, each with its id. The answer lists each event's receipt or
    * problem, in order; sending the same batch again changes nothing.
    */
   sendEvents(events: IncomingEvent[]): Promise<BatchResult> {
-    return this.request('POST', '/v1/events', { events });
+    return this.request('POST', '/v1/events', { events }, {}, true);
+  }
+  /** An order: updates the customer's metrics and emits order.placed (once per order id). */
+  placeOrder(order: OrderInput): Promise<EventReceipt> {
+    return this.request('POST', '/v1/orders', order, {}, true);
+  }
+  /** Creates the customer these identities name, or updates the one they find. */
+  upsertCustomer(customer: IncomingEvent['customer'], profile: IncomingEvent['profile'] = {}): Promise<CustomerDetail> {
+    return this.request('POST', '/v1/customers', { customer, profile }, {}, true);
+  }
+  updateCustomer(ref: string, profile: NonNullable<IncomingEvent['profile']>): Promise<CustomerDetail> {
+    return this.request('PATCH', `/v1/customers/${encodeURIComponent(ref)}`, profile, {}, true);
+  }
+  /** Erases the customer's personal data, cancelling their journeys. */
+  eraseCustomer(ref: string): Promise<{ customer: string; erased: true; cancelled: string[] }> {
+    return this.request('POST', `/v1/customers/${encodeURIComponent(ref)}/erase`, undefined, {}, true);
+  }
+  async listEnrollments(
+    journey: string,
+    filter: { status?: string; limit?: number } = {},
+  ): Promise<(EnrollmentView & { customerId: string })[]> {
+    const q = new URLSearchParams();
+    if (filter.status) q.set('status', filter.status);
+    if (filter.limit) q.set('limit', String(filter.limit));
+    return (
+      await this.request<{ enrollments: (EnrollmentView & { customerId: string })[] }>(
+        'GET',
+        `/v1/journeys/${encodeURIComponent(journey)}/enrollments?${q.toString()}`,
+      )
+    ).enrollments;
+  }
+  cancelEnrollment(id: string, reason?: string): Promise<{ enrollment: string; status: string }> {
+    return this.request('POST', `/v1/enrollments/${encodeURIComponent(id)}/cancel`, reason ? { reason } : {});
+  }
+  createKey(name: string, scopes: Scope[]): Promise<ApiKeyView & { key: string }> {
+    return this.request('POST', '/v1/keys', { name, scopes });
+  }
+  async listKeys(): Promise<ApiKeyView[]> {
+    return (await this.request<{ keys: ApiKeyView[] }>('GET', '/v1/keys')).keys;
+  }
+  revokeKey(id: string): Promise<{ id: string; revoked: true }> {
+    return this.request('DELETE', `/v1/keys/${encodeURIComponent(id)}`);
   }
   /** Rows of a customer base (`rapport import`): history, which enrolls nobody. Up to 1,000 rows. */
   importRows(kind: 'customers' | 'orders', rows: ImportRow[]): Promise<ImportReport> {
@@ -139,7 +224,7 @@ export class RapportClient {
   resumeJourney(id: string): Promise<{ journey: string; status: string }> {
     return this.request('POST', `/v1/journeys/${encodeURIComponent(id)}/resume`);
   }
-  async listTasks(filter: { team?: string; status?: string } = {}): Promise<TaskView[]> {
+  async listTasks(filter: { team?: string | undefined; status?: string | undefined } = {}): Promise<TaskView[]> {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, v);
     return (await this.request<{ tasks: TaskView[] }>('GET', `/v1/tasks?${q.toString()}`)).tasks;

@@ -122,6 +122,19 @@ export const configSchema = z.object({
     .max(320)
     .default('Reply STOP to stop receiving texts, START to receive them again. Msg & data rates may apply.'),
 
+  /** Requests a minute per API key (per address for requests without one). */
+  RAPPORT_RATE_LIMIT: z.coerce
+    .number({ error: 'expected a number of requests a minute' })
+    .int()
+    .positive('expected a number of requests a minute')
+    .default(6000),
+  /** Requests a minute per address on public routes (unsubscribe links, Twilio's webhooks). */
+  RAPPORT_PUBLIC_RATE_LIMIT: z.coerce
+    .number({ error: 'expected a number of requests a minute' })
+    .int()
+    .positive('expected a number of requests a minute')
+    .default(600),
+
   /** Hosts (host or host:port, comma-separated) that webhook steps may call. */
   RAPPORT_WEBHOOK_HOSTS: optionalText,
   /** Let webhook steps reach private and loopback addresses (a webhook inside your own network). */

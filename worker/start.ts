@@ -12,6 +12,7 @@ import { createActivities } from '../activities';
 import { createMailer } from '../activities/channels/email';
 import { createOutboxSmsSender, createTwilioSender } from '../activities/channels/sms';
 import { unsubscribeKeys } from '../activities/channels/unsubscribe';
+import { activeKeyCount } from '../activities/store/api-keys';
 import { migrate, openDatabase, type OpenDatabase } from '../activities/db/database';
 import { buildApi } from '../client/api/server';
 import { EventIntake } from '../client/events/intake';
@@ -196,7 +197,11 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
       logger,
       allowHttpWebhooks: config.RAPPORT_WEBHOOK_ALLOW_HTTP,
       channels,
+      rateLimit: { perKey: config.RAPPORT_RATE_LIMIT, public: config.RAPPORT_PUBLIC_RATE_LIMIT },
     });
+    if ((await activeKeyCount(database.db)) === 0) {
+      logger.warn('no API key exists: the API answers this machine only; create one with `rapport keys create`');
+    }
     await api.listen({ host: config.RAPPORT_HOST, port: config.RAPPORT_PORT });
     onStop('api', () => api.close());
     const apiUrl = `http://${config.RAPPORT_HOST}:${config.RAPPORT_PORT}`;

@@ -12,7 +12,7 @@ import { jsonSchemaTransform } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { Db } from '../../activities/db/database';
 import type { EventIntake } from '../events/intake';
-import { createApp, RequestValidationError } from './app';
+import { type App, createApp, RequestValidationError } from './app';
 import { createAuth } from './auth';
 import { type ChannelSettings, channelRoutes } from './channels';
 import { sendProblem, zodErrors } from './problems';
@@ -60,7 +60,7 @@ export function buildApi(deps: ApiDeps) {
         422,
         `Invalid ${err.part === 'querystring' ? 'query' : err.part}`,
         err.message,
-        zodErrors(err.zodError, err.part === 'body' ? '' : `${err.part === 'querystring' ? 'query' : err.part}.`),
+        zodErrors(err.zodError, err.part === 'body' ? '' : err.part === 'querystring' ? 'query' : err.part),
       );
     }
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
@@ -112,13 +112,21 @@ export function buildApi(deps: ApiDeps) {
   void app.register(formbody, { bodyLimit: 64 * 1024 });
   if (deps.channels) void app.register(channelRoutes(deps.db, deps.channels, deps.logger));
 
-  app.get('/health', { schema: { hide: true } }, () => ({ status: 'ok' }));
-  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  void app.register((scope, _opts, done) => {
+    scope.get('/health', { schema: { hide: true } }, () => ({ status: 'ok' }));
+    scope.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+    done();
+  });
 
-  eventRoutes(app, routeDeps);
-  customerRoutes(app, routeDeps);
-  journeyRoutes(app, routeDeps);
-  taskRoutes(app, routeDeps);
+  // Registered after the documentation and rate-limit plugins, which see routes as they are added.
+  // eslint-disable-next-line @typescript-eslint/require-await
+  void app.register(async (scope) => {
+    const routes = scope as unknown as App;
+    eventRoutes(routes, routeDeps);
+    customerRoutes(routes, routeDeps);
+    journeyRoutes(routes, routeDeps);
+    taskRoutes(routes, routeDeps);
+  });
   return app;
 }
 

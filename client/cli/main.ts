@@ -6,6 +6,8 @@ import { customersShow, explainCommand } from './customers';
 import { startCommand } from './start';
 import { validateCommand } from './validate';
 import { importCommand } from './import';
+import { eventsSend, keysCreate, keysList, keysRevoke, tasksComplete, tasksList } from './ops';
+import { SCOPES } from '../../activities/store/api-keys';
 
 const program = new Command()
   .name('rapport')
@@ -97,6 +99,59 @@ connection(
     .argument('[journey]', 'only this journey')
     .option('--json', 'print JSON'),
 ).action(explainCommand);
+
+const events = program.command('events').description('Send events to Rapport');
+connection(
+  events
+    .command('send')
+    .description('Send one event; prints which journeys enrolled the customer and which moved along')
+    .argument('<type>', 'the event type, such as order.placed')
+    .requiredOption(
+      '--customer <ref>',
+      'who: an email, a phone (+E.164), system:id (another system’s id) or a customer id',
+    )
+    .option('--data <json>', 'the event data, a JSON object')
+    .option('--profile <json>', 'profile fields to set, a JSON object such as \'{"firstName": "Ada"}\'')
+    .option('--id <id>', 'the event id (default: a new one); the same id again has no second effect')
+    .option('--json', 'print the receipt as JSON'),
+).action(eventsSend);
+
+const tasks = program.command('tasks').description('Tasks the journeys created for people');
+connection(
+  tasks
+    .command('list')
+    .description('Open tasks, by team')
+    .option('--team <team>', 'only this team’s')
+    .option('--status <status>', 'open (default), completed, timed_out or cancelled')
+    .option('--json', 'print JSON'),
+).action(tasksList);
+connection(
+  tasks
+    .command('complete')
+    .description('Complete a task with an outcome; a journey waiting for it goes on')
+    .argument('<id>', 'the task id')
+    .requiredOption('--outcome <outcome>', 'what came of it, such as resolved')
+    .option('--note <note>', 'a note for the record')
+    .option('--json', 'print JSON'),
+).action(tasksComplete);
+
+const keys = program
+  .command('keys')
+  .description('API keys: until the first one exists, the API answers this machine only');
+connection(
+  keys
+    .command('create')
+    .description('Create an API key; it is printed once')
+    .requiredOption('--name <name>', 'who uses it, such as shop-backend')
+    .requiredOption('--scopes <scopes>', `comma-separated: ${SCOPES.join(', ')}`)
+    .option('--json', 'print JSON'),
+).action(keysCreate);
+connection(keys.command('list').description('API keys, never their secrets').option('--json', 'print JSON')).action(
+  keysList,
+);
+connection(
+  keys.command('revoke').description('Revoke an API key').argument('<id>', 'the key id').option('--json', 'print JSON'),
+).action(keysRevoke);
 
 connection(
   program
