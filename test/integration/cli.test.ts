@@ -144,3 +144,85 @@ test('customers show and explain', async () => {
   expect(missing.code).toBe(1);
   expect(missing.stderr).toContain('404 Not found: no customer nobody@example.com');
 });
+
+test('events send, tasks list and complete', async () => {
+  const sent = await rapport(
+    'events',
+    'send',
+    'complaint.opened',
+    '--customer',
+    'cli-complaint@example.com',
+    '--data',
+    '{"subject": "Broken CD"}',
+    '--profile',
+    '{"firstName": "Cleo", "lastName": "Ray"}',
+    '--id',
+    'cli-complaint-1',
+  );
+  expect(sent.code).toBe(0);
+  expect(sent.stdout).toMatch(
+    /^accepted cli-complaint-1 for customer \S+\n {2}enrolled in complaint-recovery \(version \d+\)/,
+  );
+  const bad = await rapport('events', 'send', 'complaint.opened', '--customer', 'x@example.com', '--data', '[1]');
+  expect(bad.code).toBe(1);
+  expect(bad.stderr).toContain('--data: expected a JSON object');
+
+  let list = { code: 1, stdout: '', stderr: '' };
+  for (let i = 0; i < 50 && !list.stdout.includes('Broken CD'); i++) {
+    list = await rapport('tasks', 'list', '--team', 'support');
+  }
+  expect(list.code).toBe(0);
+  expect(list.stdout).toMatch(/open +support +due .* Resolve complaint from Cleo Ray: Broken CD/);
+  const tasks = JSON.parse((await rapport('tasks', 'list', '--team', 'support', '--json')).stdout) as {
+    id: string;
+    title: string;
+  }[];
+  const task = tasks.find((t) => t.title.includes('Broken CD'))!;
+  const done = await rapport('tasks', 'complete', task.id, '--outcome', 'resolved', '--note', 'sent a new CD');
+  expect(done.code).toBe(0);
+  expect(done.stdout).toBe(`task ${task.id} completed: resolved\n`);
+  // The same completion again is harmless (a retry); another outcome is refused.
+  expect((await rapport('tasks', 'complete', task.id, '--outcome', 'resolved')).code).toBe(0);
+  const other = await rapport('tasks', 'complete', task.id, '--outcome', 'refunded');
+  expect(other.code).toBe(1);
+  expect(other.stderr).toContain('409 Conflict');
+});
+
+test('import: a summary, bad rows by line, and exit code 1 when some rows were refused', async () => {
+  const file = path.join(dir, 'orders.csv');
+  fs.writeFileSync(
+    file,
+    'cust,order,day,amount\nC1,CLI-1,20260101,12.5\nC1,CLI-2,2026-13-01,3\nC2,CLI-3,20260102,abc\n',
+  );
+  const r = await rapport(
+    'import',
+    'orders',
+    file,
+    '--map',
+    'cust=externalId,order=orderId,day=occurredAt,amount=total',
+    '--system',
+    'shop',
+  );
+  expect(r.code).toBe(1);
+  expect(r.stdout).toMatch(/^orders: 1 imported, 0 already there, 2 problem\(s\), in [\d.]+ s\n/);
+  expect(r.stdout).toContain(`${file}:3: occurredAt: expected a date`);
+  expect(r.stdout).toContain(`${file}:4: total: expected the order total, a number`);
+  const usage = await rapport('import', 'products', file);
+  expect(usage.code).toBe(2);
+});
+
+test('keys create, list and revoke; once a key exists, the command line needs one', async () => {
+  const created = await rapport('keys', 'create', '--name', 'ops-laptop', '--scopes', 'admin', '--json');
+  expect(created.code).toBe(0);
+  const key = JSON.parse(created.stdout) as { key: string; id: string };
+  expect((await rapport('journeys', 'list')).code).toBe(1);
+  const list = await rapport('keys', 'list', '--api-key', key.key);
+  expect(list.code).toBe(0);
+  expect(list.stdout).toMatch(new RegExp(`${key.id} +…${key.key.slice(-4)} +active +ops-laptop +admin`));
+  const badScope = await rapport('keys', 'create', '--name', 'x', '--scopes', 'everything', '--api-key', key.key);
+  expect(badScope.code).toBe(1);
+  expect(badScope.stderr).toContain('--scopes: expected some of events:write');
+  const revoked = await rapport('keys', 'revoke', key.id, '--api-key', key.key);
+  expect(revoked.stdout).toBe(`API key ${key.id} revoked\n`);
+  expect((await rapport('keys', 'list', '--api-key', key.key)).code).toBe(1);
+});
