@@ -11,6 +11,7 @@ import { createJourneyRecords } from './journey-records';
 import { createMessaging, type MessagingDeps } from './messaging';
 import { createWebhooks, type WebhookPolicy } from './webhook';
 import type { PolicySettings } from './policy';
+import { createSegmentActivities, type ScheduledEnroll } from './segments';
 
 export interface ActivityDeps {
   db: Db;
@@ -23,6 +24,8 @@ export interface ActivityDeps {
   webhooks?: WebhookPolicy;
   policy?: PolicySettings;
   onSendPoint?: MessagingDeps['onSendPoint'];
+  /** Enrolls a customer by a scheduled run's event (the event intake); needed by scheduled journeys. */
+  enroll?: ScheduledEnroll;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -30,6 +33,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createMessaging(deps),
     ...createJourneyRecords(deps.db, () => activityInfo().workflowExecution?.workflowId ?? 'unknown'),
     ...createWebhooks(deps.db, deps.webhooks ?? { allowHosts: [], allowPrivate: false }),
+    ...createSegmentActivities(deps.db, deps.enroll),
   };
 }
 

@@ -13,6 +13,7 @@ import { createMailer } from '../activities/channels/email';
 import { createOutboxSmsSender, createTwilioSender } from '../activities/channels/sms';
 import { unsubscribeKeys } from '../activities/channels/unsubscribe';
 import { activeKeyCount } from '../activities/store/api-keys';
+import { syncSchedule, syncSchedules } from './schedules';
 import { migrate, openDatabase, type OpenDatabase } from '../activities/db/database';
 import { buildApi } from '../client/api/server';
 import { EventIntake } from '../client/events/intake';
@@ -155,7 +156,14 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
             apiUrl: config.TWILIO_API_URL,
           })
         : createOutboxSmsSender(outboxDir);
+    const intake = new EventIntake({
+      db: database.db,
+      temporal: client,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      logger,
+    });
     const activities = createActivities({
+      enroll: intake.enrollScheduled,
       db: database.db,
       mailer,
       sms,
@@ -183,12 +191,6 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
     running.catch((err: unknown) => logger.error({ err }, 'the worker stopped with an error'));
 
     // API.
-    const intake = new EventIntake({
-      db: database.db,
-      temporal: client,
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-      logger,
-    });
     const api = buildApi({
       db: database.db,
       intake,
@@ -198,7 +200,11 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
       allowHttpWebhooks: config.RAPPORT_WEBHOOK_ALLOW_HTTP,
       channels,
       rateLimit: { perKey: config.RAPPORT_RATE_LIMIT, public: config.RAPPORT_PUBLIC_RATE_LIMIT },
+      onPublished: async (journeyId) => {
+        await syncSchedule(client, database.db, config.TEMPORAL_TASK_QUEUE, journeyId, logger);
+      },
     });
+    await syncSchedules(client, database.db, config.TEMPORAL_TASK_QUEUE, logger);
     if ((await activeKeyCount(database.db)) === 0) {
       logger.warn('no API key exists: the API answers this machine only; create one with `rapport keys create`');
     }

@@ -24,6 +24,12 @@ const records = proxyActivities<Activities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30 },
 });
 
+const segments = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30 },
+});
+
 /** Each activity with its policy. The mapped type makes a new activity a compile error until it is listed. */
 export const acts: { [K in keyof Activities]: Activities[K] } = {
   sendMessage: outbound.sendMessage,
@@ -36,4 +42,6 @@ export const acts: { [K in keyof Activities]: Activities[K] } = {
   createTask: records.createTask,
   markTaskTimedOut: records.markTaskTimedOut,
   finishEnrollment: records.finishEnrollment,
+  segmentPage: records.segmentPage,
+  enrollSegment: segments.enrollSegment,
 };

@@ -26,6 +26,7 @@ import type { JourneyPlan } from '../../definitions/schema/journey';
 import { SA_CUSTOMER, SA_JOURNEY, SA_STEP, SA_VERSION, journeyWorkflowId } from '../../definitions/search-attributes';
 import type { EventSignal, JourneyInput } from '../../workflows/types';
 import type { EventReceipt, ParsedEvent } from './schema';
+import { scheduledEventType, type ScheduledEnroll } from '../../activities/segments';
 
 export class IntakeError extends Error {
   constructor(
@@ -233,7 +234,8 @@ export class EventIntake {
 
       for (const published of await latestVersions(db)) {
         const def = published.plan.definition;
-        if (def.trigger.event !== event.type) continue;
+        // A scheduled journey enrolls by the events of its runs (see activities/segments.ts).
+        if ((def.trigger.event ?? scheduledEventType(def.journey)) !== event.type) continue;
         const journey = def.journey;
         if (published.status === 'paused') {
           receipt.notEnrolled.push({ journey, reason: 'journey is paused' });
@@ -365,6 +367,12 @@ export class EventIntake {
     }
     return plan;
   }
+
+  /** Enrolls a customer for a scheduled run of a journey; true when they were enrolled. */
+  readonly enrollScheduled: ScheduledEnroll = async (e) => {
+    const { receipt } = await this.accept({ id: e.id, type: e.type, customer: { id: e.customerId }, data: {} });
+    return receipt.enrolled.length > 0;
+  };
 
   /** Routes events accepted before a crash or a Temporal outage. Returns how many it routed. */
   async routePending(): Promise<number> {

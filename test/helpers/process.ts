@@ -12,6 +12,8 @@ export interface RapportProcess {
   /** Sends the signal and resolves with the exit code. */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
   exited: Promise<number | null>;
+  /** Sends a signal and returns at once. */
+  kill(signal: NodeJS.Signals): void;
 }
 
 export function runRapport(env: Record<string, string>): RapportProcess {
@@ -47,6 +49,9 @@ export function runRapport(env: Record<string, string>): RapportProcess {
     logs,
     output,
     exited,
+    kill: (signal) => {
+      child.kill(signal);
+    },
     waitForLog(pattern, timeoutMs = 90_000) {
       return new Promise((resolve, reject) => {
         const check = () => {

@@ -19,6 +19,7 @@ import { EventIntake } from '../../client/events/intake';
 import { publishFolders } from '../../client/journeys/publish';
 import { projectRoot } from '../../worker/temporal/binaries';
 import { workflowBundle } from './temporal';
+import { syncSchedule } from '../../worker/schedules';
 
 export interface TestStack {
   db: OpenDatabase['db'];
@@ -35,6 +36,9 @@ export interface TestStack {
     signalled: { journey: string }[];
     notEnrolled: { journey: string; reason: string }[];
   }>;
+  /** Stops the worker (as a crash or a deploy would), then starts a new one. */
+  stopWorker(): Promise<void>;
+  startWorker(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -44,6 +48,8 @@ export interface TestStackOptions {
   journeysDirs?: string[];
   databaseUrl?: string | undefined;
   webhooks?: WebhookPolicy;
+  /** Keep Temporal Schedules in line with scheduled journeys (needs the dev server: see schedules.test.ts). */
+  schedules?: boolean;
   /** Where the stack logs; default: nowhere (TEST_LOG_LEVEL shows it). */
   logger?: Logger;
   /** The mailer's wait for a reply, in ms. */
@@ -91,29 +97,36 @@ export async function startTestStack(env: TestWorkflowEnvironment, options: Test
       })
     : createOutboxSmsSender(outboxDir);
   const taskQueue = `test-${process.pid}-${++counter}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
-    taskQueue,
-    workflowBundle: await workflowBundle(),
-    activities: createActivities({
-      db: database.db,
-      mailer,
-      sms,
-      mailFrom: 'Rapport Test <journeys@rapport.test>',
-      unsubscribe: { keys, publicUrl: TEST_PUBLIC_URL },
-      logger,
-      ...(options.webhooks ? { webhooks: options.webhooks } : {}),
-    }),
-  });
-  const running = worker.run();
   const intake = new EventIntake({ db: database.db, temporal: env.client, taskQueue, logger });
+  const activities = createActivities({
+    db: database.db,
+    mailer,
+    sms,
+    mailFrom: 'Rapport Test <journeys@rapport.test>',
+    unsubscribe: { keys, publicUrl: TEST_PUBLIC_URL },
+    logger,
+    enroll: intake.enrollScheduled,
+    ...(options.webhooks ? { webhooks: options.webhooks } : {}),
+  });
+  const newWorker = async () =>
+    Worker.create({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities,
+    });
+  let worker = await newWorker();
+  let running = worker.run();
   const api = buildApi({
     db: database.db,
     intake,
     temporal: env.client,
     outboxDir,
     logger,
+    onPublished: async (journeyId) => {
+      if (options.schedules) await syncSchedule(env.client, database.db, taskQueue, journeyId, logger);
+    },
     channels: {
       publicUrl: TEST_PUBLIC_URL,
       unsubscribeKeys: keys,
@@ -135,6 +148,14 @@ export async function startTestStack(env: TestWorkflowEnvironment, options: Test
       for (const [name, source] of Object.entries(sources)) fs.writeFileSync(path.join(dir, name), source);
       return publishFolders(database.db, [dir], templatesDir, undefined, compileOptions);
     },
+    async stopWorker() {
+      worker.shutdown();
+      await running;
+    },
+    async startWorker() {
+      worker = await newWorker();
+      running = worker.run();
+    },
     async sendEvent(event) {
       const res = await api.inject({ method: 'POST', url: '/v1/events', payload: event });
       if (res.statusCode !== 202) throw new Error(`POST /v1/events answered ${res.statusCode}: ${res.body}`);
@@ -142,7 +163,7 @@ export async function startTestStack(env: TestWorkflowEnvironment, options: Test
     },
     async close() {
       await api.close();
-      worker.shutdown();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       mailer.close();
       await database.close();

@@ -86,3 +86,60 @@ test('a customer waiting when Rapport stops finishes the journey after the next 
   ]);
   expect(await second.stop('SIGINT')).toBe(0);
 });
+
+test('an event answered 202 takes effect even when the process is killed right after; its retry changes nothing', async () => {
+  const crashDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-crash-202-'));
+  const env = {
+    RAPPORT_DATA_DIR: crashDir,
+    RAPPORT_PORT: String(await freePort()),
+    TEMPORAL_PORT: String(await freePort()),
+    TEMPORAL_UI_PORT: String(await freePort()),
+    SMTP_URL: smtp.url,
+    RAPPORT_JOURNEYS_DIRS: path.join(projectRoot, 'test/fixtures/journeys'),
+  };
+  const api = `http://127.0.0.1:${env.RAPPORT_PORT}`;
+  const event = JSON.stringify({
+    id: 'crash-202',
+    type: 'crash.check',
+    customer: { email: 'ada.crash@example.com' },
+    profile: { firstName: 'Ada' },
+  });
+  const post = () =>
+    fetch(`${api}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: event });
+  try {
+    const first = runRapport(env);
+    running.push(first);
+    await first.waitForLog(/Rapport is running/);
+    const res = await post();
+    expect(res.status).toBe(202);
+    // Killed at once, with no chance to finish anything: the answer is all that is known.
+    first.kill('SIGKILL');
+    const receipt = (await res.json()) as { customerId: string; enrolled: { journey: string; workflowId: string }[] };
+    expect(receipt.enrolled.map((e) => e.journey)).toEqual(['crash-check']);
+    await first.exited;
+    expect(smtp.received.filter((m) => m.subject === 'After the crash, Ada')).toHaveLength(0);
+
+    const second = runRapport(env);
+    running.push(second);
+    await second.waitForLog(/Rapport is running/);
+    // The sender retries, not knowing whether the first attempt counted: the same answer, no second effect.
+    const retry = await post();
+    expect(retry.status).toBe(202);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(await retry.json()).toEqual(receipt);
+
+    const until = Date.now() + 60_000;
+    while (!smtp.received.some((m) => m.subject === 'After the crash, Ada') && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(smtp.received.filter((m) => m.subject === 'After the crash, Ada')).toHaveLength(1);
+    const view = (await (await fetch(`${api}/v1/customers/${receipt.customerId}`)).json()) as {
+      enrollments: { journeyId: string }[];
+    };
+    expect(view.enrollments.map((e) => e.journeyId)).toEqual(['crash-check']);
+    expect(await second.stop('SIGINT')).toBe(0);
+  } finally {
+    fs.rmSync(crashDir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,135 @@
+/**
+ * Scheduled enrollment on the Temporal dev server (the time-skipping server has no Schedules): a
+ * journey with `trigger: { schedule, segment }` gets a Temporal Schedule that follows it; each run
+ * enrolls everyone the segment matches, and a run interrupted by a worker stop goes on from where it
+ * was, enrolling nobody twice.
+ */
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { searchAttributes } from '../../definitions/search-attributes';
+import { scheduleId, syncSchedule } from '../../worker/schedules';
+import type { SegmentRunState } from '../../workflows/segment-run';
+import { startTestStack, type TestStack } from '../helpers/stack';
+import { binary } from '../helpers/temporal';
+
+let env: TestWorkflowEnvironment;
+let stack: TestStack;
+
+const scheduled = (id: string, segment: string) => `
+journey: ${id}
+name: ${id}
+category: service
+trigger: { schedule: "0 9 * * mon", segment: "${segment}" }
+steps:
+  - id: note
+    type: send
+    channel: email
+    subject: "A note for our regulars"
+    text: "Thank you."
+`;
+
+beforeAll(async () => {
+  env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: binary('temporal') },
+      searchAttributes: [...searchAttributes],
+    },
+  });
+  stack = await startTestStack(env, { journeysDirs: [], schedules: true });
+  // 12 customers: the first 7 have two orders or more, the last 5 one.
+  for (let i = 1; i <= 12; i++) {
+    const orders = i <= 7 ? 2 : 1;
+    for (let o = 1; o <= orders; o++) {
+      const res = await stack.api.inject({
+        method: 'POST',
+        url: '/v1/orders',
+        payload: { customer: { email: `c${i}@example.com` }, orderId: `S-${i}-${o}`, total: 60 },
+      });
+      expect(res.statusCode).toBe(202);
+    }
+  }
+});
+
+afterAll(async () => {
+  await stack?.close();
+  await env?.teardown();
+});
+
+async function enrolledIn(journey: string): Promise<string[]> {
+  const rows = await stack.db
+    .selectFrom('enrollments')
+    .select('customer_id')
+    .where('journey_id', '=', journey)
+    .execute();
+  return rows.map((r) => r.customer_id);
+}
+
+async function until<T>(what: string, read: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await read();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+test('a scheduled journey gets a Schedule; each run enrolls the segment, once per customer', async () => {
+  await stack.publish({ 'regulars.yaml': scheduled('regulars', 'customer.metrics.orderCount >= 2') });
+  expect(await syncSchedule(env.client, stack.db, stack.taskQueue, 'regulars')).toBe('created');
+  const handle = env.client.schedule.getHandle(scheduleId('regulars'));
+  const description = await handle.describe();
+  expect(description.spec.calendars?.length ?? description.spec.intervals?.length ?? 0).toBeGreaterThan(0);
+  expect(description.state.paused).toBe(false);
+
+  const runOnce = async (n: number) => {
+    await handle.trigger();
+    const action = await until('the run to start', async () => (await handle.describe()).info.recentActions[n - 1]);
+    return (await env.client.workflow.getHandle(action.action.workflow.workflowId).result()) as SegmentRunState;
+  };
+  const first = await runOnce(1);
+  expect(first).toEqual({ scanned: 12, matched: 7, enrolled: 7, done: true });
+  expect((await enrolledIn('regulars')).length).toBe(7);
+
+  // The next run finds them all already enrolled (reentry: never).
+  const second = await runOnce(2);
+  expect(second).toMatchObject({ matched: 7, enrolled: 0, done: true });
+  expect((await enrolledIn('regulars')).length).toBe(7);
+
+  // Pausing the journey through the API pauses its schedule; resuming resumes it.
+  expect((await stack.api.inject({ method: 'POST', url: '/v1/journeys/regulars/pause' })).statusCode).toBe(200);
+  expect((await handle.describe()).state.paused).toBe(true);
+  expect((await stack.api.inject({ method: 'POST', url: '/v1/journeys/regulars/resume' })).statusCode).toBe(200);
+  expect((await handle.describe()).state.paused).toBe(false);
+
+  // A version without a schedule removes it.
+  await stack.publish({
+    'regulars.yaml': scheduled('regulars', 'true').replace(
+      'trigger: { schedule: "0 9 * * mon", segment: "true" }',
+      'trigger: { event: regulars.requested }',
+    ),
+  });
+  expect(await syncSchedule(env.client, stack.db, stack.taskQueue, 'regulars')).toBe('deleted');
+});
+
+test('a run stopped in the middle by a worker stop goes on from where it was, enrolling nobody twice', async () => {
+  await stack.publish({ 'big-spenders.yaml': scheduled('big-spenders', 'customer.metrics.lifetimeValue > 100') });
+  const run = await env.client.workflow.start('segmentRunWorkflow', {
+    args: [{ journeyId: 'big-spenders', pageSize: 2 }],
+    taskQueue: stack.taskQueue,
+    workflowId: 'segment-run:big-spenders:test',
+  });
+  // Some pages in, the worker stops.
+  await until('a first enrollment', async () => ((await enrolledIn('big-spenders')).length >= 2 ? true : undefined));
+  await stack.stopWorker();
+  const atStop = (await enrolledIn('big-spenders')).length;
+  expect((await run.describe()).status.name).toBe('RUNNING');
+  expect(atStop).toBeLessThan(7);
+
+  await stack.startWorker();
+  const result = (await run.result()) as SegmentRunState;
+  expect(result).toEqual({ scanned: 12, matched: 7, enrolled: 7, done: true });
+  const enrolled = await enrolledIn('big-spenders');
+  expect(enrolled.length).toBe(7);
+  expect(new Set(enrolled).size).toBe(7);
+  expect(await run.query<SegmentRunState>('segmentRunState')).toMatchObject({ done: true, enrolled: 7 });
+});

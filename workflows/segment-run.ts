@@ -1,0 +1,54 @@
+/**
+ * One run of a scheduled journey: every customer its segment matches is enrolled, page by page. The
+ * run is a workflow, so a restart in the middle goes on from the last page done; its progress is
+ * readable with the `segmentRunState` query.
+ */
+import { continueAsNew, defineQuery, log, setHandler, workflowInfo } from '@temporalio/workflow';
+import { acts } from './activities';
+
+export interface SegmentRunInput {
+  journeyId: string;
+  /** Set when the run continues as new: where it was. */
+  resume?: { after: string | null; state: SegmentRunState; runKey: string };
+  /** Customers read per page. */
+  pageSize?: number;
+}
+
+export interface SegmentRunState {
+  scanned: number;
+  matched: number;
+  enrolled: number;
+  done: boolean;
+  stopped?: string;
+}
+
+export const segmentRunStateQuery = defineQuery<SegmentRunState>('segmentRunState');
+
+export async function segmentRunWorkflow(input: SegmentRunInput): Promise<SegmentRunState> {
+  const state: SegmentRunState = input.resume?.state ?? { scanned: 0, matched: 0, enrolled: 0, done: false };
+  // The schedule names each run by its start time: the same run, resumed, enrolls by the same events.
+  const runKey = input.resume?.runKey ?? workflowInfo().workflowId;
+  let after = input.resume?.after ?? null;
+  setHandler(segmentRunStateQuery, () => state);
+  for (;;) {
+    const page = await acts.segmentPage({ journeyId: input.journeyId, after, limit: input.pageSize ?? 500 });
+    if (page.stopped) state.stopped = page.stopped;
+    state.scanned += page.scanned;
+    state.matched += page.customerIds.length;
+    if (page.customerIds.length > 0) {
+      state.enrolled += await acts.enrollSegment({
+        journeyId: input.journeyId,
+        runKey,
+        customerIds: page.customerIds,
+      });
+    }
+    log.info('scheduled run progress', { journey: input.journeyId, ...state });
+    if (!page.next) break;
+    after = page.next;
+    if (workflowInfo().continueAsNewSuggested) {
+      await continueAsNew<typeof segmentRunWorkflow>({ ...input, resume: { after, state, runKey } });
+    }
+  }
+  state.done = true;
+  return state;
+}
