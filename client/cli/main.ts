@@ -6,6 +6,7 @@ import { customersShow, explainCommand } from './customers';
 import { startCommand } from './start';
 import { validateCommand } from './validate';
 import { importCommand } from './import';
+import { simulateCommand } from './simulate';
 import { eventsSend, keysCreate, keysList, keysRevoke, tasksComplete, tasksList } from './ops';
 import { SCOPES } from '../../activities/store/api-keys';
 
@@ -99,6 +100,26 @@ connection(
     .argument('[journey]', 'only this journey')
     .option('--json', 'print JSON'),
 ).action(explainCommand);
+
+program
+  .command('simulate')
+  .description(
+    'Play a journey out for one customer on the time-skipping server (real workflow, policy and templates; messages captured, nothing sent) and print what happens, in simulated time',
+  )
+  .argument('<journey>', 'the journey YAML file')
+  .requiredOption(
+    '--customer <file|json>',
+    'the customer: a JSON or YAML file, or inline JSON such as \'{"email": "ada@example.com", "firstName": "Ada", "timezone": "Europe/Paris"}\'',
+  )
+  .option(
+    '--events <file|json>',
+    'events at offsets from the enrollment: [{"at": "+2d", "type": "app.activated", "data": {}}]',
+  )
+  .option('--data <json>', 'the data of the event that enrolls the customer')
+  .option('--start <time>', 'when the customer enrolls (ISO 8601; default now)')
+  .option('--templates <dir>', 'the templates folder (default: definitions/templates)')
+  .option('--json', 'print the run as JSON')
+  .action(simulateCommand);
 
 const events = program.command('events').description('Send events to Rapport');
 connection(

@@ -1,0 +1,175 @@
+/**
+ * Rapport assembled in the test process on the time-skipping server: an in-memory PGlite, the real
+ * activities and worker, the intake and the HTTP API (called through Fastify's inject).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import pino, { type Logger } from 'pino';
+import { createActivities } from '../../activities';
+import { createMailer } from '../../activities/channels/email';
+import { createOutboxSmsSender, createTwilioSender } from '../../activities/channels/sms';
+import { unsubscribeKeys } from '../../activities/channels/unsubscribe';
+import { migrate, openDatabase, type OpenDatabase } from '../../activities/db/database';
+import type { WebhookPolicy } from '../../activities/webhook';
+import { buildApi, type Api } from '../api/server';
+import { EventIntake } from '../events/intake';
+import { publishFolders } from '../journeys/publish';
+import { projectRoot } from '../../worker/temporal/binaries';
+import { workflowBundle } from './environment';
+import { syncSchedule } from '../../worker/schedules';
+
+export interface TestStack {
+  db: OpenDatabase['db'];
+  api: Api;
+  intake: EventIntake;
+  taskQueue: string;
+  outboxDir: string;
+  /** Publishes journeys given as YAML text (file name → source); returns what was published. */
+  publish(sources: Record<string, string>): Promise<{ journey: string; version: number; created: boolean }[]>;
+  /** Posts an event through the API and returns the parsed answer (failing on anything but 202). */
+  sendEvent(event: Record<string, unknown>): Promise<{
+    customerId: string;
+    enrolled: { journey: string; workflowId: string; version: number }[];
+    signalled: { journey: string }[];
+    notEnrolled: { journey: string; reason: string }[];
+  }>;
+  /** Stops the worker (as a crash or a deploy would), then starts a new one. */
+  stopWorker(): Promise<void>;
+  startWorker(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface TestStackOptions {
+  smtpUrl?: string;
+  /** Folders of journeys published at start; default: the built-in ones. */
+  journeysDirs?: string[];
+  databaseUrl?: string | undefined;
+  webhooks?: WebhookPolicy;
+  /** The templates folder; default: definitions/templates. */
+  templatesDir?: string;
+  /** Keep Temporal Schedules in line with scheduled journeys (needs the dev server: see schedules.test.ts). */
+  schedules?: boolean;
+  /** Where the stack logs; default: nowhere (TEST_LOG_LEVEL shows it). */
+  logger?: Logger;
+  /** The mailer's wait for a reply, in ms. */
+  smtpTimeoutMs?: number;
+  /** SMS through the twilio SDK to this address (the stand-in) instead of the outbox. */
+  twilio?: { url: string; accountSid: string; authToken: string; from: string; timeoutMs?: number };
+}
+
+/** The address unsubscribe links and Twilio webhooks use in tests. */
+export const TEST_PUBLIC_URL = 'https://rapport.test';
+export const TEST_UNSUBSCRIBE_SECRET = 'test-unsubscribe-secret-0123456789abcdef';
+export const TEST_SMS_HELP = 'Acme: reply STOP to opt out. Help at acme.example/help.';
+
+let counter = 0;
+
+export async function startTestStack(env: TestWorkflowEnvironment, options: TestStackOptions = {}): Promise<TestStack> {
+  const logger = options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const database = await openDatabase({ url: options.databaseUrl });
+  await migrate(database.db);
+  const templatesDir = options.templatesDir ?? path.join(projectRoot, 'definitions', 'templates');
+  const compileOptions = { allowHttpWebhooks: true };
+  await publishFolders(
+    database.db,
+    options.journeysDirs ?? [path.join(projectRoot, 'definitions', 'journeys')],
+    templatesDir,
+    undefined,
+    compileOptions,
+  );
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-test-'));
+  const outboxDir = path.join(scratch, 'outbox');
+  const mailer = createMailer({
+    smtpUrl: options.smtpUrl,
+    outboxDir,
+    ...(options.smtpTimeoutMs ? { timeoutMs: options.smtpTimeoutMs } : {}),
+  });
+  const keys = unsubscribeKeys(TEST_UNSUBSCRIBE_SECRET);
+  const sms = options.twilio
+    ? createTwilioSender({
+        accountSid: options.twilio.accountSid,
+        authToken: options.twilio.authToken,
+        from: options.twilio.from,
+        apiUrl: options.twilio.url,
+        statusCallbackUrl: `${TEST_PUBLIC_URL}/webhooks/twilio/status`,
+        ...(options.twilio.timeoutMs ? { timeoutMs: options.twilio.timeoutMs } : {}),
+      })
+    : createOutboxSmsSender(outboxDir);
+  const taskQueue = `test-${process.pid}-${++counter}`;
+  const intake = new EventIntake({ db: database.db, temporal: env.client, taskQueue, logger });
+  const activities = createActivities({
+    db: database.db,
+    mailer,
+    sms,
+    mailFrom: 'Rapport Test <journeys@rapport.test>',
+    unsubscribe: { keys, publicUrl: TEST_PUBLIC_URL },
+    logger,
+    enroll: intake.enrollScheduled,
+    ...(options.webhooks ? { webhooks: options.webhooks } : {}),
+  });
+  const newWorker = async () =>
+    Worker.create({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities,
+    });
+  let worker = await newWorker();
+  let running = worker.run();
+  const api = buildApi({
+    db: database.db,
+    intake,
+    temporal: env.client,
+    outboxDir,
+    logger,
+    onPublished: async (journeyId) => {
+      if (options.schedules) await syncSchedule(env.client, database.db, taskQueue, journeyId, logger);
+    },
+    channels: {
+      publicUrl: TEST_PUBLIC_URL,
+      unsubscribeKeys: keys,
+      twilioAuthToken: options.twilio?.authToken,
+      smsHelpText: TEST_SMS_HELP,
+    },
+  });
+  await api.ready();
+  let published = 0;
+  return {
+    db: database.db,
+    api,
+    intake,
+    taskQueue,
+    outboxDir,
+    async publish(sources) {
+      const dir = path.join(scratch, `journeys-${++published}`);
+      fs.mkdirSync(dir);
+      for (const [name, source] of Object.entries(sources)) fs.writeFileSync(path.join(dir, name), source);
+      return publishFolders(database.db, [dir], templatesDir, undefined, compileOptions);
+    },
+    async stopWorker() {
+      worker.shutdown();
+      await running;
+    },
+    async startWorker() {
+      worker = await newWorker();
+      running = worker.run();
+    },
+    async sendEvent(event) {
+      const res = await api.inject({ method: 'POST', url: '/v1/events', payload: event });
+      if (res.statusCode !== 202) throw new Error(`POST /v1/events answered ${res.statusCode}: ${res.body}`);
+      return res.json();
+    },
+    async close() {
+      await api.close();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      mailer.close();
+      await database.close();
+      fs.rmSync(scratch, { recursive: true, force: true });
+    },
+  };
+}
