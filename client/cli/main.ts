@@ -7,6 +7,7 @@ import { startCommand } from './start';
 import { validateCommand } from './validate';
 import { importCommand } from './import';
 import { simulateCommand } from './simulate';
+import { testCommand } from './test';
 import { eventsSend, keysCreate, keysList, keysRevoke, tasksComplete, tasksList } from './ops';
 import { SCOPES } from '../../activities/store/api-keys';
 
@@ -120,6 +121,17 @@ program
   .option('--templates <dir>', 'the templates folder (default: definitions/templates)')
   .option('--json', 'print the run as JSON')
   .action(simulateCommand);
+
+program
+  .command('test')
+  .description(
+    'Run scenario files (<journey>.scenarios.yaml): each scenario plays the journey out on the time-skipping server and checks its expectations',
+  )
+  .argument('[files...]', 'scenario files (default: every one in definitions/journeys and RAPPORT_JOURNEYS_DIRS)')
+  .option('--coverage', 'list the steps and branches no scenario reached')
+  .option('--templates <dir>', 'the templates folder (default: definitions/templates)')
+  .option('--json', 'print the results as JSON')
+  .action(testCommand);
 
 const events = program.command('events').description('Send events to Rapport');
 connection(

@@ -5,6 +5,7 @@
  * journey runs to its end: 90 days of simulated time take about a second.
  */
 import path from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DateTime } from 'luxon';
 import { z } from 'zod';
 import { scheduledEventType } from '../../activities/segments';
@@ -13,14 +14,18 @@ import { durationMs } from '../../definitions/duration';
 import type { StepRecord } from '../../workflows/types';
 import { customerRef, eventType, profileFields } from '../events/schema';
 import { compileFile } from '../journeys/load';
-import { createHarness } from '../testing/harness';
+import { createHarness, type Harness } from '../testing/harness';
+import { importOrders } from '../../activities/store/imports';
 import { projectRoot } from '../../worker/temporal/binaries';
 
 /** An offset from the enrollment: `+2d`, `+36h`, `+0m`. */
 export const offset = z
   .string()
   .regex(/^\+?\d+[wdhms](\d+[wdhms])*$/, 'expected an offset from the enrollment such as +2d or +36h')
-  .transform((v) => durationMs(v.replace(/^\+/, '')));
+  .transform((v) => {
+    const d = v.replace(/^\+/, '');
+    return /^0+[wdhms]$/.test(d) ? 0 : durationMs(d);
+  });
 
 /** The customer of a simulation: who they are and their profile, as an event would carry them. */
 export const simulatedCustomer = z
@@ -50,9 +55,33 @@ export const simulatedCustomer = z
     return { ref: ref.data, profile: parsedProfile.data };
   });
 
-export const simulatedEvent = z
-  .object({ at: offset, type: eventType, data: z.record(z.string(), z.unknown()).default({}) })
-  .strict();
+export const simulatedEvent = z.union([
+  z.object({ at: offset, type: eventType, data: z.record(z.string(), z.unknown()).default({}) }).strict(),
+  /** A person completes the task a step created, with an outcome (as through the API). */
+  z
+    .object({ at: offset, complete: z.string().min(1), outcome: z.string().min(1), note: z.string().optional() })
+    .strict(),
+]);
+
+/** Other customers and their orders, there before the run (what a recommendation learns from). */
+export const population = z.array(
+  z
+    .object({
+      email: z.string(),
+      orders: z.array(
+        z
+          .object({
+            orderId: z.string(),
+            total: z.number(),
+            product: z.string().optional(),
+            category: z.string().optional(),
+            at: z.string().optional(),
+          })
+          .strict(),
+      ),
+    })
+    .strict(),
+);
 
 export interface SimulationInput {
   journeyFile: string;
@@ -61,10 +90,13 @@ export interface SimulationInput {
   /** Data of the event that enrolls the customer. */
   triggerData?: Record<string, unknown>;
   events?: z.input<typeof simulatedEvent>[];
+  population?: z.input<typeof population>;
   /** When the customer enrolls (ISO 8601); default now. The simulated clock starts now. */
   start?: string;
   /** Called once Temporal and the worker are up, before the customer enrolls. */
   onReady?: () => void;
+  /** A time-skipping environment to run in (scenario files share one); default: a new one. */
+  env?: TestWorkflowEnvironment;
 }
 
 export interface SimulatedStep {
@@ -108,6 +140,28 @@ export interface SimulationResult {
 
 export class SimulationError extends Error {}
 
+async function completeTask(
+  harness: Harness,
+  customerId: string,
+  e: { complete: string; outcome: string; note?: string | undefined },
+  when: string,
+): Promise<void> {
+  const task = await harness.stack.db
+    .selectFrom('tasks')
+    .select('id')
+    .where('customer_id', '=', customerId)
+    .where('step_id', '=', e.complete)
+    .where('status', '=', 'open')
+    .executeTakeFirst();
+  if (!task) throw new SimulationError(`at ${when}: no open task of step ${e.complete} to complete`);
+  const res = await harness.stack.api.inject({
+    method: 'POST',
+    url: `/v1/tasks/${task.id}/complete`,
+    payload: { outcome: e.outcome, ...(e.note ? { note: e.note } : {}) },
+  });
+  if (res.statusCode !== 200) throw new SimulationError(`at ${when}: completing task ${e.complete}: ${res.body}`);
+}
+
 function formatOffset(ms: number): string {
   const d = Math.floor(ms / 86_400_000);
   const h = Math.floor((ms % 86_400_000) / 3_600_000);
@@ -139,8 +193,30 @@ export async function simulate(input: SimulationInput): Promise<SimulationResult
   const harness = await createHarness({
     journeys: { [path.basename(input.journeyFile)]: compiled.source },
     templatesDir,
+    ...(input.env ? { env: input.env } : {}),
   });
   try {
+    const others = population.safeParse(input.population ?? []);
+    if (!others.success)
+      throw new SimulationError(`population: ${others.error.issues.map((i) => i.message).join('; ')}`);
+    const rows = others.data.flatMap((c) =>
+      c.orders.map((o) => ({
+        line: 1,
+        fields: {
+          email: c.email,
+          orderId: o.orderId,
+          total: o.total,
+          occurredAt: o.at ?? new Date().toISOString(),
+          ...(o.product ? { product: o.product } : {}),
+          ...(o.category ? { category: o.category } : {}),
+        },
+      })),
+    );
+    if (rows.length) {
+      const report = await importOrders(harness.stack.db, rows);
+      if (report.errors.length)
+        throw new SimulationError(`population: ${report.errors[0]!.path}: ${report.errors[0]!.message}`);
+    }
     input.onReady?.();
     const now = await harness.now();
     if (input.start) {
@@ -162,12 +238,23 @@ export async function simulate(input: SimulationInput): Promise<SimulationResult
     for (const e of [...events.data].sort((a, b) => a.at - b.at)) {
       const current = (await harness.now()).getTime();
       if (enrolledAt + e.at > current) await harness.advance(enrolledAt + e.at - current);
+      const at = await harness.now();
+      if ('complete' in e) {
+        await completeTask(harness, enrollment.customerId, e, formatOffset(e.at));
+        sent.push({
+          at: at.toISOString(),
+          offset: formatOffset(at.getTime() - enrolledAt),
+          type: `task ${e.complete} completed: ${e.outcome}`,
+          enrolled: [],
+          signalled: [],
+        });
+        continue;
+      }
       const r = await harness
         .send({ type: e.type, customer: { id: enrollment.customerId }, data: e.data })
         .catch((err: unknown) => {
           throw new SimulationError(`the ${e.type} event at ${formatOffset(e.at)}: ${(err as Error).message}`);
         });
-      const at = await harness.now();
       sent.push({
         at: at.toISOString(),
         offset: formatOffset(at.getTime() - enrolledAt),

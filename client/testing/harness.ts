@@ -54,12 +54,14 @@ export interface Harness {
 let counter = 0;
 
 export async function createHarness(
-  options: { journeys?: Record<string, string> } & Pick<
-    TestStackOptions,
-    'journeysDirs' | 'logger' | 'templatesDir'
-  > = {},
+  options: {
+    journeys?: Record<string, string>;
+    /** A time-skipping environment to share (kept open on close); default: a new one. */
+    env?: TestWorkflowEnvironment;
+  } & Pick<TestStackOptions, 'journeysDirs' | 'logger' | 'templatesDir'> = {},
 ): Promise<Harness> {
-  const env = await timeSkippingEnv();
+  const ownEnv = !options.env;
+  const env = options.env ?? (await timeSkippingEnv());
   let stack: TestStack;
   try {
     stack = await startTestStack(env, {
@@ -68,7 +70,7 @@ export async function createHarness(
       ...(options.templatesDir ? { templatesDir: options.templatesDir } : {}),
     });
   } catch (err) {
-    await env.teardown();
+    if (ownEnv) await env.teardown();
     throw err;
   }
   // Reads through a plain client: only advance() and finish() move the clock.
@@ -115,7 +117,7 @@ export async function createHarness(
     },
     async close() {
       await stack.close();
-      await env.teardown();
+      if (ownEnv) await env.teardown();
     },
   };
   return harness;
