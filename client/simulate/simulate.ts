@@ -134,6 +134,8 @@ export interface SimulationResult {
   messages: SimulatedMessage[];
   /** The customer's timeline as the run left it. */
   timeline: TimelineItem[];
+  /** What the captured email and SMS channels received, as written (oldest first). */
+  captured: { channel: 'email' | 'sms'; to: string; subject: string | null; text: string }[];
   /** Events sent during the run, with the journeys each one enrolled or moved along. */
   events: { at: string; offset: string; type: string; enrolled: string[]; signalled: string[] }[];
 }
@@ -317,6 +319,7 @@ export async function simulate(input: SimulationInput): Promise<SimulationResult
       })),
       messages,
       timeline,
+      captured: outbox.map((o) => ({ channel: o.channel, to: o.to, subject: o.subject ?? null, text: o.text })),
       events: sent,
     };
   } finally {

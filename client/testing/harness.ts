@@ -77,6 +77,28 @@ export async function createHarness(
   const plain = new Client({ connection: env.connection, namespace: env.namespace ?? 'default' });
   if (options.journeys) await stack.publish(options.journeys);
 
+  /** The journeys this harness started. */
+  const journeys = new Set<string>();
+  /**
+   * Waits until every journey has done what the time so far calls for: ended, or waiting (for a time
+   * or an event) with no activity under way.
+   */
+  async function settle(): Promise<void> {
+    const until = Date.now() + 10_000;
+    for (const id of journeys) {
+      const handle = plain.workflow.getHandle(id);
+      for (;;) {
+        const d = await handle.describe();
+        if (d.status.name !== 'RUNNING') break;
+        const idle =
+          (d.raw.pendingActivities?.length ?? 0) === 0 &&
+          (await handle.query<JourneyState>('journeyState')).waitingFor !== null;
+        if (idle || Date.now() > until) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+  }
+
   const harness: Harness = {
     env,
     stack,
@@ -85,7 +107,10 @@ export async function createHarness(
     },
     async send(event) {
       const now = new Date(await env.currentTimeMs()).toISOString();
-      return stack.sendEvent({ id: `harness-${++counter}-${Date.now()}`, occurredAt: now, ...event });
+      const r = await stack.sendEvent({ id: `harness-${++counter}-${Date.now()}`, occurredAt: now, ...event });
+      for (const e of r.enrolled) journeys.add(e.workflowId);
+      await settle();
+      return r;
     },
     async enroll(type, customer, profile, data) {
       const r = await harness.send({ type, customer, ...(profile ? { profile } : {}), ...(data ? { data } : {}) });
@@ -99,6 +124,7 @@ export async function createHarness(
     },
     async advance(by) {
       await env.sleep(typeof by === 'number' ? by : durationMs(by));
+      await settle();
     },
     async now() {
       return new Date(await env.currentTimeMs());
