@@ -165,6 +165,7 @@ async function completeTask(
 }
 
 function formatOffset(ms: number): string {
+  ms = Math.max(0, ms);
   const d = Math.floor(ms / 86_400_000);
   const h = Math.floor((ms % 86_400_000) / 3_600_000);
   const m = Math.floor((ms % 3_600_000) / 60_000);
@@ -230,12 +231,13 @@ export async function simulate(input: SimulationInput): Promise<SimulationResult
       if (start > now.getTime()) await harness.advance(start - now.getTime());
     }
     const triggerType = def.trigger.event ?? scheduledEventType(def.journey);
+    // Offsets count from the moment the enrolling event is sent.
+    const enrolledAt = (await harness.now()).getTime();
     const enrollment = await harness
       .enroll(triggerType, customer.data.ref, customer.data.profile, input.triggerData ?? {})
       .catch((err: unknown) => {
         throw new SimulationError(`the enrolling ${triggerType} event: ${(err as Error).message}`);
       });
-    const enrolledAt = (await harness.now()).getTime();
     const sent: SimulationResult['events'] = [];
     for (const e of [...events.data].sort((a, b) => a.at - b.at)) {
       const current = (await harness.now()).getTime();
