@@ -19,6 +19,8 @@ export type SmtpFault =
 export interface SmtpSink {
   url: string;
   received: ParsedMail[];
+  /** When each message of `received` arrived (Date.now()). */
+  arrivedAt: number[];
   /** Mail transactions started (MAIL FROM commands seen), faults included. */
   readonly transactions: number;
   /** Faults for the next transactions, first in first out. */
@@ -33,6 +35,7 @@ const replyError = (code: number) =>
 
 export async function startSmtpSink(): Promise<SmtpSink> {
   const received: ParsedMail[] = [];
+  const arrivedAt: number[] = [];
   const waiters: (() => void)[] = [];
   const faults: SmtpFault[] = [];
   const current = new Map<string, SmtpFault | undefined>();
@@ -62,6 +65,7 @@ export async function startSmtpSink(): Promise<SmtpSink> {
       simpleParser(stream)
         .then((mail) => {
           received.push(mail);
+          arrivedAt.push(Date.now());
           waiters.splice(0).forEach((w) => w());
           if (fault && 'dropAfterData' in fault) return dropConnection(session);
           const delay = fault && 'replyAfterMs' in fault ? fault.replyAfterMs : 0;
@@ -81,6 +85,7 @@ export async function startSmtpSink(): Promise<SmtpSink> {
   const sink: SmtpSink = {
     url: `smtp://127.0.0.1:${port}`,
     received,
+    arrivedAt,
     get transactions() {
       return transactions;
     },

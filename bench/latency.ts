@@ -1,0 +1,85 @@
+/** From POST /v1/events to the SMTP server receiving the message: p50, p95 and p99. */
+import { startTestStack } from '../client/testing/stack';
+import { startSmtpSink } from '../test/helpers/smtp-sink';
+import { type BenchContext, devServer, type Figure, percentile, pool, round, until } from './common';
+
+export async function latencyBench(ctx: BenchContext): Promise<Figure[]> {
+  const n = ctx.n(1000, 50);
+  const inFlight = Number(process.env.BENCH_IN_FLIGHT ?? 8);
+  const env = await devServer();
+  const smtp = await startSmtpSink();
+  const stack = await startTestStack(env, { journeysDirs: [], smtpUrl: smtp.url });
+  try {
+    await stack.publish({
+      'ping.yaml': `
+journey: ping
+name: Ping
+category: transactional
+trigger: { event: bench.ping }
+entry: { reentry: always }
+steps:
+  - id: pong
+    type: send
+    channel: email
+    subject: "pong {{ event.data.n }}"
+    text: "Your receipt."
+`,
+    });
+    const url = await stack.api.listen({ host: '127.0.0.1', port: 0 });
+    const sentAt = new Map<string, number>();
+    let next = 0;
+    const post = async () => {
+      const i = next++;
+      sentAt.set(`pong ${i}`, Date.now());
+      const res = await fetch(`${url}/v1/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          id: `ping-${i}`,
+          type: 'bench.ping',
+          customer: { email: `p${i}@example.com` },
+          data: { n: i },
+        }),
+      });
+      if (res.status !== 202) throw new Error(`POST /v1/events answered ${res.status}`);
+    };
+    const latencies = (from: number) =>
+      smtp.received
+        .slice(from)
+        .map((m, i) => smtp.arrivedAt[from + i]! - (sentAt.get(m.subject ?? '') ?? NaN))
+        .filter((v) => Number.isFinite(v))
+        .sort((a, b) => a - b);
+    const figures = (label: string, values: number[], note: string): Figure[] => [
+      { benchmark: 'event to message', name: `${label} p50`, value: round(percentile(values, 50)), unit: 'ms', note },
+      { benchmark: 'event to message', name: `${label} p95`, value: round(percentile(values, 95)), unit: 'ms' },
+      { benchmark: 'event to message', name: `${label} p99`, value: round(percentile(values, 99)), unit: 'ms' },
+    ];
+
+    // One at a time: the next event once the previous message arrived.
+    const single = Math.ceil(n / 2);
+    ctx.progress(`latency: ${single} events one at a time`);
+    for (let k = 0; k < single; k++) {
+      await post();
+      await until('the message', () => Promise.resolve(smtp.received.length > k), 60_000, 2);
+    }
+    const unloaded = latencies(0);
+
+    // Under load: the rest posted with `inFlight` requests at a time, as fast as they are accepted.
+    ctx.progress(`latency: ${n - single} events, ${inFlight} requests in flight`);
+    await pool(
+      Array.from({ length: n - single }, (_, i) => i),
+      inFlight,
+      () => post(),
+    );
+    await until('every message at the SMTP server', () => Promise.resolve(smtp.received.length >= n), 300_000);
+    const loaded = latencies(single);
+    return [
+      ...figures('one at a time:', unloaded, `${unloaded.length} events; dev server, PGlite, SMTP on loopback`),
+      ...figures(`${inFlight} in flight:`, loaded, `${loaded.length} events posted as fast as accepted`),
+    ];
+  } finally {
+    await stack.close();
+    await smtp.close();
+    await env.teardown();
+  }
+}
