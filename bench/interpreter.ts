@@ -51,6 +51,7 @@ export async function interpreterBench(ctx: BenchContext): Promise<Figure[]> {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-bench-'));
   const env = await devServer();
   const database = await openDatabase({});
+  let stopWorker: (() => Promise<void>) | undefined;
   try {
     await migrate(database.db);
     const compiled = compileJourney(benchJourney, 'bench-journey.yaml', {
@@ -87,6 +88,10 @@ export async function interpreterBench(ctx: BenchContext): Promise<Figure[]> {
       maxConcurrentWorkflowTaskExecutions: 100,
     });
     const running = worker.run();
+    stopWorker = async () => {
+      worker.shutdown();
+      await running.catch(() => undefined);
+    };
     const client = env.client;
 
     const run = async (
@@ -99,12 +104,10 @@ export async function interpreterBench(ctx: BenchContext): Promise<Figure[]> {
         handles.push(await start(c, i));
       });
       let done = 0;
-      await Promise.all(
-        handles.map(async (h) => {
-          await h.result();
-          if (++done % Math.max(1, Math.floor(n / 10)) === 0) ctx.progress(`interpreter: ${label} ${done}/${n}`);
-        }),
-      );
+      await pool(handles, 50, async (h) => {
+        await h.result();
+        if (++done % Math.max(1, Math.floor(n / 10)) === 0) ctx.progress(`interpreter: ${label} ${done}/${n}`);
+      });
       return n / ((performance.now() - t) / 1000);
     };
 
@@ -131,7 +134,8 @@ export async function interpreterBench(ctx: BenchContext): Promise<Figure[]> {
       }),
     );
     worker.shutdown();
-    await running;
+    await running.catch(() => undefined);
+    stopWorker = undefined;
     return [
       {
         benchmark: 'interpreter',
@@ -144,6 +148,7 @@ export async function interpreterBench(ctx: BenchContext): Promise<Figure[]> {
       { benchmark: 'interpreter', name: 'Rapport ÷ hand-written', value: round(interpreted / raw, 2), unit: 'ratio' },
     ];
   } finally {
+    await stopWorker?.();
     await database.close();
     await env.teardown();
     fs.rmSync(scratch, { recursive: true, force: true });
