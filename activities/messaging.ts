@@ -226,6 +226,18 @@ export function createMessaging(deps: MessagingDeps) {
     return deliver(req, customer, channel, sendKey);
   }
 
+  /** What a message's templates can read. */
+  async function templateVariables(req: SendRequest, customer: CustomerRow) {
+    return {
+      customer: await customerFacts(db, customer),
+      event: req.event,
+      events: req.events,
+      tasks: req.tasks,
+      journey: { id: req.journeyId, version: req.version, enrolledAt: req.enrolledAt },
+      now: req.at,
+    };
+  }
+
   /** The provider call and its outcome, for a key claimed by this attempt. */
   async function deliver(req: SendRequest, customer: CustomerRow, channel: Channel, sendKey: string) {
     const keyHash = hashKey(sendKey);
@@ -237,12 +249,7 @@ export function createMessaging(deps: MessagingDeps) {
           )
         : undefined;
     const variables = {
-      customer: await customerFacts(db, customer),
-      event: req.event,
-      events: req.events,
-      tasks: req.tasks,
-      journey: { id: req.journeyId, version: req.version, enrolledAt: req.enrolledAt },
-      now: req.at,
+      ...(await templateVariables(req, customer)),
       ...(unsubscribe ? { unsubscribeUrl: unsubscribe } : {}),
     };
 
@@ -383,14 +390,7 @@ export function createMessaging(deps: MessagingDeps) {
   ): Promise<SendOutcome | 'send-again'> {
     const content = req.sms;
     if (channel === 'sms' && deps.sms.find && content && customer.phone) {
-      const text = await renderText(content.text, {
-        customer: await customerFacts(db, customer),
-        event: req.event,
-        events: req.events,
-        tasks: req.tasks,
-        journey: { id: req.journeyId, version: req.version, enrolledAt: req.enrolledAt },
-        now: req.at,
-      });
+      const text = await renderText(content.text, await templateVariables(req, customer));
       let ref: string | undefined;
       try {
         ref = await deps.sms.find({ to: customer.phone, text, since });

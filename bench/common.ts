@@ -1,7 +1,5 @@
 /** What every benchmark shares: the dev server, timing, percentiles, progress. */
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { searchAttributes } from '../definitions/search-attributes';
-import { binary } from '../client/testing/environment';
+import { devServerEnv } from '../client/testing/environment';
 
 export interface Figure {
   benchmark: string;
@@ -20,15 +18,7 @@ export interface BenchContext {
 }
 
 /** The Temporal dev server, as Rapport runs it on one machine (SQLite when a file is given). */
-export function devServer(dbFilename?: string): Promise<TestWorkflowEnvironment> {
-  return TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: binary('temporal') },
-      searchAttributes: [...searchAttributes],
-      ...(dbFilename ? { dbFilename } : {}),
-    },
-  });
-}
+export const devServer = devServerEnv;
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;

@@ -9,18 +9,21 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Runtime, DefaultLogger } from '@temporalio/worker';
 import type { BenchContext, Figure } from './common';
 import { ingestionBench } from './ingestion';
 import { interpreterBench } from './interpreter';
 import { latencyBench } from './latency';
 import { recordsBench } from './records';
+import { waitingBench } from './waiting';
+import { cdnowBench } from './cdnow';
 
 const benchmarks: Record<string, (ctx: BenchContext) => Promise<Figure[]>> = {
   interpreter: interpreterBench,
   ingestion: ingestionBench,
   latency: latencyBench,
   records: recordsBench,
+  waiting: waitingBench,
+  cdnow: cdnowBench,
 };
 
 async function main() {
@@ -35,10 +38,6 @@ async function main() {
     );
     process.exit(2);
   }
-  Runtime.install({
-    logger: new DefaultLogger('ERROR'),
-    telemetryOptions: { logging: { forward: {}, filter: { core: 'ERROR', other: 'ERROR' } } },
-  });
   const started = Date.now();
   const ctx: BenchContext = {
     quick,

@@ -7,6 +7,7 @@ import { DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@tempo
 import { findBinary } from '../../worker/temporal/binaries';
 import { ensureSearchAttributes } from '../../worker/temporal/connection';
 import { bundleWorkflows } from '../../worker/bundle';
+import { searchAttributes } from '../../definitions/search-attributes';
 
 let installed = false;
 function quietRuntime(): void {
@@ -42,3 +43,18 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 }
 
 export { binary };
+
+/**
+ * The Temporal dev server, as Rapport runs it on one machine, with Rapport's search attributes: for
+ * what the time-skipping server lacks (Schedules) and for crash tests and benchmarks.
+ */
+export function devServerEnv(dbFilename?: string): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: binary('temporal') },
+      searchAttributes: [...searchAttributes],
+      ...(dbFilename ? { dbFilename } : {}),
+    },
+  });
+}

@@ -9,8 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { searchAttributes } from '../../definitions/search-attributes';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import pino from 'pino';
 import { migrate, openDatabase, type OpenDatabase } from '../../activities/db/database';
 import type { SendPoint } from '../../activities/messaging';
@@ -20,7 +19,7 @@ import { projectRoot } from '../../worker/temporal/binaries';
 import type { JourneyResult } from '../../workflows/types';
 import { startPostgres, type Postgres } from '../helpers/postgres';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';
-import { binary, workflowBundle } from '../helpers/temporal';
+import { devServerEnv, workflowBundle } from '../helpers/temporal';
 
 let env: TestWorkflowEnvironment;
 let postgres: Postgres;
@@ -56,12 +55,7 @@ steps:
 `;
 
 beforeAll(async () => {
-  env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: binary('temporal') },
-      searchAttributes: [...searchAttributes],
-    },
-  });
+  env = await devServerEnv();
   postgres = await startPostgres();
   smtp = await startSmtpSink();
   database = await openDatabase({ url: postgres.url });

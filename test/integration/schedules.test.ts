@@ -4,12 +4,11 @@
  * enrolls everyone the segment matches, and a run interrupted by a worker stop goes on from where it
  * was, enrolling nobody twice.
  */
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { searchAttributes } from '../../definitions/search-attributes';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { scheduleId, syncSchedule } from '../../worker/schedules';
 import type { SegmentRunState } from '../../workflows/segment-run';
 import { startTestStack, type TestStack } from '../helpers/stack';
-import { binary } from '../helpers/temporal';
+import { devServerEnv } from '../helpers/temporal';
 
 let env: TestWorkflowEnvironment;
 let stack: TestStack;
@@ -28,12 +27,7 @@ steps:
 `;
 
 beforeAll(async () => {
-  env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: binary('temporal') },
-      searchAttributes: [...searchAttributes],
-    },
-  });
+  env = await devServerEnv();
   stack = await startTestStack(env, { journeysDirs: [], schedules: true });
   // 12 customers: the first 7 have two orders or more, the last 5 one.
   for (let i = 1; i <= 12; i++) {

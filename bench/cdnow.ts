@@ -1,0 +1,98 @@
+/**
+ * Real data: the CDNOW purchases replayed as order.placed events through the built-in onboarding and
+ * cross-sell journeys, on the time-skipping server, with 1997-98 mapped day for day onto simulated
+ * time from now. Total time, messages sent, goal conversions and time per 1,000 customers.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { sql } from 'kysely';
+import { startTestStack } from '../client/testing/stack';
+import { timeSkippingEnv } from '../client/testing/environment';
+import { readCdnow } from '../scripts/cdnow';
+import { projectRoot } from '../worker/temporal/binaries';
+import { type BenchContext, type Figure, round } from './common';
+
+const DAY = 86_400_000;
+
+export async function cdnowBench(ctx: BenchContext): Promise<Figure[]> {
+  const file = path.join(projectRoot, '..', 'shared', 'data', 'cdnow', 'CDNOW_sample.txt');
+  let purchases = readCdnow(file);
+  const customers = [...new Set(purchases.map((p) => p.customer))];
+  const keep = new Set(customers.slice(0, ctx.n(customers.length, 60)));
+  purchases = purchases.filter((p) => keep.has(p.customer)).sort((a, b) => a.date.localeCompare(b.date));
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-cdnow-'));
+  for (const j of ['onboarding', 'cross-sell']) {
+    fs.copyFileSync(path.join(projectRoot, 'definitions', 'journeys', `${j}.yaml`), path.join(scratch, `${j}.yaml`));
+  }
+  const env = await timeSkippingEnv();
+  const stack = await startTestStack(env, { journeysDirs: [scratch] });
+  try {
+    const dayOf = (d: string) => Date.UTC(Number(d.slice(0, 4)), Number(d.slice(4, 6)) - 1, Number(d.slice(6, 8)));
+    const first = dayOf(purchases[0]!.date);
+    const start = await env.currentTimeMs();
+    const t = performance.now();
+    const rank = new Map<string, number>();
+    let sent = 0;
+    for (const p of purchases) {
+      const target = start + (dayOf(p.date) - first);
+      const now = await env.currentTimeMs();
+      if (target > now) await env.sleep(target - now);
+      const n = (rank.get(p.customer) ?? 0) + 1;
+      rank.set(p.customer, n);
+      await stack.sendEvent({
+        id: `cdnow-${p.customer}-${n}`,
+        type: 'order.placed',
+        customer: { externalId: { system: 'cdnow', id: p.customer }, email: `cdnow${p.customer}@example.com` },
+        profile: { consent: { email: { marketing: true } } },
+        occurredAt: new Date(await env.currentTimeMs()).toISOString(),
+        data: {
+          orderId: `cdnow-${p.customer}-${n}`,
+          total: p.dollars,
+          lines: [{ product: 'CDs', category: 'music', quantity: Math.max(1, p.cds) }],
+        },
+      });
+      if (++sent % Math.max(1, Math.floor(purchases.length / 20)) === 0) {
+        ctx.progress(
+          `cdnow: ${sent}/${purchases.length} orders, simulated ${new Date(await env.currentTimeMs()).toISOString().slice(0, 10)}`,
+        );
+      }
+    }
+    // Let every journey run out (cross-sell's last reminder is 26 days after its start).
+    await env.sleep(60 * DAY);
+    await new Promise((r) => setTimeout(r, 2000));
+    const seconds = (performance.now() - t) / 1000;
+    const messages = await sql<{ n: string }>`select count(*) as n from send_ledger where state = 'sent'`.execute(
+      stack.db,
+    );
+    const enrollments = await sql<{ journey_id: string; n: string; goals: string }>`
+      select journey_id, count(*) as n, count(*) filter (where goal_met) as goals from enrollments group by journey_id`.execute(
+      stack.db,
+    );
+    const figures: Figure[] = [
+      {
+        benchmark: 'cdnow',
+        name: 'customers',
+        value: keep.size,
+        unit: '',
+        note: `${purchases.length} orders, 18 months simulated`,
+      },
+      { benchmark: 'cdnow', name: 'total time', value: round(seconds), unit: 's' },
+      { benchmark: 'cdnow', name: 'time per 1,000 customers', value: round((seconds / keep.size) * 1000), unit: 's' },
+      { benchmark: 'cdnow', name: 'messages sent', value: Number(messages.rows[0]?.n ?? 0), unit: '' },
+    ];
+    for (const e of enrollments.rows) {
+      figures.push({
+        benchmark: 'cdnow',
+        name: `${e.journey_id}: enrollments / goals met`,
+        value: Number(e.n),
+        unit: `/ ${e.goals}`,
+      });
+    }
+    return figures;
+  } finally {
+    await stack.close();
+    await env.teardown();
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+}

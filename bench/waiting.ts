@@ -1,0 +1,152 @@
+/**
+ * Customers waiting in journeys: the worker process's memory (RSS) and the dev server's database
+ * (SQLite file) with 10,000 and 50,000 journeys waiting on a 30-day timer.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from '@temporalio/worker';
+import pino from 'pino';
+import { createActivities } from '../activities';
+import { createMailer } from '../activities/channels/email';
+import { createOutboxSmsSender } from '../activities/channels/sms';
+import { migrate, openDatabase } from '../activities/db/database';
+import { liquidChecker } from '../activities/render';
+import { toPlan } from '../client/journeys/load';
+import { workflowBundle } from '../client/testing/environment';
+import { compileJourney } from '../definitions/compile';
+import type { JourneyInput, JourneyState } from '../workflows/types';
+import { type BenchContext, devServer, type Figure, pool, round, until } from './common';
+
+const journey = `
+journey: waiting
+name: Waiting
+category: transactional
+trigger: { event: bench.wait }
+steps:
+  - { id: later, type: wait, duration: 30d }
+  - { id: hello, type: send, channel: email, subject: Hello, text: Hello }
+`;
+
+const mib = (bytes: number) => round(bytes / 2 ** 20);
+
+function fileSize(file: string): number {
+  return ['', '-wal', '-shm'].reduce((sum, s) => sum + (fs.existsSync(file + s) ? fs.statSync(file + s).size : 0), 0);
+}
+
+export async function waitingBench(ctx: BenchContext): Promise<Figure[]> {
+  const sizes = ctx.quick ? [200] : [10_000, 50_000];
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-waiting-'));
+  const dbFile = path.join(scratch, 'temporal.sqlite');
+  const env = await devServer(dbFile);
+  const database = await openDatabase({});
+  const figures: Figure[] = [];
+  try {
+    await migrate(database.db);
+    const compiled = compileJourney(journey, 'waiting.yaml', { liquid: liquidChecker, readTemplate: () => undefined });
+    if (!compiled.ok) throw new Error(compiled.problems.map((p) => p.message).join('; '));
+    const plan = toPlan(compiled.journey);
+    const outboxDir = path.join(scratch, 'outbox');
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: 'waiting',
+      workflowBundle: await workflowBundle(),
+      activities: createActivities({
+        db: database.db,
+        mailer: createMailer({ outboxDir }),
+        sms: createOutboxSmsSender(outboxDir),
+        mailFrom: 'Bench <bench@rapport.test>',
+        logger: pino({ level: 'silent' }),
+      }),
+    });
+    const running = worker.run();
+    try {
+      global.gc?.();
+      const baseRss = process.memoryUsage().rss;
+      const baseDb = fileSize(dbFile);
+      figures.push({
+        benchmark: 'waiting',
+        name: 'process RSS with nobody waiting',
+        value: mib(baseRss),
+        unit: 'MiB',
+        note: 'worker, database and client in one process',
+      });
+      let started = 0;
+      for (const size of sizes) {
+        ctx.progress(`waiting: starting journeys up to ${size}`);
+        const t = performance.now();
+        await pool(
+          Array.from({ length: size - started }, (_, i) => started + i),
+          32,
+          async (i) => {
+            await env.client.workflow.start('journeyWorkflow', {
+              taskQueue: 'waiting',
+              workflowId: `waiting-${i}`,
+              args: [
+                {
+                  plan,
+                  version: 1,
+                  customerId: `cus-wait-${i}`,
+                  enrollmentId: `enr-wait-${i}`,
+                  event: { id: `w${i}`, type: 'bench.wait', occurredAt: new Date().toISOString(), data: {} },
+                } satisfies JourneyInput,
+              ],
+            });
+            if ((i + 1) % Math.max(1, Math.floor(size / 10)) === 0) ctx.progress(`waiting: ${i + 1}/${size} started`);
+          },
+        );
+        started = size;
+        // Every journey has run its first step and sits on its timer: checked on a sample of them.
+        const sample = Array.from({ length: 20 }, (_, k) => Math.floor(((k + 1) * size) / 20) - 1);
+        await until(
+          'every journey to wait',
+          async () => {
+            for (const i of sample) {
+              const state = await env.client.workflow
+                .getHandle(`waiting-${i}`)
+                .query<JourneyState>('journeyState')
+                .catch(() => undefined);
+              if (!state?.waitingFor) return false;
+            }
+            return true;
+          },
+          900_000,
+          1000,
+        );
+        await new Promise((r) => setTimeout(r, 5000));
+        global.gc?.();
+        const rss = process.memoryUsage().rss;
+        figures.push(
+          {
+            benchmark: 'waiting',
+            name: `${size} waiting: process RSS`,
+            value: mib(rss),
+            unit: 'MiB',
+            note: `${round((rss - baseRss) / size / 1024, 2)} KiB per waiting customer over the idle process`,
+          },
+          {
+            benchmark: 'waiting',
+            name: `${size} waiting: dev server database`,
+            value: mib(fileSize(dbFile)),
+            unit: 'MiB',
+            note: `${round((fileSize(dbFile) - baseDb) / size / 1024, 2)} KiB per waiting customer`,
+          },
+          {
+            benchmark: 'waiting',
+            name: `${size} waiting: start rate`,
+            value: round((size - (sizes[sizes.indexOf(size) - 1] ?? 0)) / ((performance.now() - t) / 1000)),
+            unit: 'per s',
+          },
+        );
+      }
+    } finally {
+      worker.shutdown();
+      await running.catch(() => undefined);
+    }
+    return figures;
+  } finally {
+    await database.close();
+    await env.teardown();
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+}
