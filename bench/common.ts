@@ -1,5 +1,16 @@
 /** What every benchmark shares: the dev server, timing, percentiles, progress. */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import pino from 'pino';
+import { createActivities } from '../activities';
+import { createMailer } from '../activities/channels/email';
+import { createOutboxSmsSender } from '../activities/channels/sms';
+import type { Db } from '../activities/db/database';
+import { liquidChecker } from '../activities/render';
+import { toPlan } from '../client/journeys/load';
 import { devServerEnv } from '../client/testing/environment';
+import { compileJourney } from '../definitions/compile';
+import type { JourneyPlan } from '../definitions/schema/journey';
 
 export interface Figure {
   benchmark: string;
@@ -47,4 +58,47 @@ export async function until(what: string, done: () => Promise<boolean>, timeoutM
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, every));
   }
+}
+
+/** A journey given as YAML, compiled into the plan a workflow runs (no templates, no I/O). */
+export function benchPlan(source: string, file: string): JourneyPlan {
+  const compiled = compileJourney(source, file, { liquid: liquidChecker, readTemplate: () => undefined });
+  if (!compiled.ok) throw new Error(compiled.problems.map((p) => p.message).join('; '));
+  return toPlan(compiled.journey);
+}
+
+/**
+ * A worker with Rapport's activities (email and SMS into an outbox folder) on `taskQueue`, running
+ * until `stop()`, which is safe to call twice.
+ */
+export async function benchWorker(
+  env: TestWorkflowEnvironment,
+  options: {
+    db: Db;
+    taskQueue: string;
+    outboxDir: string;
+    workflowBundle: WorkflowBundleWithSourceMap;
+    worker?: Partial<WorkerOptions>;
+  },
+): Promise<{ stop(): Promise<void> }> {
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: options.taskQueue,
+    workflowBundle: options.workflowBundle,
+    activities: createActivities({
+      db: options.db,
+      mailer: createMailer({ outboxDir: options.outboxDir }),
+      sms: createOutboxSmsSender(options.outboxDir),
+      mailFrom: 'Bench <bench@rapport.test>',
+      logger: pino({ level: 'silent' }),
+    }),
+    ...options.worker,
+  });
+  const running = worker.run();
+  return {
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running.catch(() => undefined);
+    },
+  };
 }

@@ -5,6 +5,7 @@
  * same dev server. Each event enrolls a new customer in a journey that then waits.
  */
 import autocannon from 'autocannon';
+import { versionPlan } from '../activities/store/versions';
 import { startTestStack } from '../client/testing/stack';
 import type { JourneyInput } from '../workflows/types';
 import { type BenchContext, devServer, type Figure, pool, round } from './common';
@@ -80,8 +81,8 @@ export async function ingestionBench(ctx: BenchContext): Promise<Figure[]> {
     // The Temporal call routing makes for each enrollment, alone: workflow starts at 16 at a time.
     const n = ctx.n(2000, 100);
     ctx.progress(`ingestion: ${n} raw workflow starts`);
-    const plan = (await stack.db.selectFrom('journey_versions').select('definition').executeTakeFirstOrThrow())
-      .definition;
+    const plan = await versionPlan(stack.db, 'ingest', 1);
+    if (!plan) throw new Error('the ingest journey was not published');
     const t = performance.now();
     await pool(
       Array.from({ length: n }, (_, i) => i),
@@ -92,7 +93,7 @@ export async function ingestionBench(ctx: BenchContext): Promise<Figure[]> {
           workflowId: `raw-start-${i}-${Date.now()}`,
           args: [
             {
-              plan: plan as JourneyInput['plan'],
+              plan,
               version: 1,
               customerId: `raw-${i}`,
               enrollmentId: `raw-${i}`,

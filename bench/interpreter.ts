@@ -6,18 +6,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bundleWorkflowCode, Worker } from '@temporalio/worker';
-import pino from 'pino';
-import { createActivities } from '../activities';
-import { createMailer } from '../activities/channels/email';
-import { createOutboxSmsSender } from '../activities/channels/sms';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import { migrate, openDatabase } from '../activities/db/database';
 import { upsertCustomer } from '../activities/store/customers';
-import { compileJourney } from '../definitions/compile';
-import { liquidChecker } from '../activities/render';
-import { toPlan } from '../client/journeys/load';
 import type { JourneyInput } from '../workflows/types';
-import { type BenchContext, devServer, type Figure, pool, round } from './common';
+import { type BenchContext, benchPlan, benchWorker, devServer, type Figure, pool, round } from './common';
 
 export const benchJourney = `
 journey: bench-journey
@@ -54,12 +47,7 @@ export async function interpreterBench(ctx: BenchContext): Promise<Figure[]> {
   let stopWorker: (() => Promise<void>) | undefined;
   try {
     await migrate(database.db);
-    const compiled = compileJourney(benchJourney, 'bench-journey.yaml', {
-      liquid: liquidChecker,
-      readTemplate: () => undefined,
-    });
-    if (!compiled.ok) throw new Error(compiled.problems.map((p) => p.message).join('; '));
-    const plan = toPlan(compiled.journey);
+    const plan = benchPlan(benchJourney, 'bench-journey.yaml');
     ctx.progress(`interpreter: ${n} customers`);
     const customers: string[] = [];
     for (let i = 0; i < n; i++) {
@@ -67,31 +55,18 @@ export async function interpreterBench(ctx: BenchContext): Promise<Figure[]> {
         (await upsertCustomer(database.db, { email: `i${i}@example.com` }, { firstName: `C${i}` })).customer.id,
       );
     }
-    const outboxDir = path.join(scratch, 'outbox');
-    const activities = createActivities({
-      db: database.db,
-      mailer: createMailer({ outboxDir }),
-      sms: createOutboxSmsSender(outboxDir),
-      mailFrom: 'Bench <bench@rapport.test>',
-      logger: pino({ level: 'silent' }),
-    });
     const workflowBundle = await bundleWorkflowCode({
       workflowsPath: require.resolve('./workflows'),
       logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
     });
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
+    const worker = await benchWorker(env, {
+      db: database.db,
       taskQueue: 'bench',
+      outboxDir: path.join(scratch, 'outbox'),
       workflowBundle,
-      activities,
-      maxConcurrentActivityTaskExecutions: 100,
-      maxConcurrentWorkflowTaskExecutions: 100,
+      worker: { maxConcurrentActivityTaskExecutions: 100, maxConcurrentWorkflowTaskExecutions: 100 },
     });
-    const running = worker.run();
-    stopWorker = async () => {
-      worker.shutdown();
-      await running.catch(() => undefined);
-    };
+    stopWorker = () => worker.stop();
     const client = env.client;
 
     const run = async (
@@ -133,9 +108,7 @@ export async function interpreterBench(ctx: BenchContext): Promise<Figure[]> {
         args: [{ customerId, enrollmentId: `raw-${i}` }],
       }),
     );
-    worker.shutdown();
-    await running.catch(() => undefined);
-    stopWorker = undefined;
+    await worker.stop();
     return [
       {
         benchmark: 'interpreter',

@@ -5,18 +5,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Worker } from '@temporalio/worker';
-import pino from 'pino';
-import { createActivities } from '../activities';
-import { createMailer } from '../activities/channels/email';
-import { createOutboxSmsSender } from '../activities/channels/sms';
 import { migrate, openDatabase } from '../activities/db/database';
-import { liquidChecker } from '../activities/render';
-import { toPlan } from '../client/journeys/load';
 import { workflowBundle } from '../client/testing/environment';
-import { compileJourney } from '../definitions/compile';
 import type { JourneyInput, JourneyState } from '../workflows/types';
-import { type BenchContext, devServer, type Figure, pool, round, until } from './common';
+import { type BenchContext, benchPlan, benchWorker, devServer, type Figure, pool, round, until } from './common';
 
 const journey = `
 journey: waiting
@@ -44,23 +36,13 @@ export async function waitingBench(ctx: BenchContext): Promise<Figure[]> {
   const figures: Figure[] = [];
   try {
     await migrate(database.db);
-    const compiled = compileJourney(journey, 'waiting.yaml', { liquid: liquidChecker, readTemplate: () => undefined });
-    if (!compiled.ok) throw new Error(compiled.problems.map((p) => p.message).join('; '));
-    const plan = toPlan(compiled.journey);
-    const outboxDir = path.join(scratch, 'outbox');
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
+    const plan = benchPlan(journey, 'waiting.yaml');
+    const worker = await benchWorker(env, {
+      db: database.db,
       taskQueue: 'waiting',
+      outboxDir: path.join(scratch, 'outbox'),
       workflowBundle: await workflowBundle(),
-      activities: createActivities({
-        db: database.db,
-        mailer: createMailer({ outboxDir }),
-        sms: createOutboxSmsSender(outboxDir),
-        mailFrom: 'Bench <bench@rapport.test>',
-        logger: pino({ level: 'silent' }),
-      }),
     });
-    const running = worker.run();
     try {
       global.gc?.();
       const baseRss = process.memoryUsage().rss;
@@ -143,8 +125,7 @@ export async function waitingBench(ctx: BenchContext): Promise<Figure[]> {
         for (const f of figures.slice(before)) ctx.progress(`${f.name}: ${f.value} ${f.unit} ${f.note ?? ''}`);
       }
     } finally {
-      worker.shutdown();
-      await running.catch(() => undefined);
+      await worker.stop();
     }
     return figures;
   } finally {

@@ -158,13 +158,25 @@ function registerChannelRoutes(
 
   const tokenParam = z.object({ token: z.string().min(10).max(2000) });
 
-  // A link scanner may open the link: the page changes nothing, its button does.
-  app.get('/u/:token', async (req, reply) => {
+  /** The payload of the link's token, or undefined once the refusal is sent. */
+  const verifiedToken = (req: FastifyRequest, reply: FastifyReply) => {
     const keys = settings.unsubscribeKeys;
     const params = tokenParam.safeParse(req.params);
-    if (!keys || !params.success) return refused(reply, 'malformed token', req.ip);
+    if (!keys || !params.success) {
+      void refused(reply, 'malformed token', req.ip);
+      return undefined;
+    }
     const verified = verifyUnsubscribe(keys, params.data.token);
-    if (!verified.ok) return refused(reply, verified.reason, req.ip);
+    if (!verified.ok) {
+      void refused(reply, verified.reason, req.ip);
+      return undefined;
+    }
+    return verified.payload;
+  };
+
+  // A link scanner may open the link: the page changes nothing, its button does.
+  app.get('/u/:token', async (req, reply) => {
+    if (!verifiedToken(req, reply)) return reply;
     return page(
       reply,
       200,
@@ -176,12 +188,9 @@ function registerChannelRoutes(
 
   // One click: mailbox providers post List-Unsubscribe=One-Click here; the page's button posts nothing.
   app.post('/u/:token', async (req, reply) => {
-    const keys = settings.unsubscribeKeys;
-    const params = tokenParam.safeParse(req.params);
-    if (!keys || !params.success) return refused(reply, 'malformed token', req.ip);
-    const verified = verifyUnsubscribe(keys, params.data.token);
-    if (!verified.ok) return refused(reply, verified.reason, req.ip);
-    const customer = await getCustomer(db, verified.payload.c);
+    const token = verifiedToken(req, reply);
+    if (!token) return reply;
+    const customer = await getCustomer(db, token.c);
     if (customer) {
       const oneClick = (req.body as Record<string, unknown> | undefined)?.['List-Unsubscribe'] === 'One-Click';
       await recordConsent(
@@ -192,7 +201,7 @@ function registerChannelRoutes(
           method: oneClick ? 'one-click' : 'unsubscribe page',
           source: 'unsubscribe',
           at: new Date(),
-          details: { send: verified.payload.s, kid: verified.payload.kid },
+          details: { send: token.s, kid: token.kid },
         },
       );
       log.info({ customerId: customer.id, oneClick }, 'unsubscribed from marketing email');

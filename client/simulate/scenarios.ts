@@ -37,7 +37,14 @@ import { z } from 'zod';
 import type { JourneyDefinition } from '../../definitions/schema/journey';
 import { compileFile } from '../journeys/load';
 import { timeSkippingEnv } from '../testing/environment';
-import { offset, simulate, type SimulatedMessage, type SimulationResult, SimulationError } from './simulate';
+import {
+  formatOffset,
+  offset,
+  simulate,
+  type SimulatedMessage,
+  type SimulationResult,
+  SimulationError,
+} from './simulate';
 import { projectRoot } from '../../worker/temporal/binaries';
 
 const eventEntry = z.union([
@@ -116,18 +123,12 @@ export function loadScenarioFile(file: string): { journeyFile: string; scenarios
 // ---------------------------------------------------------------------------------------------
 // Expectations
 
-const fmtOffset = (ms: number) => {
-  const d = Math.floor(ms / 86_400_000);
-  const h = Math.floor((ms % 86_400_000) / 3_600_000);
-  return `+${d}d${h ? `${h}h` : ''}`;
-};
-
 function sinceEnrollment(run: SimulationResult, iso: string): number {
   return Date.parse(iso) - Date.parse(run.enrolledAt);
 }
 
 function describeMessage(run: SimulationResult, m: SimulatedMessage): string {
-  return `${m.channel} ${m.template ?? `"${m.subject ?? m.text.split('\n')[0]}"`} at ${fmtOffset(sinceEnrollment(run, m.at))}`;
+  return `${m.channel} ${m.template ?? `"${m.subject ?? m.text.split('\n')[0]}"`} at ${formatOffset(sinceEnrollment(run, m.at))}`;
 }
 
 function matchesMessage(m: SimulatedMessage, channel: string, what: string | undefined): boolean {
@@ -177,7 +178,7 @@ export function checkExpectation(run: SimulationResult, text: string): string | 
     const tasks = run.timeline.filter((t) => t.kind === 'task' && t.summary.startsWith('task created'));
     const created = tasks.find((t) => (t.data as { step?: string }).step === step);
     if (created && within(created.at)) return undefined;
-    if (created) return `created later, at ${fmtOffset(sinceEnrollment(run, created.at))}`;
+    if (created) return `created later, at ${formatOffset(sinceEnrollment(run, created.at))}`;
     const names = tasks.map((t) => (t.data as { step?: string }).step);
     return names.length ? `tasks created: ${names.join(', ')}` : 'no task was created';
   }
@@ -203,7 +204,7 @@ export function checkExpectation(run: SimulationResult, text: string): string | 
     const goal = run.timeline.find((t) => t.kind === 'enrollment' && /^goal of \S+ met/.test(t.summary));
     const limit = m[1] ? parseOffset(m[1]) : deadline;
     if (run.goalMet && (!goal || sinceEnrollment(run, goal.at) <= limit + GRACE)) return undefined;
-    if (run.goalMet && goal) return `goal met later, at ${fmtOffset(sinceEnrollment(run, goal.at))}`;
+    if (run.goalMet && goal) return `goal met later, at ${formatOffset(sinceEnrollment(run, goal.at))}`;
     return `goal not met; the journey ${run.outcome}${run.reason ? ` (${run.reason})` : ''}`;
   }
   if (body === 'goal not met') return run.goalMet ? 'the goal was met' : undefined;

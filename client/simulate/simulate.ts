@@ -164,7 +164,8 @@ async function completeTask(
   if (res.statusCode !== 200) throw new SimulationError(`at ${when}: completing task ${e.complete}: ${res.body}`);
 }
 
-function formatOffset(ms: number): string {
+/** Time since the enrollment, as `+2d`, `+2d 3h` or `+0d 5m`. */
+export function formatOffset(ms: number): string {
   ms = Math.max(0, ms);
   const d = Math.floor(ms / 86_400_000);
   const h = Math.floor((ms % 86_400_000) / 3_600_000);
