@@ -102,3 +102,28 @@ export async function benchWorker(
     },
   };
 }
+
+/** Counts database queries and the time they take, by statement, between `reset()` and `take()`. */
+export function queryStats() {
+  let byStatement = new Map<string, { count: number; ms: number }>();
+  return {
+    onQuery(sql: string, ms: number) {
+      const key = sql.replace(/\s+/g, ' ').slice(0, 120);
+      const s = byStatement.get(key) ?? { count: 0, ms: 0 };
+      s.count++;
+      s.ms += ms;
+      byStatement.set(key, s);
+    },
+    reset() {
+      byStatement = new Map();
+    },
+    take() {
+      const statements = [...byStatement].map(([sql, s]) => ({ sql, ...s })).sort((a, b) => b.ms - a.ms);
+      return {
+        count: statements.reduce((n, s) => n + s.count, 0),
+        ms: statements.reduce((n, s) => n + s.ms, 0),
+        statements,
+      };
+    },
+  };
+}

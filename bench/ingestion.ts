@@ -8,7 +8,7 @@ import autocannon from 'autocannon';
 import { versionPlan } from '../activities/store/versions';
 import { startTestStack } from '../client/testing/stack';
 import type { JourneyInput } from '../workflows/types';
-import { type BenchContext, devServer, type Figure, pool, round } from './common';
+import { type BenchContext, devServer, type Figure, pool, queryStats, round } from './common';
 
 const journey = `
 journey: ingest
@@ -42,20 +42,56 @@ function load(url: string, connections: number, seconds: number, batch: number, 
   });
 }
 
+/** What the database does for each accepted event: queries, and the time they take. */
+function perEvent(
+  ctx: BenchContext,
+  stats: ReturnType<ReturnType<typeof queryStats>['take']>,
+  events: number,
+): Figure[] {
+  // BENCH_QUERIES=1 lists every statement.
+  if (process.env.BENCH_QUERIES) {
+    for (const s of stats.statements) {
+      ctx.progress(`  ${round(s.ms / events, 2)} ms ${round(s.count / events, 2)}x ${s.sql}`);
+    }
+  }
+  const top = stats.statements
+    .slice(0, 3)
+    .map((s) => `${round(s.ms / events, 2)} ms in ${round(s.count / events, 1)}x ${s.sql.slice(0, 40)}…`)
+    .join('; ');
+  return [
+    {
+      benchmark: 'ingestion',
+      name: 'database queries per event (1 connection)',
+      value: round(stats.count / events, 1),
+      unit: 'queries',
+    },
+    {
+      benchmark: 'ingestion',
+      name: 'database time per event (1 connection)',
+      value: round(stats.ms / events, 1),
+      unit: 'ms',
+      note: `most: ${top}`,
+    },
+  ];
+}
+
 export async function ingestionBench(ctx: BenchContext): Promise<Figure[]> {
   const seconds = ctx.n(10, 2);
   const env = await devServer();
-  const stack = await startTestStack(env, { journeysDirs: [] });
+  const queries = queryStats();
+  const stack = await startTestStack(env, { journeysDirs: [], onQuery: queries.onQuery });
   const figures: Figure[] = [];
   try {
     await stack.publish({ 'ingest.yaml': journey });
     const url = await stack.api.listen({ host: '127.0.0.1', port: 0 });
 
     let best = { rate: 0, connections: 0, p99: 0 };
-    for (const connections of ctx.quick ? [2] : [1, 2, 4, 8, 16]) {
+    for (const connections of ctx.quick ? [1] : [1, 2, 4, 8, 16]) {
       ctx.progress(`ingestion: single events, ${connections} connection(s), ${seconds} s`);
+      queries.reset();
       const r = await load(url, connections, seconds, 1, `s${connections}`);
       const rate = r.requests.average;
+      if (connections === 1) figures.push(...perEvent(ctx, queries.take(), r.requests.total));
       figures.push({
         benchmark: 'ingestion',
         name: `single events, ${connections} connection(s)`,

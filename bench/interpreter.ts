@@ -10,7 +10,8 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { migrate, openDatabase } from '../activities/db/database';
 import { upsertCustomer } from '../activities/store/customers';
 import type { JourneyInput } from '../workflows/types';
-import { type BenchContext, benchPlan, benchWorker, devServer, type Figure, pool, round } from './common';
+import type { RawInput } from './workflows';
+import { type BenchContext, benchPlan, benchWorker, devServer, type Figure, pool, queryStats, round } from './common';
 
 export const benchJourney = `
 journey: bench-journey
@@ -40,10 +41,11 @@ steps:
 `;
 
 export async function interpreterBench(ctx: BenchContext): Promise<Figure[]> {
-  const n = ctx.n(2000, 40);
+  const n = Number(process.env.BENCH_INTERPRETER_CUSTOMERS ?? ctx.n(2000, 40));
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-bench-'));
   const env = await devServer();
-  const database = await openDatabase({});
+  const queries = queryStats();
+  const database = await openDatabase({ onQuery: queries.onQuery });
   let stopWorker: (() => Promise<void>) | undefined;
   try {
     await migrate(database.db);
@@ -69,56 +71,85 @@ export async function interpreterBench(ctx: BenchContext): Promise<Figure[]> {
     stopWorker = () => worker.stop();
     const client = env.client;
 
-    const run = async (
-      label: string,
-      start: (customerId: string, i: number) => Promise<{ result(): Promise<unknown> }>,
-    ) => {
-      const handles: { result(): Promise<unknown> }[] = [];
-      const t = performance.now();
-      await pool(customers, 32, async (c, i) => {
-        handles.push(await start(c, i));
-      });
-      let done = 0;
-      await pool(handles, 50, async (h) => {
-        await h.result();
-        if (++done % Math.max(1, Math.floor(n / 10)) === 0) ctx.progress(`interpreter: ${label} ${done}/${n}`);
-      });
-      return n / ((performance.now() - t) / 1000);
-    };
-
-    const interpreted = await run('journeys', (customerId, i) =>
-      client.workflow.start('journeyWorkflow', {
-        taskQueue: 'bench',
-        workflowId: `bench-journey-${i}-${Date.now()}`,
-        args: [
-          {
-            plan,
-            version: 1,
-            customerId,
-            enrollmentId: `enr-bench-${i}`,
-            event: { id: `e${i}`, type: 'bench.start', occurredAt: new Date().toISOString(), data: {} },
-          } satisfies JourneyInput,
-        ],
-      }),
-    );
-    const raw = await run('raw workflows', (customerId, i) =>
-      client.workflow.start('rawJourneyWorkflow', {
-        taskQueue: 'bench',
-        workflowId: `bench-raw-${i}-${Date.now()}`,
-        args: [{ customerId, enrollmentId: `raw-${i}` }],
-      }),
-    );
+    // The variants run in rounds, in turn, each round in another order: a server that slows as its
+    // history grows slows them all alike. Each workflow has its own enrollment id, so no send finds
+    // an earlier one's message already sent.
+    type Start = (customerId: string, id: string) => Promise<{ result(): Promise<unknown> }>;
+    const raw =
+      (extra: NonNullable<RawInput['with']>): Start =>
+      (customerId, id) =>
+        client.workflow.start('rawJourneyWorkflow', {
+          taskQueue: 'bench',
+          workflowId: `bench-${id}`,
+          args: [{ customerId, enrollmentId: id, with: extra } satisfies RawInput],
+        });
+    const variants: { label: string; share: number; start: Start }[] = [
+      {
+        label: 'Rapport journeys',
+        share: 1,
+        start: (customerId, id) =>
+          client.workflow.start('journeyWorkflow', {
+            taskQueue: 'bench',
+            workflowId: `bench-${id}`,
+            args: [
+              {
+                plan,
+                version: 1,
+                customerId,
+                enrollmentId: id,
+                event: { id, type: 'bench.start', occurredAt: new Date().toISOString(), data: {} },
+              } satisfies JourneyInput,
+            ],
+          }),
+      },
+      { label: 'hand-written workflows', share: 1, start: raw({}) },
+      // What the interpreter adds, one part at a time.
+      {
+        label: 'hand-written + the step search attribute (at the wait, at the end)',
+        share: 1,
+        start: raw({ searchAttributes: true }),
+      },
+      {
+        label: 'hand-written + markStep and finishEnrollment (local activities)',
+        share: 1,
+        start: raw({ records: true }),
+      },
+    ];
+    const rounds = ctx.quick ? 1 : 4;
+    const totals = variants.map(() => ({ n: 0, ms: 0, queries: 0, dbMs: 0 }));
+    for (let r = 0; r < rounds; r++) {
+      for (let k = 0; k < variants.length; k++) {
+        const v = (r + k) % variants.length;
+        const variant = variants[v]!;
+        const total = totals[v]!;
+        const size = Math.max(1, Math.round((n * variant.share) / rounds));
+        const chunk = Array.from({ length: size }, (_, i) => customers[(total.n + i) % customers.length]!);
+        ctx.progress(`interpreter: round ${r + 1}/${rounds}, ${variant.label}: ${size} customers`);
+        const handles: { result(): Promise<unknown> }[] = [];
+        queries.reset();
+        const t = performance.now();
+        await pool(chunk, 32, async (customerId, i) => {
+          handles.push(await variant.start(customerId, `v${v}-${total.n + i}`));
+        });
+        await pool(handles, 50, (h) => h.result().then(() => undefined));
+        total.ms += performance.now() - t;
+        total.n += size;
+        const stats = queries.take();
+        total.queries += stats.count;
+        total.dbMs += stats.ms;
+      }
+    }
+    const rate = (v: number) => totals[v]!.n / (totals[v]!.ms / 1000);
     await worker.stop();
     return [
-      {
+      ...variants.map((v, i) => ({
         benchmark: 'interpreter',
-        name: 'Rapport journeys',
-        value: round(interpreted),
+        name: v.label,
+        value: round(rate(i)),
         unit: 'per s',
-        note: `${n} customers, 32 started at a time`,
-      },
-      { benchmark: 'interpreter', name: 'hand-written workflows', value: round(raw), unit: 'per s' },
-      { benchmark: 'interpreter', name: 'Rapport ÷ hand-written', value: round(interpreted / raw, 2), unit: 'ratio' },
+        note: `${totals[i]!.n} customers in ${rounds} round(s), 32 started at a time; ${round(totals[i]!.queries / totals[i]!.n, 1)} queries and ${round(totals[i]!.dbMs / totals[i]!.n, 1)} ms in the database per customer`,
+      })),
+      { benchmark: 'interpreter', name: 'Rapport ÷ hand-written', value: round(rate(0) / rate(1), 2), unit: 'ratio' },
     ];
   } finally {
     await stopWorker?.();

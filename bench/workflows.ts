@@ -2,7 +2,8 @@
  * The benchmark's workflow bundle: Rapport's workflows, and the same journey written by hand as a
  * plain Temporal workflow calling the same activities, for the interpreter's overhead.
  */
-import { sleep, workflowInfo } from '@temporalio/workflow';
+import { sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { SA_STEP } from '../definitions/search-attributes';
 import { acts } from '../workflows/activities';
 
 export * from '../workflows';
@@ -10,6 +11,8 @@ export * from '../workflows';
 export interface RawInput {
   customerId: string;
   enrollmentId: string;
+  /** Adds what Rapport's interpreter does besides the journey's own activities. */
+  with?: { searchAttributes?: boolean; records?: boolean };
 }
 
 const event = { id: 'bench', type: 'bench.start', occurredAt: '2026-01-01T00:00:00Z', data: {} };
@@ -35,7 +38,14 @@ export async function rawJourneyWorkflow(input: RawInput): Promise<string> {
       email: { subject, text: 'Hello {{ customer.firstName }}.' },
       at: new Date().toISOString(),
     });
+  // Rapport sets the step search attribute where a customer waits, and to the outcome at the end.
+  const step = (id: string) => {
+    if (input.with?.searchAttributes) upsertSearchAttributes([{ key: SA_STEP, value: id }]);
+  };
   await send('hello', 'Hello');
+  step('pause');
+  if (input.with?.records)
+    await acts.markStep({ enrollmentId: input.enrollmentId, stepId: 'pause', waitingFor: 'timer' });
   await sleep('1s');
   const customer = await acts.loadCustomer({ customerId: input.customerId });
   if ((customer?.metrics.orderCount ?? 0) > 0) await send('buyer', 'For our buyers');
@@ -55,5 +65,15 @@ export async function rawJourneyWorkflow(input: RawInput): Promise<string> {
     },
     at: now,
   });
+  step('completed');
+  if (input.with?.records) {
+    await acts.finishEnrollment({
+      enrollmentId: input.enrollmentId,
+      customerId: input.customerId,
+      journeyId: 'bench-raw',
+      outcome: 'completed',
+      at: new Date().toISOString(),
+    });
+  }
   return 'completed';
 }

@@ -11,6 +11,7 @@ import {
   defineQuery,
   defineSignal,
   log,
+  patched,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -20,7 +21,7 @@ import { durationMs } from '../definitions/duration';
 import type { CustomerFacts, Facts } from '../definitions/facts';
 import type { JourneyDefinition, Step } from '../definitions/schema/journey';
 import { SA_STEP } from '../definitions/search-attributes';
-import { acts } from './activities';
+import { acts as localRecordActs, LOCAL_RECORDS_PATCH, remoteRecordActs } from './activities';
 import { runStep, type StepContext } from './steps';
 import type {
   EnrollmentOutcome,
@@ -52,6 +53,17 @@ function listAt(def: JourneyDefinition, path: PathSeg[]): Step[] {
 
 export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResult> {
   const def = input.plan.definition;
+  // Records (markStep, loadCustomer, finishEnrollment...) run as local activities, and the step
+  // search attribute changes only where a customer waits. Journeys started before this replay as
+  // they ran: records as activities, the attribute at every step.
+  const lean = patched(LOCAL_RECORDS_PATCH);
+  const acts = lean ? localRecordActs : remoteRecordActs;
+  let stepAttribute: string | undefined;
+  const setStepAttribute = (value: string) => {
+    if (value === stepAttribute) return;
+    stepAttribute = value;
+    upsertSearchAttributes([{ key: SA_STEP, value }]);
+  };
   const memory: JourneyMemory = input.memory ?? {
     stack: [{ path: ['steps'], index: 0 }],
     visits: {},
@@ -177,6 +189,7 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
     },
     async waitUntil(what, ready, timeoutMs) {
       state.waitingFor = what;
+      if (lean) setStepAttribute(state.currentStep ?? '');
       await acts.markStep({ enrollmentId: input.enrollmentId, stepId: state.currentStep ?? '', waitingFor: what });
       const check = () => interrupt !== undefined || ready();
       const held = timeoutMs === undefined ? (await condition(check), true) : await condition(check, timeoutMs);
@@ -206,7 +219,7 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
     }
     const step = list[top.index]!;
     state.currentStep = step.id;
-    upsertSearchAttributes([{ key: SA_STEP, value: step.id }]);
+    if (!lean) upsertSearchAttributes([{ key: SA_STEP, value: step.id }]);
     const result = await runStep(step, ctx);
     memory.visits[step.id] = (memory.visits[step.id] ?? 0) + 1;
     stepsThisRun += 1;
@@ -222,7 +235,7 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
   const reason = interrupt?.reason ?? exitedAt;
   state.status = outcome;
   state.currentStep = null;
-  upsertSearchAttributes([{ key: SA_STEP, value: outcome }]);
+  setStepAttribute(outcome);
   await condition(allHandlersFinished);
   await acts.finishEnrollment({
     enrollmentId: input.enrollmentId,

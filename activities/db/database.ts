@@ -3,7 +3,7 @@
  * folder (or in memory), and brings its schema up to date.
  */
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, Migrator, PostgresDialect } from 'kysely';
+import { Kysely, type KyselyConfig, Migrator, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { migrationProvider } from './migrations';
 import { pgliteDialect } from './pglite-dialect';
@@ -16,6 +16,8 @@ export interface DatabaseOptions {
   url?: string | undefined;
   /** PGlite's folder; without it PGlite lives in memory. One process per folder. */
   dataDir?: string | undefined;
+  /** Called after each query with its SQL and duration (benchmarks count queries with it). */
+  onQuery?: ((sql: string, ms: number) => void) | undefined;
 }
 
 export interface OpenDatabase {
@@ -27,14 +29,24 @@ export interface OpenDatabase {
 // node-postgres returns int8 as text; our bigint columns (timeline ids) fit in a JS number.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
+function queryLog(onQuery: DatabaseOptions['onQuery']): Pick<KyselyConfig, 'log'> {
+  if (!onQuery) return {};
+  return {
+    log: (event) => {
+      if (event.level === 'query') onQuery(event.query.sql, event.queryDurationMillis);
+    },
+  };
+}
+
 export async function openDatabase(options: DatabaseOptions): Promise<OpenDatabase> {
+  const log = queryLog(options.onQuery);
   if (options.url) {
     const pool = new pg.Pool({ connectionString: options.url, max: 10 });
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...log });
     return { db, engine: 'postgres', close: () => db.destroy() };
   }
   const lite = options.dataDir ? await PGlite.create(options.dataDir) : await PGlite.create();
-  const db = new Kysely<Database>({ dialect: pgliteDialect(lite) });
+  const db = new Kysely<Database>({ dialect: pgliteDialect(lite), ...log });
   return {
     db,
     engine: 'pglite',

@@ -47,6 +47,8 @@ export interface TestStackOptions {
   /** Folders of journeys published at start; default: the built-in ones. */
   journeysDirs?: string[];
   databaseUrl?: string | undefined;
+  /** Sees every database query with its duration. */
+  onQuery?: (sql: string, ms: number) => void;
   webhooks?: WebhookPolicy;
   /** The templates folder; default: definitions/templates. */
   templatesDir?: string;
@@ -69,7 +71,7 @@ let counter = 0;
 
 export async function startTestStack(env: TestWorkflowEnvironment, options: TestStackOptions = {}): Promise<TestStack> {
   const logger = options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const database = await openDatabase({ url: options.databaseUrl });
+  const database = await openDatabase({ url: options.databaseUrl, onQuery: options.onQuery });
   await migrate(database.db);
   const templatesDir = options.templatesDir ?? path.join(projectRoot, 'definitions', 'templates');
   const compileOptions = { allowHttpWebhooks: true };

@@ -50,14 +50,16 @@ function workflowOf(receipt: Awaited<ReturnType<typeof send>>, journey: string):
   return e.workflowId;
 }
 
-// RAPPORT_RECORD_HISTORIES=1 writes the history of every path driven here to test/fixtures/histories/,
-// which test/integration/replay.test.ts replays against the current interpreter in every run.
+// RAPPORT_RECORD_HISTORIES=1 writes the history of every path driven here to
+// test/fixtures/histories/latest/, which test/integration/replay.test.ts replays against the current
+// interpreter in every run. Before an interpreter change that new journeys see (a patch), move
+// latest/ to a folder named for the old behaviour, so histories of both kinds stay guarded.
 afterEach(async () => {
   const recording = process.env.RAPPORT_RECORD_HISTORIES === '1';
   for (const { journey, workflowId } of driven.splice(0)) {
     if (!recording) continue;
     const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
-    const dir = path.join(projectRoot, 'test', 'fixtures', 'histories');
+    const dir = path.join(projectRoot, 'test', 'fixtures', 'histories', 'latest');
     fs.mkdirSync(dir, { recursive: true });
     const name = `${journey}--${expect
       .getState()

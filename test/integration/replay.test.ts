@@ -9,19 +9,53 @@ import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { projectRoot } from '../../worker/temporal/binaries';
 import { workflowBundle } from '../helpers/temporal';
 
+// One folder per interpreter behaviour that running journeys may have started under: `latest`, and
+// the ones before a patch (such as `records-as-activities`, before records became local activities).
 const dir = path.join(projectRoot, 'test', 'fixtures', 'histories');
-const histories = fs
-  .readdirSync(dir)
-  .filter((f) => f.endsWith('.json'))
-  .sort()
-  .map((f) => ({
-    workflowId: path.basename(f, '.json'),
-    history: JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as unknown,
-  }));
+const sets = fs.readdirSync(dir).filter((f) => fs.statSync(path.join(dir, f)).isDirectory());
+const histories = sets.flatMap((set) =>
+  fs
+    .readdirSync(path.join(dir, set))
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => ({
+      workflowId: `${set}/${path.basename(f, '.json')}`,
+      history: JSON.parse(fs.readFileSync(path.join(dir, set, f), 'utf8')) as unknown,
+    })),
+);
 
-test('there is a recorded history for every built-in journey', () => {
-  const journeys = new Set(histories.map((h) => h.workflowId.split('--')[0]));
-  expect([...journeys].sort()).toEqual(['complaint-recovery', 'cross-sell', 'onboarding', 'prospect-conversion']);
+test('every set of recorded histories covers every built-in journey', () => {
+  expect(sets.sort()).toEqual(['latest', 'records-as-activities']);
+  for (const set of sets) {
+    const journeys = new Set(
+      histories
+        .filter((h) => h.workflowId.startsWith(`${set}/`))
+        .map((h) => h.workflowId.split('/')[1]!.split('--')[0]),
+    );
+    expect([set, ...[...journeys].sort()]).toEqual([
+      set,
+      'complaint-recovery',
+      'cross-sell',
+      'onboarding',
+      'prospect-conversion',
+    ]);
+  }
+});
+
+test('new journeys run their records as local activities: markers, not activity tasks', () => {
+  const count = (workflowId: string, type: string) =>
+    JSON.stringify(histories.find((h) => h.workflowId === workflowId)!.history).split(`"${type}"`).length - 1;
+  const name = 'onboarding--a-first-order-welcome-tips-an-sms-check-in-a-review-request-';
+  // Recorded from the same path: the sends stay activities; markStep, loadCustomer, finishEnrollment
+  // and the other records become markers, with fewer workflow tasks.
+  expect(count(`records-as-activities/${name}`, 'EVENT_TYPE_MARKER_RECORDED')).toBe(0);
+  expect(count(`latest/${name}`, 'EVENT_TYPE_MARKER_RECORDED')).toBeGreaterThan(0);
+  expect(count(`latest/${name}`, 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED')).toBeLessThan(
+    count(`records-as-activities/${name}`, 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED'),
+  );
+  expect(count(`latest/${name}`, 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED')).toBeLessThan(
+    count(`records-as-activities/${name}`, 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED'),
+  );
 });
 
 test('every recorded history replays against the current interpreter', async () => {
