@@ -8,6 +8,7 @@ import { createOutboxSmsSender } from '../activities/channels/sms';
 import type { Db } from '../activities/db/database';
 import { liquidChecker } from '../activities/render';
 import { toPlan } from '../client/journeys/load';
+import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../worker/config';
 import { devServerEnv } from '../client/testing/environment';
 import { compileJourney } from '../definitions/compile';
 import type { JourneyPlan } from '../definitions/schema/journey';
@@ -92,6 +93,8 @@ export async function benchWorker(
       mailFrom: 'Bench <bench@rapport.test>',
       logger: pino({ level: 'silent' }),
     }),
+    // As Rapport runs its worker.
+    maxCachedWorkflows: DEFAULT_MAX_CACHED_WORKFLOWS,
     ...options.worker,
   });
   const running = worker.run();

@@ -7,6 +7,7 @@
 import autocannon from 'autocannon';
 import { versionPlan } from '../activities/store/versions';
 import { startTestStack } from '../client/testing/stack';
+import { startPostgres } from '../test/helpers/postgres';
 import type { JourneyInput } from '../workflows/types';
 import { type BenchContext, devServer, type Figure, pool, queryStats, round } from './common';
 
@@ -112,6 +113,32 @@ export async function ingestionBench(ctx: BenchContext): Promise<Figure[]> {
         unit: 'events/s',
         note: `p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms per batch, ${r.non2xx} non-2xx`,
       });
+    }
+
+    // The same single events with the customer database on PostgreSQL, in its own process: what the
+    // intake costs when PGlite does not share the process's thread.
+    const postgres = await startPostgres();
+    try {
+      const pgStack = await startTestStack(env, { journeysDirs: [], databaseUrl: postgres.url });
+      try {
+        await pgStack.publish({ 'ingest.yaml': journey });
+        const pgUrl = await pgStack.api.listen({ host: '127.0.0.1', port: 0 });
+        for (const connections of ctx.quick ? [1] : [1, 4, 16]) {
+          ctx.progress(`ingestion: PostgreSQL, single events, ${connections} connection(s), ${seconds} s`);
+          const r = await load(pgUrl, connections, seconds, 1, `pg${connections}`);
+          figures.push({
+            benchmark: 'ingestion',
+            name: `PostgreSQL: single events, ${connections} connection(s)`,
+            value: round(r.requests.average),
+            unit: 'events/s',
+            note: `p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${r.non2xx} non-2xx, ${r.errors} errors`,
+          });
+        }
+      } finally {
+        await pgStack.close();
+      }
+    } finally {
+      await postgres.stop();
     }
 
     // The Temporal call routing makes for each enrollment, alone: workflow starts at 16 at a time.

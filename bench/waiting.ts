@@ -42,6 +42,10 @@ export async function waitingBench(ctx: BenchContext): Promise<Figure[]> {
       taskQueue: 'waiting',
       outboxDir: path.join(scratch, 'outbox'),
       workflowBundle: await workflowBundle(),
+      // Rapport's default bound unless BENCH_MAX_CACHED_WORKFLOWS says otherwise.
+      ...(process.env.BENCH_MAX_CACHED_WORKFLOWS
+        ? { worker: { maxCachedWorkflows: Number(process.env.BENCH_MAX_CACHED_WORKFLOWS) } }
+        : {}),
     });
     try {
       global.gc?.();

@@ -42,6 +42,9 @@ const url = (protocols: string[], example: string) =>
       .optional(),
   );
 
+/** Journeys a worker keeps cached: see RAPPORT_MAX_CACHED_WORKFLOWS. */
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
+
 export const configSchema = z.object({
   /** Where the embedded Temporal server, PGlite and the outbox keep their files. */
   RAPPORT_DATA_DIR: z.string().min(1).default(path.join(projectRoot, 'data')),
@@ -134,6 +137,17 @@ export const configSchema = z.object({
     .int()
     .positive('expected a number of requests a minute')
     .default(600),
+
+  /**
+   * Journeys the worker keeps in memory between their workflow tasks. A journey out of the cache
+   * costs a replay of its history when it next moves; most customers wait for days, so a bound keeps
+   * memory flat as they pile up (Temporal's own default grows with the heap, about 2,300).
+   */
+  RAPPORT_MAX_CACHED_WORKFLOWS: z.coerce
+    .number({ error: 'expected a number of workflows' })
+    .int('expected a whole number')
+    .min(2, 'expected at least 2 (the worker needs two to run)')
+    .default(DEFAULT_MAX_CACHED_WORKFLOWS),
 
   /** Hosts (host or host:port, comma-separated) that webhook steps may call. */
   RAPPORT_WEBHOOK_HOSTS: optionalText,

@@ -182,6 +182,7 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       workflowBundle: await bundleWorkflows(),
       activities,
+      maxCachedWorkflows: config.RAPPORT_MAX_CACHED_WORKFLOWS,
     });
     const running = worker.run();
     onStop('worker', async () => {

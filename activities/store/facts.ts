@@ -33,33 +33,57 @@ export async function customerMetrics(db: Db, customerId: string): Promise<Custo
     firstOrderAt: totals.first ? new Date(totals.first).toISOString() : null,
     lastOrderAt: totals.last ? new Date(totals.last).toISOString() : null,
     categories: mine,
-    recommendedCategory: mine.length > 0 ? await recommendCategory(db, customerId) : null,
+    recommendedCategory: mine.length > 0 ? await recommendFor(db, mine) : null,
   };
 }
 
 /**
- * The category most bought by customers who bought what this customer bought, among those this
- * customer has not bought; without such customers, the most popular category they have not bought.
+ * How long a recommendation is kept. It is an aggregate over every customer's orders, and depends
+ * only on the set of categories a customer bought, so it is computed once per set and per minute,
+ * not once per event: with many customers, a scan of all orders for each event was the intake's cost.
  */
-export async function recommendCategory(db: Db, customerId: string): Promise<string | null> {
+export const RECOMMENDATION_TTL_MS = 60_000;
+
+const recommendations = new WeakMap<Db, Map<string, { at: number; category: Promise<string | null> }>>();
+
+function recommendFor(db: Db, categories: string[]): Promise<string | null> {
+  let cache = recommendations.get(db);
+  if (!cache) recommendations.set(db, (cache = new Map()));
+  const key = JSON.stringify(categories);
+  const now = Date.now();
+  const kept = cache.get(key);
+  if (kept && now - kept.at < RECOMMENDATION_TTL_MS) return kept.category;
+  const category = recommendFromCategories(db, categories);
+  cache.set(key, { at: now, category });
+  // A failed query is not kept.
+  category.catch(() => cache.delete(key));
+  return category;
+}
+
+/**
+ * The category most bought by customers who bought any of `categories` (a customer's), among the
+ * others; without such customers, the most popular other category. It depends only on the
+ * customer's categories: their own orders are all in those, so they count for none of the others.
+ */
+async function recommendFromCategories(db: Db, categories: string[]): Promise<string | null> {
+  if (categories.length === 0) return popularCategory(db, categories);
+  const mine = sql.join(categories);
   const fromPeers = await sql<{ category: string }>`
-    with mine as (
-      select distinct l.category from order_lines l join orders o on o.id = l.order_id
-      where o.customer_id = ${customerId} and l.category is not null
-    ), peers as (
+    with peers as (
       select distinct o.customer_id from orders o join order_lines l on l.order_id = o.id
-      where l.category in (select category from mine) and o.customer_id <> ${customerId}
+      where l.category in (${mine})
     )
     select l.category from orders o join order_lines l on l.order_id = o.id
     where o.customer_id in (select customer_id from peers)
-      and l.category is not null and l.category not in (select category from mine)
+      and l.category is not null and l.category not in (${mine})
     group by l.category order by count(distinct o.customer_id) desc, l.category limit 1`.execute(db);
-  if (fromPeers.rows[0]) return fromPeers.rows[0].category;
+  return fromPeers.rows[0]?.category ?? popularCategory(db, categories);
+}
+
+async function popularCategory(db: Db, except: string[]): Promise<string | null> {
   const popular = await sql<{ category: string }>`
     select l.category from orders o join order_lines l on l.order_id = o.id
-    where l.category is not null and l.category not in (
-      select l2.category from order_lines l2 join orders o2 on o2.id = l2.order_id
-      where o2.customer_id = ${customerId} and l2.category is not null)
+    where l.category is not null ${except.length > 0 ? sql`and l.category not in (${sql.join(except)})` : sql``}
     group by l.category order by count(distinct o.customer_id) desc, l.category limit 1`.execute(db);
   return popular.rows[0]?.category ?? null;
 }

@@ -90,6 +90,23 @@ function toPublished(row: {
   };
 }
 
+/**
+ * The newest version number and status of every journey, without the plans: what routing reads for
+ * each event (a version's plan never changes, so the intake keeps plans once read).
+ */
+export async function latestVersionNumbers(
+  db: Db,
+): Promise<{ journeyId: string; version: number; status: JourneyStatus }[]> {
+  const rows = await db
+    .selectFrom('journey_versions as v')
+    .innerJoin('journeys as j', 'j.id', 'v.journey_id')
+    .select(['v.journey_id', 'v.version', 'j.status'])
+    .where((eb) => eb('v.version', '=', latestVersionOf(eb)))
+    .orderBy('v.journey_id')
+    .execute();
+  return rows.map((r) => ({ journeyId: r.journey_id, version: r.version, status: r.status }));
+}
+
 /** The newest version of every journey, paused ones included (they take no new enrollments). */
 export async function latestVersions(db: Db): Promise<PublishedVersion[]> {
   const rows = await db

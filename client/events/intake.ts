@@ -11,9 +11,12 @@ import {
   WorkflowNotFoundError,
 } from '@temporalio/client';
 import type { Logger } from 'pino';
+import type { Selectable } from 'kysely';
 import type { Db } from '../../activities/db/database';
+import type { EventsTable } from '../../activities/db/schema';
+import type { CustomerFacts } from '../../definitions/facts';
 import { newId } from '../../activities/store/ids';
-import { latestVersions } from '../../activities/store/journeys';
+import { latestVersionNumbers } from '../../activities/store/journeys';
 import { versionPlan } from '../../activities/store/versions';
 import { upsertCustomer } from '../../activities/store/customers';
 import { appendTimeline } from '../../activities/store/timeline';
@@ -40,6 +43,18 @@ export class IntakeError extends Error {
 }
 
 class LostRace extends Error {}
+
+/** An accepted event's receipt, and whether it answers a replay of an earlier request. */
+export interface Accepted {
+  receipt: EventReceipt;
+  replayed: boolean;
+}
+
+/** Events of a batch routed at once (each a few queries and a Temporal call). */
+const ROUTING_CONCURRENCY = 8;
+
+/** What routing reads of an accepted event. */
+type RoutedEvent = Pick<Selectable<EventsTable>, 'id' | 'customer_id' | 'type' | 'occurred_at' | 'data'>;
 
 export interface IntakeDeps {
   db: Db;
@@ -77,7 +92,41 @@ export class EventIntake {
    * Accepts one event. Returns the receipt, and whether it replays an earlier answer.
    * Throws IntakeError for events that cannot be accepted.
    */
-  async accept(event: ParsedEvent, idempotencyKey?: string): Promise<{ receipt: EventReceipt; replayed: boolean }> {
+  async accept(event: ParsedEvent, idempotencyKey?: string): Promise<Accepted> {
+    return (await this.admit(event, idempotencyKey))();
+  }
+
+  /**
+   * Accepts a batch: each event durably, in order, then routes them several at a time; one
+   * customer's events are still routed in their order. Each event's result or error, by index.
+   */
+  async acceptMany(events: ParsedEvent[]): Promise<(({ ok: true } & Accepted) | { ok: false; error: unknown })[]> {
+    const routes: (() => Promise<Accepted>)[] = [];
+    for (const event of events) {
+      try {
+        routes.push(await this.admit(event));
+      } catch (error) {
+        routes.push(() => Promise.reject(error));
+      }
+    }
+    const results: (({ ok: true } & Accepted) | { ok: false; error: unknown })[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(ROUTING_CONCURRENCY, routes.length) }, async () => {
+        while (next < routes.length) {
+          const i = next++;
+          results[i] = await routes[i]!().then(
+            (r) => ({ ok: true as const, ...r }),
+            (error: unknown) => ({ ok: false as const, error }),
+          );
+        }
+      }),
+    );
+    return results;
+  }
+
+  /** Accepts an event durably; what it returns routes it (or answers a replay). */
+  private async admit(event: ParsedEvent, idempotencyKey?: string): Promise<() => Promise<Accepted>> {
     const id = event.id ?? idempotencyKey;
     if (!id) throw new IntakeError(400, 'an event needs an "id" field or an Idempotency-Key header', 'id');
     if (event.id && idempotencyKey && event.id !== idempotencyKey) {
@@ -102,7 +151,7 @@ export class EventIntake {
       .select(['request_hash', 'result', 'routed_at'])
       .where('id', '=', id)
       .executeTakeFirst();
-    if (prior) return this.replay(id, hash, prior);
+    if (prior) return () => this.replay(id, hash, prior);
 
     const accepted = await db
       .transaction()
@@ -119,7 +168,7 @@ export class EventIntake {
             request_hash: hash,
           })
           .onConflict((oc) => oc.column('id').doNothing())
-          .returning('id')
+          .returning(['id', 'occurred_at'])
           .executeTakeFirst();
         // Another request with the same id won the race: roll back, and answer as it did.
         if (!inserted) throw new LostRace();
@@ -140,7 +189,13 @@ export class EventIntake {
           ref: id,
           data: { eventId: id, type: event.type, data: event.data },
         });
-        return customer.id;
+        return {
+          id,
+          customer_id: customer.id,
+          type: event.type,
+          occurred_at: inserted.occurred_at,
+          data: event.data,
+        };
       })
       .catch((err: unknown) => {
         if (err instanceof Error && err.name === 'CustomerNotFoundError')
@@ -154,16 +209,16 @@ export class EventIntake {
         .select(['request_hash', 'result', 'routed_at'])
         .where('id', '=', id)
         .executeTakeFirstOrThrow();
-      return this.replay(id, hash, again);
+      return () => this.replay(id, hash, again);
     }
-    return { receipt: await this.route(id), replayed: false };
+    return async () => ({ receipt: await this.route(id, accepted), replayed: false });
   }
 
   private async replay(
     id: string,
     hash: string,
     prior: { request_hash: string; result: unknown; routed_at: Date | null },
-  ): Promise<{ receipt: EventReceipt; replayed: boolean }> {
+  ): Promise<Accepted> {
     if (prior.request_hash !== hash) {
       throw new IntakeError(
         409,
@@ -176,10 +231,19 @@ export class EventIntake {
     return { receipt: await this.route(id), replayed: true };
   }
 
-  /** Routes an accepted event: enrollments and signals. Safe to repeat for the same event. */
-  async route(eventId: string): Promise<EventReceipt> {
+  /**
+   * Routes an accepted event: enrollments and signals. Safe to repeat for the same event. `known` is
+   * the event as just accepted, which spares reading it back.
+   */
+  async route(eventId: string, known?: RoutedEvent): Promise<EventReceipt> {
     const { db } = this.deps;
-    const event = await db.selectFrom('events').selectAll().where('id', '=', eventId).executeTakeFirstOrThrow();
+    const event =
+      known ??
+      (await db
+        .selectFrom('events')
+        .select(['id', 'customer_id', 'type', 'occurred_at', 'data'])
+        .where('id', '=', eventId)
+        .executeTakeFirstOrThrow());
     return this.perCustomer.run(event.customer_id, async () => {
       const current = await db
         .selectFrom('events')
@@ -200,12 +264,16 @@ export class EventIntake {
         occurredAt: event.occurred_at.toISOString(),
         data: event.data,
       };
-      const row = await db
-        .selectFrom('customers')
-        .selectAll()
-        .where('id', '=', event.customer_id)
-        .executeTakeFirstOrThrow();
-      const customer = await customerFacts(db, row);
+      // The customer's facts (record, consent, metrics) are read once, and only when a condition or
+      // a running journey needs them.
+      let facts: Promise<CustomerFacts> | undefined;
+      const customerNow = () =>
+        (facts ??= db
+          .selectFrom('customers')
+          .selectAll()
+          .where('id', '=', event.customer_id)
+          .executeTakeFirstOrThrow()
+          .then((row) => customerFacts(db, row)));
 
       // Running journeys of this customer that listen for this event type receive it first, so an
       // event that ends one journey (a goal, an exit) is seen before it starts another.
@@ -220,7 +288,7 @@ export class EventIntake {
         if (enrollment.event_id === event.id) continue;
         const plan = await this.planOf(enrollment.journey_id, enrollment.version);
         if (!listensTo(plan, event.type)) continue;
-        const signal: EventSignal = { event: journeyEvent, customer };
+        const signal: EventSignal = { event: journeyEvent, customer: await customerNow() };
         try {
           await this.deps.temporal.workflow.getHandle(enrollment.workflow_id).signal('journeyEvent', signal);
           receipt.signalled.push({ journey: enrollment.journey_id, workflowId: enrollment.workflow_id });
@@ -232,7 +300,8 @@ export class EventIntake {
         }
       }
 
-      for (const published of await latestVersions(db)) {
+      for (const latest of await latestVersionNumbers(db)) {
+        const published = { ...latest, plan: await this.planOf(latest.journeyId, latest.version) };
         const def = published.plan.definition;
         // A scheduled journey enrolls by the events of its runs (see activities/segments.ts).
         if ((def.trigger.event ?? scheduledEventType(def.journey)) !== event.type) continue;
@@ -243,19 +312,22 @@ export class EventIntake {
         }
         const workflowId = journeyWorkflowId(journey, event.customer_id);
 
-        let enrollment = await db
+        // This customer's enrollments in the journey, newest first: the one this event started, if
+        // routing is repeated, and the earlier ones the reentry rule reads.
+        const earlier = await db
           .selectFrom('enrollments')
-          .select(['id', 'version'])
+          .select(['id', 'version', 'event_id', 'status', 'ended_at'])
           .where('customer_id', '=', event.customer_id)
           .where('journey_id', '=', journey)
-          .where('event_id', '=', event.id)
-          .executeTakeFirst();
+          .orderBy('started_at', 'desc')
+          .execute();
+        let enrollment: { id: string; version: number } | undefined = earlier.find((e) => e.event_id === event.id);
         if (!enrollment) {
           if (def.trigger.when) {
             let holds = false;
             try {
               holds = evaluateCondition(def.trigger.when, 'trigger', {
-                customer,
+                customer: await customerNow(),
                 event: journeyEvent,
                 now: new Date().toISOString(),
               });
@@ -269,13 +341,6 @@ export class EventIntake {
               continue;
             }
           }
-          const earlier = await db
-            .selectFrom('enrollments')
-            .select(['status', 'ended_at'])
-            .where('customer_id', '=', event.customer_id)
-            .where('journey_id', '=', journey)
-            .orderBy('started_at', 'desc')
-            .execute();
           if (earlier.some((e) => e.status === 'active')) {
             receipt.notEnrolled.push({ journey, reason: 'already in this journey' });
             continue;

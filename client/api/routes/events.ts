@@ -59,7 +59,8 @@ function problemOf(err: unknown) {
 export function eventRoutes(app: App, deps: ApiDeps): void {
   // One event, or a batch: {"events": [...]}. A batch is validated whole first (a bad event anywhere
   // accepts none, and every problem is listed with its place); then each event is accepted in order,
-  // and the answer says what became of each (202 when all were accepted, 207 otherwise).
+  // the accepted ones are routed several at a time (one customer's in order), and the answer says
+  // what became of each (202 when all were accepted, 207 otherwise).
   app.post(
     '/v1/events',
     {
@@ -86,16 +87,11 @@ export function eventRoutes(app: App, deps: ApiDeps): void {
             zodErrors(parsed.error),
           );
         }
-        const results = [];
-        for (const [index, event] of parsed.data.events.entries()) {
-          try {
-            const { receipt, replayed } = await deps.intake.accept(event);
-            results.push({ index, status: 202, replayed, receipt });
-          } catch (err) {
-            const problem = problemOf(err);
-            results.push({ index, status: problem.status, problem });
-          }
-        }
+        const results = (await deps.intake.acceptMany(parsed.data.events)).map((r, index) => {
+          if (r.ok) return { index, status: 202, replayed: r.replayed, receipt: r.receipt };
+          const problem = problemOf(r.error);
+          return { index, status: problem.status, problem };
+        });
         const accepted = results.filter((r) => r.status === 202).length;
         return reply.code(accepted === results.length ? 202 : 207).send({ accepted, results });
       }
