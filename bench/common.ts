@@ -110,7 +110,7 @@ export async function benchWorker(
 export function queryStats() {
   let byStatement = new Map<string, { count: number; ms: number }>();
   return {
-    onQuery(sql: string, ms: number) {
+    onQuery: (sql: string, ms: number) => {
       const key = sql.replace(/\s+/g, ' ').slice(0, 120);
       const s = byStatement.get(key) ?? { count: 0, ms: 0 };
       s.count++;

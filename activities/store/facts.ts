@@ -48,7 +48,7 @@ const recommendations = new WeakMap<Db, Map<string, { at: number; category: Prom
 
 function recommendFor(db: Db, categories: string[]): Promise<string | null> {
   let cache = recommendations.get(db);
-  if (!cache) recommendations.set(db, (cache = new Map()));
+  if (!cache) recommendations.set(db, (cache = new Map<string, { at: number; category: Promise<string | null> }>()));
   const key = JSON.stringify(categories);
   const now = Date.now();
   const kept = cache.get(key);

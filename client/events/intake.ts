@@ -50,6 +50,9 @@ export interface Accepted {
   replayed: boolean;
 }
 
+/** What became of one event of a batch. */
+export type BatchResult = ({ ok: true } & Accepted) | { ok: false; error: unknown };
+
 /** Events of a batch routed at once (each a few queries and a Temporal call). */
 const ROUTING_CONCURRENCY = 8;
 
@@ -100,24 +103,26 @@ export class EventIntake {
    * Accepts a batch: each event durably, in order, then routes them several at a time; one
    * customer's events are still routed in their order. Each event's result or error, by index.
    */
-  async acceptMany(events: ParsedEvent[]): Promise<(({ ok: true } & Accepted) | { ok: false; error: unknown })[]> {
-    const routes: (() => Promise<Accepted>)[] = [];
-    for (const event of events) {
+  async acceptMany(events: ParsedEvent[]): Promise<BatchResult[]> {
+    const results: BatchResult[] = [];
+    const routes: ((() => Promise<Accepted>) | undefined)[] = [];
+    for (const [i, event] of events.entries()) {
       try {
-        routes.push(await this.admit(event));
+        routes[i] = await this.admit(event);
       } catch (error) {
-        routes.push(() => Promise.reject(error));
+        results[i] = { ok: false, error };
       }
     }
-    const results: (({ ok: true } & Accepted) | { ok: false; error: unknown })[] = [];
     let next = 0;
     await Promise.all(
-      Array.from({ length: Math.min(ROUTING_CONCURRENCY, routes.length) }, async () => {
-        while (next < routes.length) {
+      Array.from({ length: Math.min(ROUTING_CONCURRENCY, events.length) }, async () => {
+        while (next < events.length) {
           const i = next++;
-          results[i] = await routes[i]!().then(
-            (r) => ({ ok: true as const, ...r }),
-            (error: unknown) => ({ ok: false as const, error }),
+          const route = routes[i];
+          if (!route) continue;
+          results[i] = await route().then(
+            (r): BatchResult => ({ ok: true, ...r }),
+            (error: unknown): BatchResult => ({ ok: false, error }),
           );
         }
       }),

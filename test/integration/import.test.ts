@@ -57,6 +57,23 @@ describe('a batch of events', () => {
     expect(Number(count)).toBe(3);
   });
 
+  test('is routed several events at a time, each customer’s events in their order', async () => {
+    const client = new RapportClient({ baseUrl: url });
+    // Each lead is disqualified right after it is created: routed out of order, the disqualification
+    // would find no journey to leave.
+    const events = Array.from({ length: 12 }, (_, i) => [
+      { id: `r-${i}-created`, type: 'lead.created', customer: { email: `routed${i}@example.com` } },
+      { id: `r-${i}-disqualified`, type: 'lead.disqualified', customer: { email: `routed${i}@example.com` } },
+    ]).flat();
+    const { accepted, results } = await client.sendEvents(events);
+    expect(accepted).toBe(24);
+    for (const [i, r] of results.entries()) {
+      if (!('receipt' in r)) throw new Error(`event ${i} was not accepted`);
+      if (i % 2 === 0) expect(r.receipt.enrolled.map((e) => e.journey)).toContain('prospect-conversion');
+      else expect(r.receipt.signalled.map((e) => e.journey)).toEqual(['prospect-conversion']);
+    }
+  });
+
   test('with a bad event anywhere, none is accepted, and every problem names its place', async () => {
     const res = await stack.api.inject({
       method: 'POST',
