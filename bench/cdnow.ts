@@ -19,7 +19,7 @@ export async function cdnowBench(ctx: BenchContext): Promise<Figure[]> {
   const file = path.join(projectRoot, '..', 'shared', 'data', 'cdnow', 'CDNOW_sample.txt');
   let purchases = readCdnow(file);
   const customers = [...new Set(purchases.map((p) => p.customer))];
-  // The whole sample (2,357 customers) takes over half an hour here: BENCH_CDNOW_CUSTOMERS=2357 asks for it.
+  // The whole sample (2,357 customers) takes about ten minutes here: BENCH_CDNOW_CUSTOMERS=2357 asks for it.
   const size = ctx.n(Number(process.env.BENCH_CDNOW_CUSTOMERS ?? 300), 60);
   const keep = new Set(customers.slice(0, size));
   purchases = purchases.filter((p) => keep.has(p.customer)).sort((a, b) => a.date.localeCompare(b.date));

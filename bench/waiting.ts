@@ -27,7 +27,7 @@ function fileSize(file: string): number {
 }
 
 export async function waitingBench(ctx: BenchContext): Promise<Figure[]> {
-  // 50,000 takes about half an hour on two cores: BENCH_WAITING_SIZES=10000,50000 asks for it.
+  // 50,000 take about 45 minutes on two cores: BENCH_WAITING_SIZES=10000,50000 asks for them.
   const sizes = ctx.quick ? [200] : (process.env.BENCH_WAITING_SIZES ?? '10000').split(',').map((n) => Number(n));
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-waiting-'));
   const dbFile = path.join(scratch, 'temporal.sqlite');
