@@ -21,12 +21,13 @@ steps:
   - { id: hello, type: send, channel: email, subject: Hello, text: Hello }
 `;
 
-function load(url: string, connections: number, seconds: number, batch: number, prefix: string) {
+function load(url: string, connections: number, seconds: number, batch: number, prefix: string, rate?: number) {
   let counter = 0;
   return autocannon({
     url: `${url}/v1/events`,
     connections,
     duration: seconds,
+    ...(rate ? { overallRate: rate } : {}),
     requests: [
       {
         method: 'POST',
@@ -102,6 +103,22 @@ export async function ingestionBench(ctx: BenchContext): Promise<Figure[]> {
       });
       if (r.latency.p99 < 100 && rate > best.rate) best = { rate, connections, p99: r.latency.p99 };
     }
+    // Paced: a fixed rate over 4 connections, up in steps, to find the highest whose p99 stays under
+    // 100 ms (a connection count sends as fast as answers come, which is not the same).
+    for (const rate of ctx.quick ? [10] : [10, 15, 20, 25, 30, 35]) {
+      ctx.progress(`ingestion: single events paced at ${rate}/s, ${seconds} s`);
+      const r = await load(url, 4, seconds, 1, `p${rate}`, rate);
+      const achieved = r.requests.average;
+      figures.push({
+        benchmark: 'ingestion',
+        name: `single events paced at ${rate}/s`,
+        value: round(achieved),
+        unit: 'events/s',
+        note: `p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${r.non2xx} non-2xx, ${r.errors} errors`,
+      });
+      if (r.latency.p99 < 100 && achieved > best.rate) best = { rate: achieved, connections: 4, p99: r.latency.p99 };
+    }
+
     const size = ctx.n(100, 10);
     for (const connections of ctx.quick ? [1] : [1, 4]) {
       ctx.progress(`ingestion: batches of ${size}, ${connections} connection(s), ${seconds} s`);
@@ -171,7 +188,7 @@ export async function ingestionBench(ctx: BenchContext): Promise<Figure[]> {
       { benchmark: 'ingestion', name: 'raw Temporal workflow starts, 16 at a time', value: round(raw), unit: 'per s' },
       {
         benchmark: 'ingestion',
-        name: `best single-event rate with p99 < 100 ms (${best.connections} connection(s))`,
+        name: 'best single-event rate with p99 < 100 ms',
         value: round(best.rate),
         unit: 'events/s',
         note: `p99 ${best.p99} ms`,
