@@ -40,18 +40,7 @@ export function percentile(sorted: number[], p: number): number {
 
 export const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;
 
-/** Runs `task` over `items` with at most `concurrency` at once. */
-export async function pool<T>(items: T[], concurrency: number, task: (item: T, i: number) => Promise<void>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await task(items[i]!, i);
-      }
-    }),
-  );
-}
+export { pool } from '../client/pool';
 
 export async function until(what: string, done: () => Promise<boolean>, timeoutMs: number, every = 100) {
   const end = Date.now() + timeoutMs;

@@ -93,9 +93,7 @@ export async function waitingBench(ctx: BenchContext): Promise<Figure[]> {
             600_000,
             500,
           );
-          if (to % Math.max(chunk, Math.floor(size / 10 / chunk) * chunk) === 0 || to === size) {
-            ctx.progress(`waiting: ${to}/${size} on their timer`);
-          }
+          ctx.progress(`waiting: ${to}/${size} on their timer`);
         }
         started = size;
         const seconds = (performance.now() - t) / 1000;

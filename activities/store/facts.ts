@@ -44,11 +44,13 @@ export async function customerMetrics(db: Db, customerId: string): Promise<Custo
  */
 export const RECOMMENDATION_TTL_MS = 60_000;
 
-const recommendations = new WeakMap<Db, Map<string, { at: number; category: Promise<string | null> }>>();
+type Kept = Map<string, { at: number; category: Promise<string | null> }>;
+
+const recommendations = new WeakMap<Db, Kept>();
 
 function recommendFor(db: Db, categories: string[]): Promise<string | null> {
   let cache = recommendations.get(db);
-  if (!cache) recommendations.set(db, (cache = new Map<string, { at: number; category: Promise<string | null> }>()));
+  if (!cache) recommendations.set(db, (cache = new Map() as Kept));
   const key = JSON.stringify(categories);
   const now = Date.now();
   const kept = cache.get(key);
@@ -66,7 +68,6 @@ function recommendFor(db: Db, categories: string[]): Promise<string | null> {
  * customer's categories: their own orders are all in those, so they count for none of the others.
  */
 async function recommendFromCategories(db: Db, categories: string[]): Promise<string | null> {
-  if (categories.length === 0) return popularCategory(db, categories);
   const mine = sql.join(categories);
   const fromPeers = await sql<{ category: string }>`
     with peers as (
@@ -77,13 +78,13 @@ async function recommendFromCategories(db: Db, categories: string[]): Promise<st
     where o.customer_id in (select customer_id from peers)
       and l.category is not null and l.category not in (${mine})
     group by l.category order by count(distinct o.customer_id) desc, l.category limit 1`.execute(db);
-  return fromPeers.rows[0]?.category ?? popularCategory(db, categories);
+  return fromPeers.rows[0]?.category ?? popularCategory(db, mine);
 }
 
-async function popularCategory(db: Db, except: string[]): Promise<string | null> {
+async function popularCategory(db: Db, mine: ReturnType<typeof sql.join>): Promise<string | null> {
   const popular = await sql<{ category: string }>`
     select l.category from orders o join order_lines l on l.order_id = o.id
-    where l.category is not null ${except.length > 0 ? sql`and l.category not in (${sql.join(except)})` : sql``}
+    where l.category is not null and l.category not in (${mine})
     group by l.category order by count(distinct o.customer_id) desc, l.category limit 1`.execute(db);
   return popular.rows[0]?.category ?? null;
 }

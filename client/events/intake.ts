@@ -16,6 +16,7 @@ import type { Db } from '../../activities/db/database';
 import type { EventsTable } from '../../activities/db/schema';
 import type { CustomerFacts } from '../../definitions/facts';
 import { newId } from '../../activities/store/ids';
+import { pool } from '../pool';
 import { latestVersionNumbers } from '../../activities/store/journeys';
 import { versionPlan } from '../../activities/store/versions';
 import { upsertCustomer } from '../../activities/store/customers';
@@ -105,7 +106,7 @@ export class EventIntake {
    */
   async acceptMany(events: ParsedEvent[]): Promise<BatchResult[]> {
     const results: BatchResult[] = [];
-    const routes: ((() => Promise<Accepted>) | undefined)[] = [];
+    const routes: ((() => Promise<Accepted>) | undefined)[] = events.map(() => undefined);
     for (const [i, event] of events.entries()) {
       try {
         routes[i] = await this.admit(event);
@@ -113,20 +114,13 @@ export class EventIntake {
         results[i] = { ok: false, error };
       }
     }
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: Math.min(ROUTING_CONCURRENCY, events.length) }, async () => {
-        while (next < events.length) {
-          const i = next++;
-          const route = routes[i];
-          if (!route) continue;
-          results[i] = await route().then(
-            (r): BatchResult => ({ ok: true, ...r }),
-            (error: unknown): BatchResult => ({ ok: false, error }),
-          );
-        }
-      }),
-    );
+    await pool(routes, ROUTING_CONCURRENCY, async (route, i) => {
+      if (!route) return;
+      results[i] = await route().then(
+        (r): BatchResult => ({ ok: true, ...r }),
+        (error: unknown): BatchResult => ({ ok: false, error }),
+      );
+    });
     return results;
   }
 
