@@ -61,7 +61,8 @@ export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
       return row ? customerFacts(db, row) : null;
     },
 
-    async markStep(req: { enrollmentId: string; stepId: string; waitingFor: string }): Promise<void> {
+    /** Where the customer waits: a step, or null once the steps ran out and only the goal is awaited. */
+    async markStep(req: { enrollmentId: string; stepId: string | null; waitingFor: string }): Promise<void> {
       await db
         .updateTable('enrollments')
         .set({ current_step: req.stepId })

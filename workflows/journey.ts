@@ -41,8 +41,14 @@ export const journeyEventSignal = defineSignal<[EventSignal]>('journeyEvent');
 export const taskCompletedSignal = defineSignal<[TaskSignal]>('taskCompleted');
 
 const HISTORY_KEPT = 200;
+
+/** Behind it, an enrollment whose steps ran out listens for its goal until the goal's window closes. */
+const GOAL_WINDOW_PATCH = 'goal-window';
+/** The step search attribute of an enrollment whose steps ran out and which waits for its goal. */
+export const GOAL_WINDOW_STEP = 'goal-window';
 const INBOX_KEPT = 50;
 const SEEN_KEPT = 200;
+const COMPLETIONS_KEPT = 50;
 
 /** The step list at a path such as ['steps', 2, 'on_timeout']. */
 function listAt(def: JourneyDefinition, path: PathSeg[]): Step[] {
@@ -154,7 +160,14 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
 
   setHandler(taskCompletedSignal, (t: TaskSignal) => {
     const known = memory.tasks[t.stepId];
-    if (!known || known.id !== t.taskId) return;
+    if (!known || known.id !== t.taskId) {
+      // Completed before this journey recorded the task (the task was visible the moment it was
+      // written): kept, and taken when the task step records it.
+      memory.completions[t.taskId] = { outcome: t.outcome, note: t.note, completedAt: t.completedAt };
+      const kept = Object.keys(memory.completions);
+      for (const old of kept.slice(0, Math.max(0, kept.length - COMPLETIONS_KEPT))) delete memory.completions[old];
+      return;
+    }
     memory.tasks[t.stepId] = {
       id: t.taskId,
       status: 'completed',
@@ -231,8 +244,28 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
     else top.index += 1;
   }
 
-  const outcome: EnrollmentOutcome = interrupt?.outcome ?? (exitedAt !== undefined ? 'exited' : 'completed');
-  const reason = interrupt?.reason ?? exitedAt;
+  // The steps ran out, but the goal's window may still be open: the enrollment keeps listening for its
+  // goal and its exit events until the window closes, so a conversion after the last step still
+  // counts. Nothing is sent meanwhile. Journeys that reached their end before this replay as they ran.
+  const stepsRanOut = !interrupt && exitedAt === undefined;
+  const within = def.goal?.within;
+  if (stepsRanOut && within && memory.goalMetAt === null && patched(GOAL_WINDOW_PATCH)) {
+    const closesAt = Date.parse(memory.enrolledAt) + durationMs(within);
+    if (closesAt > Date.now()) {
+      state.currentStep = null;
+      state.waitingFor = `its goal (${def.goal!.event}) until ${new Date(closesAt).toISOString()}`;
+      setStepAttribute(GOAL_WINDOW_STEP);
+      await acts.markStep({ enrollmentId: input.enrollmentId, stepId: null, waitingFor: state.waitingFor });
+      await condition(() => interrupt !== undefined || memory.goalMetAt !== null, closesAt - Date.now());
+      state.waitingFor = null;
+    }
+  }
+
+  // A goal met after the last step ends the enrollment as completed, with its goal met; an exit event
+  // in the window ends it as exited.
+  const ended = stepsRanOut && interrupt?.outcome !== 'exited' ? undefined : interrupt;
+  const outcome: EnrollmentOutcome = ended?.outcome ?? (exitedAt !== undefined ? 'exited' : 'completed');
+  const reason = ended?.reason ?? exitedAt;
   state.status = outcome;
   state.currentStep = null;
   setStepAttribute(outcome);

@@ -3,7 +3,7 @@
  * run is a workflow, so a restart in the middle goes on from the last page done; its progress is
  * readable with the `segmentRunState` query.
  */
-import { continueAsNew, defineQuery, log, setHandler, workflowInfo } from '@temporalio/workflow';
+import { continueAsNew, defineQuery, log, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { acts } from './activities';
 
 export interface SegmentRunInput {
@@ -22,12 +22,18 @@ export interface SegmentRunState {
   stopped?: string;
 }
 
+/** Runs started before it keyed their events by the workflow id alone. */
+const RUN_KEY_PATCH = 'segment-run-key';
+
 export const segmentRunStateQuery = defineQuery<SegmentRunState>('segmentRunState');
 
 export async function segmentRunWorkflow(input: SegmentRunInput): Promise<SegmentRunState> {
   const state: SegmentRunState = input.resume?.state ?? { scanned: 0, matched: 0, enrolled: 0, done: false };
-  // The schedule names each run by its start time: the same run, resumed, enrolls by the same events.
-  const runKey = input.resume?.runKey ?? workflowInfo().workflowId;
+  // The same run, resumed, enrolls by the same events; another run enrolls by its own. The schedule
+  // names a run by its start time to the second, so two runs in one second share a workflow id:
+  // the first run's id tells them apart.
+  const { workflowId, firstExecutionRunId } = workflowInfo();
+  const runKey = input.resume?.runKey ?? (patched(RUN_KEY_PATCH) ? `${workflowId}:${firstExecutionRunId}` : workflowId);
   let after = input.resume?.after ?? null;
   setHandler(segmentRunStateQuery, () => state);
   for (;;) {

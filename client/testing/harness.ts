@@ -20,6 +20,7 @@ import { durationMs } from '../../definitions/duration';
 import type { JourneyResult, JourneyState } from '../../workflows/types';
 import type { IncomingEvent } from '../events/schema';
 import { timeSkippingEnv } from './environment';
+import { eventually } from './eventually';
 import { startTestStack, type TestStack, type TestStackOptions } from './stack';
 
 export interface Harness {
@@ -58,7 +59,7 @@ export async function createHarness(
     journeys?: Record<string, string>;
     /** A time-skipping environment to share (kept open on close); default: a new one. */
     env?: TestWorkflowEnvironment;
-  } & Pick<TestStackOptions, 'journeysDirs' | 'logger' | 'templatesDir'> = {},
+  } & Pick<TestStackOptions, 'journeysDirs' | 'logger' | 'templatesDir' | 'wrapActivities'> = {},
 ): Promise<Harness> {
   const ownEnv = !options.env;
   const env = options.env ?? (await timeSkippingEnv());
@@ -68,6 +69,7 @@ export async function createHarness(
       journeysDirs: options.journeysDirs ?? [],
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.templatesDir ? { templatesDir: options.templatesDir } : {}),
+      ...(options.wrapActivities ? { wrapActivities: options.wrapActivities } : {}),
     });
   } catch (err) {
     if (ownEnv) await env.teardown();
@@ -81,21 +83,23 @@ export async function createHarness(
   const journeys = new Set<string>();
   /**
    * Waits until every journey has done what the time so far calls for: ended, or waiting (for a time
-   * or an event) with no activity under way.
+   * or an event) with no activity under way. Fails, naming the journey and where it was, if one never
+   * gets there.
    */
   async function settle(): Promise<void> {
-    const until = Date.now() + 10_000;
     for (const id of journeys) {
       const handle = plain.workflow.getHandle(id);
-      for (;;) {
-        const d = await handle.describe();
-        if (d.status.name !== 'RUNNING') break;
-        const idle =
-          (d.raw.pendingActivities?.length ?? 0) === 0 &&
-          (await handle.query<JourneyState>('journeyState')).waitingFor !== null;
-        if (idle || Date.now() > until) break;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await eventually(
+        `journey ${id} to end or to wait with no activity under way`,
+        async () => {
+          const d = await handle.describe();
+          if (d.status.name !== 'RUNNING') return { status: d.status.name };
+          const pendingActivities = d.raw.pendingActivities?.length ?? 0;
+          const { currentStep, waitingFor } = await handle.query<JourneyState>('journeyState');
+          return { status: d.status.name, currentStep, waitingFor, pendingActivities };
+        },
+        { until: (s) => s.status !== 'RUNNING' || (s.pendingActivities === 0 && s.waitingFor != null), everyMs: 20 },
+      );
     }
   }
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import pino, { type Logger } from 'pino';
-import { createActivities } from '../../activities';
+import { createActivities, type Activities } from '../../activities';
 import { createMailer } from '../../activities/channels/email';
 import { createOutboxSmsSender, createTwilioSender } from '../../activities/channels/sms';
 import { unsubscribeKeys } from '../../activities/channels/unsubscribe';
@@ -60,6 +60,11 @@ export interface TestStackOptions {
   smtpTimeoutMs?: number;
   /** SMS through the twilio SDK to this address (the stand-in) instead of the outbox. */
   twilio?: { url: string; accountSid: string; authToken: string; from: string; timeoutMs?: number };
+  /**
+   * Wraps the activities the worker runs, to inject a fault or hold one at a chosen point (a test of
+   * what happens when a worker stops in the middle, or a signal comes before an activity's answer).
+   */
+  wrapActivities?: (activities: Activities) => Activities;
 }
 
 /** The address unsubscribe links and Twilio webhooks use in tests. */
@@ -102,7 +107,7 @@ export async function startTestStack(env: TestWorkflowEnvironment, options: Test
     : createOutboxSmsSender(outboxDir);
   const taskQueue = `test-${process.pid}-${++counter}`;
   const intake = new EventIntake({ db: database.db, temporal: env.client, taskQueue, logger });
-  const activities = createActivities({
+  const real = createActivities({
     db: database.db,
     mailer,
     sms,
@@ -112,6 +117,7 @@ export async function startTestStack(env: TestWorkflowEnvironment, options: Test
     enroll: intake.enrollScheduled,
     ...(options.webhooks ? { webhooks: options.webhooks } : {}),
   });
+  const activities = options.wrapActivities ? options.wrapActivities(real) : real;
   const newWorker = async () =>
     Worker.create({
       connection: env.nativeConnection,

@@ -13,6 +13,7 @@ import { RapportClient } from '../../client/sdk';
 import type { JourneyState } from '../../workflows/types';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';
+import { eventually } from '../helpers/eventually';
 
 let env: TestWorkflowEnvironment;
 let stack: TestStack;
@@ -184,9 +185,9 @@ describe('customers, orders and enrollments', () => {
     const handle = new Client({ connection: env.connection, namespace: env.namespace ?? 'default' }).workflow.getHandle(
       r.enrolled[0]!.workflowId,
     );
-    for (let i = 0; i < 100 && (await handle.query<JourneyState>('journeyState')).currentStep !== 'pause'; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await eventually('the journey to reach its pause', () => handle.query<JourneyState>('journeyState'), {
+      until: (s) => s.currentStep === 'pause',
+    });
     const list = (await stack.api.inject({ method: 'GET', url: '/v1/journeys/paid/enrollments?status=active' })).json<{
       enrollments: { id: string; customerId: string; currentStep: string | null }[];
     }>().enrollments;

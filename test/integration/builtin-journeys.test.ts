@@ -10,6 +10,7 @@ import { projectRoot } from '../../worker/temporal/binaries';
 import type { JourneyResult } from '../../workflows/types';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';
+import { eventually } from '../helpers/eventually';
 
 let env: TestWorkflowEnvironment;
 let stack: TestStack;
@@ -90,13 +91,10 @@ async function openTask(
   customerId: string,
   team: string,
 ): Promise<{ id: string; title: string; dueAt: string | null }> {
-  for (let i = 0; i < 200; i++) {
+  return eventually(`an open ${team} task`, async () => {
     const res = await stack.api.inject({ method: 'GET', url: `/v1/tasks?team=${team}&customer=${customerId}` });
-    const task = res.json<{ tasks: { id: string; title: string; dueAt: string | null }[] }>().tasks[0];
-    if (task) return task;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`no open ${team} task`);
+    return res.json<{ tasks: { id: string; title: string; dueAt: string | null }[] }>().tasks[0];
+  });
 }
 
 async function customerRow(id: string) {

@@ -7,6 +7,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { projectRoot } from '../../worker/temporal/binaries';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';
+import { eventually } from '../helpers/eventually';
 
 let env: TestWorkflowEnvironment;
 let stack: TestStack;
@@ -167,10 +168,13 @@ test('events send, tasks list and complete', async () => {
   expect(bad.code).toBe(1);
   expect(bad.stderr).toContain('--data: expected a JSON object');
 
-  let list = { code: 1, stdout: '', stderr: '' };
-  for (let i = 0; i < 50 && !list.stdout.includes('Broken CD'); i++) {
-    list = await rapport('tasks', 'list', '--team', 'support');
-  }
+  const list = await eventually(
+    'the support task in `rapport tasks list`',
+    () => rapport('tasks', 'list', '--team', 'support'),
+    {
+      until: (l) => l.stdout.includes('Broken CD'),
+    },
+  );
   expect(list.code).toBe(0);
   expect(list.stdout).toMatch(/open +support +due .* Resolve complaint from Cleo Ray: Broken CD/);
   const tasks = JSON.parse((await rapport('tasks', 'list', '--team', 'support', '--json')).stdout) as {

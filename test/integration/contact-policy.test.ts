@@ -10,6 +10,7 @@ import { suppress } from '../../activities/store/consent';
 import type { JourneyResult, JourneyState } from '../../workflows/types';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';
+import { eventually } from '../helpers/eventually';
 
 let env: TestWorkflowEnvironment;
 let stack: TestStack;
@@ -74,12 +75,14 @@ function plain(): Client {
 
 async function until(workflowId: string, done: (state: JourneyState, status: string) => boolean): Promise<void> {
   const handle = plain().workflow.getHandle(workflowId);
-  for (let i = 0; i < 400; i++) {
-    const status = (await handle.describe()).status.name;
-    if (done(await handle.query<JourneyState>('journeyState'), status)) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`workflow ${workflowId} did not get there`);
+  await eventually(
+    `workflow ${workflowId} to get there`,
+    async () => ({
+      status: (await handle.describe()).status.name,
+      state: await handle.query<JourneyState>('journeyState'),
+    }),
+    { until: ({ state, status }) => done(state, status) },
+  );
 }
 
 async function finished(workflowId: string): Promise<JourneyResult> {

@@ -16,7 +16,10 @@ import type { SendPoint } from '../../activities/messaging';
 import { EventIntake } from '../../client/events/intake';
 import { publishFolders } from '../../client/journeys/publish';
 import { projectRoot } from '../../worker/temporal/binaries';
+import { completeTask } from '../../activities/store/tasks';
+import { journeyStateQuery, taskCompletedSignal } from '../../workflows/journey';
 import type { JourneyResult } from '../../workflows/types';
+import { eventually } from '../helpers/eventually';
 import { startPostgres, type Postgres } from '../helpers/postgres';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';
 import { devServerEnv, workflowBundle } from '../helpers/temporal';
@@ -54,6 +57,32 @@ steps:
     text: "two"
 `;
 
+// A task the journey waits a day for; done at once, it is thanked for, not apologised for.
+const callback = `
+journey: callback
+name: Call back
+category: service
+trigger: { event: callback.requested }
+steps:
+  - id: call
+    type: task
+    team: support
+    title: Call the customer back
+    wait:
+      timeout: 1d
+      on_timeout:
+        - id: sorry
+          type: send
+          channel: email
+          subject: "Sorry we missed you"
+          text: "We could not reach you."
+  - id: thanks
+    type: send
+    channel: email
+    subject: "Thanks for talking to us"
+    text: "Glad we spoke."
+`;
+
 beforeAll(async () => {
   env = await devServerEnv();
   postgres = await startPostgres();
@@ -63,6 +92,7 @@ beforeAll(async () => {
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-crash-'));
   fs.mkdirSync(path.join(scratch, 'journeys'));
   fs.writeFileSync(path.join(scratch, 'journeys', 'crash-check.yaml'), journey);
+  fs.writeFileSync(path.join(scratch, 'journeys', 'callback.yaml'), callback);
   await publishFolders(
     database.db,
     [path.join(scratch, 'journeys')],
@@ -82,7 +112,7 @@ afterAll(async () => {
   fs.rmSync(scratch, { recursive: true, force: true });
 });
 
-function startWorker(crashAt?: SendPoint) {
+function startWorker(crashAt?: SendPoint | 'after-task-created') {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', path.join(projectRoot, 'test/fixtures/workers/crash-worker.ts')],
@@ -180,3 +210,48 @@ test.each<[SendPoint, number, string]>([
   },
   240_000,
 );
+
+test('a worker killed after it wrote a task: completed before any worker recorded it, the task is taken, not lost', async () => {
+  const { receipt } = await intake.accept({
+    id: 'crash-task',
+    type: 'callback.requested',
+    customer: { email: 'crash-task@example.com' },
+    data: {},
+  });
+  const crashing = startWorker('after-task-created');
+  await crashing.ready;
+  expect(await crashing.exited).toBe('SIGKILL');
+
+  // The task is there for people to see; someone completes it before the journey has recorded it.
+  const task = await database.db
+    .selectFrom('tasks')
+    .select('id')
+    .where('customer_id', '=', receipt.customerId)
+    .executeTakeFirstOrThrow();
+  const done = await completeTask(database.db, task.id, 'reached', 'called at once');
+  if ('error' in done) throw new Error(`could not complete the task: ${done.error}`);
+  const workflowId = receipt.enrolled[0]!.workflowId;
+  await env.client.workflow.getHandle(workflowId).signal(taskCompletedSignal, {
+    stepId: 'call',
+    taskId: task.id,
+    outcome: 'reached',
+    note: 'called at once',
+    completedAt: done.task.completedAt!,
+  });
+
+  const healthy = startWorker();
+  await healthy.ready;
+  // The task waits a day: only a completion that was taken ends the wait now.
+  const state = await eventually(
+    'the journey to thank the customer',
+    () => env.client.workflow.getHandle(workflowId).query(journeyStateQuery),
+    { until: (s) => s.status !== 'active' },
+  );
+  healthy.child.kill('SIGKILL');
+  await healthy.exited;
+  expect(state.history.map((r) => `${r.stepId}:${r.outcome}:${r.detail ?? ''}`)).toEqual([
+    'call:task:completed: reached',
+    expect.stringMatching(/^thanks:sent:/),
+  ]);
+  expect(smtp.received.filter((m) => m.subject === 'Thanks for talking to us')).toHaveLength(1);
+}, 240_000);

@@ -10,7 +10,8 @@ import { projectRoot } from '../../worker/temporal/binaries';
 import { workflowBundle } from '../helpers/temporal';
 
 // One folder per interpreter behaviour that running journeys may have started under: `latest`, and
-// the ones before a patch (such as `records-as-activities`, before records became local activities).
+// the ones before a patch: `records-as-activities` (before records became local activities) and
+// `before-goal-window` (before an enrollment whose steps ran out listened for its goal).
 const dir = path.join(projectRoot, 'test', 'fixtures', 'histories');
 const sets = fs.readdirSync(dir).filter((f) => fs.statSync(path.join(dir, f)).isDirectory());
 const histories = sets.flatMap((set) =>
@@ -25,7 +26,7 @@ const histories = sets.flatMap((set) =>
 );
 
 test('every set of recorded histories covers every built-in journey', () => {
-  expect(sets.sort()).toEqual(['latest', 'records-as-activities']);
+  expect(sets.sort()).toEqual(['before-goal-window', 'latest', 'records-as-activities']);
   for (const set of sets) {
     const journeys = new Set(
       histories

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../../worker/temporal/binaries';
+import { eventually } from '../helpers/eventually';
 import { freePort } from '../helpers/ports';
 import { runRapport, type RapportProcess } from '../helpers/process';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';
@@ -73,14 +74,14 @@ test('a customer waiting when Rapport stops finishes the journey after the next 
   await smtp.waitFor(2, 60_000);
   expect(smtp.received.map((m) => m.subject)).toEqual(['Before the restart, Grace', 'After the restart, Grace']);
 
-  let view: { enrollments: { status: string }[]; timeline: { kind: string; summary: string }[] } | undefined;
-  for (let i = 0; i < 50; i++) {
-    view = (await (await fetch(`${api}/v1/customers/${receipt.customerId}`)).json()) as typeof view;
-    if (view?.enrollments[0]?.status === 'completed') break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  expect(view?.enrollments).toEqual([expect.objectContaining({ status: 'completed' })]);
-  expect(view?.timeline.filter((t) => t.kind === 'message').map((t) => t.summary)).toEqual([
+  type View = { enrollments: { status: string }[]; timeline: { kind: string; summary: string }[] };
+  const view = await eventually(
+    'the enrollment to be completed',
+    async () => (await (await fetch(`${api}/v1/customers/${receipt.customerId}`)).json()) as View,
+    { until: (v) => v.enrollments[0]?.status === 'completed', everyMs: 200 },
+  );
+  expect(view.enrollments).toEqual([expect.objectContaining({ status: 'completed' })]);
+  expect(view.timeline.filter((t) => t.kind === 'message').map((t) => t.summary)).toEqual([
     'email sent: Before the restart, Grace',
     'email sent: After the restart, Grace',
   ]);
@@ -128,16 +129,17 @@ test('an event answered 202 takes effect even when the process is killed right a
     expect(retry.headers.get('idempotent-replayed')).toBe('true');
     expect(await retry.json()).toEqual(receipt);
 
-    const until = Date.now() + 60_000;
-    while (!smtp.received.some((m) => m.subject === 'After the crash, Ada') && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    await new Promise((r) => setTimeout(r, 1000));
+    // The journey ends after its one send: once it has, nothing is left to send anything again.
+    const view = await eventually(
+      'the crash-check enrollment to be completed',
+      async () =>
+        (await (await fetch(`${api}/v1/customers/${receipt.customerId}`)).json()) as {
+          enrollments: { journeyId: string; status: string }[];
+        },
+      { until: (v) => v.enrollments.some((e) => e.status === 'completed'), everyMs: 200 },
+    );
+    expect(view.enrollments.map((e) => [e.journeyId, e.status])).toEqual([['crash-check', 'completed']]);
     expect(smtp.received.filter((m) => m.subject === 'After the crash, Ada')).toHaveLength(1);
-    const view = (await (await fetch(`${api}/v1/customers/${receipt.customerId}`)).json()) as {
-      enrollments: { journeyId: string }[];
-    };
-    expect(view.enrollments.map((e) => e.journeyId)).toEqual(['crash-check']);
     expect(await second.stop('SIGINT')).toBe(0);
   } finally {
     fs.rmSync(crashDir, { recursive: true, force: true });

@@ -5,19 +5,22 @@
  * was, enrolling nobody twice.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Activities } from '../../activities';
 import { scheduleId, syncSchedule } from '../../worker/schedules';
 import type { SegmentRunState } from '../../workflows/segment-run';
+import { eventually } from '../helpers/eventually';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { devServerEnv } from '../helpers/temporal';
 
 let env: TestWorkflowEnvironment;
 let stack: TestStack;
 
-const scheduled = (id: string, segment: string) => `
+const scheduled = (id: string, segment: string, reentry = 'never') => `
 journey: ${id}
 name: ${id}
 category: service
 trigger: { schedule: "0 9 * * mon", segment: "${segment}" }
+entry: { reentry: ${reentry} }
 steps:
   - id: note
     type: send
@@ -26,9 +29,37 @@ steps:
     text: "Thank you."
 `;
 
+/**
+ * Holds the worker in the middle of a scheduled run: the second page's enrollments are made, then
+ * the activity waits for the test, which stops the worker, and fails as a worker dying there would.
+ */
+const hold = {
+  armed: false,
+  reached: undefined as (() => void) | undefined,
+  release: undefined as (() => void) | undefined,
+};
+let pagesEnrolled = 0;
+function holdSecondPage(activities: Activities): Activities {
+  return {
+    ...activities,
+    async enrollSegment(req) {
+      const enrolled = await activities.enrollSegment(req);
+      if (hold.armed && ++pagesEnrolled === 2) {
+        hold.armed = false;
+        await new Promise<void>((resolve) => {
+          hold.release = resolve;
+          hold.reached?.();
+        });
+        throw new Error('the worker stopped before this page was reported');
+      }
+      return enrolled;
+    },
+  };
+}
+
 beforeAll(async () => {
   env = await devServerEnv();
-  stack = await startTestStack(env, { journeysDirs: [], schedules: true });
+  stack = await startTestStack(env, { journeysDirs: [], schedules: true, wrapActivities: holdSecondPage });
   // 12 customers: the first 7 have two orders or more, the last 5 one.
   for (let i = 1; i <= 12; i++) {
     const orders = i <= 7 ? 2 : 1;
@@ -48,6 +79,16 @@ afterAll(async () => {
   await env?.teardown();
 });
 
+async function activeIn(journey: string): Promise<number> {
+  const rows = await stack.db
+    .selectFrom('enrollments')
+    .select('id')
+    .where('journey_id', '=', journey)
+    .where('status', '=', 'active')
+    .execute();
+  return rows.length;
+}
+
 async function enrolledIn(journey: string): Promise<string[]> {
   const rows = await stack.db
     .selectFrom('enrollments')
@@ -55,16 +96,6 @@ async function enrolledIn(journey: string): Promise<string[]> {
     .where('journey_id', '=', journey)
     .execute();
   return rows.map((r) => r.customer_id);
-}
-
-async function until<T>(what: string, read: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 test('a scheduled journey gets a Schedule; each run enrolls the segment, once per customer', async () => {
@@ -77,7 +108,10 @@ test('a scheduled journey gets a Schedule; each run enrolls the segment, once pe
 
   const runOnce = async (n: number) => {
     await handle.trigger();
-    const action = await until('the run to start', async () => (await handle.describe()).info.recentActions[n - 1]);
+    const action = await eventually(
+      `run ${n} to start`,
+      async () => (await handle.describe()).info.recentActions[n - 1],
+    );
     return (await env.client.workflow.getHandle(action.action.workflow.workflowId).result()) as SegmentRunState;
   };
   const first = await runOnce(1);
@@ -105,19 +139,39 @@ test('a scheduled journey gets a Schedule; each run enrolls the segment, once pe
   expect(await syncSchedule(env.client, stack.db, stack.taskQueue, 'regulars')).toBe('deleted');
 });
 
+test('two runs that share a workflow id (the schedule names runs to the second) each enroll by their own events', async () => {
+  await stack.publish({ 'weekly.yaml': scheduled('weekly', 'customer.metrics.orderCount >= 2', 'always') });
+  const runWith = async () =>
+    (await env.client.workflow.execute('segmentRunWorkflow', {
+      args: [{ journeyId: 'weekly' }],
+      taskQueue: stack.taskQueue,
+      workflowId: 'segment-run:weekly-2026-12-07T09:00:00Z',
+    })) as SegmentRunState;
+  expect(await runWith()).toEqual({ scanned: 12, matched: 7, enrolled: 7, done: true });
+  // Each journey is one send: the first run's enrollments end, and reentry: always lets them in again.
+  await eventually('the first run’s enrollments to end', () => activeIn('weekly'), { until: (n) => n === 0 });
+  expect(await runWith()).toEqual({ scanned: 12, matched: 7, enrolled: 7, done: true });
+  expect((await enrolledIn('weekly')).length).toBe(14);
+});
+
 test('a run stopped in the middle by a worker stop goes on from where it was, enrolling nobody twice', async () => {
   await stack.publish({ 'big-spenders.yaml': scheduled('big-spenders', 'customer.metrics.lifetimeValue > 100') });
+  const reached = new Promise<void>((resolve) => (hold.reached = resolve));
+  hold.armed = true;
+  pagesEnrolled = 0;
   const run = await env.client.workflow.start('segmentRunWorkflow', {
     args: [{ journeyId: 'big-spenders', pageSize: 2 }],
     taskQueue: stack.taskQueue,
     workflowId: 'segment-run:big-spenders:test',
   });
-  // Some pages in, the worker stops.
-  await until('a first enrollment', async () => ((await enrolledIn('big-spenders')).length >= 2 ? true : undefined));
-  await stack.stopWorker();
+  // Two pages in, the worker stops.
+  await reached;
+  const stopping = stack.stopWorker();
+  hold.release!();
+  await stopping;
   const atStop = (await enrolledIn('big-spenders')).length;
+  expect(atStop).toBe(4);
   expect((await run.describe()).status.name).toBe('RUNNING');
-  expect(atStop).toBeLessThan(7);
 
   await stack.startWorker();
   const result = (await run.result()) as SegmentRunState;

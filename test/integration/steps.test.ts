@@ -12,6 +12,7 @@ import type { JourneyResult, JourneyState } from '../../workflows/types';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';
 import { startWebhookSink, type WebhookSink } from '../helpers/webhook-sink';
+import { eventually } from '../helpers/eventually';
 
 let env: TestWorkflowEnvironment;
 let stack: TestStack;
@@ -112,16 +113,13 @@ afterAll(async () => {
 });
 
 async function waitForTask(customerId: string): Promise<{ id: string; title: string; team: string }> {
-  for (let i = 0; i < 100; i++) {
+  return eventually('an account-managers task', async () => {
     const res = await stack.api.inject({
       method: 'GET',
       url: `/v1/tasks?team=account-managers&customer=${customerId}`,
     });
-    const tasks = res.json<{ tasks: { id: string; title: string; team: string }[] }>().tasks;
-    if (tasks[0]) return tasks[0];
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('no task was created');
+    return res.json<{ tasks: { id: string; title: string; team: string }[] }>().tasks[0];
+  });
 }
 
 async function timeline(customerId: string): Promise<{ kind: string; summary: string; at: string }[]> {

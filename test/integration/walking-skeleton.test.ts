@@ -42,7 +42,6 @@ describe.each([
   });
 
   test('an event enrolls a customer, and both emails of send, wait 3d, send arrive at the SMTP server', async () => {
-    const started = Date.now();
     const res = await stack.api.inject({
       method: 'POST',
       url: '/v1/events',
@@ -60,7 +59,6 @@ describe.each([
 
     const handle = env.client.workflow.getHandle(receipt.enrolled[0]!.workflowId);
     const result = (await handle.result()) as JourneyResult;
-    const elapsedMs = Date.now() - started;
 
     expect(result.outcome).toBe('completed');
     expect(result.history.map((h) => [h.stepId, h.outcome])).toEqual([
@@ -102,9 +100,6 @@ describe.each([
     const [first, second] = timeline.filter((t) => t.kind === 'message').map((t) => Date.parse(t.at));
     expect(second! - first!).toBeGreaterThanOrEqual(3 * 86_400_000);
     expect(enrollments).toEqual([expect.objectContaining({ status: 'completed', outcome: 'completed' })]);
-
-    // Three days of journey time took seconds of real time.
-    expect(elapsedMs).toBeLessThan(30_000);
   });
 
   test('the same event id again has no second effect and answers as the first time', async () => {

@@ -20,6 +20,7 @@ export async function runTask(step: TaskStep, ctx: StepContext): Promise<StepRes
     at: facts.now,
   });
   const early = ctx.memory.completions[taskId];
+  delete ctx.memory.completions[taskId];
   ctx.memory.tasks[step.id] = early
     ? { id: taskId, status: 'completed', ...early }
     : { id: taskId, status: 'open', outcome: null, note: null, completedAt: null };

@@ -1,0 +1,2 @@
+/** Waiting for what happens on its own time: client/testing/eventually.ts. */
+export * from '../../client/testing/eventually';
