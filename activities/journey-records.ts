@@ -8,7 +8,7 @@ import type { CustomerFacts, Facts } from '../definitions/facts';
 import type { UpdateStep } from '../definitions/schema/steps/update';
 import type { Db } from './db/database';
 import { renderText } from './render';
-import { getCustomer } from './store/customers';
+import { currentCustomerId, getCustomer } from './store/customers';
 import { finishEnrollment } from './store/enrollments';
 import { customerFacts } from './store/facts';
 import { newId } from './store/ids';
@@ -82,7 +82,7 @@ export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
       at: string;
     }): Promise<void> {
       await appendTimeline(db, {
-        customerId: req.customerId,
+        customerId: await currentCustomerId(db, req.customerId),
         at: req.at,
         kind: 'enrollment',
         summary: `assigned to path ${req.path} of split ${req.stepId} in ${req.journeyId}${req.holdout ? ' (holdout)' : ''}`,
@@ -101,7 +101,7 @@ export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
     }): Promise<void> {
       await db.updateTable('enrollments').set({ goal_met: true }).where('id', '=', req.enrollmentId).execute();
       await appendTimeline(db, {
-        customerId: req.customerId,
+        customerId: await currentCustomerId(db, req.customerId),
         at: req.at,
         kind: 'enrollment',
         summary: `goal of ${req.journeyId} met (${req.eventType})`,
@@ -121,7 +121,7 @@ export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
       if (done) return done.summary.replace(/ \([^)]*\)$/, '');
       const row = await getCustomer(db, req.customerId);
       if (!row) throw ApplicationFailure.nonRetryable(`no customer ${req.customerId}`, 'CustomerNotFound');
-      const vars = await variables(db, req.customerId, req.facts);
+      const vars = await variables(db, row.id, req.facts);
       const attributes: Record<string, unknown> = {};
       for (const [key, value] of Object.entries(req.set?.attributes ?? {})) {
         attributes[key] = typeof value === 'string' ? await renderText(value, vars) : value;
@@ -143,7 +143,7 @@ export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
           ...(req.tags ? { tags: JSON.stringify([...tags].sort()) } : {}),
           updated_at: new Date(),
         })
-        .where('id', '=', req.customerId)
+        .where('id', '=', row.id)
         .execute();
       const parts = [
         ...(set.lifecycleStage ? [`lifecycle stage ${set.lifecycleStage}`] : []),
@@ -156,7 +156,7 @@ export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
       ];
       const summary = `updated ${parts.join(', ')}`;
       await appendTimeline(db, {
-        customerId: req.customerId,
+        customerId: row.id,
         at: req.at,
         kind: 'change',
         summary: `${summary} (${req.journeyId})`,
@@ -169,7 +169,8 @@ export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
     async createTask(req: TaskRequest): Promise<string> {
       const existing = await db.selectFrom('tasks').select('id').where('task_key', '=', req.taskKey).executeTakeFirst();
       if (existing) return existing.id;
-      const vars = await variables(db, req.customerId, req.facts);
+      const customerId = await currentCustomerId(db, req.customerId);
+      const vars = await variables(db, customerId, req.facts);
       const title = await renderText(req.title, vars);
       const description = req.description ? await renderText(req.description, vars) : null;
       const id = `task_${newId('evt').slice(4)}`;
@@ -178,7 +179,7 @@ export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
         .values({
           id,
           task_key: req.taskKey,
-          customer_id: req.customerId,
+          customer_id: customerId,
           enrollment_id: req.enrollmentId,
           workflow_id: workflowIdOf(),
           journey_id: req.journeyId,
@@ -198,7 +199,7 @@ export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
         inserted?.id ??
         (await db.selectFrom('tasks').select('id').where('task_key', '=', req.taskKey).executeTakeFirstOrThrow()).id;
       await appendTimeline(db, {
-        customerId: req.customerId,
+        customerId,
         at: req.at,
         kind: 'task',
         summary: `task created for ${req.team ?? req.assignee ?? 'someone'}: ${title}`,
@@ -225,7 +226,7 @@ export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
         .executeTakeFirst();
       if (r) {
         await appendTimeline(db, {
-          customerId: req.customerId,
+          customerId: await currentCustomerId(db, req.customerId),
           at: req.at,
           kind: 'task',
           summary: `task ${req.taskId} was not completed in time`,
@@ -240,7 +241,7 @@ export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
       await finishEnrollment(db, req.enrollmentId, status, req.reason ?? req.outcome, req.at);
       const verb = req.outcome === 'completed' ? 'completed' : req.outcome === 'goal' ? 'converted in' : 'left';
       await appendTimeline(db, {
-        customerId: req.customerId,
+        customerId: await currentCustomerId(db, req.customerId),
         at: req.at,
         kind: 'enrollment',
         summary: `${verb} journey ${req.journeyId}${req.reason ? ` (${req.reason})` : ''}`,

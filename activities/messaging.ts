@@ -132,9 +132,11 @@ export function createMessaging(deps: MessagingDeps) {
     }
   }
 
-  async function sendOnce(req: SendRequest): Promise<SendOutcome> {
-    const customer = await getCustomer(db, req.customerId);
+  async function sendOnce(request: SendRequest): Promise<SendOutcome> {
+    const customer = await getCustomer(db, request.customerId);
     if (!customer) return { status: 'skipped', detail: 'customer not found' };
+    // Written under the record that stays, should the journey's customer have merged into another.
+    const req = { ...request, customerId: customer.id };
     // A retry keeps the channel an earlier attempt chose, whatever changed since.
     const earlier = await db
       .selectFrom('send_ledger')

@@ -11,7 +11,7 @@ import { Agent, request } from 'undici';
 import type { Facts } from '../definitions/facts';
 import type { Db } from './db/database';
 import { renderText } from './render';
-import { getCustomer } from './store/customers';
+import { currentCustomerId, getCustomer } from './store/customers';
 import { customerFacts } from './store/facts';
 import { appendTimeline } from './store/timeline';
 
@@ -91,7 +91,8 @@ export async function checkTarget(url: URL, policy: WebhookPolicy): Promise<Chec
 
 export function createWebhooks(db: Db, policy: WebhookPolicy) {
   return {
-    async callWebhook(req: WebhookRequest): Promise<{ ok: boolean; status?: number; detail: string }> {
+    async callWebhook(input: WebhookRequest): Promise<{ ok: boolean; status?: number; detail: string }> {
+      const req = { ...input, customerId: await currentCustomerId(db, input.customerId) };
       const url = new URL(req.url);
       const record = async (summary: string, data: Record<string, unknown>) =>
         appendTimeline(db, {

@@ -197,7 +197,12 @@ export class RapportClient {
     const q = journey ? `?journey=${encodeURIComponent(journey)}` : '';
     return this.request('GET', `/v1/customers/${encodeURIComponent(ref)}/explain${q}`);
   }
-  mergeCustomers(into: string, from: string, reason?: string): Promise<{ customer: string; merged: string }> {
+  /** Merges two records of one person; where both were in one journey, the enrollments cancelled. */
+  mergeCustomers(
+    into: string,
+    from: string,
+    reason?: string,
+  ): Promise<{ customer: string; merged: string; cancelledEnrollments: string[] }> {
     return this.request('POST', '/v1/customers/merge', { into, from, ...(reason ? { reason } : {}) });
   }
   async listJourneys(): Promise<JourneySummary[]> {

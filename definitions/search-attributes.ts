@@ -11,7 +11,11 @@ export const SA_STEP = defineSearchAttributeKey('RapportStep', SearchAttributeTy
 
 export const searchAttributes = [SA_JOURNEY, SA_VERSION, SA_CUSTOMER, SA_STEP] as const;
 
-/** The workflow id of a customer's enrollment in a journey: one running workflow per pair. */
-export function journeyWorkflowId(journeyId: string, customerId: string): string {
-  return `journey:${journeyId}:${customerId}`;
+/**
+ * The workflow id of a customer's enrollment in a journey: one running workflow per pair. A journey
+ * that enrolls concurrently (`entry.concurrent`) gives each enrollment its own, by its id.
+ */
+export function journeyWorkflowId(journeyId: string, customerId: string, concurrentEnrollmentId?: string): string {
+  const base = `journey:${journeyId}:${customerId}`;
+  return concurrentEnrollmentId ? `${base}:${concurrentEnrollmentId}` : base;
 }

@@ -244,6 +244,32 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0007-one-active-enrollment-per-workflow': {
+    async up(db: Kysely<unknown>) {
+      // One active enrollment per workflow. A journey's workflow id is derived from the journey and
+      // the customer, so this is still one per customer and journey, except where a journey enrolls
+      // concurrently (each enrollment its own workflow) and, for a moment, after two records merged.
+      await db.schema.dropIndex('enrollments_one_active').execute();
+      await db.schema
+        .createIndex('enrollments_one_active_workflow')
+        .on('enrollments')
+        .column('workflow_id')
+        .unique()
+        .where(sql.ref('status'), '=', 'active')
+        .execute();
+      // Customers whose records merged and whose enrollments are still to be settled (one per journey).
+      await db.schema
+        .createTable('merge_followups')
+        .addColumn('customer_id', 'text', (c) => c.primaryKey())
+        .addColumn('merged_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+      await db.schema
+        .createIndex('enrollments_customer_journey')
+        .on('enrollments')
+        .columns(['customer_id', 'journey_id', 'started_at'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

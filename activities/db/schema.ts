@@ -79,6 +79,12 @@ export interface JourneyVersionsTable {
   published_at: CreatedAt;
 }
 
+/** A customer whose records merged, until their enrollments are settled (client/events/enrollments.ts). */
+export interface MergeFollowupsTable {
+  customer_id: string;
+  merged_at: CreatedAt;
+}
+
 export type EnrollmentStatus = 'active' | 'completed' | 'exited' | 'cancelled' | 'failed';
 
 export interface EnrollmentsTable {
@@ -212,6 +218,7 @@ export interface Database {
   identities: IdentitiesTable;
   suppressions: SuppressionsTable;
   api_keys: ApiKeysTable;
+  merge_followups: MergeFollowupsTable;
 }
 
 export type CustomerRow = Selectable<CustomersTable>;

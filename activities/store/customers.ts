@@ -62,6 +62,14 @@ export async function getCustomer(db: Db, id: string): Promise<CustomerRow | und
   return row;
 }
 
+/**
+ * The id a customer's records go under now: their own, or the survivor's after their record merged
+ * into another (a journey started for the merged record goes on writing to the one that stays).
+ */
+export async function currentCustomerId(db: Db, id: string): Promise<string> {
+  return (await getCustomer(db, id))?.id ?? id;
+}
+
 /** The identities a reference names: email (lower case), phone, and an external id as `ext:<system>`. */
 export function identitiesOf(ref: CustomerRef): { kind: string; value: string }[] {
   return [
@@ -199,26 +207,14 @@ export async function mergeCustomers(db: Db, survivorId: string, mergedId: strin
   for (const table of ['identities', 'events', 'timeline', 'orders', 'tasks', 'send_ledger', 'suppressions'] as const) {
     await db.updateTable(table).set({ customer_id: survivorId }).where('customer_id', '=', mergedId).execute();
   }
-  // Enrollments move unless the survivor is already active in the same journey.
+  // Enrollments move too. Where both records were active in one journey, the survivor is now in it
+  // twice: settling that takes Temporal (client/events/enrollments.ts settleMerges), so it is noted
+  // here, in the same transaction, and done after.
+  await db.updateTable('enrollments').set({ customer_id: survivorId }).where('customer_id', '=', mergedId).execute();
   await db
-    .updateTable('enrollments')
-    .set({ customer_id: survivorId })
-    .where('customer_id', '=', mergedId)
-    .where((eb) =>
-      eb.or([
-        eb('status', '<>', 'active'),
-        eb.not(
-          eb.exists(
-            eb
-              .selectFrom('enrollments as s')
-              .select('s.id')
-              .where('s.customer_id', '=', survivorId)
-              .where('s.status', '=', 'active')
-              .whereRef('s.journey_id', '=', 'enrollments.journey_id'),
-          ),
-        ),
-      ]),
-    )
+    .insertInto('merge_followups')
+    .values({ customer_id: survivorId })
+    .onConflict((oc) => oc.column('customer_id').doNothing())
     .execute();
   // Consent: the most recent record of each channel and purpose wins.
   const theirs = await db.selectFrom('consents').selectAll().where('customer_id', '=', mergedId).execute();

@@ -29,6 +29,7 @@ import { durationMs } from '../../definitions/duration';
 import type { JourneyPlan } from '../../definitions/schema/journey';
 import { SA_CUSTOMER, SA_JOURNEY, SA_STEP, SA_VERSION, journeyWorkflowId } from '../../definitions/search-attributes';
 import type { EventSignal, JourneyInput } from '../../workflows/types';
+import { settleMerges } from './enrollments';
 import type { EventReceipt, ParsedEvent } from './schema';
 import { scheduledEventType, type ScheduledEnroll } from '../../activities/segments';
 
@@ -44,6 +45,18 @@ export class IntakeError extends Error {
 }
 
 class LostRace extends Error {}
+
+/** Rounds an acceptance may take when it keeps meeting concurrent writes of the same customer. */
+const MAX_ACCEPT_ATTEMPTS = 5;
+
+/**
+ * A write that lost to a concurrent one and may simply be tried again: a unique key taken a moment
+ * ago (two events creating one new customer), a serialization failure or a deadlock (PostgreSQL).
+ */
+function isRace(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '23505' || code === '40001' || code === '40P01';
+}
 
 /** An accepted event's receipt, and whether it answers a replay of an earlier request. */
 export interface Accepted {
@@ -145,72 +158,82 @@ export class EventIntake {
     const hash = requestHash(event);
     const { db } = this.deps;
 
-    const prior = await db
-      .selectFrom('events')
-      .select(['request_hash', 'result', 'routed_at'])
-      .where('id', '=', id)
-      .executeTakeFirst();
-    if (prior) return () => this.replay(id, hash, prior);
-
-    const accepted = await db
-      .transaction()
-      .execute(async (tx) => {
-        const { customer } = await upsertCustomer(tx, event.customer, event.profile ?? {});
-        const inserted = await tx
-          .insertInto('events')
-          .values({
-            id,
-            customer_id: customer.id,
-            type: event.type,
-            occurred_at: event.occurredAt ?? new Date(),
-            data: JSON.stringify(event.data),
-            request_hash: hash,
-          })
-          .onConflict((oc) => oc.column('id').doNothing())
-          .returning(['id', 'occurred_at'])
-          .executeTakeFirst();
-        // Another request with the same id won the race: roll back, and answer as it did.
-        if (!inserted) throw new LostRace();
-        if (event.type === 'order.placed') await recordOrder(tx, customer.id, id, event.data, event.occurredAt);
-        if (event.profile?.consent) {
-          await recordConsent(tx, customer.id, event.profile.consent, {
-            method: 'api',
-            source: `event:${id}`,
-            at: event.occurredAt ?? new Date(),
-            details: { eventId: id, type: event.type },
-          });
-        }
-        await appendTimeline(tx, {
-          customerId: customer.id,
-          at: event.occurredAt ?? new Date(),
-          kind: 'event',
-          summary: `event ${event.type}`,
-          ref: id,
-          data: { eventId: id, type: event.type, data: event.data },
-        });
-        return {
-          id,
-          customer_id: customer.id,
-          type: event.type,
-          occurred_at: inserted.occurred_at,
-          data: event.data,
-        };
-      })
-      .catch((err: unknown) => {
-        if (err instanceof Error && err.name === 'CustomerNotFoundError')
-          throw new IntakeError(404, err.message, 'customer.id');
-        throw err;
-      });
-    if (!accepted) {
-      // Another request with the same id won the race.
-      const again = await db
+    for (let attempt = 1; ; attempt++) {
+      const prior = await db
         .selectFrom('events')
         .select(['request_hash', 'result', 'routed_at'])
         .where('id', '=', id)
-        .executeTakeFirstOrThrow();
-      return () => this.replay(id, hash, again);
+        .executeTakeFirst();
+      if (prior) return () => this.replay(id, hash, prior);
+      try {
+        const { accepted, merged } = await this.write(id, hash, event);
+        return async () => {
+          // Records this event merged may have brought two enrollments in one journey together: one
+          // stays before the event is routed to it.
+          if (merged) await this.settleMerges([accepted.customer_id]);
+          return { receipt: await this.route(id, accepted), replayed: false };
+        };
+      } catch (err) {
+        // Another request with the same id committed first: the next round reads it and answers as it did.
+        if (err instanceof LostRace) continue;
+        if (err instanceof Error && err.name === 'CustomerNotFoundError')
+          throw new IntakeError(404, err.message, 'customer.id');
+        // Another event created the same new customer at the same instant: the next round finds them.
+        if (attempt < MAX_ACCEPT_ATTEMPTS && isRace(err)) continue;
+        throw err;
+      }
     }
-    return async () => ({ receipt: await this.route(id, accepted), replayed: false });
+  }
+
+  /** Writes an accepted event in one transaction: its customer, the event, order, consent and timeline. */
+  private async write(
+    id: string,
+    hash: string,
+    event: ParsedEvent,
+  ): Promise<{ accepted: RoutedEvent; merged: boolean }> {
+    return this.deps.db.transaction().execute(async (tx) => {
+      const { customer, merged } = await upsertCustomer(tx, event.customer, event.profile ?? {});
+      const inserted = await tx
+        .insertInto('events')
+        .values({
+          id,
+          customer_id: customer.id,
+          type: event.type,
+          occurred_at: event.occurredAt ?? new Date(),
+          data: JSON.stringify(event.data),
+          request_hash: hash,
+        })
+        .onConflict((oc) => oc.column('id').doNothing())
+        .returning(['id', 'occurred_at'])
+        .executeTakeFirst();
+      // Another request with the same id won the race: roll back, and answer as it did.
+      if (!inserted) throw new LostRace();
+      if (event.type === 'order.placed') await recordOrder(tx, customer.id, id, event.data, event.occurredAt);
+      if (event.profile?.consent) {
+        await recordConsent(tx, customer.id, event.profile.consent, {
+          method: 'api',
+          source: `event:${id}`,
+          at: event.occurredAt ?? new Date(),
+          details: { eventId: id, type: event.type },
+        });
+      }
+      await appendTimeline(tx, {
+        customerId: customer.id,
+        at: event.occurredAt ?? new Date(),
+        kind: 'event',
+        summary: `event ${event.type}`,
+        ref: id,
+        data: { eventId: id, type: event.type, data: event.data },
+      });
+      const accepted = {
+        id,
+        customer_id: customer.id,
+        type: event.type,
+        occurred_at: inserted.occurred_at,
+        data: event.data,
+      };
+      return { accepted, merged: merged.length > 0 };
+    });
   }
 
   private async replay(
@@ -309,18 +332,19 @@ export class EventIntake {
           receipt.notEnrolled.push({ journey, reason: 'journey is paused' });
           continue;
         }
-        const workflowId = journeyWorkflowId(journey, event.customer_id);
 
         // This customer's enrollments in the journey, newest first: the one this event started, if
         // routing is repeated, and the earlier ones the reentry rule reads.
         const earlier = await db
           .selectFrom('enrollments')
-          .select(['id', 'version', 'event_id', 'status', 'ended_at'])
+          .select(['id', 'version', 'event_id', 'status', 'ended_at', 'workflow_id'])
           .where('customer_id', '=', event.customer_id)
           .where('journey_id', '=', journey)
           .orderBy('started_at', 'desc')
           .execute();
-        let enrollment: { id: string; version: number } | undefined = earlier.find((e) => e.event_id === event.id);
+        let enrollment: { id: string; version: number; workflow_id: string } | undefined = earlier.find(
+          (e) => e.event_id === event.id,
+        );
         if (!enrollment) {
           if (def.trigger.when) {
             let holds = false;
@@ -340,7 +364,8 @@ export class EventIntake {
               continue;
             }
           }
-          if (earlier.some((e) => e.status === 'active')) {
+          // A concurrent journey enrolls the customer again while earlier enrollments run.
+          if (!def.entry?.concurrent && earlier.some((e) => e.status === 'active')) {
             receipt.notEnrolled.push({ journey, reason: 'already in this journey' });
             continue;
           }
@@ -350,6 +375,7 @@ export class EventIntake {
             continue;
           }
           const id = newId('enr');
+          const workflowId = journeyWorkflowId(journey, event.customer_id, def.entry?.concurrent ? id : undefined);
           const inserted = await db
             .insertInto('enrollments')
             .values({
@@ -364,7 +390,7 @@ export class EventIntake {
               goal_met: false,
             })
             .onConflict((oc) => oc.doNothing())
-            .returning(['id', 'version'])
+            .returning(['id', 'version', 'workflow_id'])
             .executeTakeFirst();
           if (!inserted) {
             receipt.notEnrolled.push({ journey, reason: 'already in this journey' });
@@ -380,7 +406,7 @@ export class EventIntake {
             data: { journey, version: published.version, enrollment: id, eventId: event.id },
           });
         }
-        const version = enrollment.version;
+        const { version, workflow_id: workflowId } = enrollment;
         const plan = version === published.version ? published.plan : await this.planOf(journey, version);
         const input: JourneyInput = {
           plan,
@@ -438,8 +464,17 @@ export class EventIntake {
     return receipt.enrolled.length > 0;
   };
 
-  /** Routes events accepted before a crash or a Temporal outage. Returns how many it routed. */
+  /**
+   * Settles enrollments brought together by merged records (all pending merges, or these customers'):
+   * one per journey stays. Returns the enrollments cancelled.
+   */
+  settleMerges(customerIds?: string[]): Promise<string[]> {
+    return settleMerges({ ...this.deps, planOf: (j, v) => this.planOf(j, v) }, customerIds);
+  }
+
+  /** Routes events accepted before a crash or a Temporal outage, after settling pending merges. Returns how many it routed. */
   async routePending(): Promise<number> {
+    await this.settleMerges();
     const pending = await this.deps.db
       .selectFrom('events')
       .select('id')

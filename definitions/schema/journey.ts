@@ -63,7 +63,27 @@ export const journeyDefinition = z
     description: z.string().optional(),
     category: category,
     trigger,
-    entry: z.object({ reentry: reentry.optional() }).strict().optional(),
+    entry: z
+      .object({
+        reentry: reentry.optional(),
+        concurrent: z
+          .boolean()
+          .optional()
+          .describe(
+            'Each triggering event starts its own enrollment, even while earlier ones run (a second complaint while the first is open). Needs reentry: always.',
+          ),
+      })
+      .strict()
+      .superRefine((e, ctx) => {
+        if (e.concurrent && (e.reentry ?? 'never') !== 'always') {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['concurrent'],
+            message: 'concurrent enrollments need "reentry: always" (each triggering event enrolls the customer again)',
+          });
+        }
+      })
+      .optional(),
     exit: z
       .object({ events: z.array(eventTypeName).min(1, 'expected at least one event type') })
       .strict()

@@ -408,6 +408,42 @@ describe('complaint-recovery', () => {
     expect(row.attributes).toMatchObject({ lastComplaintOutcome: 'unresolved' });
   });
 
+  test('a second complaint while the first is open is acknowledged too, with its own task', async () => {
+    const first = await complaint('ro@example.com', 'Ro');
+    await openTask(first.r.customerId, 'support');
+    await env.sleep('2h');
+    const second = await send(
+      'complaint.opened',
+      { id: first.r.customerId },
+      { data: { subject: 'Late delivery', message: 'The parcel came a week late.' } },
+    );
+    const secondHandle = env.client.workflow.getHandle(workflowOf(second, 'complaint-recovery'));
+    expect(secondHandle.workflowId).not.toBe(first.handle.workflowId);
+    expect(second.notEnrolled).toEqual([]);
+    const tasks = await eventually(
+      'a support task for each complaint',
+      async () =>
+        (await stack.api.inject({ method: 'GET', url: `/v1/tasks?team=support&customer=${first.r.customerId}` })).json<{
+          tasks: { id: string; title: string }[];
+        }>().tasks,
+      { until: (t) => t.length === 2 },
+    );
+    expect(tasks.map((t) => t.title).sort()).toEqual([
+      'Resolve complaint from Ro Quinn: Broken case',
+      'Resolve complaint from Ro Quinn: Late delivery',
+    ]);
+    for (const t of tasks) {
+      await stack.api.inject({ method: 'POST', url: `/v1/tasks/${t.id}/complete`, payload: { outcome: 'resolved' } });
+    }
+    expect(((await first.handle.result()) as JourneyResult).outcome).toBe('completed');
+    expect(((await secondHandle.result()) as JourneyResult).outcome).toBe('completed');
+    const entries = await journal(first.r.customerId, first.t0, 'complaint-recovery');
+    expect(entries.map((e) => e.summary).filter((s) => s.startsWith('email sent: We received'))).toEqual([
+      'email sent: We received your message: Broken case',
+      'email sent: We received your message: Late delivery',
+    ]);
+  });
+
   test('resolved but the survey is never answered: recorded as no answer', async () => {
     const { r, handle } = await complaint('mo@example.com', 'Mo');
     const task = await openTask(r.customerId, 'support');

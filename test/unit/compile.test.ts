@@ -54,6 +54,18 @@ test.each<[string, string, Partial<Problem>]>([
     { line: 9, column: 5, path: 'steps[0].tempalte', message: 'unknown field "tempalte"; did you mean "template"?' },
   ],
   [
+    'concurrent enrollments without reentry: always',
+    journey(
+      `  - id: hello\n    type: send\n    channel: email\n    template: onboarding/welcome`,
+      '\nentry: { concurrent: true }',
+    ),
+    {
+      line: 5,
+      path: 'entry.concurrent',
+      message: 'concurrent enrollments need "reentry: always" (each triggering event enrolls the customer again)',
+    },
+  ],
+  [
     'a misspelt step kind, with a suggestion',
     journey(`  - id: hello\n    type: sned\n    channel: email`),
     { line: 7, column: 11, path: 'steps[0].type', message: 'unknown step type "sned"; did you mean "send"?' },

@@ -1,5 +1,4 @@
 /** Customers: create or update, the single view with its timeline, explain, merge, erase. */
-import { WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
 import { recordConsent } from '../../../activities/store/consent';
 import {
@@ -10,11 +9,12 @@ import {
   toCustomerView,
   upsertCustomer,
 } from '../../../activities/store/customers';
-import { finishEnrollment, listEnrollments } from '../../../activities/store/enrollments';
+import { listEnrollments } from '../../../activities/store/enrollments';
 import { explainCustomer } from '../../../activities/store/explain';
 import { customerFacts } from '../../../activities/store/facts';
-import { appendTimeline, listTimeline } from '../../../activities/store/timeline';
+import { listTimeline } from '../../../activities/store/timeline';
 import type { JourneyState } from '../../../workflows/types';
+import { cancelEnrollment } from '../../events/enrollments';
 import { customerRef, profileFields } from '../../events/schema';
 import type { App } from '../app';
 import { sendProblem } from '../problems';
@@ -59,7 +59,7 @@ export function customerRoutes(app: App, deps: ApiDeps): void {
     ref: z.output<typeof customerRef>,
     profile: z.output<typeof profileFields>,
   ) {
-    return db.transaction().execute(async (tx) => {
+    const result = await db.transaction().execute(async (tx) => {
       const result = await upsertCustomer(tx, customerId ? { id: customerId } : ref, profile);
       if (profile.consent) {
         await recordConsent(tx, result.customer.id, profile.consent, {
@@ -70,6 +70,8 @@ export function customerRoutes(app: App, deps: ApiDeps): void {
       }
       return result;
     });
+    if (result.merged.length) await deps.intake.settleMerges([result.customer.id]);
+    return result;
   }
 
   app.post(
@@ -171,7 +173,8 @@ export function customerRoutes(app: App, deps: ApiDeps): void {
       await db
         .transaction()
         .execute((tx) => mergeCustomers(tx, into.id, from.id, req.body.reason ?? 'merged through the API'));
-      return { customer: into.id, merged: from.id };
+      const cancelled = await deps.intake.settleMerges([into.id]);
+      return { customer: into.id, merged: from.id, cancelledEnrollments: cancelled };
     },
   );
 
@@ -194,30 +197,4 @@ export function customerRoutes(app: App, deps: ApiDeps): void {
       return { customer: row.id, erased: true, cancelled: active.map((e) => e.journeyId) };
     },
   );
-}
-
-/** Stops a customer's journey now: the workflow is terminated and the enrollment recorded as cancelled. */
-export async function cancelEnrollment(
-  deps: Pick<ApiDeps, 'db' | 'temporal'>,
-  enrollmentId: string,
-  workflowId: string,
-  customerId: string,
-  journeyId: string,
-  reason: string,
-): Promise<void> {
-  try {
-    await deps.temporal.workflow.getHandle(workflowId).terminate(reason);
-  } catch (err) {
-    if (!(err instanceof WorkflowNotFoundError)) throw err;
-  }
-  const at = new Date();
-  await finishEnrollment(deps.db, enrollmentId, 'cancelled', reason, at);
-  await appendTimeline(deps.db, {
-    customerId,
-    at,
-    kind: 'enrollment',
-    summary: `left ${journeyId}: cancelled (${reason})`,
-    ref: `cancelled:${enrollmentId}`,
-    data: { journey: journeyId, enrollment: enrollmentId, reason },
-  });
 }

@@ -160,8 +160,15 @@ export function eventRoutes(app: App, deps: ApiDeps): void {
           body: importBatch,
         },
       },
-      async (req) =>
-        kind === 'customers' ? importCustomers(deps.db, req.body.rows) : importOrders(deps.db, req.body.rows),
+      async (req) => {
+        const result =
+          kind === 'customers'
+            ? await importCustomers(deps.db, req.body.rows)
+            : await importOrders(deps.db, req.body.rows);
+        // Rows that named two known records merged them: their enrollments are settled now.
+        await deps.intake.settleMerges();
+        return result;
+      },
     );
   }
 }

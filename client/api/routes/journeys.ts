@@ -10,7 +10,7 @@ import { toPlan } from '../../journeys/load';
 import type { App } from '../app';
 import { sendProblem } from '../problems';
 import type { ApiDeps } from '../server';
-import { cancelEnrollment } from './customers';
+import { cancelEnrollment } from '../../events/enrollments';
 
 const idParam = z.object({ id: z.string().min(1) });
 

@@ -1,0 +1,85 @@
+/**
+ * Requests that race, on a real PostgreSQL server (where they truly run at once, on separate
+ * connections): the same event sent twenty times at the same instant is accepted once, and every
+ * request gets the first answer; twenty different events naming one new customer create one customer.
+ */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { startPostgres, type Postgres } from '../helpers/postgres';
+import { startTestStack, type TestStack } from '../helpers/stack';
+import { timeSkippingEnv } from '../helpers/temporal';
+
+let env: TestWorkflowEnvironment;
+let postgres: Postgres;
+let stack: TestStack;
+
+beforeAll(async () => {
+  env = await timeSkippingEnv();
+  postgres = await startPostgres();
+  stack = await startTestStack(env, { databaseUrl: postgres.url, journeysDirs: [] });
+  await stack.publish({
+    'greeting.yaml': `
+journey: greeting
+name: Greeting
+category: service
+trigger: { event: greeting.requested }
+steps:
+  - id: hello
+    type: send
+    channel: email
+    subject: "Hello"
+    text: "Hello."
+`,
+  });
+});
+
+afterAll(async () => {
+  await stack?.close();
+  await postgres?.stop();
+  await env?.teardown();
+});
+
+const post = (payload: Record<string, unknown>) => stack.api.inject({ method: 'POST', url: '/v1/events', payload });
+
+test('twenty identical events at once: one is accepted, every request gets its answer', async () => {
+  const event = { id: 'race-1', type: 'greeting.requested', customer: { email: 'race@example.com' } };
+  const answers = await Promise.all(Array.from({ length: 20 }, () => post(event)));
+  expect(answers.map((a) => a.statusCode)).toEqual(Array.from({ length: 20 }, () => 202));
+  const bodies = answers.map((a) => a.json<{ eventId: string; customerId: string; enrolled: unknown[] }>());
+  expect(new Set(bodies.map((b) => b.customerId)).size).toBe(1);
+  expect(bodies.every((b) => b.eventId === 'race-1')).toBe(true);
+  // The winner's answer is the first; every other request replays it.
+  expect(answers.filter((a) => a.headers['idempotent-replayed'] !== 'true')).toHaveLength(1);
+
+  const events = await stack.db.selectFrom('events').select('id').where('id', '=', 'race-1').execute();
+  expect(events).toHaveLength(1);
+  const customers = await stack.db
+    .selectFrom('customers')
+    .select('id')
+    .where('email', '=', 'race@example.com')
+    .execute();
+  expect(customers).toHaveLength(1);
+  const enrollments = await stack.db
+    .selectFrom('enrollments')
+    .select('id')
+    .where('customer_id', '=', customers[0]!.id)
+    .execute();
+  expect(enrollments).toHaveLength(1);
+});
+
+test('twenty different events naming one new customer at once: one customer, twenty events', async () => {
+  const answers = await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      post({ id: `crowd-${i}`, type: 'visit.recorded', customer: { email: 'crowd@example.com' } }),
+    ),
+  );
+  expect(answers.map((a) => a.statusCode)).toEqual(Array.from({ length: 20 }, () => 202));
+  const customers = await stack.db
+    .selectFrom('customers')
+    .select('id')
+    .where('email', '=', 'crowd@example.com')
+    .execute();
+  expect(customers).toHaveLength(1);
+  expect(new Set(answers.map((a) => a.json<{ customerId: string }>().customerId))).toEqual(new Set([customers[0]!.id]));
+  const events = await stack.db.selectFrom('events').select('id').where('customer_id', '=', customers[0]!.id).execute();
+  expect(events).toHaveLength(20);
+});
