@@ -30,6 +30,14 @@ export type { ImportReport, ImportRow, Scope };
 /** An order as POST /v1/orders takes it. */
 export type OrderInput = z.input<typeof orderBody>;
 
+/** An event's receipt with what the engine knows of it: GET /v1/events/<id>. */
+export type EventDetail = EventReceipt & {
+  type: string;
+  receivedAt: string;
+  routedAt: string | null;
+  attempts: number;
+};
+
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** 0.5 s, 1 s, 2 s... up to 10 s, with jitter. */
 const backoff = (attempt: number) => Math.min(10_000, 500 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
@@ -141,6 +149,14 @@ export class RapportClient {
    * Up to 1,000 events in one request, each with its id. The answer lists each event's receipt or
    * problem, in order; sending the same batch again changes nothing.
    */
+  /** An event's receipt: accepted, routed or parked, with its enrollments and signals once routed. */
+  getEvent(id: string): Promise<EventDetail> {
+    return this.request('GET', `/v1/events/${encodeURIComponent(id)}`, undefined, {}, true);
+  }
+  /** Routes a parked event again (after fixing what stopped it); its receipt. */
+  retryEvent(id: string): Promise<EventReceipt> {
+    return this.request('POST', `/v1/events/${encodeURIComponent(id)}/retry`, undefined, {}, true);
+  }
   sendEvents(events: IncomingEvent[]): Promise<BatchResult> {
     return this.request('POST', '/v1/events', { events }, {}, true);
   }

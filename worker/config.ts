@@ -125,6 +125,13 @@ export const configSchema = z.object({
     .max(320)
     .default('Reply STOP to stop receiving texts, START to receive them again. Msg & data rates may apply.'),
 
+  /** The largest event accepted, in bytes of JSON; a larger one gets 413. */
+  RAPPORT_EVENT_MAX_BYTES: z.coerce
+    .number({ error: 'expected a size in bytes, such as 262144' })
+    .int()
+    .min(1024, 'expected at least 1024 bytes')
+    .max(1024 * 1024, 'expected at most 1048576 bytes (Temporal refuses payloads over 2 MB)')
+    .default(256 * 1024),
   /** Requests a minute per API key (per address for requests without one). */
   RAPPORT_RATE_LIMIT: z.coerce
     .number({ error: 'expected a number of requests a minute' })

@@ -201,6 +201,7 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
       allowHttpWebhooks: config.RAPPORT_WEBHOOK_ALLOW_HTTP,
       channels,
       rateLimit: { perKey: config.RAPPORT_RATE_LIMIT, public: config.RAPPORT_PUBLIC_RATE_LIMIT },
+      eventMaxBytes: config.RAPPORT_EVENT_MAX_BYTES,
       onPublished: async (journeyId) => {
         await syncSchedule(client, database.db, config.TEMPORAL_TASK_QUEUE, journeyId, logger);
       },
@@ -213,8 +214,11 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
     onStop('api', () => api.close());
     const apiUrl = `http://${config.RAPPORT_HOST}:${config.RAPPORT_PORT}`;
 
-    const routed = await intake.routePending();
-    if (routed > 0) logger.info({ routed }, 'routed events accepted before the last stop');
+    // Events accepted before the last stop, or while Temporal was away, and those whose routing failed
+    // and waits to be tried again: the router takes them in the background, in order, and never stops
+    // the start (an event that cannot be routed is parked, with its error).
+    const router = intake.startRouting();
+    onStop('router', () => router.stop());
 
     return {
       apiUrl,

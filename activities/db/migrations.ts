@@ -270,6 +270,33 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0008-routing-retries': {
+    async up(db: Kysely<unknown>) {
+      // The order events were accepted in (received_at is the transaction's time, shared by a batch).
+      await sql`alter table events add column seq bigint generated always as identity`.execute(db);
+      // Routing that failed: how often, why, when to try again, and when it was given up (parked).
+      await db.schema
+        .alterTable('events')
+        .addColumn('route_attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema.alterTable('events').addColumn('route_error', 'text').execute();
+      await db.schema.alterTable('events').addColumn('next_route_at', 'timestamptz').execute();
+      await db.schema.alterTable('events').addColumn('parked_at', 'timestamptz').execute();
+      await db.schema.dropIndex('events_unrouted').execute();
+      await db.schema
+        .createIndex('events_to_route')
+        .on('events')
+        .column('seq')
+        .where(sql.ref('routed_at'), 'is', null)
+        .execute();
+      await db.schema
+        .createIndex('events_customer_to_route')
+        .on('events')
+        .columns(['customer_id', 'seq'])
+        .where(sql.ref('routed_at'), 'is', null)
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -45,6 +45,13 @@ export interface EventsTable {
   request_hash: string;
   routed_at: Timestamp | null;
   result: Json<unknown> | null;
+  /** The order events were accepted in. */
+  seq: ColumnType<number, never, never>;
+  route_attempts: ColumnType<number, number | undefined, number>;
+  route_error: string | null;
+  next_route_at: Timestamp | null;
+  /** Set when routing was given up; `POST /v1/events/<id>/retry` clears it. */
+  parked_at: Timestamp | null;
 }
 
 export type TimelineKind = 'event' | 'message' | 'enrollment' | 'task' | 'change' | 'merge';

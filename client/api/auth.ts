@@ -25,15 +25,17 @@ declare module 'fastify' {
 const CACHE_MS = 5_000;
 
 /** The scope a /v1 route needs; undefined for routes that are not behind keys. */
-export function scopeFor(method: string, url: string): Scope | 'local' | undefined {
+export function scopeFor(method: string, requestUrl: string): Scope | 'local' | undefined {
   const read = method === 'GET' || method === 'HEAD';
+  const url = requestUrl.split('?')[0]!;
   if (url === '/health' || url.startsWith('/u/') || url.startsWith('/webhooks/') || url.startsWith('/docs')) {
     return undefined;
   }
   if (url === '/outbox' || url.startsWith('/outbox/')) return 'local';
   if (!url.startsWith('/v1/')) return undefined;
   if (url.startsWith('/v1/keys')) return 'admin';
-  if (url === '/v1/events' || url === '/v1/orders') return 'events:write';
+  // Who sends events reads their receipts and retries them.
+  if (url === '/v1/events' || url === '/v1/orders' || url.startsWith('/v1/events/')) return 'events:write';
   if (url.startsWith('/v1/imports/')) return 'customers:write';
   if (url.startsWith('/v1/customers') || url === '/v1/outbox') return read ? 'customers:read' : 'customers:write';
   if (url.startsWith('/v1/journeys') || url.startsWith('/v1/enrollments'))

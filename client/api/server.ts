@@ -11,7 +11,7 @@ import type { Client } from '@temporalio/client';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { Db } from '../../activities/db/database';
-import type { EventIntake } from '../events/intake';
+import { isTemporalUnavailable, type EventIntake } from '../events/intake';
 import { type App, createApp, RequestValidationError } from './app';
 import { createAuth } from './auth';
 import { type ChannelSettings, channelRoutes } from './channels';
@@ -34,6 +34,8 @@ export interface ApiDeps {
   rateLimit?: { perKey: number; public: number };
   /** After a journey is published, paused or resumed (its schedule follows). */
   onPublished?: (journeyId: string) => Promise<void>;
+  /** The largest event accepted, in bytes of JSON (default 256 KiB); a larger one gets 413. */
+  eventMaxBytes?: number;
   /** After an API key is created or revoked. */
   onKeysChanged?: () => void;
   logger: Logger;
@@ -63,6 +65,16 @@ export function buildApi(deps: ApiDeps) {
         zodErrors(err.zodError, err.part === 'body' ? '' : err.part === 'querystring' ? 'query' : err.part),
       );
     }
+    // A call that needs Temporal at once while it is unreachable: try again shortly.
+    if (isTemporalUnavailable(err)) {
+      void reply.header('retry-after', '5');
+      return sendProblem(
+        reply,
+        503,
+        'Service unavailable',
+        'Temporal cannot be reached just now; try again shortly (events are still accepted, and routed once it is back)',
+      );
+    }
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) req.log.error({ err }, 'request failed');
     if (status === 429)
@@ -70,7 +82,13 @@ export function buildApi(deps: ApiDeps) {
     return sendProblem(
       reply,
       status,
-      status === 500 ? 'Internal error' : status === 429 ? 'Too many requests' : 'Bad request',
+      status === 500
+        ? 'Internal error'
+        : status === 429
+          ? 'Too many requests'
+          : status === 413
+            ? 'Payload too large'
+            : 'Bad request',
       status === 500 ? 'the request failed; see the server log' : err.message,
     );
   });

@@ -8,7 +8,7 @@ import { validateCommand } from './validate';
 import { importCommand } from './import';
 import { simulateCommand } from './simulate';
 import { testCommand } from './test';
-import { eventsSend, keysCreate, keysList, keysRevoke, tasksComplete, tasksList } from './ops';
+import { eventsRetry, eventsSend, eventsShow, keysCreate, keysList, keysRevoke, tasksComplete, tasksList } from './ops';
 import { SCOPES } from '../../activities/store/api-keys';
 
 const program = new Command()
@@ -133,7 +133,7 @@ program
   .option('--json', 'print the results as JSON')
   .action(testCommand);
 
-const events = program.command('events').description('Send events to Rapport');
+const events = program.command('events').description('Send events to Rapport, and see what became of them');
 connection(
   events
     .command('send')
@@ -148,6 +148,20 @@ connection(
     .option('--id <id>', 'the event id (default: a new one); the same id again has no second effect')
     .option('--json', 'print the receipt as JSON'),
 ).action(eventsSend);
+connection(
+  events
+    .command('show')
+    .description('What became of an event: accepted, routed or parked, and why')
+    .argument('<id>', 'the event id')
+    .option('--json', 'print the receipt as JSON'),
+).action(eventsShow);
+connection(
+  events
+    .command('retry')
+    .description('Route a parked event again, after fixing what stopped it')
+    .argument('<id>', 'the event id')
+    .option('--json', 'print the receipt as JSON'),
+).action(eventsRetry);
 
 const tasks = program.command('tasks').description('Tasks the journeys created for people');
 connection(

@@ -1,7 +1,7 @@
 /** `rapport events send`, `rapport tasks list|complete` and `rapport keys create|list|revoke`. */
 import { randomUUID } from 'node:crypto';
 import { SCOPES, type Scope } from '../../activities/store/api-keys';
-import type { IncomingEvent } from '../events/schema';
+import type { EventReceipt, IncomingEvent } from '../events/schema';
 import { clientFrom, type ConnectionOptions } from './journeys';
 
 function out(text: string): void {
@@ -43,14 +43,36 @@ export async function eventsSend(
   } as IncomingEvent;
   const r = await clientFrom(options).sendEvent(event);
   if (options.json) return out(JSON.stringify(r, null, 2));
+  out([`accepted ${r.eventId} for customer ${r.customerId}`, ...receiptLines(r)].join('\n'));
+}
+
+/** The receipt's lines: where the event went, or why it did not (yet). */
+function receiptLines(r: EventReceipt): string[] {
+  return [
+    ...(r.status === 'routed' ? [] : [`  ${r.status}${r.error ? `: ${r.error}` : ''}`]),
+    ...r.enrolled.map((e) => `  enrolled in ${e.journey} (version ${e.version})`),
+    ...r.signalled.map((s) => `  moved along ${s.journey}`),
+    ...r.notEnrolled.map((n) => `  not enrolled in ${n.journey}: ${n.reason}`),
+  ];
+}
+
+export async function eventsShow(id: string, options: ConnectionOptions & { json?: boolean }) {
+  const r = await clientFrom(options).getEvent(id);
+  if (options.json) return out(JSON.stringify(r, null, 2));
   out(
     [
-      `accepted ${r.eventId} for customer ${r.customerId}`,
-      ...r.enrolled.map((e) => `  enrolled in ${e.journey} (version ${e.version})`),
-      ...r.signalled.map((s) => `  moved along ${s.journey}`),
-      ...r.notEnrolled.map((n) => `  not enrolled in ${n.journey}: ${n.reason}`),
+      `event ${r.eventId} (${r.type}) for customer ${r.customerId}: ${r.status}, received ${r.receivedAt}` +
+        (r.routedAt ? `, routed ${r.routedAt}` : r.attempts ? `, ${r.attempts} attempt(s)` : ''),
+      ...receiptLines(r),
     ].join('\n'),
   );
+}
+
+export async function eventsRetry(id: string, options: ConnectionOptions & { json?: boolean }) {
+  const r = await clientFrom(options).retryEvent(id);
+  if (options.json) return out(JSON.stringify(r, null, 2));
+  out([`event ${r.eventId}: ${r.status}`, ...receiptLines(r)].join('\n'));
+  if (r.status !== 'routed') process.exitCode = 1;
 }
 
 export async function tasksList(options: ConnectionOptions & { team?: string; status?: string; json?: boolean }) {

@@ -46,6 +46,35 @@ export class IntakeError extends Error {
 
 class LostRace extends Error {}
 
+/** Routing tries an event this many times before it parks it, unless Temporal was away (it waits for that). */
+export const MAX_ROUTE_ATTEMPTS = 5;
+/** How long a request's answer waits for its event to be routed (the event is accepted either way). */
+const INLINE_ROUTING_WAIT_MS = 10_000;
+/** After Temporal was found unreachable, requests leave routing to the router this long. */
+const TEMPORAL_AWAY_MS = 5_000;
+/** The longest wait between two tries to route an event. */
+const MAX_ROUTE_BACKOFF_MS = 60_000;
+
+/**
+ * Whether an error says Temporal could not be reached (rather than refused the request): such an
+ * event waits for Temporal to come back and is never parked for it.
+ */
+export function isTemporalUnavailable(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; e && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    // gRPC UNAVAILABLE and DEADLINE_EXCEEDED; a refused connection.
+    if (code === 14 || code === 4 || code === 'ECONNREFUSED') return true;
+    if (
+      e instanceof Error &&
+      /\bUNAVAILABLE\b|No connection established|ECONNREFUSED|Connection dropped/i.test(e.message)
+    )
+      return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /** Rounds an acceptance may take when it keeps meeting concurrent writes of the same customer. */
 const MAX_ACCEPT_ATTEMPTS = 5;
 
@@ -170,8 +199,8 @@ export class EventIntake {
         return async () => {
           // Records this event merged may have brought two enrollments in one journey together: one
           // stays before the event is routed to it.
-          if (merged) await this.settleMerges([accepted.customer_id]);
-          return { receipt: await this.route(id, accepted), replayed: false };
+          if (merged) await this.settleMerges([accepted.customer_id]).catch((err: unknown) => this.routingFailed(err));
+          return { receipt: await this.routeWithin(id, accepted), replayed: false };
         };
       } catch (err) {
         // Another request with the same id committed first: the next round reads it and answers as it did.
@@ -248,9 +277,9 @@ export class EventIntake {
         'id',
       );
     }
-    if (prior.routed_at && prior.result) return { receipt: prior.result as EventReceipt, replayed: true };
-    // Accepted earlier but not routed (a crash in between): route it now.
-    return { receipt: await this.route(id), replayed: true };
+    if (prior.routed_at && prior.result) return { receipt: routedReceipt(prior.result), replayed: true };
+    // Accepted earlier but not routed (a crash in between, Temporal away): route it now if it can be.
+    return { receipt: await this.routeOrDefer(id), replayed: true };
   }
 
   /**
@@ -269,13 +298,32 @@ export class EventIntake {
     return this.perCustomer.run(event.customer_id, async () => {
       const current = await db
         .selectFrom('events')
-        .select(['result', 'routed_at'])
+        .select(['result', 'routed_at', 'parked_at', 'route_error', 'seq'])
         .where('id', '=', eventId)
         .executeTakeFirstOrThrow();
-      if (current.routed_at && current.result) return current.result as EventReceipt;
+      if (current.routed_at && current.result) return routedReceipt(current.result);
+      // The customer's events are routed in the order they were accepted: one waiting behind an
+      // earlier event that could not be routed yet goes after it (the router takes both, in order).
+      const earlier = await db
+        .selectFrom('events')
+        .select('id')
+        .where('customer_id', '=', event.customer_id)
+        .where('routed_at', 'is', null)
+        .where('parked_at', 'is', null)
+        .where('seq', '<', current.seq)
+        .executeTakeFirst();
+      if (earlier) {
+        return pendingReceipt(
+          eventId,
+          event.customer_id,
+          'accepted',
+          `waits for event ${earlier.id} to be routed first`,
+        );
+      }
       const receipt: EventReceipt = {
         eventId,
         customerId: event.customer_id,
+        status: 'routed',
         enrolled: [],
         signalled: [],
         notEnrolled: [],
@@ -433,7 +481,7 @@ export class EventIntake {
       }
       await db
         .updateTable('events')
-        .set({ routed_at: new Date(), result: JSON.stringify(receipt) })
+        .set({ routed_at: new Date(), result: JSON.stringify(receipt), parked_at: null, next_route_at: null })
         .where('id', '=', eventId)
         .execute();
       this.deps.logger.info(
@@ -472,19 +520,223 @@ export class EventIntake {
     return settleMerges({ ...this.deps, planOf: (j, v) => this.planOf(j, v) }, customerIds);
   }
 
-  /** Routes events accepted before a crash or a Temporal outage, after settling pending merges. Returns how many it routed. */
-  async routePending(): Promise<number> {
-    await this.settleMerges();
-    const pending = await this.deps.db
-      .selectFrom('events')
-      .select('id')
-      .where('routed_at', 'is', null)
-      .orderBy('received_at')
-      .limit(1000)
-      .execute();
-    for (const { id } of pending) await this.route(id);
-    return pending.length;
+  /** Until when the requests leave routing to the router, Temporal having been unreachable just now. */
+  private temporalAwayUntil = 0;
+
+  /**
+   * Routes a just-accepted event for the request's answer, waiting at most INLINE_ROUTING_WAIT_MS
+   * (and not at all while Temporal was unreachable a moment ago): the event is accepted either way,
+   * and routing goes on (here, or in the router) when the answer cannot wait for it.
+   */
+  private async routeWithin(eventId: string, known: RoutedEvent): Promise<EventReceipt> {
+    if (Date.now() < this.temporalAwayUntil) {
+      return pendingReceipt(
+        eventId,
+        known.customer_id,
+        'accepted',
+        'Temporal unreachable a moment ago; the router routes it',
+      );
+    }
+    const routing = this.routeOrDefer(eventId, known).catch((err: unknown) => {
+      this.routingFailed(err);
+      return pendingReceipt(eventId, known.customer_id, 'accepted', 'routing failed; the router tries again');
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const later = new Promise<EventReceipt>((resolve) => {
+      timer = setTimeout(
+        () =>
+          resolve(
+            pendingReceipt(
+              eventId,
+              known.customer_id,
+              'accepted',
+              `routing takes longer; see GET /v1/events/${eventId}`,
+            ),
+          ),
+        INLINE_ROUTING_WAIT_MS,
+      );
+    });
+    try {
+      return await Promise.race([routing, later]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
+
+  /**
+   * Routes an accepted event; when that fails, records the failure, so the router tries again with
+   * backoff (and parks the event after MAX_ROUTE_ATTEMPTS, unless Temporal was only unreachable).
+   * Never throws for a routing failure: the event is accepted either way.
+   */
+  async routeOrDefer(eventId: string, known?: RoutedEvent): Promise<EventReceipt> {
+    try {
+      return await this.route(eventId, known);
+    } catch (err) {
+      return this.deferRouting(eventId, err);
+    }
+  }
+
+  private async deferRouting(eventId: string, err: unknown): Promise<EventReceipt> {
+    const transient = isTemporalUnavailable(err);
+    const message = err instanceof Error ? err.message : String(err);
+    const row = await this.deps.db
+      .selectFrom('events')
+      .select(['customer_id', 'route_attempts'])
+      .where('id', '=', eventId)
+      .executeTakeFirstOrThrow();
+    const attempts = row.route_attempts + 1;
+    const park = !transient && attempts >= MAX_ROUTE_ATTEMPTS;
+    const backoff = Math.min(MAX_ROUTE_BACKOFF_MS, 1000 * 2 ** (attempts - 1));
+    const error = transient ? `Temporal unreachable: ${message}` : message;
+    if (transient) this.temporalAwayUntil = Date.now() + TEMPORAL_AWAY_MS;
+    await this.deps.db
+      .updateTable('events')
+      .set({
+        route_attempts: attempts,
+        route_error: error,
+        next_route_at: new Date(Date.now() + backoff),
+        parked_at: park ? new Date() : null,
+      })
+      .where('id', '=', eventId)
+      .where('routed_at', 'is', null)
+      .execute();
+    this.deps.logger[park ? 'error' : 'warn'](
+      { eventId, customerId: row.customer_id, attempts, transient, err: { message } },
+      park ? 'event parked: routing failed; retry it with `rapport events retry`' : 'routing failed; will try again',
+    );
+    return pendingReceipt(eventId, row.customer_id, park ? 'parked' : 'accepted', error);
+  }
+
+  private routingFailed(err: unknown): void {
+    this.deps.logger.warn(
+      { err: { message: err instanceof Error ? err.message : String(err) } },
+      'settling merged enrollments failed; will try again',
+    );
+  }
+
+  /**
+   * Routes the accepted events that are due, oldest first, several customers at a time and each
+   * customer's in order (a customer whose next event is waiting for a retry waits with it). Returns
+   * how many were routed.
+   */
+  async routeDue(limit = 500): Promise<number> {
+    const rows = await this.deps.db
+      .selectFrom('events')
+      .select(['id', 'customer_id', 'next_route_at'])
+      .where('routed_at', 'is', null)
+      .where('parked_at', 'is', null)
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
+    const byCustomer = new Map<string, typeof rows>();
+    for (const r of rows) byCustomer.set(r.customer_id, [...(byCustomer.get(r.customer_id) ?? []), r]);
+    let routed = 0;
+    const now = Date.now();
+    await pool([...byCustomer.values()], ROUTING_CONCURRENCY, async (events) => {
+      for (const e of events) {
+        if (e.next_route_at && e.next_route_at.getTime() > now) return;
+        const receipt = await this.routeOrDefer(e.id);
+        if (receipt.status !== 'routed') return;
+        routed++;
+      }
+    });
+    return routed;
+  }
+
+  /**
+   * The router: settles pending merges and routes due events every `everyMs`, until stopped. A
+   * failure is logged and tried again on the next round; it never stops the process.
+   */
+  startRouting(everyMs = 500): { stop(): Promise<void> } {
+    let stopped = false;
+    let timer: NodeJS.Timeout | undefined;
+    let round: Promise<void> = Promise.resolve();
+    const run = async () => {
+      try {
+        await this.settleMerges();
+        const routed = await this.routeDue();
+        if (routed > 0) this.deps.logger.info({ routed }, 'routed accepted events');
+      } catch (err) {
+        this.routingFailed(err);
+      }
+      if (!stopped) {
+        timer = setTimeout(() => {
+          round = run();
+        }, everyMs);
+      }
+    };
+    round = run();
+    return {
+      async stop() {
+        stopped = true;
+        clearTimeout(timer);
+        await round;
+      },
+    };
+  }
+
+  /** Takes a parked event (or one waiting for its next try) back to be routed now; its receipt. */
+  async retry(eventId: string): Promise<EventReceipt | undefined> {
+    const row = await this.deps.db
+      .updateTable('events')
+      .set({ parked_at: null, next_route_at: null, route_attempts: 0 })
+      .where('id', '=', eventId)
+      .returning(['routed_at', 'result'])
+      .executeTakeFirst();
+    if (!row) return undefined;
+    if (row.routed_at && row.result) return routedReceipt(row.result);
+    return this.routeOrDefer(eventId);
+  }
+
+  /** What became of an event: its status, and once routed, its enrollments and signals. */
+  async receipt(
+    eventId: string,
+  ): Promise<
+    (EventReceipt & { type: string; receivedAt: string; routedAt: string | null; attempts: number }) | undefined
+  > {
+    const row = await this.deps.db
+      .selectFrom('events')
+      .select([
+        'id',
+        'customer_id',
+        'type',
+        'received_at',
+        'routed_at',
+        'result',
+        'parked_at',
+        'route_error',
+        'route_attempts',
+      ])
+      .where('id', '=', eventId)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const base =
+      row.routed_at && row.result
+        ? routedReceipt(row.result)
+        : pendingReceipt(row.id, row.customer_id, row.parked_at ? 'parked' : 'accepted', row.route_error ?? undefined);
+    return {
+      ...base,
+      type: row.type,
+      receivedAt: row.received_at.toISOString(),
+      routedAt: row.routed_at?.toISOString() ?? null,
+      attempts: row.route_attempts,
+    };
+  }
+}
+
+/** A receipt as stored when the event was routed (older ones were stored without a status). */
+function routedReceipt(stored: unknown): EventReceipt {
+  return { ...(stored as EventReceipt), status: 'routed' };
+}
+
+/** The receipt of an event accepted and not (yet) routed. */
+function pendingReceipt(
+  eventId: string,
+  customerId: string,
+  status: 'accepted' | 'parked',
+  error?: string,
+): EventReceipt {
+  return { eventId, customerId, status, ...(error ? { error } : {}), enrolled: [], signalled: [], notEnrolled: [] };
 }
 
 /** Whether a journey's running enrollments want events of this type. */

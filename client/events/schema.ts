@@ -27,6 +27,32 @@ export const customerRef = z
     message: 'expected at least one of id, email, phone or externalId',
   });
 
+/** How deep an event's `data` (or a profile's `attributes`) may nest: objects and arrays, counted. */
+export const MAX_DATA_DEPTH = 32;
+
+/** The default limit of one event's size (RAPPORT_EVENT_MAX_BYTES): well within what Temporal carries. */
+export const DEFAULT_EVENT_MAX_BYTES = 256 * 1024;
+
+/** The nesting depth of a JSON value: 0 for a scalar, 1 for a flat object or array. */
+export function depthOf(value: unknown): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    deepest = Math.max(deepest, d + 1);
+    if (deepest > MAX_DATA_DEPTH) return deepest;
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return deepest;
+}
+
+const notTooDeep = (what: string) =>
+  [
+    (v: unknown) => depthOf(v) <= MAX_DATA_DEPTH,
+    `expected ${what} nested at most ${MAX_DATA_DEPTH} levels deep`,
+  ] as const;
+
 const purposes = z
   .object({ marketing: z.boolean().optional(), service: z.boolean().optional(), transactional: z.boolean().optional() })
   .strict();
@@ -53,7 +79,10 @@ export const profileFields = z
       .optional(),
     locale: z.string().min(2).max(35).optional(),
     preferredChannel: z.enum(['email', 'sms']).optional(),
-    attributes: z.record(z.string(), z.unknown()).optional(),
+    attributes: z
+      .record(z.string(), z.unknown())
+      .refine(...notTooDeep('attributes'))
+      .optional(),
     /** Consent given (true) or withdrawn (false), per channel and purpose; the event is the evidence. */
     consent: z.object({ email: purposes.optional(), sms: purposes.optional() }).strict().optional(),
   })
@@ -67,7 +96,10 @@ export const incomingEvent = z
     occurredAt: z.iso
       .datetime({ offset: true, error: 'expected an ISO 8601 date-time such as 2026-11-22T10:00:00Z' })
       .optional(),
-    data: z.record(z.string(), z.unknown()).default({}),
+    data: z
+      .record(z.string(), z.unknown())
+      .refine(...notTooDeep('data'))
+      .default({}),
     profile: profileFields.optional(),
   })
   .strict();
@@ -88,6 +120,14 @@ export interface EnrolledIn {
 export interface EventReceipt {
   eventId: string;
   customerId: string;
+  /**
+   * `routed`: journeys enrolled and signalled (below); `accepted`: kept, and routed as soon as it can
+   * be (Temporal away, an earlier event of the customer first); `parked`: routing failed and was given
+   * up, with `error` (retry it with POST /v1/events/<id>/retry).
+   */
+  status: 'accepted' | 'routed' | 'parked';
+  /** Why an accepted or parked event is not routed (yet). */
+  error?: string;
   /** Journeys the event enrolled the customer in. */
   enrolled: EnrolledIn[];
   /** Running journeys of the customer that received the event. */

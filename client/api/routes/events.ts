@@ -3,7 +3,13 @@ import { z } from 'zod';
 import { IMPORT_BATCH_MAX, importCustomers, importOrders } from '../../../activities/store/imports';
 import { orderData } from '../../../activities/store/orders';
 import { IntakeError } from '../../events/intake';
-import { customerRef, EVENT_BATCH_MAX, incomingEvent, profileFields } from '../../events/schema';
+import {
+  customerRef,
+  DEFAULT_EVENT_MAX_BYTES,
+  EVENT_BATCH_MAX,
+  incomingEvent,
+  profileFields,
+} from '../../events/schema';
 import { type App, noValidation } from '../app';
 import { sendProblem, zodErrors } from '../problems';
 import type { ApiDeps } from '../server';
@@ -44,6 +50,14 @@ export const importBatch = z
 
 const headers = z.object({ 'idempotency-key': z.string().min(1).max(200).optional() });
 
+/** An event over the size limit: 413, before anything of it is written. */
+function tooLarge(event: unknown, limit: number) {
+  const bytes = Buffer.byteLength(JSON.stringify(event));
+  if (bytes <= limit) return undefined;
+  const detail = `the event is ${bytes} bytes of JSON; the limit is ${limit} (RAPPORT_EVENT_MAX_BYTES): keep large content elsewhere and send a reference`;
+  return { status: 413, title: 'Payload too large', detail };
+}
+
 function problemOf(err: unknown) {
   if (err instanceof IntakeError) {
     return {
@@ -57,6 +71,7 @@ function problemOf(err: unknown) {
 }
 
 export function eventRoutes(app: App, deps: ApiDeps): void {
+  const maxBytes = deps.eventMaxBytes ?? DEFAULT_EVENT_MAX_BYTES;
   // One event, or a batch: {"events": [...]}. A batch is validated whole first (a bad event anywhere
   // accepts none, and every problem is listed with its place); then each event is accepted in order,
   // the accepted ones are routed several at a time (one customer's in order), and the answer says
@@ -87,7 +102,15 @@ export function eventRoutes(app: App, deps: ApiDeps): void {
             zodErrors(parsed.error),
           );
         }
-        const results = (await deps.intake.acceptMany(parsed.data.events)).map((r, index) => {
+        // An event over the size limit is refused on its own; the others go in.
+        const oversized = parsed.data.events.map((e) => tooLarge(e, maxBytes));
+        const fitting = parsed.data.events.filter((_, i) => !oversized[i]);
+        const outcomes = await deps.intake.acceptMany(fitting);
+        let next = 0;
+        const results = parsed.data.events.map((_, index) => {
+          const big = oversized[index];
+          if (big) return { index, status: big.status, problem: big };
+          const r = outcomes[next++]!;
           if (r.ok) return { index, status: 202, replayed: r.replayed, receipt: r.receipt };
           const problem = problemOf(r.error);
           return { index, status: problem.status, problem };
@@ -95,6 +118,8 @@ export function eventRoutes(app: App, deps: ApiDeps): void {
         const accepted = results.filter((r) => r.status === 202).length;
         return reply.code(accepted === results.length ? 202 : 207).send({ accepted, results });
       }
+      const big = tooLarge(body, maxBytes);
+      if (big) return sendProblem(reply, big.status, big.title, big.detail);
       const parsed = incomingEvent.safeParse(body);
       if (!parsed.success) {
         return sendProblem(
@@ -112,11 +137,45 @@ export function eventRoutes(app: App, deps: ApiDeps): void {
           typeof header === 'string' ? header : undefined,
         );
         if (replayed) void reply.header('Idempotent-Replayed', 'true');
+        void reply.header('Location', `/v1/events/${encodeURIComponent(receipt.eventId)}`);
         return reply.code(202).send(receipt);
       } catch (err) {
         const p = problemOf(err);
         return sendProblem(reply, p.status, p.title, p.detail, p.errors);
       }
+    },
+  );
+
+  app.get(
+    '/v1/events/:id',
+    {
+      schema: {
+        summary:
+          'An event’s receipt: accepted, routed or parked; the journeys it enrolled and signalled, and why others did not',
+        tags: ['events'],
+        params: z.object({ id: z.string().min(1).max(200) }),
+      },
+    },
+    async (req, reply) => {
+      const receipt = await deps.intake.receipt(req.params.id);
+      if (!receipt) return sendProblem(reply, 404, 'Not found', `no event ${req.params.id}`);
+      return receipt;
+    },
+  );
+
+  app.post(
+    '/v1/events/:id/retry',
+    {
+      schema: {
+        summary: 'Route a parked event again now (after fixing what stopped it); answers its receipt',
+        tags: ['events'],
+        params: z.object({ id: z.string().min(1).max(200) }),
+      },
+    },
+    async (req, reply) => {
+      const receipt = await deps.intake.retry(req.params.id);
+      if (!receipt) return sendProblem(reply, 404, 'Not found', `no event ${req.params.id}`);
+      return receipt;
     },
   );
 
@@ -130,6 +189,8 @@ export function eventRoutes(app: App, deps: ApiDeps): void {
       },
     },
     async (req, reply) => {
+      const big = tooLarge(req.body, maxBytes);
+      if (big) return sendProblem(reply, big.status, big.title, big.detail);
       const { id, customer, occurredAt, profile, ...data } = req.body;
       try {
         const { receipt, replayed } = await deps.intake.accept({
@@ -141,6 +202,7 @@ export function eventRoutes(app: App, deps: ApiDeps): void {
           ...(profile ? { profile } : {}),
         });
         if (replayed) void reply.header('Idempotent-Replayed', 'true');
+        void reply.header('Location', `/v1/events/${encodeURIComponent(receipt.eventId)}`);
         return reply.code(202).send(receipt);
       } catch (err) {
         const p = problemOf(err);

@@ -1,0 +1,212 @@
+/**
+ * An event is accepted whatever becomes of its routing: too large or too deep is refused at the door
+ * (413, 422); with Temporal unreachable it is kept and routed once Temporal is back; one that keeps
+ * failing is parked with its error, visible at GET /v1/events/<id>, and routed by a retry once
+ * what stopped it is fixed. Calls that need Temporal at once answer 503 with Retry-After.
+ */
+import { Client, Connection } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import pino from 'pino';
+import { buildApi } from '../../client/api/server';
+import { EventIntake, MAX_ROUTE_ATTEMPTS } from '../../client/events/intake';
+import type { EventReceipt } from '../../client/events/schema';
+import { eventually } from '../helpers/eventually';
+import { startTestStack, type TestStack } from '../helpers/stack';
+import { timeSkippingEnv } from '../helpers/temporal';
+
+let env: TestWorkflowEnvironment;
+let stack: TestStack;
+let away: Connection;
+
+beforeAll(async () => {
+  env = await timeSkippingEnv();
+  stack = await startTestStack(env, { journeysDirs: [] });
+  await stack.publish({
+    'hello.yaml': `
+journey: hello
+name: Hello
+category: service
+trigger: { event: hello.requested }
+steps:
+  - id: hi
+    type: send
+    channel: email
+    subject: "Hello"
+    text: "Hello."
+`,
+    'waiter.yaml': `
+journey: waiter
+name: Waiter
+category: service
+trigger: { event: waiter.requested }
+steps:
+  - id: later
+    type: wait
+    duration: 30d
+`,
+  });
+  // A Temporal that is not there: nothing listens on port 1.
+  away = Connection.lazy({ address: '127.0.0.1:1', connectTimeout: '1s' });
+});
+
+afterAll(async () => {
+  await away?.close();
+  await stack?.close();
+  await env?.teardown();
+});
+
+const post = (payload: Record<string, unknown>) => stack.api.inject({ method: 'POST', url: '/v1/events', payload });
+
+test('an event over the size limit gets 413; data nested too deep gets 422; neither is kept', async () => {
+  const big = await post({
+    id: 'big-1',
+    type: 'hello.requested',
+    customer: { email: 'big@example.com' },
+    data: { blob: 'x'.repeat(300 * 1024) },
+  });
+  expect(big.statusCode).toBe(413);
+  expect(big.headers['content-type']).toMatch(/application\/problem\+json/);
+  expect(big.json<{ detail: string }>().detail).toMatch(/limit is 262144 \(RAPPORT_EVENT_MAX_BYTES\)/);
+
+  let deep: unknown = 'bottom';
+  for (let i = 0; i < 40; i++) deep = { down: deep };
+  const tooDeep = await post({
+    id: 'deep-1',
+    type: 'hello.requested',
+    customer: { email: 'deep@example.com' },
+    data: { deep },
+  });
+  expect(tooDeep.statusCode).toBe(422);
+  expect(tooDeep.json<{ errors: { path: string; message: string }[] }>().errors).toEqual([
+    { path: 'data', message: 'expected data nested at most 32 levels deep' },
+  ]);
+
+  // In a batch, the large one is refused on its own and the others go in.
+  const batch = await post({
+    events: [
+      { id: 'batch-small', type: 'visit.recorded', customer: { email: 'small@example.com' } },
+      {
+        id: 'batch-big',
+        type: 'visit.recorded',
+        customer: { email: 'small@example.com' },
+        data: { blob: 'y'.repeat(300 * 1024) },
+      },
+    ],
+  });
+  expect(batch.statusCode).toBe(207);
+  expect(batch.json<{ results: { status: number }[] }>().results.map((r) => r.status)).toEqual([202, 413]);
+  const kept = await stack.db
+    .selectFrom('events')
+    .select('id')
+    .where('id', 'in', ['big-1', 'deep-1', 'batch-big', 'batch-small'])
+    .execute();
+  expect(kept.map((k) => k.id)).toEqual(['batch-small']);
+});
+
+test('Temporal unreachable: the event is accepted, and routed once Temporal is back', async () => {
+  const offline = new EventIntake({
+    db: stack.db,
+    temporal: new Client({ connection: away }),
+    taskQueue: stack.taskQueue,
+    logger: pino({ level: 'silent' }),
+  });
+  const { receipt } = await offline.accept({
+    id: 'offline-1',
+    type: 'hello.requested',
+    customer: { email: 'offline@example.com' },
+    data: {},
+  });
+  expect(receipt).toMatchObject({ eventId: 'offline-1', status: 'accepted', enrolled: [] });
+  // The client gives up on the address after its own retries; the event shows why it waits.
+  const waiting = await eventually(
+    'the receipt to say Temporal is unreachable',
+    async () => (await stack.api.inject({ method: 'GET', url: '/v1/events/offline-1' })).json<EventReceipt>(),
+    { until: (r) => /^Temporal unreachable/.test(r.error ?? '') },
+  );
+  expect(waiting.status).toBe('accepted');
+  // Temporal is back (the stack's own intake reaches it): the router takes the event.
+  const shown = await eventually(
+    'the router to route the event',
+    async () => {
+      await stack.intake.routeDue();
+      return (await stack.api.inject({ method: 'GET', url: '/v1/events/offline-1' })).json<EventReceipt>();
+    },
+    { until: (r) => r.status === 'routed', everyMs: 250 },
+  );
+  expect(shown).toMatchObject({
+    status: 'routed',
+    enrolled: [expect.objectContaining({ journey: 'hello' })],
+  });
+
+  // Calls that need Temporal at once say so, with a time to come back.
+  const waiter = await stack.sendEvent({
+    id: 'waiter-1',
+    type: 'waiter.requested',
+    customer: { email: 'w@example.com' },
+  });
+  const enrollmentId = (waiter.enrolled[0] as { enrollmentId?: string }).enrollmentId!;
+  const api = buildApi({
+    db: stack.db,
+    intake: offline,
+    temporal: new Client({ connection: away }),
+    outboxDir: stack.outboxDir,
+    logger: pino({ level: 'silent' }),
+  });
+  const cancel = await api.inject({ method: 'POST', url: `/v1/enrollments/${enrollmentId}/cancel`, payload: {} });
+  await api.close();
+  expect(cancel.statusCode).toBe(503);
+  expect(cancel.headers['retry-after']).toBe('5');
+  expect(cancel.json<{ title: string }>().title).toBe('Service unavailable');
+});
+
+test('routing that keeps failing parks the event with its error; a retry routes it once fixed', async () => {
+  // The published version is damaged (as a bad migration might leave it): an intake that has not read
+  // its plan yet cannot route the event.
+  const saved = await stack.db
+    .selectFrom('journey_versions')
+    .select(['version', 'definition'])
+    .where('journey_id', '=', 'hello')
+    .executeTakeFirstOrThrow();
+  await stack.db
+    .updateTable('journey_versions')
+    .set({ definition: JSON.stringify({ journey: 'hello' }) })
+    .where('journey_id', '=', 'hello')
+    .execute();
+  const fresh = new EventIntake({
+    db: stack.db,
+    temporal: env.client,
+    taskQueue: stack.taskQueue,
+    logger: pino({ level: 'silent' }),
+  });
+  const { receipt } = await fresh.accept({
+    id: 'parked-1',
+    type: 'hello.requested',
+    customer: { email: 'parked@example.com' },
+    data: {},
+  });
+  expect(receipt).toMatchObject({ status: 'accepted', error: expect.stringMatching(/trigger/) });
+  for (let i = 1; i < MAX_ROUTE_ATTEMPTS; i++) await fresh.routeOrDefer('parked-1');
+  const parked = (await stack.api.inject({ method: 'GET', url: '/v1/events/parked-1' })).json<
+    EventReceipt & { attempts: number }
+  >();
+  expect(parked).toMatchObject({ status: 'parked', attempts: MAX_ROUTE_ATTEMPTS, error: receipt.error });
+  // A parked event holds nobody up: the router passes it by.
+  expect(await fresh.routeDue()).toBe(0);
+
+  await stack.db
+    .updateTable('journey_versions')
+    .set({ definition: JSON.stringify(saved.definition) })
+    .where('journey_id', '=', 'hello')
+    .execute();
+  const retried = await stack.api.inject({ method: 'POST', url: '/v1/events/parked-1/retry' });
+  expect(retried.statusCode).toBe(200);
+  expect(retried.json<EventReceipt>()).toMatchObject({
+    status: 'routed',
+    enrolled: [expect.objectContaining({ journey: 'hello' })],
+  });
+  expect((await stack.api.inject({ method: 'GET', url: '/v1/events/nothing-here' })).statusCode).toBe(404);
+  // Every accepted event's answer says where its receipt is.
+  const located = await post({ id: 'located-1', type: 'hello.requested', customer: { email: 'located@example.com' } });
+  expect(located.statusCode).toBe(202);
+  expect(located.headers.location).toBe('/v1/events/located-1');
+});
