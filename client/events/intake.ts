@@ -1,37 +1,25 @@
 /**
- * Event intake: an event is accepted durably (customer found or created, event and timeline entry
- * written in one transaction) before it is routed; an event id seen before has no second effect.
- * Routing enrolls the customer in every active journey whose trigger matches.
+ * Accepting events: an event is accepted durably (customer found or created, event and timeline
+ * entry written in one transaction) before it is routed (router.ts); an event id seen before has no
+ * second effect.
  */
 import { createHash } from 'node:crypto';
-import {
-  type Client,
-  WorkflowIdConflictPolicy,
-  WorkflowIdReusePolicy,
-  WorkflowNotFoundError,
-} from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
-import type { Selectable } from 'kysely';
 import type { Db } from '../../activities/db/database';
-import type { EventsTable } from '../../activities/db/schema';
-import type { CustomerFacts } from '../../definitions/facts';
-import { newId } from '../../activities/store/ids';
-import { pool } from '../pool';
-import { latestVersionNumbers } from '../../activities/store/journeys';
-import { versionPlan } from '../../activities/store/versions';
 import { upsertCustomer } from '../../activities/store/customers';
 import { appendTimeline } from '../../activities/store/timeline';
-import { customerFacts } from '../../activities/store/facts';
 import { orderData, recordOrder } from '../../activities/store/orders';
 import { recordConsent } from '../../activities/store/consent';
-import { CelEvaluationError, evaluateCondition } from '../../definitions/cel';
-import { durationMs } from '../../definitions/duration';
-import type { JourneyPlan } from '../../definitions/schema/journey';
-import { SA_CUSTOMER, SA_JOURNEY, SA_STEP, SA_VERSION, journeyWorkflowId } from '../../definitions/search-attributes';
-import type { EventSignal, JourneyInput } from '../../workflows/types';
-import { settleMerges } from './enrollments';
+import type { ScheduledEnroll } from '../../activities/segments';
+import { pool } from '../pool';
+import { EventRouter, pendingReceipt, ROUTING_CONCURRENCY, routedReceipt, type RoutedEvent } from './router';
 import type { EventReceipt, ParsedEvent } from './schema';
-import { scheduledEventType, type ScheduledEnroll } from '../../activities/segments';
+
+export { isTemporalUnavailable, MAX_ROUTE_ATTEMPTS } from './router';
+
+/** How long a request's answer waits for its event to be routed (the event is accepted either way). */
+const INLINE_ROUTING_WAIT_MS = 10_000;
 
 export class IntakeError extends Error {
   constructor(
@@ -45,35 +33,6 @@ export class IntakeError extends Error {
 }
 
 class LostRace extends Error {}
-
-/** Routing tries an event this many times before it parks it, unless Temporal was away (it waits for that). */
-export const MAX_ROUTE_ATTEMPTS = 5;
-/** How long a request's answer waits for its event to be routed (the event is accepted either way). */
-const INLINE_ROUTING_WAIT_MS = 10_000;
-/** After Temporal was found unreachable, requests leave routing to the router this long. */
-const TEMPORAL_AWAY_MS = 5_000;
-/** The longest wait between two tries to route an event. */
-const MAX_ROUTE_BACKOFF_MS = 60_000;
-
-/**
- * Whether an error says Temporal could not be reached (rather than refused the request): such an
- * event waits for Temporal to come back and is never parked for it.
- */
-export function isTemporalUnavailable(err: unknown): boolean {
-  let e: unknown = err;
-  for (let depth = 0; e && depth < 5; depth++) {
-    const code = (e as { code?: unknown }).code;
-    // gRPC UNAVAILABLE and DEADLINE_EXCEEDED; a refused connection.
-    if (code === 14 || code === 4 || code === 'ECONNREFUSED') return true;
-    if (
-      e instanceof Error &&
-      /\bUNAVAILABLE\b|No connection established|ECONNREFUSED|Connection dropped/i.test(e.message)
-    )
-      return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
-}
 
 /** Rounds an acceptance may take when it keeps meeting concurrent writes of the same customer. */
 const MAX_ACCEPT_ATTEMPTS = 5;
@@ -96,12 +55,6 @@ export interface Accepted {
 /** What became of one event of a batch. */
 export type BatchResult = ({ ok: true } & Accepted) | { ok: false; error: unknown };
 
-/** Events of a batch routed at once (each a few queries and a Temporal call). */
-const ROUTING_CONCURRENCY = 8;
-
-/** What routing reads of an accepted event. */
-type RoutedEvent = Pick<Selectable<EventsTable>, 'id' | 'customer_id' | 'type' | 'occurred_at' | 'data'>;
-
 export interface IntakeDeps {
   db: Db;
   temporal: Client;
@@ -114,25 +67,13 @@ function requestHash(event: ParsedEvent): string {
   return createHash('sha256').update(JSON.stringify(rest)).digest('hex');
 }
 
-/** Runs tasks for one key one after another, in the order they were queued. */
-class KeyedQueue {
-  private tails = new Map<string, Promise<unknown>>();
-  run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    const next = prev.then(task, task);
-    const tail = next.catch(() => undefined);
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return next;
-  }
-}
-
 export class EventIntake {
-  private readonly perCustomer = new KeyedQueue();
+  /** Routes what this intake accepts (and, started, everything accepted and not routed). */
+  readonly router: EventRouter;
 
-  constructor(private readonly deps: IntakeDeps) {}
+  constructor(private readonly deps: IntakeDeps) {
+    this.router = new EventRouter(deps);
+  }
 
   /**
    * Accepts one event. Returns the receipt, and whether it replays an earlier answer.
@@ -199,7 +140,10 @@ export class EventIntake {
         return async () => {
           // Records this event merged may have brought two enrollments in one journey together: one
           // stays before the event is routed to it.
-          if (merged) await this.settleMerges([accepted.customer_id]).catch((err: unknown) => this.routingFailed(err));
+          if (merged)
+            await this.router
+              .settleMerges([accepted.customer_id])
+              .catch((err: unknown) => this.router.routingFailed(err));
           return { receipt: await this.routeWithin(id, accepted), replayed: false };
         };
       } catch (err) {
@@ -279,231 +223,7 @@ export class EventIntake {
     }
     if (prior.routed_at && prior.result) return { receipt: routedReceipt(prior.result), replayed: true };
     // Accepted earlier but not routed (a crash in between, Temporal away): route it now if it can be.
-    return { receipt: await this.routeOrDefer(id), replayed: true };
-  }
-
-  /**
-   * Routes an accepted event: enrollments and signals. Safe to repeat for the same event. `known` is
-   * the event as just accepted, which spares reading it back.
-   */
-  async route(eventId: string, known?: RoutedEvent): Promise<EventReceipt> {
-    const { db } = this.deps;
-    const event =
-      known ??
-      (await db
-        .selectFrom('events')
-        .select(['id', 'customer_id', 'type', 'occurred_at', 'data'])
-        .where('id', '=', eventId)
-        .executeTakeFirstOrThrow());
-    return this.perCustomer.run(event.customer_id, async () => {
-      const current = await db
-        .selectFrom('events')
-        .select(['result', 'routed_at', 'parked_at', 'route_error', 'seq'])
-        .where('id', '=', eventId)
-        .executeTakeFirstOrThrow();
-      if (current.routed_at && current.result) return routedReceipt(current.result);
-      // The customer's events are routed in the order they were accepted: one waiting behind an
-      // earlier event that could not be routed yet goes after it (the router takes both, in order).
-      const earlier = await db
-        .selectFrom('events')
-        .select('id')
-        .where('customer_id', '=', event.customer_id)
-        .where('routed_at', 'is', null)
-        .where('parked_at', 'is', null)
-        .where('seq', '<', current.seq)
-        .executeTakeFirst();
-      if (earlier) {
-        return pendingReceipt(
-          eventId,
-          event.customer_id,
-          'accepted',
-          `waits for event ${earlier.id} to be routed first`,
-        );
-      }
-      const receipt: EventReceipt = {
-        eventId,
-        customerId: event.customer_id,
-        status: 'routed',
-        enrolled: [],
-        signalled: [],
-        notEnrolled: [],
-      };
-      const journeyEvent = {
-        id: event.id,
-        type: event.type,
-        occurredAt: event.occurred_at.toISOString(),
-        data: event.data,
-      };
-      // The customer's facts (record, consent, metrics) are read once, and only when a condition or
-      // a running journey needs them.
-      let facts: Promise<CustomerFacts> | undefined;
-      const customerNow = () =>
-        (facts ??= db
-          .selectFrom('customers')
-          .selectAll()
-          .where('id', '=', event.customer_id)
-          .executeTakeFirstOrThrow()
-          .then((row) => customerFacts(db, row)));
-
-      // Running journeys of this customer that listen for this event type receive it first, so an
-      // event that ends one journey (a goal, an exit) is seen before it starts another.
-      const running = await db
-        .selectFrom('enrollments')
-        .select(['id', 'journey_id', 'version', 'workflow_id', 'event_id'])
-        .where('customer_id', '=', event.customer_id)
-        .where('status', '=', 'active')
-        .execute();
-      for (const enrollment of running) {
-        // An enrollment this very event started (routing repeated after a crash) does not get it again.
-        if (enrollment.event_id === event.id) continue;
-        const plan = await this.planOf(enrollment.journey_id, enrollment.version);
-        if (!listensTo(plan, event.type)) continue;
-        const signal: EventSignal = { event: journeyEvent, customer: await customerNow() };
-        try {
-          await this.deps.temporal.workflow.getHandle(enrollment.workflow_id).signal('journeyEvent', signal);
-          receipt.signalled.push({ journey: enrollment.journey_id, workflowId: enrollment.workflow_id });
-        } catch (err) {
-          // The workflow ended between the read and the signal: nothing is listening any more.
-          // Anything else (Temporal unreachable) leaves the event unrouted, to be routed again.
-          if (!(err instanceof WorkflowNotFoundError)) throw err;
-          this.deps.logger.debug({ workflowId: enrollment.workflow_id }, 'signal not delivered: the journey has ended');
-        }
-      }
-
-      for (const latest of await latestVersionNumbers(db)) {
-        const published = { ...latest, plan: await this.planOf(latest.journeyId, latest.version) };
-        const def = published.plan.definition;
-        // A scheduled journey enrolls by the events of its runs (see activities/segments.ts).
-        if ((def.trigger.event ?? scheduledEventType(def.journey)) !== event.type) continue;
-        const journey = def.journey;
-        if (published.status === 'paused') {
-          receipt.notEnrolled.push({ journey, reason: 'journey is paused' });
-          continue;
-        }
-
-        // This customer's enrollments in the journey, newest first: the one this event started, if
-        // routing is repeated, and the earlier ones the reentry rule reads.
-        const earlier = await db
-          .selectFrom('enrollments')
-          .select(['id', 'version', 'event_id', 'status', 'ended_at', 'workflow_id'])
-          .where('customer_id', '=', event.customer_id)
-          .where('journey_id', '=', journey)
-          .orderBy('started_at', 'desc')
-          .execute();
-        let enrollment: { id: string; version: number; workflow_id: string } | undefined = earlier.find(
-          (e) => e.event_id === event.id,
-        );
-        if (!enrollment) {
-          if (def.trigger.when) {
-            let holds = false;
-            try {
-              holds = evaluateCondition(def.trigger.when, 'trigger', {
-                customer: await customerNow(),
-                event: journeyEvent,
-                now: new Date().toISOString(),
-              });
-            } catch (err) {
-              if (!(err instanceof CelEvaluationError)) throw err;
-              receipt.notEnrolled.push({ journey, reason: `trigger condition failed: ${err.message}` });
-              continue;
-            }
-            if (!holds) {
-              receipt.notEnrolled.push({ journey, reason: 'trigger condition does not hold' });
-              continue;
-            }
-          }
-          // A concurrent journey enrolls the customer again while earlier enrollments run.
-          if (!def.entry?.concurrent && earlier.some((e) => e.status === 'active')) {
-            receipt.notEnrolled.push({ journey, reason: 'already in this journey' });
-            continue;
-          }
-          const refusal = reentryRefusal(def.entry?.reentry ?? 'never', earlier);
-          if (refusal) {
-            receipt.notEnrolled.push({ journey, reason: refusal });
-            continue;
-          }
-          const id = newId('enr');
-          const workflowId = journeyWorkflowId(journey, event.customer_id, def.entry?.concurrent ? id : undefined);
-          const inserted = await db
-            .insertInto('enrollments')
-            .values({
-              id,
-              customer_id: event.customer_id,
-              journey_id: journey,
-              version: published.version,
-              workflow_id: workflowId,
-              event_id: event.id,
-              status: 'active',
-              current_step: def.steps[0]?.id ?? null,
-              goal_met: false,
-            })
-            .onConflict((oc) => oc.doNothing())
-            .returning(['id', 'version', 'workflow_id'])
-            .executeTakeFirst();
-          if (!inserted) {
-            receipt.notEnrolled.push({ journey, reason: 'already in this journey' });
-            continue;
-          }
-          enrollment = inserted;
-          await appendTimeline(db, {
-            customerId: event.customer_id,
-            at: new Date(),
-            kind: 'enrollment',
-            summary: `entered journey ${journey} (version ${published.version})`,
-            ref: `start:${id}`,
-            data: { journey, version: published.version, enrollment: id, eventId: event.id },
-          });
-        }
-        const { version, workflow_id: workflowId } = enrollment;
-        const plan = version === published.version ? published.plan : await this.planOf(journey, version);
-        const input: JourneyInput = {
-          plan,
-          version,
-          customerId: event.customer_id,
-          enrollmentId: enrollment.id,
-          event: journeyEvent,
-        };
-        await this.deps.temporal.workflow.start('journeyWorkflow', {
-          taskQueue: this.deps.taskQueue,
-          workflowId,
-          args: [input],
-          // A repeated routing of the same event finds the workflow it started.
-          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-          workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-          typedSearchAttributes: [
-            { key: SA_JOURNEY, value: journey },
-            { key: SA_VERSION, value: version },
-            { key: SA_CUSTOMER, value: event.customer_id },
-            { key: SA_STEP, value: def.steps[0]?.id ?? 'start' },
-          ],
-        });
-        receipt.enrolled.push({ journey, version, workflowId, enrollmentId: enrollment.id });
-      }
-      await db
-        .updateTable('events')
-        .set({ routed_at: new Date(), result: JSON.stringify(receipt), parked_at: null, next_route_at: null })
-        .where('id', '=', eventId)
-        .execute();
-      this.deps.logger.info(
-        { eventId, type: event.type, customerId: event.customer_id, enrolled: receipt.enrolled.map((e) => e.journey) },
-        'event routed',
-      );
-      return receipt;
-    });
-  }
-
-  private readonly plans = new Map<string, JourneyPlan>();
-
-  /** A published version's plan; versions never change, so they are kept once read. */
-  private async planOf(journeyId: string, version: number): Promise<JourneyPlan> {
-    const key = `${journeyId}@${version}`;
-    let plan = this.plans.get(key);
-    if (!plan) {
-      plan = await versionPlan(this.deps.db, journeyId, version);
-      if (!plan) throw new Error(`journey ${journeyId} has no version ${version}`);
-      this.plans.set(key, plan);
-    }
-    return plan;
+    return { receipt: await this.router.routeOrDefer(id), replayed: true };
   }
 
   /** Enrolls a customer for a scheduled run of a journey; true when they were enrolled. */
@@ -513,23 +233,12 @@ export class EventIntake {
   };
 
   /**
-   * Settles enrollments brought together by merged records (all pending merges, or these customers'):
-   * one per journey stays. Returns the enrollments cancelled.
-   */
-  settleMerges(customerIds?: string[]): Promise<string[]> {
-    return settleMerges({ ...this.deps, planOf: (j, v) => this.planOf(j, v) }, customerIds);
-  }
-
-  /** Until when the requests leave routing to the router, Temporal having been unreachable just now. */
-  private temporalAwayUntil = 0;
-
-  /**
    * Routes a just-accepted event for the request's answer, waiting at most INLINE_ROUTING_WAIT_MS
    * (and not at all while Temporal was unreachable a moment ago): the event is accepted either way,
    * and routing goes on (here, or in the router) when the answer cannot wait for it.
    */
   private async routeWithin(eventId: string, known: RoutedEvent): Promise<EventReceipt> {
-    if (Date.now() < this.temporalAwayUntil) {
+    if (this.router.temporalAway()) {
       return pendingReceipt(
         eventId,
         known.customer_id,
@@ -537,8 +246,8 @@ export class EventIntake {
         'Temporal unreachable a moment ago; the router routes it',
       );
     }
-    const routing = this.routeOrDefer(eventId, known).catch((err: unknown) => {
-      this.routingFailed(err);
+    const routing = this.router.routeOrDefer(eventId, known).catch((err: unknown) => {
+      this.router.routingFailed(err);
       return pendingReceipt(eventId, known.customer_id, 'accepted', 'routing failed; the router tries again');
     });
     let timer: NodeJS.Timeout | undefined;
@@ -563,207 +272,33 @@ export class EventIntake {
     }
   }
 
-  /**
-   * Routes an accepted event; when that fails, records the failure, so the router tries again with
-   * backoff (and parks the event after MAX_ROUTE_ATTEMPTS, unless Temporal was only unreachable).
-   * Never throws for a routing failure: the event is accepted either way.
-   */
-  async routeOrDefer(eventId: string, known?: RoutedEvent): Promise<EventReceipt> {
-    try {
-      return await this.route(eventId, known);
-    } catch (err) {
-      return this.deferRouting(eventId, err);
-    }
+  /** Settles enrollments brought together by merged records (router.ts). */
+  settleMerges(customerIds?: string[]): Promise<string[]> {
+    return this.router.settleMerges(customerIds);
   }
 
-  private async deferRouting(eventId: string, err: unknown): Promise<EventReceipt> {
-    const transient = isTemporalUnavailable(err);
-    const message = err instanceof Error ? err.message : String(err);
-    const row = await this.deps.db
-      .selectFrom('events')
-      .select(['customer_id', 'route_attempts'])
-      .where('id', '=', eventId)
-      .executeTakeFirstOrThrow();
-    const attempts = row.route_attempts + 1;
-    const park = !transient && attempts >= MAX_ROUTE_ATTEMPTS;
-    const backoff = Math.min(MAX_ROUTE_BACKOFF_MS, 1000 * 2 ** (attempts - 1));
-    const error = transient ? `Temporal unreachable: ${message}` : message;
-    if (transient) this.temporalAwayUntil = Date.now() + TEMPORAL_AWAY_MS;
-    await this.deps.db
-      .updateTable('events')
-      .set({
-        route_attempts: attempts,
-        route_error: error,
-        next_route_at: new Date(Date.now() + backoff),
-        parked_at: park ? new Date() : null,
-      })
-      .where('id', '=', eventId)
-      .where('routed_at', 'is', null)
-      .execute();
-    this.deps.logger[park ? 'error' : 'warn'](
-      { eventId, customerId: row.customer_id, attempts, transient, err: { message } },
-      park ? 'event parked: routing failed; retry it with `rapport events retry`' : 'routing failed; will try again',
-    );
-    return pendingReceipt(eventId, row.customer_id, park ? 'parked' : 'accepted', error);
+  /** Routes an accepted event, or records why it could not be, for the router to try again. */
+  routeOrDefer(eventId: string): Promise<EventReceipt> {
+    return this.router.routeOrDefer(eventId);
   }
 
-  private routingFailed(err: unknown): void {
-    this.deps.logger.warn(
-      { err: { message: err instanceof Error ? err.message : String(err) } },
-      'settling merged enrollments failed; will try again',
-    );
+  /** Routes the accepted events that are due, oldest first, each customer's in order. */
+  routeDue(limit?: number): Promise<number> {
+    return this.router.routeDue(limit);
   }
 
-  /**
-   * Routes the accepted events that are due, oldest first, several customers at a time and each
-   * customer's in order (a customer whose next event is waiting for a retry waits with it). Returns
-   * how many were routed.
-   */
-  async routeDue(limit = 500): Promise<number> {
-    const rows = await this.deps.db
-      .selectFrom('events')
-      .select(['id', 'customer_id', 'next_route_at'])
-      .where('routed_at', 'is', null)
-      .where('parked_at', 'is', null)
-      .orderBy('seq')
-      .limit(limit)
-      .execute();
-    const byCustomer = new Map<string, typeof rows>();
-    for (const r of rows) byCustomer.set(r.customer_id, [...(byCustomer.get(r.customer_id) ?? []), r]);
-    let routed = 0;
-    const now = Date.now();
-    await pool([...byCustomer.values()], ROUTING_CONCURRENCY, async (events) => {
-      for (const e of events) {
-        if (e.next_route_at && e.next_route_at.getTime() > now) return;
-        const receipt = await this.routeOrDefer(e.id);
-        if (receipt.status !== 'routed') return;
-        routed++;
-      }
-    });
-    return routed;
+  /** Starts the router in the background; stop it before closing the database. */
+  startRouting(everyMs?: number): { stop(): Promise<void> } {
+    return this.router.startRouting(everyMs);
   }
 
-  /**
-   * The router: settles pending merges and routes due events every `everyMs`, until stopped. A
-   * failure is logged and tried again on the next round; it never stops the process.
-   */
-  startRouting(everyMs = 500): { stop(): Promise<void> } {
-    let stopped = false;
-    let timer: NodeJS.Timeout | undefined;
-    let round: Promise<void> = Promise.resolve();
-    const run = async () => {
-      try {
-        await this.settleMerges();
-        const routed = await this.routeDue();
-        if (routed > 0) this.deps.logger.info({ routed }, 'routed accepted events');
-      } catch (err) {
-        this.routingFailed(err);
-      }
-      if (!stopped) {
-        timer = setTimeout(() => {
-          round = run();
-        }, everyMs);
-      }
-    };
-    round = run();
-    return {
-      async stop() {
-        stopped = true;
-        clearTimeout(timer);
-        await round;
-      },
-    };
+  /** Routes a parked event again now. */
+  retry(eventId: string): ReturnType<EventRouter['retry']> {
+    return this.router.retry(eventId);
   }
 
-  /** Takes a parked event (or one waiting for its next try) back to be routed now; its receipt. */
-  async retry(eventId: string): Promise<EventReceipt | undefined> {
-    const row = await this.deps.db
-      .updateTable('events')
-      .set({ parked_at: null, next_route_at: null, route_attempts: 0 })
-      .where('id', '=', eventId)
-      .returning(['routed_at', 'result'])
-      .executeTakeFirst();
-    if (!row) return undefined;
-    if (row.routed_at && row.result) return routedReceipt(row.result);
-    return this.routeOrDefer(eventId);
+  /** An event's receipt and status. */
+  receipt(eventId: string): ReturnType<EventRouter['receipt']> {
+    return this.router.receipt(eventId);
   }
-
-  /** What became of an event: its status, and once routed, its enrollments and signals. */
-  async receipt(
-    eventId: string,
-  ): Promise<
-    (EventReceipt & { type: string; receivedAt: string; routedAt: string | null; attempts: number }) | undefined
-  > {
-    const row = await this.deps.db
-      .selectFrom('events')
-      .select([
-        'id',
-        'customer_id',
-        'type',
-        'received_at',
-        'routed_at',
-        'result',
-        'parked_at',
-        'route_error',
-        'route_attempts',
-      ])
-      .where('id', '=', eventId)
-      .executeTakeFirst();
-    if (!row) return undefined;
-    const base =
-      row.routed_at && row.result
-        ? routedReceipt(row.result)
-        : pendingReceipt(row.id, row.customer_id, row.parked_at ? 'parked' : 'accepted', row.route_error ?? undefined);
-    return {
-      ...base,
-      type: row.type,
-      receivedAt: row.received_at.toISOString(),
-      routedAt: row.routed_at?.toISOString() ?? null,
-      attempts: row.route_attempts,
-    };
-  }
-}
-
-/** A receipt as stored when the event was routed (older ones were stored without a status). */
-function routedReceipt(stored: unknown): EventReceipt {
-  return { ...(stored as EventReceipt), status: 'routed' };
-}
-
-/** The receipt of an event accepted and not (yet) routed. */
-function pendingReceipt(
-  eventId: string,
-  customerId: string,
-  status: 'accepted' | 'parked',
-  error?: string,
-): EventReceipt {
-  return { eventId, customerId, status, ...(error ? { error } : {}), enrolled: [], signalled: [], notEnrolled: [] };
-}
-
-/** Whether a journey's running enrollments want events of this type. */
-export function listensTo(plan: JourneyPlan, type: string): boolean {
-  const def = plan.definition;
-  if (def.goal?.event === type || def.exit?.events.includes(type)) return true;
-  let found = false;
-  const visit = (steps: readonly unknown[]) => {
-    for (const s of steps as Record<string, unknown>[]) {
-      if (s.type === 'wait_for' && s.event === type) found = true;
-      for (const value of Object.values(s)) {
-        if (Array.isArray(value)) visit(value);
-        else if (value && typeof value === 'object') visit(Object.values(value).filter(Array.isArray).flat());
-      }
-    }
-  };
-  visit(def.steps);
-  return found;
-}
-
-/** Why the reentry rule keeps the customer out, or undefined when it lets them in. */
-function reentryRefusal(rule: string, earlier: { ended_at: Date | null }[]): string | undefined {
-  if (earlier.length === 0 || rule === 'always') return undefined;
-  if (rule === 'never') return 'enrolled before (reentry: never)';
-  const wait = durationMs(rule.slice('after '.length));
-  const lastEnd = earlier[0]?.ended_at?.getTime() ?? Date.now();
-  return Date.now() - lastEnd >= wait
-    ? undefined
-    : `enrolled before; reentry allowed ${rule} the last enrollment ended`;
 }
