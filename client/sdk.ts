@@ -136,10 +136,18 @@ export class RapportClient {
   }
 
   /** One event. With an id (or idempotency key) it is retried safely: a repeat has no second effect. */
-  sendEvent(event: IncomingEvent, idempotencyKey?: string): Promise<EventReceipt> {
+  /**
+   * Sends an event; the receipt says it was accepted. With `waitForRouting`, the answer waits (up to
+   * 10 s) until the event is routed, and lists the enrollments and signals.
+   */
+  sendEvent(
+    event: IncomingEvent,
+    idempotencyKey?: string,
+    options: { waitForRouting?: boolean } = {},
+  ): Promise<EventReceipt> {
     return this.request(
       'POST',
-      '/v1/events',
+      options.waitForRouting ? '/v1/events?wait=routed' : '/v1/events',
       event,
       idempotencyKey ? { 'idempotency-key': idempotencyKey } : {},
       Boolean(event.id ?? idempotencyKey),
@@ -157,12 +165,12 @@ export class RapportClient {
   retryEvent(id: string): Promise<EventReceipt> {
     return this.request('POST', `/v1/events/${encodeURIComponent(id)}/retry`, undefined, {}, true);
   }
-  sendEvents(events: IncomingEvent[]): Promise<BatchResult> {
-    return this.request('POST', '/v1/events', { events }, {}, true);
+  sendEvents(events: IncomingEvent[], options: { waitForRouting?: boolean } = {}): Promise<BatchResult> {
+    return this.request('POST', options.waitForRouting ? '/v1/events?wait=routed' : '/v1/events', { events }, {}, true);
   }
   /** An order: updates the customer's metrics and emits order.placed (once per order id). */
-  placeOrder(order: OrderInput): Promise<EventReceipt> {
-    return this.request('POST', '/v1/orders', order, {}, true);
+  placeOrder(order: OrderInput, options: { waitForRouting?: boolean } = {}): Promise<EventReceipt> {
+    return this.request('POST', options.waitForRouting ? '/v1/orders?wait=routed' : '/v1/orders', order, {}, true);
   }
   /** Creates the customer these identities name, or updates the one they find. */
   upsertCustomer(customer: IncomingEvent['customer'], profile: IncomingEvent['profile'] = {}): Promise<CustomerDetail> {

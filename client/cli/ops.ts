@@ -41,7 +41,7 @@ export async function eventsSend(
     ...(data ? { data } : {}),
     ...(profile ? { profile } : {}),
   } as IncomingEvent;
-  const r = await clientFrom(options).sendEvent(event);
+  const r = await clientFrom(options).sendEvent(event, undefined, { waitForRouting: true });
   if (options.json) return out(JSON.stringify(r, null, 2));
   out([`accepted ${r.eventId} for customer ${r.customerId}`, ...receiptLines(r)].join('\n'));
 }

@@ -18,8 +18,13 @@ import type { EventReceipt, ParsedEvent } from './schema';
 
 export { isTemporalUnavailable, MAX_ROUTE_ATTEMPTS } from './router';
 
-/** How long a request's answer waits for its event to be routed (the event is accepted either way). */
-const INLINE_ROUTING_WAIT_MS = 10_000;
+/**
+ * How long a caller that asks to wait (`?wait=routed`, and the library's accept()) waits for its event
+ * to be routed; the event is accepted either way.
+ */
+export const ROUTED_WAIT_MS = 10_000;
+/** The longest wait a request may ask for with `Prefer: wait=<seconds>`. */
+export const MAX_WAIT_MS = 60_000;
 
 export class IntakeError extends Error {
   constructor(
@@ -79,17 +84,17 @@ export class EventIntake {
    * Accepts one event. Returns the receipt, and whether it replays an earlier answer.
    * Throws IntakeError for events that cannot be accepted.
    */
-  async accept(event: ParsedEvent, idempotencyKey?: string): Promise<Accepted> {
-    return (await this.admit(event, idempotencyKey))();
+  async accept(event: ParsedEvent, idempotencyKey?: string, waitMs = ROUTED_WAIT_MS): Promise<Accepted> {
+    return (await this.admit(event, idempotencyKey))(waitMs);
   }
 
   /**
    * Accepts a batch: each event durably, in order, then routes them several at a time; one
    * customer's events are still routed in their order. Each event's result or error, by index.
    */
-  async acceptMany(events: ParsedEvent[]): Promise<BatchResult[]> {
+  async acceptMany(events: ParsedEvent[], waitMs = ROUTED_WAIT_MS): Promise<BatchResult[]> {
     const results: BatchResult[] = [];
-    const routes: ((() => Promise<Accepted>) | undefined)[] = events.map(() => undefined);
+    const routes: (((waitMs: number) => Promise<Accepted>) | undefined)[] = events.map(() => undefined);
     for (const [i, event] of events.entries()) {
       try {
         routes[i] = await this.admit(event);
@@ -99,7 +104,7 @@ export class EventIntake {
     }
     await pool(routes, ROUTING_CONCURRENCY, async (route, i) => {
       if (!route) return;
-      results[i] = await route().then(
+      results[i] = await route(waitMs).then(
         (r): BatchResult => ({ ok: true, ...r }),
         (error: unknown): BatchResult => ({ ok: false, error }),
       );
@@ -107,8 +112,11 @@ export class EventIntake {
     return results;
   }
 
-  /** Accepts an event durably; what it returns routes it (or answers a replay). */
-  private async admit(event: ParsedEvent, idempotencyKey?: string): Promise<() => Promise<Accepted>> {
+  /**
+   * Accepts an event durably; what it returns answers: at once, or once routed when the caller waits
+   * (at most that long), or as the first answer for a replay.
+   */
+  private async admit(event: ParsedEvent, idempotencyKey?: string): Promise<(waitMs: number) => Promise<Accepted>> {
     const id = event.id ?? idempotencyKey;
     if (!id) throw new IntakeError(400, 'an event needs an "id" field or an Idempotency-Key header', 'id');
     if (event.id && idempotencyKey && event.id !== idempotencyKey) {
@@ -134,17 +142,17 @@ export class EventIntake {
         .select(['request_hash', 'result', 'routed_at'])
         .where('id', '=', id)
         .executeTakeFirst();
-      if (prior) return () => this.replay(id, hash, prior);
+      if (prior) return (waitMs) => this.replay(id, hash, prior, waitMs);
       try {
         const { accepted, merged } = await this.write(id, hash, event);
-        return async () => {
+        return async (waitMs) => {
           // Records this event merged may have brought two enrollments in one journey together: one
           // stays before the event is routed to it.
           if (merged)
             await this.router
               .settleMerges([accepted.customer_id])
               .catch((err: unknown) => this.router.routingFailed(err));
-          return { receipt: await this.routeWithin(id, accepted), replayed: false };
+          return { receipt: await this.routeWithin(id, accepted, waitMs), replayed: false };
         };
       } catch (err) {
         // Another request with the same id committed first: the next round reads it and answers as it did.
@@ -213,6 +221,7 @@ export class EventIntake {
     id: string,
     hash: string,
     prior: { request_hash: string; result: unknown; routed_at: Date | null },
+    waitMs: number,
   ): Promise<Accepted> {
     if (prior.request_hash !== hash) {
       throw new IntakeError(
@@ -222,8 +231,13 @@ export class EventIntake {
       );
     }
     if (prior.routed_at && prior.result) return { receipt: routedReceipt(prior.result), replayed: true };
-    // Accepted earlier but not routed (a crash in between, Temporal away): route it now if it can be.
-    return { receipt: await this.router.routeOrDefer(id), replayed: true };
+    // Accepted earlier and not routed yet (a crash in between, Temporal away, the router busy).
+    const customer = await this.deps.db
+      .selectFrom('events')
+      .select(['id', 'customer_id', 'type', 'occurred_at', 'data'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    return { receipt: await this.routeWithin(id, customer, waitMs), replayed: true };
   }
 
   /** Enrolls a customer for a scheduled run of a journey; true when they were enrolled. */
@@ -233,11 +247,15 @@ export class EventIntake {
   };
 
   /**
-   * Routes a just-accepted event for the request's answer, waiting at most INLINE_ROUTING_WAIT_MS
-   * (and not at all while Temporal was unreachable a moment ago): the event is accepted either way,
-   * and routing goes on (here, or in the router) when the answer cannot wait for it.
+   * The answer for an accepted event. Without a wait, at once: the router (woken) routes it. With one,
+   * routes it here and waits at most that long (not at all while Temporal was unreachable a moment
+   * ago); the event is accepted either way, and routing goes on when the answer cannot wait for it.
    */
-  private async routeWithin(eventId: string, known: RoutedEvent): Promise<EventReceipt> {
+  private async routeWithin(eventId: string, known: RoutedEvent, waitMs: number): Promise<EventReceipt> {
+    if (waitMs <= 0) {
+      this.router.nudge();
+      return pendingReceipt(eventId, known.customer_id, 'accepted');
+    }
     if (this.router.temporalAway()) {
       return pendingReceipt(
         eventId,
@@ -262,7 +280,7 @@ export class EventIntake {
               `routing takes longer; see GET /v1/events/${eventId}`,
             ),
           ),
-        INLINE_ROUTING_WAIT_MS,
+        waitMs,
       );
     });
     try {

@@ -395,31 +395,56 @@ export class EventRouter {
    */
   startRouting(everyMs = 500): { stop(): Promise<void> } {
     let stopped = false;
+    let running = false;
+    let again = false;
     let timer: NodeJS.Timeout | undefined;
     let round: Promise<void> = Promise.resolve();
     const run = async () => {
-      try {
-        await this.settleMerges();
-        const routed = await this.routeDue();
-        if (routed > 0) this.deps.logger.info({ routed }, 'routed accepted events');
-      } catch (err) {
-        this.routingFailed(err);
-      }
+      running = true;
+      do {
+        again = false;
+        try {
+          await this.settleMerges();
+          const routed = await this.routeDue();
+          if (routed > 0) this.deps.logger.debug({ routed }, 'routed accepted events');
+        } catch (err) {
+          this.routingFailed(err);
+        }
+      } while (again && !stopped);
+      running = false;
       if (!stopped) {
         timer = setTimeout(() => {
           round = run();
         }, everyMs);
       }
     };
+    // Accepted events wake the router at once instead of waiting for its next round.
+    this.wake = () => {
+      if (stopped) return;
+      if (running) {
+        again = true;
+        return;
+      }
+      clearTimeout(timer);
+      round = run();
+    };
     round = run();
     return {
-      async stop() {
+      stop: async () => {
         stopped = true;
+        this.wake = () => {};
         clearTimeout(timer);
         await round;
       },
     };
   }
+
+  /** Wakes the router, when it runs, to route what was just accepted. */
+  nudge(): void {
+    this.wake();
+  }
+
+  private wake: () => void = () => {};
 
   /** Takes a parked event (or one waiting for its next try) back to be routed now; its receipt. */
   async retry(eventId: string): Promise<EventReceipt | undefined> {

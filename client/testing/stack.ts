@@ -29,7 +29,7 @@ export interface TestStack {
   outboxDir: string;
   /** Publishes journeys given as YAML text (file name → source); returns what was published. */
   publish(sources: Record<string, string>): Promise<{ journey: string; version: number; created: boolean }[]>;
-  /** Posts an event through the API and returns the parsed answer (failing on anything but 202). */
+  /** Posts an event through the API, waiting for it to be routed; the receipt (failing on anything but 202). */
   sendEvent(event: Record<string, unknown>): Promise<{
     customerId: string;
     enrolled: { journey: string; workflowId: string; version: number }[];
@@ -60,6 +60,8 @@ export interface TestStackOptions {
   smtpTimeoutMs?: number;
   /** SMS through the twilio SDK to this address (the stand-in) instead of the outbox. */
   twilio?: { url: string; accountSid: string; authToken: string; from: string; timeoutMs?: number };
+  /** Run the router in the background (default true); without it, a test routes with intake.routeDue(). */
+  router?: boolean;
   /**
    * Wraps the activities the worker runs, to inject a fault or hold one at a chosen point (a test of
    * what happens when a worker stops in the middle, or a signal comes before an activity's answer).
@@ -145,6 +147,8 @@ export async function startTestStack(env: TestWorkflowEnvironment, options: Test
     },
   });
   await api.ready();
+  // Events sent without waiting are routed by the router, as in a running Rapport.
+  const router = options.router === false ? { stop: async () => {} } : intake.startRouting();
   let published = 0;
   return {
     db: database.db,
@@ -167,11 +171,12 @@ export async function startTestStack(env: TestWorkflowEnvironment, options: Test
       running = worker.run();
     },
     async sendEvent(event) {
-      const res = await api.inject({ method: 'POST', url: '/v1/events', payload: event });
+      const res = await api.inject({ method: 'POST', url: '/v1/events?wait=routed', payload: event });
       if (res.statusCode !== 202) throw new Error(`POST /v1/events answered ${res.statusCode}: ${res.body}`);
       return res.json();
     },
     async close() {
+      await router.stop();
       await api.close();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;

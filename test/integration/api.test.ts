@@ -166,9 +166,9 @@ describe('customers, orders and enrollments', () => {
 
   test('an order updates the metrics and emits order.placed, once per order id', async () => {
     const order = { customer: { email: 'buyer@example.com' }, orderId: 'O-77', total: 42.5 };
-    const first = await stack.api.inject({ method: 'POST', url: '/v1/orders', payload: order });
+    const first = await stack.api.inject({ method: 'POST', url: '/v1/orders?wait=routed', payload: order });
     expect(first.statusCode).toBe(202);
-    const second = await stack.api.inject({ method: 'POST', url: '/v1/orders', payload: order });
+    const second = await stack.api.inject({ method: 'POST', url: '/v1/orders?wait=routed', payload: order });
     expect(second.statusCode).toBe(202);
     expect(second.headers['idempotent-replayed']).toBe('true');
     const view = await stack.api.inject({ method: 'GET', url: '/v1/customers/buyer@example.com' });
@@ -269,8 +269,14 @@ describe('API keys', () => {
     ).json<{ key: string; id: string }>();
     const event = { id: 'keyed-1', type: 'lead.created', customer: { email: 'keyed@example.com' } };
     expect(
-      (await stack.api.inject({ method: 'POST', url: '/v1/events', headers: auth(shop.key), payload: event }))
-        .statusCode,
+      (
+        await stack.api.inject({
+          method: 'POST',
+          url: '/v1/events?wait=routed',
+          headers: auth(shop.key),
+          payload: event,
+        })
+      ).statusCode,
     ).toBe(202);
     const scoped = await stack.api.inject({
       method: 'GET',
@@ -297,8 +303,14 @@ describe('API keys', () => {
         .statusCode,
     ).toBe(200);
     expect(
-      (await stack.api.inject({ method: 'POST', url: '/v1/events', headers: auth(shop.key), payload: event }))
-        .statusCode,
+      (
+        await stack.api.inject({
+          method: 'POST',
+          url: '/v1/events?wait=routed',
+          headers: auth(shop.key),
+          payload: event,
+        })
+      ).statusCode,
     ).toBe(401);
     const forged = `${adminKey.key.slice(0, -4)}AAAA`;
     expect((await stack.api.inject({ method: 'GET', url: '/v1/journeys', headers: auth(forged) })).statusCode).toBe(
@@ -360,11 +372,11 @@ describe('the typed client', () => {
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     try {
       const client = new RapportClient({ baseUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` });
-      const receipt = await client.sendEvent({
-        id: 'lost-answer-1',
-        type: 'trial.started',
-        customer: { email: 'lost@example.com' },
-      });
+      const receipt = await client.sendEvent(
+        { id: 'lost-answer-1', type: 'trial.started', customer: { email: 'lost@example.com' } },
+        undefined,
+        { waitForRouting: true },
+      );
       expect(requests).toBe(2);
       expect(receipt.enrolled.map((e) => e.journey)).toEqual(['trial']);
       const { count } = await stack.db

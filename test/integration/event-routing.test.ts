@@ -20,7 +20,8 @@ let away: Connection;
 
 beforeAll(async () => {
   env = await timeSkippingEnv();
-  stack = await startTestStack(env, { journeysDirs: [] });
+  // No router in the background: this file routes by hand, to see each state on the way.
+  stack = await startTestStack(env, { journeysDirs: [], router: false });
   await stack.publish({
     'hello.yaml': `
 journey: hello

@@ -65,7 +65,7 @@ describe('a batch of events', () => {
       { id: `r-${i}-created`, type: 'lead.created', customer: { email: `routed${i}@example.com` } },
       { id: `r-${i}-disqualified`, type: 'lead.disqualified', customer: { email: `routed${i}@example.com` } },
     ]).flat();
-    const { accepted, results } = await client.sendEvents(events);
+    const { accepted, results } = await client.sendEvents(events, { waitForRouting: true });
     expect(accepted).toBe(24);
     for (const [i, r] of results.entries()) {
       if (!('receipt' in r)) throw new Error(`event ${i} was not accepted`);
@@ -77,7 +77,7 @@ describe('a batch of events', () => {
   test('with a bad event anywhere, none is accepted, and every problem names its place', async () => {
     const res = await stack.api.inject({
       method: 'POST',
-      url: '/v1/events',
+      url: '/v1/events?wait=routed',
       payload: {
         events: [
           { id: 'bad-0', type: 'lead.created', customer: { email: 'ok@example.com' } },
@@ -99,7 +99,7 @@ describe('a batch of events', () => {
   test('an id reused with another body is refused for that event alone', async () => {
     const res = await stack.api.inject({
       method: 'POST',
-      url: '/v1/events',
+      url: '/v1/events?wait=routed',
       payload: {
         events: [
           { id: 'b-1', type: 'lead.created', customer: { email: 'someone-else@example.com' } },
@@ -119,7 +119,7 @@ describe('a batch of events', () => {
       type: 'x.y',
       customer: { id: 'c' },
     }));
-    const res = await stack.api.inject({ method: 'POST', url: '/v1/events', payload: { events } });
+    const res = await stack.api.inject({ method: 'POST', url: '/v1/events?wait=routed', payload: { events } });
     expect(res.statusCode).toBe(422);
     expect(res.body).toContain('at most 1000 events');
   });

@@ -38,7 +38,8 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-const post = (payload: Record<string, unknown>) => stack.api.inject({ method: 'POST', url: '/v1/events', payload });
+const post = (payload: Record<string, unknown>) =>
+  stack.api.inject({ method: 'POST', url: '/v1/events?wait=routed', payload });
 
 test('twenty identical events at once: one is accepted, every request gets its answer', async () => {
   const event = { id: 'race-1', type: 'greeting.requested', customer: { email: 'race@example.com' } };

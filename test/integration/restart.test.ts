@@ -43,7 +43,7 @@ test('a customer waiting when Rapport stops finishes the journey after the next 
   const ui = await fetch(`http://127.0.0.1:${env.TEMPORAL_UI_PORT}/`);
   expect(ui.status).toBe(200);
 
-  const res = await fetch(`${api}/v1/events`, {
+  const res = await fetch(`${api}/v1/events?wait=routed`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
@@ -105,6 +105,7 @@ test('an event answered 202 takes effect even when the process is killed right a
     customer: { email: 'ada.crash@example.com' },
     profile: { firstName: 'Ada' },
   });
+  // Without waiting: the 202 says the event is accepted, and nothing more.
   const post = () =>
     fetch(`${api}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: event });
   try {
@@ -115,8 +116,8 @@ test('an event answered 202 takes effect even when the process is killed right a
     expect(res.status).toBe(202);
     // Killed at once, with no chance to finish anything: the answer is all that is known.
     first.kill('SIGKILL');
-    const receipt = (await res.json()) as { customerId: string; enrolled: { journey: string; workflowId: string }[] };
-    expect(receipt.enrolled.map((e) => e.journey)).toEqual(['crash-check']);
+    const receipt = (await res.json()) as { eventId: string; customerId: string; status: string };
+    expect(receipt).toMatchObject({ eventId: 'crash-202', status: 'accepted' });
     await first.exited;
     expect(smtp.received.filter((m) => m.subject === 'After the crash, Ada')).toHaveLength(0);
 
@@ -127,7 +128,18 @@ test('an event answered 202 takes effect even when the process is killed right a
     const retry = await post();
     expect(retry.status).toBe(202);
     expect(retry.headers.get('idempotent-replayed')).toBe('true');
-    expect(await retry.json()).toEqual(receipt);
+    expect(await retry.json()).toMatchObject({ eventId: 'crash-202', customerId: receipt.customerId });
+    // The router of the new process routed it.
+    const routed = await eventually(
+      'the event to be routed',
+      async () =>
+        (await (await fetch(`${api}/v1/events/crash-202`)).json()) as {
+          status: string;
+          enrolled: { journey: string }[];
+        },
+      { until: (r) => r.status === 'routed', everyMs: 200 },
+    );
+    expect(routed.enrolled.map((e) => e.journey)).toEqual(['crash-check']);
 
     // The journey ends after its one send: once it has, nothing is left to send anything again.
     const view = await eventually(

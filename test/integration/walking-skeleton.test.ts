@@ -44,7 +44,7 @@ describe.each([
   test('an event enrolls a customer, and both emails of send, wait 3d, send arrive at the SMTP server', async () => {
     const res = await stack.api.inject({
       method: 'POST',
-      url: '/v1/events',
+      url: '/v1/events?wait=routed',
       payload: {
         id: 'signup-ada-1',
         type: 'signup.completed',
@@ -104,8 +104,8 @@ describe.each([
 
   test('the same event id again has no second effect and answers as the first time', async () => {
     const payload = { id: 'signup-bob-1', type: 'signup.completed', customer: { email: 'bob@example.com' } };
-    const first = await stack.api.inject({ method: 'POST', url: '/v1/events', payload });
-    const second = await stack.api.inject({ method: 'POST', url: '/v1/events', payload });
+    const first = await stack.api.inject({ method: 'POST', url: '/v1/events?wait=routed', payload });
+    const second = await stack.api.inject({ method: 'POST', url: '/v1/events?wait=routed', payload });
     expect(first.statusCode).toBe(202);
     expect(second.statusCode).toBe(202);
     expect(second.headers['idempotent-replayed']).toBe('true');
@@ -119,7 +119,7 @@ describe.each([
 
     const changed = await stack.api.inject({
       method: 'POST',
-      url: '/v1/events',
+      url: '/v1/events?wait=routed',
       payload: { ...payload, data: { plan: 'pro' } },
     });
     expect(changed.statusCode).toBe(409);
@@ -132,12 +132,12 @@ describe.each([
   test('a customer already in the journey is not enrolled twice', async () => {
     const a = await stack.api.inject({
       method: 'POST',
-      url: '/v1/events',
+      url: '/v1/events?wait=routed',
       payload: { id: 'signup-cy-1', type: 'signup.completed', customer: { email: 'cy@example.com' } },
     });
     const b = await stack.api.inject({
       method: 'POST',
-      url: '/v1/events',
+      url: '/v1/events?wait=routed',
       payload: { id: 'signup-cy-2', type: 'signup.completed', customer: { email: 'cy@example.com' } },
     });
     expect(a.json<EventReceipt>().enrolled).toHaveLength(1);
@@ -151,7 +151,7 @@ describe.each([
   test('a malformed event is refused with every problem and where it is', async () => {
     const res = await stack.api.inject({
       method: 'POST',
-      url: '/v1/events',
+      url: '/v1/events?wait=routed',
       payload: {
         type: 'Signup Completed',
         customer: { email: 'not-an-email' },
@@ -172,7 +172,7 @@ describe.each([
     );
     const missingId = await stack.api.inject({
       method: 'POST',
-      url: '/v1/events',
+      url: '/v1/events?wait=routed',
       payload: { type: 'signup.completed', customer: { email: 'dee@example.com' } },
     });
     expect(missingId.statusCode).toBe(400);

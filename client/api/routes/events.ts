@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { IMPORT_BATCH_MAX, importCustomers, importOrders } from '../../../activities/store/imports';
 import { orderData } from '../../../activities/store/orders';
-import { IntakeError } from '../../events/intake';
+import { IntakeError, MAX_WAIT_MS, ROUTED_WAIT_MS } from '../../events/intake';
 import {
   customerRef,
   DEFAULT_EVENT_MAX_BYTES,
@@ -48,7 +48,16 @@ export const importBatch = z
   })
   .strict();
 
-const headers = z.object({ 'idempotency-key': z.string().min(1).max(200).optional() });
+const headers = z.object({
+  'idempotency-key': z.string().min(1).max(200).optional(),
+  prefer: z
+    .string()
+    .optional()
+    .describe('wait=<seconds>: answer once the event is routed, waiting at most that long (60 s)'),
+});
+const waitQuery = z.object({
+  wait: z.enum(['routed']).optional().describe('routed: answer once the event is routed (waiting at most 10 s)'),
+});
 
 /** An event over the size limit: 413, before anything of it is written. */
 function tooLarge(event: unknown, limit: number) {
@@ -56,6 +65,16 @@ function tooLarge(event: unknown, limit: number) {
   if (bytes <= limit) return undefined;
   const detail = `the event is ${bytes} bytes of JSON; the limit is ${limit} (RAPPORT_EVENT_MAX_BYTES): keep large content elsewhere and send a reference`;
   return { status: 413, title: 'Payload too large', detail };
+}
+
+/**
+ * How long the caller wants the answer to wait for routing: `?wait=routed` (up to 10 s), or
+ * `Prefer: wait=<seconds>` (RFC 7240, up to 60 s); by default not at all.
+ */
+function waitOf(query: unknown, prefer: string | string[] | undefined): number {
+  if ((query as { wait?: unknown } | undefined)?.wait === 'routed') return ROUTED_WAIT_MS;
+  const asked = /(?:^|[,;\s])wait=(\d+)/.exec(Array.isArray(prefer) ? prefer.join(',') : (prefer ?? ''));
+  return asked ? Math.min(Number(asked[1]) * 1000, MAX_WAIT_MS) : 0;
 }
 
 function problemOf(err: unknown) {
@@ -82,9 +101,10 @@ export function eventRoutes(app: App, deps: ApiDeps): void {
       schema: {
         summary: 'Send one event, or a batch of up to 1,000',
         description:
-          'The answer comes once the event is durably accepted. The same id again has no second effect and gets the first answer back; the same id with another body is refused (409).',
+          'The answer (202) comes once the event is durably accepted, with Location: /v1/events/<id>; routing follows at once, in the background. Ask to wait for it with ?wait=routed or Prefer: wait=<seconds>: the answer then lists the enrollments and signals. The same id again has no second effect and gets the first answer back; the same id with another body is refused (409).',
         tags: ['events'],
         headers,
+        querystring: waitQuery,
         body: z.union([incomingEvent, eventBatch]),
       },
       validatorCompiler: noValidation,
@@ -105,7 +125,7 @@ export function eventRoutes(app: App, deps: ApiDeps): void {
         // An event over the size limit is refused on its own; the others go in.
         const oversized = parsed.data.events.map((e) => tooLarge(e, maxBytes));
         const fitting = parsed.data.events.filter((_, i) => !oversized[i]);
-        const outcomes = await deps.intake.acceptMany(fitting);
+        const outcomes = await deps.intake.acceptMany(fitting, waitOf(req.query, req.headers.prefer));
         let next = 0;
         const results = parsed.data.events.map((_, index) => {
           const big = oversized[index];
@@ -135,6 +155,7 @@ export function eventRoutes(app: App, deps: ApiDeps): void {
         const { receipt, replayed } = await deps.intake.accept(
           parsed.data,
           typeof header === 'string' ? header : undefined,
+          waitOf(req.query, req.headers.prefer),
         );
         if (replayed) void reply.header('Idempotent-Replayed', 'true');
         void reply.header('Location', `/v1/events/${encodeURIComponent(receipt.eventId)}`);
@@ -185,6 +206,7 @@ export function eventRoutes(app: App, deps: ApiDeps): void {
       schema: {
         summary: 'Record an order: it updates the customer’s metrics and emits order.placed',
         tags: ['events'],
+        querystring: waitQuery,
         body: orderBody,
       },
     },
@@ -193,14 +215,18 @@ export function eventRoutes(app: App, deps: ApiDeps): void {
       if (big) return sendProblem(reply, big.status, big.title, big.detail);
       const { id, customer, occurredAt, profile, ...data } = req.body;
       try {
-        const { receipt, replayed } = await deps.intake.accept({
-          id: id ?? `order:${data.orderId}`,
-          type: 'order.placed',
-          customer,
-          ...(occurredAt ? { occurredAt } : {}),
-          data,
-          ...(profile ? { profile } : {}),
-        });
+        const { receipt, replayed } = await deps.intake.accept(
+          {
+            id: id ?? `order:${data.orderId}`,
+            type: 'order.placed',
+            customer,
+            ...(occurredAt ? { occurredAt } : {}),
+            data,
+            ...(profile ? { profile } : {}),
+          },
+          undefined,
+          waitOf(req.query, req.headers.prefer),
+        );
         if (replayed) void reply.header('Idempotent-Replayed', 'true');
         void reply.header('Location', `/v1/events/${encodeURIComponent(receipt.eventId)}`);
         return reply.code(202).send(receipt);
