@@ -106,177 +106,191 @@ export class EventRouter {
     return this.perCustomer.run(event.customer_id, async () => {
       const current = await db
         .selectFrom('events')
-        .select(['result', 'routed_at', 'parked_at', 'route_error', 'seq'])
+        .select(['result', 'routed_at', 'seq'])
         .where('id', '=', eventId)
         .executeTakeFirstOrThrow();
       if (current.routed_at && current.result) return routedReceipt(current.result);
-      // The customer's events are routed in the order they were accepted: one waiting behind an
-      // earlier event that could not be routed yet goes after it (the router takes both, in order).
+      // The customer's events are routed in the order they were accepted: earlier ones not routed yet
+      // go first, here; one that cannot be routed now holds this one back (the router takes both).
       const earlier = await db
         .selectFrom('events')
-        .select('id')
+        .select(['id', 'customer_id', 'type', 'occurred_at', 'data', 'next_route_at'])
         .where('customer_id', '=', event.customer_id)
         .where('routed_at', 'is', null)
         .where('parked_at', 'is', null)
         .where('seq', '<', current.seq)
-        .executeTakeFirst();
-      if (earlier) {
-        return pendingReceipt(
-          eventId,
-          event.customer_id,
-          'accepted',
-          `waits for event ${earlier.id} to be routed first`,
-        );
-      }
-      const receipt: EventReceipt = {
-        eventId,
-        customerId: event.customer_id,
-        status: 'routed',
-        enrolled: [],
-        signalled: [],
-        notEnrolled: [],
-      };
-      const journeyEvent = {
-        id: event.id,
-        type: event.type,
-        occurredAt: event.occurred_at.toISOString(),
-        data: event.data,
-      };
-      // The customer's facts (record, consent, metrics) are read once, and only when a condition or
-      // a running journey needs them.
-      let facts: Promise<CustomerFacts> | undefined;
-      const customerNow = () =>
-        (facts ??= db
-          .selectFrom('customers')
-          .selectAll()
-          .where('id', '=', event.customer_id)
-          .executeTakeFirstOrThrow()
-          .then((row) => customerFacts(db, row)));
-
-      // Running journeys of this customer that listen for this event type receive it first, so an
-      // event that ends one journey (a goal, an exit) is seen before it starts another.
-      const running = await db
-        .selectFrom('enrollments')
-        .select(['id', 'journey_id', 'version', 'workflow_id', 'event_id'])
-        .where('customer_id', '=', event.customer_id)
-        .where('status', '=', 'active')
+        .orderBy('seq')
         .execute();
-      for (const enrollment of running) {
-        // An enrollment this very event started (routing repeated after a crash) does not get it again.
-        if (enrollment.event_id === event.id) continue;
-        const plan = await this.planOf(enrollment.journey_id, enrollment.version);
-        if (!listensTo(plan, event.type)) continue;
-        const signal: EventSignal = { event: journeyEvent, customer: await customerNow() };
-        try {
-          await this.deps.temporal.workflow.getHandle(enrollment.workflow_id).signal('journeyEvent', signal);
-          receipt.signalled.push({ journey: enrollment.journey_id, workflowId: enrollment.workflow_id });
-        } catch (err) {
-          // The workflow ended between the read and the signal: nothing is listening any more.
-          // Anything else (Temporal unreachable) leaves the event unrouted, to be routed again.
-          if (!(err instanceof WorkflowNotFoundError)) throw err;
-          this.deps.logger.debug({ workflowId: enrollment.workflow_id }, 'signal not delivered: the journey has ended');
+      for (const e of earlier) {
+        const due = !e.next_route_at || e.next_route_at.getTime() <= Date.now();
+        const routed = due
+          ? await this.routeHere(e.id, e).catch((err: unknown) => this.deferRouting(e.id, err))
+          : undefined;
+        if (routed?.status !== 'routed') {
+          return pendingReceipt(eventId, event.customer_id, 'accepted', `waits for event ${e.id} to be routed first`);
         }
       }
+      return this.routeHere(eventId, event);
+    });
+  }
 
-      for (const latest of await latestVersionNumbers(db)) {
-        const published = { ...latest, plan: await this.planOf(latest.journeyId, latest.version) };
-        const def = published.plan.definition;
-        // A scheduled journey enrolls by the events of its runs (see activities/segments.ts).
-        if ((def.trigger.event ?? scheduledEventType(def.journey)) !== event.type) continue;
-        const journey = def.journey;
+  /** Routes one event, its customer's earlier ones being routed: the caller holds the customer's queue. */
+  private async routeHere(eventId: string, event: RoutedEvent): Promise<EventReceipt> {
+    const { db } = this.deps;
+    const current = await db
+      .selectFrom('events')
+      .select(['result', 'routed_at'])
+      .where('id', '=', eventId)
+      .executeTakeFirstOrThrow();
+    if (current.routed_at && current.result) return routedReceipt(current.result);
+    const receipt: EventReceipt = {
+      eventId,
+      customerId: event.customer_id,
+      status: 'routed',
+      enrolled: [],
+      signalled: [],
+      notEnrolled: [],
+    };
+    const journeyEvent = {
+      id: event.id,
+      type: event.type,
+      occurredAt: event.occurred_at.toISOString(),
+      data: event.data,
+    };
+    // The customer's facts (record, consent, metrics) are read once, and only when a condition or
+    // a running journey needs them.
+    let facts: Promise<CustomerFacts> | undefined;
+    const customerNow = () =>
+      (facts ??= db
+        .selectFrom('customers')
+        .selectAll()
+        .where('id', '=', event.customer_id)
+        .executeTakeFirstOrThrow()
+        .then((row) => customerFacts(db, row)));
 
-        // This customer's enrollments in the journey, newest first: the one this event started, if
-        // routing is repeated, and the earlier ones the reentry rule reads.
-        const earlier = await db
-          .selectFrom('enrollments')
-          .select(['id', 'version', 'event_id', 'status', 'ended_at', 'workflow_id'])
-          .where('customer_id', '=', event.customer_id)
-          .where('journey_id', '=', journey)
-          .orderBy('started_at', 'desc')
-          .execute();
-        const decision = decideEnrollment({
-          def,
-          paused: published.status === 'paused',
-          event: journeyEvent,
-          earlier,
-          customer: def.trigger.when ? await customerNow() : undefined,
-          now: new Date(),
-        });
-        if (decision.action === 'refuse') {
-          receipt.notEnrolled.push({ journey, reason: decision.reason });
+    // Running journeys of this customer that listen for this event type receive it first, so an
+    // event that ends one journey (a goal, an exit) is seen before it starts another.
+    const running = await db
+      .selectFrom('enrollments')
+      .select(['id', 'journey_id', 'version', 'workflow_id', 'event_id'])
+      .where('customer_id', '=', event.customer_id)
+      .where('status', '=', 'active')
+      .execute();
+    for (const enrollment of running) {
+      // An enrollment this very event started (routing repeated after a crash) does not get it again.
+      if (enrollment.event_id === event.id) continue;
+      const plan = await this.planOf(enrollment.journey_id, enrollment.version);
+      if (!listensTo(plan, event.type)) continue;
+      const signal: EventSignal = { event: journeyEvent, customer: await customerNow() };
+      try {
+        await this.deps.temporal.workflow.getHandle(enrollment.workflow_id).signal('journeyEvent', signal);
+        receipt.signalled.push({ journey: enrollment.journey_id, workflowId: enrollment.workflow_id });
+      } catch (err) {
+        // The workflow ended between the read and the signal: nothing is listening any more.
+        // Anything else (Temporal unreachable) leaves the event unrouted, to be routed again.
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        this.deps.logger.debug({ workflowId: enrollment.workflow_id }, 'signal not delivered: the journey has ended');
+      }
+    }
+
+    for (const latest of await latestVersionNumbers(db)) {
+      const published = { ...latest, plan: await this.planOf(latest.journeyId, latest.version) };
+      const def = published.plan.definition;
+      // A scheduled journey enrolls by the events of its runs (see activities/segments.ts).
+      if ((def.trigger.event ?? scheduledEventType(def.journey)) !== event.type) continue;
+      const journey = def.journey;
+
+      // This customer's enrollments in the journey, newest first: the one this event started, if
+      // routing is repeated, and the earlier ones the reentry rule reads.
+      const earlier = await db
+        .selectFrom('enrollments')
+        .select(['id', 'version', 'event_id', 'status', 'ended_at', 'workflow_id'])
+        .where('customer_id', '=', event.customer_id)
+        .where('journey_id', '=', journey)
+        .orderBy('started_at', 'desc')
+        .execute();
+      const decision = decideEnrollment({
+        def,
+        paused: published.status === 'paused',
+        event: journeyEvent,
+        earlier,
+        customer: def.trigger.when ? await customerNow() : undefined,
+        now: new Date(),
+      });
+      if (decision.action === 'refuse') {
+        receipt.notEnrolled.push({ journey, reason: decision.reason });
+        continue;
+      }
+      let enrollment: { id: string; version: number; workflow_id: string } | undefined =
+        decision.action === 'resume' ? decision.enrollment : undefined;
+      if (!enrollment) {
+        const id = newId('enr');
+        const workflowId = journeyWorkflowId(journey, event.customer_id, def.entry?.concurrent ? id : undefined);
+        const inserted = await db
+          .insertInto('enrollments')
+          .values({
+            id,
+            customer_id: event.customer_id,
+            journey_id: journey,
+            version: published.version,
+            workflow_id: workflowId,
+            event_id: event.id,
+            status: 'active',
+            current_step: def.steps[0]?.id ?? null,
+            goal_met: false,
+          })
+          .onConflict((oc) => oc.doNothing())
+          .returning(['id', 'version', 'workflow_id'])
+          .executeTakeFirst();
+        if (!inserted) {
+          receipt.notEnrolled.push({ journey, reason: 'already in this journey' });
           continue;
         }
-        let enrollment: { id: string; version: number; workflow_id: string } | undefined =
-          decision.action === 'resume' ? decision.enrollment : undefined;
-        if (!enrollment) {
-          const id = newId('enr');
-          const workflowId = journeyWorkflowId(journey, event.customer_id, def.entry?.concurrent ? id : undefined);
-          const inserted = await db
-            .insertInto('enrollments')
-            .values({
-              id,
-              customer_id: event.customer_id,
-              journey_id: journey,
-              version: published.version,
-              workflow_id: workflowId,
-              event_id: event.id,
-              status: 'active',
-              current_step: def.steps[0]?.id ?? null,
-              goal_met: false,
-            })
-            .onConflict((oc) => oc.doNothing())
-            .returning(['id', 'version', 'workflow_id'])
-            .executeTakeFirst();
-          if (!inserted) {
-            receipt.notEnrolled.push({ journey, reason: 'already in this journey' });
-            continue;
-          }
-          enrollment = inserted;
-          await appendTimeline(db, {
-            customerId: event.customer_id,
-            at: new Date(),
-            kind: 'enrollment',
-            summary: `entered journey ${journey} (version ${published.version})`,
-            ref: `start:${id}`,
-            data: { journey, version: published.version, enrollment: id, eventId: event.id },
-          });
-        }
-        const { version, workflow_id: workflowId } = enrollment;
-        const plan = version === published.version ? published.plan : await this.planOf(journey, version);
-        const input: JourneyInput = {
-          plan,
-          version,
+        enrollment = inserted;
+        await appendTimeline(db, {
           customerId: event.customer_id,
-          enrollmentId: enrollment.id,
-          event: journeyEvent,
-        };
-        await this.deps.temporal.workflow.start('journeyWorkflow', {
-          taskQueue: this.deps.taskQueue,
-          workflowId,
-          args: [input],
-          // A repeated routing of the same event finds the workflow it started.
-          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-          workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-          typedSearchAttributes: [
-            { key: SA_JOURNEY, value: journey },
-            { key: SA_VERSION, value: version },
-            { key: SA_CUSTOMER, value: event.customer_id },
-            { key: SA_STEP, value: def.steps[0]?.id ?? 'start' },
-          ],
+          at: new Date(),
+          kind: 'enrollment',
+          summary: `entered journey ${journey} (version ${published.version})`,
+          ref: `start:${id}`,
+          data: { journey, version: published.version, enrollment: id, eventId: event.id },
         });
-        receipt.enrolled.push({ journey, version, workflowId, enrollmentId: enrollment.id });
       }
-      await db
-        .updateTable('events')
-        .set({ routed_at: new Date(), result: JSON.stringify(receipt), parked_at: null, next_route_at: null })
-        .where('id', '=', eventId)
-        .execute();
-      this.deps.logger.info(
-        { eventId, type: event.type, customerId: event.customer_id, enrolled: receipt.enrolled.map((e) => e.journey) },
-        'event routed',
-      );
-      return receipt;
-    });
+      const { version, workflow_id: workflowId } = enrollment;
+      const plan = version === published.version ? published.plan : await this.planOf(journey, version);
+      const input: JourneyInput = {
+        plan,
+        version,
+        customerId: event.customer_id,
+        enrollmentId: enrollment.id,
+        event: journeyEvent,
+      };
+      await this.deps.temporal.workflow.start('journeyWorkflow', {
+        taskQueue: this.deps.taskQueue,
+        workflowId,
+        args: [input],
+        // A repeated routing of the same event finds the workflow it started.
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+        typedSearchAttributes: [
+          { key: SA_JOURNEY, value: journey },
+          { key: SA_VERSION, value: version },
+          { key: SA_CUSTOMER, value: event.customer_id },
+          { key: SA_STEP, value: def.steps[0]?.id ?? 'start' },
+        ],
+      });
+      receipt.enrolled.push({ journey, version, workflowId, enrollmentId: enrollment.id });
+    }
+    await db
+      .updateTable('events')
+      .set({ routed_at: new Date(), result: JSON.stringify(receipt), parked_at: null, next_route_at: null })
+      .where('id', '=', eventId)
+      .execute();
+    this.deps.logger.info(
+      { eventId, type: event.type, customerId: event.customer_id, enrolled: receipt.enrolled.map((e) => e.journey) },
+      'event routed',
+    );
+    return receipt;
   }
 
   private readonly plans = new Map<string, JourneyPlan>();

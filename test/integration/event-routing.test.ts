@@ -211,3 +211,26 @@ test('routing that keeps failing parks the event with its error; a retry routes 
   expect(located.statusCode).toBe(202);
   expect(located.headers.location).toBe('/v1/events/located-1');
 });
+
+test('an answer that waits for routing routes the customer’s earlier events first, in order', async () => {
+  // No router runs in this file: the first event stays accepted until something routes it.
+  const first = await post({ id: 'order-1', type: 'hello.requested', customer: { email: 'order@example.com' } });
+  expect(first.json<EventReceipt>().status).toBe('accepted');
+  const second = await stack.api.inject({
+    method: 'POST',
+    url: '/v1/events',
+    headers: { prefer: 'wait=10' },
+    payload: { id: 'order-2', type: 'visit.recorded', customer: { email: 'order@example.com' } },
+  });
+  expect(second.json<EventReceipt>()).toMatchObject({ status: 'routed' });
+  const rows = await stack.db
+    .selectFrom('events')
+    .select(['id', 'routed_at'])
+    .where('id', 'in', ['order-1', 'order-2'])
+    .orderBy('seq')
+    .execute();
+  expect(rows.map((r) => r.id)).toEqual(['order-1', 'order-2']);
+  expect(rows[0]!.routed_at!.getTime()).toBeLessThanOrEqual(rows[1]!.routed_at!.getTime());
+  const firstNow = (await stack.api.inject({ method: 'GET', url: '/v1/events/order-1' })).json<EventReceipt>();
+  expect(firstNow).toMatchObject({ status: 'routed', enrolled: [expect.objectContaining({ journey: 'hello' })] });
+});
