@@ -7,6 +7,7 @@
  */
 import {
   type Client,
+  WorkflowExecutionAlreadyStartedError,
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
   WorkflowNotFoundError,
@@ -221,7 +222,7 @@ export class EventRouter {
         receipt.notEnrolled.push({ journey, reason: decision.reason });
         continue;
       }
-      let enrollment: { id: string; version: number; workflow_id: string } | undefined =
+      let enrollment: { id: string; version: number; workflow_id: string; status?: string } | undefined =
         decision.action === 'resume' ? decision.enrollment : undefined;
       if (!enrollment) {
         const id = newId('enr');
@@ -257,6 +258,11 @@ export class EventRouter {
         });
       }
       const { version, workflow_id: workflowId } = enrollment;
+      // Routing repeated after this enrollment's journey ran and ended: nothing to start again.
+      if (enrollment.status !== undefined && enrollment.status !== 'active') {
+        receipt.enrolled.push({ journey, version, workflowId, enrollmentId: enrollment.id });
+        continue;
+      }
       const plan = version === published.version ? published.plan : await this.planOf(journey, version);
       const input: JourneyInput = {
         plan,
@@ -265,20 +271,35 @@ export class EventRouter {
         enrollmentId: enrollment.id,
         event: journeyEvent,
       };
-      await this.deps.temporal.workflow.start('journeyWorkflow', {
-        taskQueue: this.deps.taskQueue,
-        workflowId,
-        args: [input],
-        // A repeated routing of the same event finds the workflow it started.
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-        typedSearchAttributes: [
-          { key: SA_JOURNEY, value: journey },
-          { key: SA_VERSION, value: version },
-          { key: SA_CUSTOMER, value: event.customer_id },
-          { key: SA_STEP, value: def.steps[0]?.id ?? 'start' },
-        ],
-      });
+      try {
+        await this.deps.temporal.workflow.start('journeyWorkflow', {
+          taskQueue: this.deps.taskQueue,
+          workflowId,
+          args: [input],
+          // The run carries its enrollment's id, so a start that finds a run going knows whose it is.
+          memo: { enrollmentId: enrollment.id },
+          workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+          workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+          typedSearchAttributes: [
+            { key: SA_JOURNEY, value: journey },
+            { key: SA_VERSION, value: version },
+            { key: SA_CUSTOMER, value: event.customer_id },
+            { key: SA_STEP, value: def.steps[0]?.id ?? 'start' },
+          ],
+        });
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        // A run is going under this id: this enrollment's (routing repeated), or the customer's last
+        // enrollment still ending. A new enrollment never joins the run that is ending: routing
+        // fails for now and is tried again in a moment, when that run has closed.
+        const running = await this.deps.temporal.workflow.getHandle(workflowId).describe();
+        const runFor = running.memo?.enrollmentId;
+        // Runs started before runs carried their enrollment: taken as this one's when routing repeats.
+        const ours = runFor === enrollment.id || (runFor === undefined && decision.action === 'resume');
+        if (!ours) {
+          throw new Error(`the previous run of ${workflowId} is still ending; the new enrollment starts once it has`);
+        }
+      }
       receipt.enrolled.push({ journey, version, workflowId, enrollmentId: enrollment.id });
     }
     await db

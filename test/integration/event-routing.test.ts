@@ -18,12 +18,7 @@ let env: TestWorkflowEnvironment;
 let stack: TestStack;
 let away: Connection;
 
-beforeAll(async () => {
-  env = await timeSkippingEnv();
-  // No router in the background: this file routes by hand, to see each state on the way.
-  stack = await startTestStack(env, { journeysDirs: [], router: false });
-  await stack.publish({
-    'hello.yaml': `
+const helloJourney = `
 journey: hello
 name: Hello
 category: service
@@ -34,7 +29,14 @@ steps:
     channel: email
     subject: "Hello"
     text: "Hello."
-`,
+`;
+
+beforeAll(async () => {
+  env = await timeSkippingEnv();
+  // No router in the background: this file routes by hand, to see each state on the way.
+  stack = await startTestStack(env, { journeysDirs: [], router: false });
+  await stack.publish({
+    'hello.yaml': helloJourney,
     'waiter.yaml': `
 journey: waiter
 name: Waiter
@@ -233,4 +235,34 @@ test('an answer that waits for routing routes the customer’s earlier events fi
   expect(rows[0]!.routed_at!.getTime()).toBeLessThanOrEqual(rows[1]!.routed_at!.getTime());
   const firstNow = (await stack.api.inject({ method: 'GET', url: '/v1/events/order-1' })).json<EventReceipt>();
   expect(firstNow).toMatchObject({ status: 'routed', enrolled: [expect.objectContaining({ journey: 'hello' })] });
+});
+
+test('a new enrollment never joins a run that is still ending: it starts once that run has closed', async () => {
+  const first = await stack.sendEvent({
+    id: 'again-1',
+    type: 'hello.requested',
+    customer: { email: 'again@example.com' },
+  });
+  const workflowId = first.enrolled[0]!.workflowId;
+  await env.client.workflow.getHandle(workflowId).result();
+  // The customer may enter hello again; a run under its workflow id is still going (as the last
+  // enrollment's run would be, between recording its end and closing).
+  await stack.publish({ 'hello.yaml': helloJourney.replace('steps:', 'entry: { reentry: always }\nsteps:') });
+  await env.client.workflow.start('journeyWorkflow', {
+    taskQueue: 'nobody-polls-this',
+    workflowId,
+    args: [{ plan: { definition: {}, templates: {}, contentHash: '' } } as never],
+  });
+  const blocked = await post({ id: 'again-2', type: 'hello.requested', customer: { email: 'again@example.com' } });
+  expect(blocked.statusCode).toBe(202);
+  const waiting = await stack.intake.routeOrDefer('again-2');
+  expect(waiting).toMatchObject({ status: 'accepted', error: expect.stringMatching(/is still ending/) });
+
+  await env.client.workflow.getHandle(workflowId).terminate('the old run closes');
+  await stack.intake.retry('again-2');
+  const routed = (await stack.api.inject({ method: 'GET', url: '/v1/events/again-2' })).json<EventReceipt>();
+  expect(routed).toMatchObject({ status: 'routed', enrolled: [expect.objectContaining({ workflowId })] });
+  const run = await env.client.workflow.getHandle(workflowId).describe();
+  expect(run.memo?.enrollmentId).toBe(routed.enrolled[0]!.enrollmentId);
+  expect(routed.enrolled[0]!.enrollmentId).not.toBe((first.enrolled[0] as { enrollmentId?: string }).enrollmentId);
 });
