@@ -232,12 +232,12 @@ export class EventIntake {
     }
     if (prior.routed_at && prior.result) return { receipt: routedReceipt(prior.result), replayed: true };
     // Accepted earlier and not routed yet (a crash in between, Temporal away, the router busy).
-    const customer = await this.deps.db
+    const accepted = await this.deps.db
       .selectFrom('events')
       .select(['id', 'customer_id', 'type', 'occurred_at', 'data'])
       .where('id', '=', id)
       .executeTakeFirstOrThrow();
-    return { receipt: await this.routeWithin(id, customer, waitMs), replayed: true };
+    return { receipt: await this.routeWithin(id, accepted, waitMs), replayed: true };
   }
 
   /** Enrolls a customer for a scheduled run of a journey; true when they were enrolled. */
