@@ -16,8 +16,6 @@ import { pool } from '../pool';
 import { EventRouter, pendingReceipt, ROUTING_CONCURRENCY, routedReceipt, type RoutedEvent } from './router';
 import type { EventReceipt, ParsedEvent } from './schema';
 
-export { isTemporalUnavailable, MAX_ROUTE_ATTEMPTS } from './router';
-
 /**
  * How long a caller that asks to wait (`?wait=routed`, and the library's accept()) waits for its event
  * to be routed; the event is accepted either way.
@@ -151,7 +149,7 @@ export class EventIntake {
           if (merged)
             await this.router
               .settleMerges([accepted.customer_id])
-              .catch((err: unknown) => this.router.routingFailed(err));
+              .catch((err: unknown) => this.router.routingFailed('settling merged enrollments', err));
           return { receipt: await this.routeWithin(id, accepted, waitMs), replayed: false };
         };
       } catch (err) {
@@ -265,7 +263,7 @@ export class EventIntake {
       );
     }
     const routing = this.router.routeOrDefer(eventId, known).catch((err: unknown) => {
-      this.router.routingFailed(err);
+      this.router.routingFailed('routing an accepted event', err);
       return pendingReceipt(eventId, known.customer_id, 'accepted', 'routing failed; the router tries again');
     });
     let timer: NodeJS.Timeout | undefined;

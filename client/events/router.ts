@@ -388,10 +388,11 @@ export class EventRouter {
     return pendingReceipt(eventId, row.customer_id, park ? 'parked' : 'accepted', error);
   }
 
-  routingFailed(err: unknown): void {
+  /** Logs a failure of routing's own machinery (not of one event's routing, which deferRouting records). */
+  routingFailed(what: string, err: unknown): void {
     this.deps.logger.warn(
       { err: { message: err instanceof Error ? err.message : String(err) } },
-      'settling merged enrollments failed; will try again',
+      `${what} failed; will try again`,
     );
   }
 
@@ -443,7 +444,7 @@ export class EventRouter {
           const routed = await this.routeDue();
           if (routed > 0) this.deps.logger.debug({ routed }, 'routed accepted events');
         } catch (err) {
-          this.routingFailed(err);
+          this.routingFailed('a routing round', err);
         }
       } while (again && !stopped);
       running = false;
