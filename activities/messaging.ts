@@ -20,7 +20,15 @@ import { OUTBOUND_MAX_ATTEMPTS } from '../definitions/retry';
 import { renderHtml, renderText, textToHtml } from './render';
 import { getCustomer } from './store/customers';
 import { customerFacts } from './store/facts';
-import { claimSend, finishedSend, inFlightSince, markInFlight, reclaimSend, recordOutcome } from './store/ledger';
+import {
+  claimSend,
+  finishedSend,
+  inFlightSince,
+  lockCustomerSends,
+  markInFlight,
+  reclaimSend,
+  recordOutcome,
+} from './store/ledger';
 import { activeSuppression, consentFor, recentSends, suppress } from './store/consent';
 import { decide, DEFAULT_POLICY, type PolicySettings } from './policy';
 import { appendTimeline } from './store/timeline';
@@ -170,24 +178,45 @@ export function createMessaging(deps: MessagingDeps) {
 
     // The contact policy, at the time the journey sends, or now for a retry that comes later.
     const now = Math.max(Date.parse(req.at), Date.now());
-    const decision = decide(
-      {
-        channel,
-        category: req.category,
-        now,
-        timezone: customer.timezone,
-        quietHours: req.sending?.quietHours,
-        frequencyCap: req.sending?.frequencyCap,
-        whenCapped: req.sending?.whenCapped,
-        consent: await consentFor(db, customer.id, channel),
-        suppressed: await activeSuppression(db, customer.id, channel),
-        recentSends: longestWindow > 0 ? await recentSends(db, customer.id, new Date(now - longestWindow)) : [],
-      },
-      policy,
-    );
+    const consent = await consentFor(db, customer.id, channel);
+    const suppressed = await activeSuppression(db, customer.id, channel);
+    const claimRow = {
+      sendKey,
+      customerId: customer.id,
+      workflowId,
+      stepId: req.stepId,
+      channel,
+      category: req.category,
+      sendsAt: new Date(req.at),
+    };
+    // The cap is counted and the send claimed in one transaction that holds the customer's send lock,
+    // so two sends at the same instant, in any process, cannot both pass a cap of one: the second
+    // counts the first's claim.
+    const { decision, claim } = await db.transaction().execute(async (trx) => {
+      await lockCustomerSends(trx, customer.id);
+      const decision = decide(
+        {
+          channel,
+          category: req.category,
+          now,
+          timezone: customer.timezone,
+          quietHours: req.sending?.quietHours,
+          frequencyCap: req.sending?.frequencyCap,
+          whenCapped: req.sending?.whenCapped,
+          consent,
+          suppressed,
+          recentSends: longestWindow > 0 ? await recentSends(trx, customer.id, new Date(now - longestWindow)) : [],
+        },
+        policy,
+      );
+      if ('allow' in decision) return { decision, claim: await claimSend(trx, claimRow) };
+      if ('skip' in decision) {
+        await claimSend(trx, claimRow);
+        await recordOutcome(trx, sendKey, 'skipped', { error: decision.skip, category: req.category });
+      }
+      return { decision, claim: undefined };
+    });
     if ('skip' in decision) {
-      await claimSend(db, { sendKey, customerId: customer.id, workflowId, stepId: req.stepId, channel });
-      await recordOutcome(db, sendKey, 'skipped', { error: decision.skip, category: req.category });
       await writeTimeline(req, sendKey, `${channel} skipped: ${decision.skip}`, {
         status: 'skipped',
         channel,
@@ -215,8 +244,8 @@ export function createMessaging(deps: MessagingDeps) {
       });
       return { status: 'deferred', channel, sendKey, until, detail: decision.reason };
     }
+    if (!claim) throw new Error(`send ${sendKey}: allowed by the contact policy but not claimed`);
 
-    const claim = await claimSend(db, { sendKey, customerId: customer.id, workflowId, stepId: req.stepId, channel });
     if (claim.kind === 'done') {
       const status = claim.state === 'sent' ? 'sent' : claim.state === 'skipped' ? 'skipped' : 'failed';
       return { status, channel, sendKey, detail: claim.error ?? claim.providerRef ?? claim.state };

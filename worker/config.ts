@@ -180,6 +180,12 @@ export const configSchema = z.object({
     .optional()
     .refine((v) => parseCap(v) !== 'invalid', { message: 'expected N/<duration> such as 10/1d, or none' }),
 
+  /**
+   * What this process runs: all (the API, the router and the worker), api (the API and the router),
+   * worker (the Temporal worker). Processes of one role share PostgreSQL and a Temporal server.
+   */
+  RAPPORT_ROLE: z.enum(['all', 'api', 'worker'], { error: 'expected all, api or worker' }).default('all'),
+
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
 });
@@ -220,6 +226,18 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     twilioProblems.push('TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID: expected one, the sender of SMS');
   }
   if (twilioProblems.length > 0) throw new ConfigError(twilioProblems);
+  if (c.RAPPORT_ROLE !== 'all') {
+    const missing = [
+      ...(c.DATABASE_URL ? [] : ['DATABASE_URL (a PostgreSQL server)']),
+      ...(c.TEMPORAL_ADDRESS ? [] : ['TEMPORAL_ADDRESS (a Temporal server)']),
+    ];
+    if (missing.length > 0) {
+      throw new ConfigError([
+        `RAPPORT_ROLE=${c.RAPPORT_ROLE} (--role): a process of one role shares the work with other processes, ` +
+          `through what the embedded defaults cannot share: expected ${missing.join(' and ')}`,
+      ]);
+    }
+  }
   return c;
 }
 

@@ -1,7 +1,9 @@
 /**
- * Starts Rapport in one process: Temporal (the embedded dev server, or a cluster), the customer
- * database (PGlite in the data folder, or PostgreSQL), the built-in journeys, the worker and the
- * HTTP API. PGlite allows one process per data folder, so the worker and the API share this one.
+ * Starts Rapport: Temporal (the embedded dev server, or a cluster), the customer database (PGlite in
+ * the data folder, or PostgreSQL), the built-in journeys, and what the process's role runs: the
+ * worker (`worker`), the HTTP API and the router (`api`), or all three (`all`, the default). PGlite
+ * allows one process per data folder, so a process of one role needs PostgreSQL and a Temporal
+ * server that other processes share (config.ts checks).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,7 +27,8 @@ import { connectClient, connectWorker, ensureSearchAttributes } from './temporal
 import { startDevServer, type DevServer } from './temporal/dev-server';
 
 export interface Rapport {
-  apiUrl: string;
+  /** Where the API listens; undefined for a worker-only process. */
+  apiUrl: string | undefined;
   temporalAddress: string;
   temporalUiUrl: string | undefined;
   mailDestination: string;
@@ -161,6 +164,7 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
       temporal: client,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       logger,
+      locks: database.locks,
     });
     const activities = createActivities({
       enroll: intake.enrollScheduled,
@@ -174,51 +178,57 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
       webhooks: webhookPolicy(config),
       policy: policySettings(config),
     });
-    const nativeConnection = await connectWorker(config, address);
-    onStop('worker connection', () => nativeConnection.close());
-    const worker = await Worker.create({
-      connection: nativeConnection,
-      namespace: config.TEMPORAL_NAMESPACE,
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-      workflowBundle: await bundleWorkflows(),
-      activities,
-      maxCachedWorkflows: config.RAPPORT_MAX_CACHED_WORKFLOWS,
-    });
-    const running = worker.run();
-    onStop('worker', async () => {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running;
-    });
-    running.catch((err: unknown) => logger.error({ err }, 'the worker stopped with an error'));
-
-    // API.
-    const api = buildApi({
-      db: database.db,
-      intake,
-      temporal: client,
-      outboxDir,
-      logger,
-      allowHttpWebhooks: config.RAPPORT_WEBHOOK_ALLOW_HTTP,
-      channels,
-      rateLimit: { perKey: config.RAPPORT_RATE_LIMIT, public: config.RAPPORT_PUBLIC_RATE_LIMIT },
-      eventMaxBytes: config.RAPPORT_EVENT_MAX_BYTES,
-      onPublished: async (journeyId) => {
-        await syncSchedule(client, database.db, config.TEMPORAL_TASK_QUEUE, journeyId, logger);
-      },
-    });
-    await syncSchedules(client, database.db, config.TEMPORAL_TASK_QUEUE, logger);
-    if ((await activeKeyCount(database.db)) === 0) {
-      logger.warn('no API key exists: the API answers this machine only; create one with `rapport keys create`');
+    const role = config.RAPPORT_ROLE;
+    if (role !== 'api') {
+      const nativeConnection = await connectWorker(config, address);
+      onStop('worker connection', () => nativeConnection.close());
+      const worker = await Worker.create({
+        connection: nativeConnection,
+        namespace: config.TEMPORAL_NAMESPACE,
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        workflowBundle: await bundleWorkflows(),
+        activities,
+        maxCachedWorkflows: config.RAPPORT_MAX_CACHED_WORKFLOWS,
+      });
+      const running = worker.run();
+      onStop('worker', async () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await running;
+      });
+      running.catch((err: unknown) => logger.error({ err }, 'the worker stopped with an error'));
     }
-    await api.listen({ host: config.RAPPORT_HOST, port: config.RAPPORT_PORT });
-    onStop('api', () => api.close());
-    const apiUrl = `http://${config.RAPPORT_HOST}:${config.RAPPORT_PORT}`;
 
-    // Events accepted before the last stop, or while Temporal was away, and those whose routing failed
-    // and waits to be tried again: the router takes them in the background, in order, and never stops
-    // the start (an event that cannot be routed is parked, with its error).
-    const router = intake.startRouting();
-    onStop('router', () => router.stop());
+    let apiUrl: string | undefined;
+    if (role !== 'worker') {
+      const api = buildApi({
+        db: database.db,
+        intake,
+        temporal: client,
+        outboxDir,
+        logger,
+        allowHttpWebhooks: config.RAPPORT_WEBHOOK_ALLOW_HTTP,
+        channels,
+        rateLimit: { perKey: config.RAPPORT_RATE_LIMIT, public: config.RAPPORT_PUBLIC_RATE_LIMIT },
+        eventMaxBytes: config.RAPPORT_EVENT_MAX_BYTES,
+        onPublished: async (journeyId) => {
+          await syncSchedule(client, database.db, config.TEMPORAL_TASK_QUEUE, journeyId, logger);
+        },
+      });
+      await syncSchedules(client, database.db, config.TEMPORAL_TASK_QUEUE, logger);
+      if ((await activeKeyCount(database.db)) === 0) {
+        logger.warn('no API key exists: the API answers this machine only; create one with `rapport keys create`');
+      }
+      await api.listen({ host: config.RAPPORT_HOST, port: config.RAPPORT_PORT });
+      onStop('api', () => api.close());
+      apiUrl = `http://${config.RAPPORT_HOST}:${config.RAPPORT_PORT}`;
+
+      // Events accepted before the last stop, or while Temporal was away, and those whose routing
+      // failed and waits to be tried again: the router takes them in the background, in order, and
+      // never stops the start (an event that cannot be routed is parked, with its error). Routers of
+      // several processes share the work; a customer's lock keeps their events in order.
+      const router = intake.startRouting();
+      onStop('router', () => router.stop());
+    }
 
     return {
       apiUrl,

@@ -5,6 +5,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, type KyselyConfig, Migrator, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { clusterLocks, type KeyLocks, processLocks } from './locks';
 import { migrationProvider } from './migrations';
 import { pgliteDialect } from './pglite-dialect';
 import type { Database } from './schema';
@@ -23,6 +24,8 @@ export interface DatabaseOptions {
 export interface OpenDatabase {
   db: Db;
   engine: 'postgres' | 'pglite';
+  /** Per-key locks: across processes on a PostgreSQL server, within this one on PGlite (one process per folder). */
+  locks: KeyLocks;
   close(): Promise<void>;
 }
 
@@ -43,13 +46,23 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
   if (options.url) {
     const pool = new pg.Pool({ connectionString: options.url, max: 10 });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...log });
-    return { db, engine: 'postgres', close: () => db.destroy() };
+    const locks = clusterLocks(options.url);
+    return {
+      db,
+      engine: 'postgres',
+      locks,
+      async close() {
+        await locks.close();
+        await db.destroy();
+      },
+    };
   }
   const lite = options.dataDir ? await PGlite.create(options.dataDir) : await PGlite.create();
   const db = new Kysely<Database>({ dialect: pgliteDialect(lite), ...log });
   return {
     db,
     engine: 'pglite',
+    locks: processLocks(),
     async close() {
       await db.destroy();
       await lite.close();

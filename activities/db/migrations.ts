@@ -297,6 +297,13 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0009-routing-order': {
+    async up(db: Kysely<unknown>) {
+      // The order events were routed in, across every process routing them.
+      await sql`create sequence events_routed_order`.execute(db);
+      await db.schema.alterTable('events').addColumn('routed_seq', 'bigint').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

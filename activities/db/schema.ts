@@ -52,6 +52,8 @@ export interface EventsTable {
   next_route_at: Timestamp | null;
   /** Set when routing was given up; `POST /v1/events/<id>/retry` clears it. */
   parked_at: Timestamp | null;
+  /** The order events were routed in, across processes (a sequence); null until routed. */
+  routed_seq: ColumnType<number | null, never, number | null>;
 }
 
 export type TimelineKind = 'event' | 'message' | 'enrollment' | 'task' | 'change' | 'merge';

@@ -130,11 +130,12 @@ export async function recentSends(
   customerId: string,
   since: Date,
 ): Promise<{ category: Category; sentAt: number }[]> {
+  // Sent, or claimed and under way (at the time it sends): a send in flight counts against the cap.
   const rows = await db
     .selectFrom('send_ledger')
     .select(['category', 'sent_at'])
     .where('customer_id', '=', customerId)
-    .where('state', '=', 'sent')
+    .where('state', 'in', ['sent', 'claimed'])
     .where('sent_at', '>', since)
     .execute();
   return rows

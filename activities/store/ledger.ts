@@ -2,6 +2,7 @@
  * The send ledger: one row per send key. A send claims its key before the provider call and records
  * the outcome after, so a retried activity never sends twice what was already sent.
  */
+import { sql } from 'kysely';
 import type { Db } from '../db/database';
 import type { Channel, LedgerState } from '../db/schema';
 
@@ -12,9 +13,30 @@ export type Claim =
   /** An earlier attempt died while the provider call was in flight: the outcome is unknown. */
   | { kind: 'in_flight'; attempt: number; claimedAt: Date };
 
+/**
+ * Holds the customer's send lock until the transaction `trx` ends: sends of one customer are counted
+ * against the cap and claimed one at a time, on every process sharing the database.
+ */
+export async function lockCustomerSends(trx: Db, customerId: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtextextended(${`send:${customerId}`}, 0))`.execute(trx);
+}
+
+/**
+ * Claims a send key before the provider call. A claim may carry its category and the time it sends
+ * at (`sent_at`, until its outcome replaces it), so a send under way counts against the frequency
+ * cap before its outcome is known.
+ */
 export async function claimSend(
   db: Db,
-  row: { sendKey: string; customerId: string; workflowId: string; stepId: string; channel: Channel },
+  row: {
+    sendKey: string;
+    customerId: string;
+    workflowId: string;
+    stepId: string;
+    channel: Channel;
+    category?: string;
+    sendsAt?: Date;
+  },
 ): Promise<Claim> {
   const now = new Date();
   const inserted = await db
@@ -30,6 +52,8 @@ export async function claimSend(
       attempt: 1,
       claimed_at: now,
       updated_at: now,
+      ...(row.category ? { category: row.category } : {}),
+      ...(row.sendsAt ? { sent_at: row.sendsAt } : {}),
     })
     .onConflict((oc) => oc.column('send_key').doNothing())
     .returning('attempt')
@@ -79,7 +103,8 @@ export async function recordOutcome(
       provider_ref: details.providerRef ?? null,
       last_error: details.error ?? null,
       updated_at: new Date(),
-      ...(details.sentAt ? { sent_at: details.sentAt } : {}),
+      // A claim's time to send stays only on what was sent.
+      ...(state !== 'sent' ? { sent_at: null } : details.sentAt ? { sent_at: details.sentAt } : {}),
       ...(details.category ? { category: details.category } : {}),
     })
     .where('send_key', '=', sendKey)

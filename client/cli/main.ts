@@ -1,5 +1,5 @@
 /** The `rapport` command line. Exit codes: 0 done, 1 failed (invalid input, refused by the API), 2 usage. */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { RapportApiError } from '../sdk';
 import { graphCommand, journeysList, journeysSetStatus, journeysShow, publishCommand } from './journeys';
 import { customersShow, explainCommand } from './customers';
@@ -26,6 +26,12 @@ program
   .command('start')
   .description(
     'Run Rapport: Temporal, the customer database, the worker and the HTTP API (configured by environment variables; see the README)',
+  )
+  .addOption(
+    new Option(
+      '--role <role>',
+      'what this process runs: all; api (the HTTP API and the router); worker (the Temporal worker). Default $RAPPORT_ROLE or all',
+    ).choices(['all', 'api', 'worker']),
   )
   .action(startCommand);
 

@@ -4,10 +4,10 @@ import { createLogger } from '../../worker/logger';
 import { startRapport } from '../../worker/start';
 
 /** `rapport start`: runs the whole stack until Ctrl-C (SIGINT) or SIGTERM, then stops it cleanly. */
-export async function startCommand(): Promise<void> {
+export async function startCommand(options: { role?: string } = {}): Promise<void> {
   let config;
   try {
-    config = parseConfig();
+    config = parseConfig({ ...process.env, ...(options.role ? { RAPPORT_ROLE: options.role } : {}) });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -25,16 +25,15 @@ export async function startCommand(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  logger.info(`API:         ${rapport.apiUrl}  (try GET ${rapport.apiUrl}/v1/journeys)`);
+  const outbox = rapport.apiUrl ? `  (read it at ${rapport.apiUrl}/outbox)` : '';
+  if (rapport.apiUrl) logger.info(`API:         ${rapport.apiUrl}  (try GET ${rapport.apiUrl}/v1/journeys)`);
   if (rapport.temporalUiUrl) logger.info(`Temporal UI: ${rapport.temporalUiUrl}`);
   else logger.info(`Temporal:    ${rapport.temporalAddress}`);
-  logger.info(
-    `Mail:        ${rapport.mailDestination}${config.SMTP_URL ? '' : `  (read it at ${rapport.apiUrl}/outbox)`}`,
-  );
-  logger.info(
-    `SMS:         ${rapport.smsDestination}${config.TWILIO_ACCOUNT_SID ? '' : `  (read it at ${rapport.apiUrl}/outbox)`}`,
-  );
-  logger.info('Rapport is running; Ctrl-C stops it');
+  if (config.RAPPORT_ROLE !== 'api') {
+    logger.info(`Mail:        ${rapport.mailDestination}${config.SMTP_URL ? '' : outbox}`);
+    logger.info(`SMS:         ${rapport.smsDestination}${config.TWILIO_ACCOUNT_SID ? '' : outbox}`);
+  }
+  logger.info({ role: config.RAPPORT_ROLE }, 'Rapport is running; Ctrl-C stops it');
 
   // A Ctrl-C reaches this process from the terminal and again from npm, which forwards it: a
   // repeat within two seconds is the same request. A later one means "stop now".

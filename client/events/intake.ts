@@ -4,16 +4,20 @@
  * second effect.
  */
 import { createHash } from 'node:crypto';
-import type { Client } from '@temporalio/client';
-import type { Logger } from 'pino';
-import type { Db } from '../../activities/db/database';
 import { upsertCustomer } from '../../activities/store/customers';
 import { appendTimeline } from '../../activities/store/timeline';
 import { orderData, recordOrder } from '../../activities/store/orders';
 import { recordConsent } from '../../activities/store/consent';
 import type { ScheduledEnroll } from '../../activities/segments';
 import { pool } from '../pool';
-import { EventRouter, pendingReceipt, ROUTING_CONCURRENCY, routedReceipt, type RoutedEvent } from './router';
+import {
+  EventRouter,
+  type RouterDeps,
+  pendingReceipt,
+  ROUTING_CONCURRENCY,
+  routedReceipt,
+  type RoutedEvent,
+} from './router';
 import type { EventReceipt, ParsedEvent } from './schema';
 
 /**
@@ -58,12 +62,7 @@ export interface Accepted {
 /** What became of one event of a batch. */
 export type BatchResult = ({ ok: true } & Accepted) | { ok: false; error: unknown };
 
-export interface IntakeDeps {
-  db: Db;
-  temporal: Client;
-  taskQueue: string;
-  logger: Logger;
-}
+export type IntakeDeps = RouterDeps;
 
 function requestHash(event: ParsedEvent): string {
   const { id: _id, ...rest } = event;

@@ -12,10 +12,11 @@ import {
   WorkflowIdReusePolicy,
   WorkflowNotFoundError,
 } from '@temporalio/client';
-import type { Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Db } from '../../activities/db/database';
 import type { EventsTable } from '../../activities/db/schema';
+import { type KeyLocks, processLocks } from '../../activities/db/locks';
 import { newId } from '../../activities/store/ids';
 import { latestVersionNumbers } from '../../activities/store/journeys';
 import { versionPlan } from '../../activities/store/versions';
@@ -36,6 +37,8 @@ export interface RouterDeps {
   temporal: Client;
   taskQueue: string;
   logger: Logger;
+  /** Serialize each customer's routing; default: within this process (see activities/db/locks.ts). */
+  locks?: KeyLocks | undefined;
 }
 
 /** Routing tries an event this many times before it parks it, unless Temporal was away (it waits for that). */
@@ -71,25 +74,12 @@ export const ROUTING_CONCURRENCY = 8;
 /** What routing reads of an accepted event. */
 export type RoutedEvent = Pick<Selectable<EventsTable>, 'id' | 'customer_id' | 'type' | 'occurred_at' | 'data'>;
 
-/** Runs tasks for one key one after another, in the order they were queued. */
-class KeyedQueue {
-  private tails = new Map<string, Promise<unknown>>();
-  run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    const next = prev.then(task, task);
-    const tail = next.catch(() => undefined);
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return next;
-  }
-}
-
 export class EventRouter {
-  private readonly perCustomer = new KeyedQueue();
+  private readonly perCustomer: KeyLocks;
 
-  constructor(private readonly deps: RouterDeps) {}
+  constructor(private readonly deps: RouterDeps) {
+    this.perCustomer = deps.locks ?? processLocks();
+  }
 
   /**
    * Routes an accepted event: enrollments and signals. Safe to repeat for the same event. `known` is
@@ -104,7 +94,8 @@ export class EventRouter {
         .select(['id', 'customer_id', 'type', 'occurred_at', 'data'])
         .where('id', '=', eventId)
         .executeTakeFirstOrThrow());
-    return this.perCustomer.run(event.customer_id, async () => {
+    // One router at a time routes a customer's events, in this process and, on PostgreSQL, in all.
+    return this.perCustomer.run(`route:${event.customer_id}`, async () => {
       const current = await db
         .selectFrom('events')
         .select(['result', 'routed_at', 'seq'])
@@ -304,7 +295,14 @@ export class EventRouter {
     }
     await db
       .updateTable('events')
-      .set({ routed_at: new Date(), result: JSON.stringify(receipt), parked_at: null, next_route_at: null })
+      .set({
+        routed_at: new Date(),
+        // The order events were routed in, across processes: each customer's follows their acceptance.
+        routed_seq: sql<number>`nextval('events_routed_order')`,
+        result: JSON.stringify(receipt),
+        parked_at: null,
+        next_route_at: null,
+      })
       .where('id', '=', eventId)
       .execute();
     this.deps.logger.info(

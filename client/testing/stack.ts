@@ -108,7 +108,7 @@ export async function startTestStack(env: TestWorkflowEnvironment, options: Test
       })
     : createOutboxSmsSender(outboxDir);
   const taskQueue = `test-${process.pid}-${++counter}`;
-  const intake = new EventIntake({ db: database.db, temporal: env.client, taskQueue, logger });
+  const intake = new EventIntake({ db: database.db, temporal: env.client, taskQueue, logger, locks: database.locks });
   const real = createActivities({
     db: database.db,
     mailer,

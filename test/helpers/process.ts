@@ -16,8 +16,10 @@ export interface RapportProcess {
   kill(signal: NodeJS.Signals): void;
 }
 
-export function runRapport(env: Record<string, string>): RapportProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'client/cli/main.ts'), 'start'], {
+/** `rapport start`, with `args` after it (such as `--role api`). */
+export function runRapport(env: Record<string, string>, args: string[] = []): RapportProcess {
+  const cli = path.join(projectRoot, 'client/cli/main.ts');
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'start', ...args], {
     cwd: projectRoot,
     env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
