@@ -103,3 +103,16 @@ test('an unsubscribe secret is long enough, and without one a secret is generate
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a process of one role needs the shared PostgreSQL and Temporal server, and says which is missing', () => {
+  expect(parseConfig({}).RAPPORT_ROLE).toBe('all');
+  expect(() => parseConfig({ RAPPORT_ROLE: 'api', TEMPORAL_ADDRESS: 'temporal:7233' })).toThrow(
+    /RAPPORT_ROLE=api \(--role\).*expected DATABASE_URL \(a PostgreSQL server\)$/s,
+  );
+  expect(() => parseConfig({ RAPPORT_ROLE: 'worker' })).toThrow(
+    /expected DATABASE_URL \(a PostgreSQL server\) and TEMPORAL_ADDRESS \(a Temporal server\)/,
+  );
+  expect(() => parseConfig({ RAPPORT_ROLE: 'router' })).toThrow(/RAPPORT_ROLE: expected all, api or worker/);
+  const shared = { DATABASE_URL: 'postgres://db/rapport', TEMPORAL_ADDRESS: 'temporal:7233' };
+  expect(parseConfig({ ...shared, RAPPORT_ROLE: 'worker' }).RAPPORT_ROLE).toBe('worker');
+});
