@@ -77,7 +77,13 @@ export const configSchema = z.object({
   TEMPORAL_PORT: port('TEMPORAL_PORT').default(7233),
   TEMPORAL_UI_PORT: port('TEMPORAL_UI_PORT').default(8233),
 
-  /** PostgreSQL; without it, the embedded PGlite in the data folder. */
+  /**
+   * The embedded database when there is no DATABASE_URL: postgres (a PostgreSQL server from the npm
+   * package, as a child process; the default where the package installed) or pglite (in this
+   * process). A data folder PGlite already keeps the customers in stays on PGlite.
+   */
+  RAPPORT_EMBEDDED_DATABASE: z.enum(['postgres', 'pglite'], { error: 'expected postgres or pglite' }).optional(),
+  /** PostgreSQL; without it, the embedded database in the data folder. */
   DATABASE_URL: url(['postgres:', 'postgresql:'], 'postgres://user:password@host:5432/rapport'),
 
   /** An SMTP server; without it, mail goes to the outbox folder. */

@@ -25,6 +25,7 @@ import { journeyDirs, policySettings, publicUrl, unsubscribeSecrets, webhookPoli
 import { ensureBinaries } from './temporal/binaries';
 import { connectClient, connectWorker, ensureSearchAttributes } from './temporal/connection';
 import { startDevServer, type DevServer } from './temporal/dev-server';
+import { embeddedPostgresHome, startEmbeddedPostgres } from './embedded-postgres';
 
 export interface Rapport {
   /** Where the API listens; undefined for a worker-only process. */
@@ -54,6 +55,26 @@ function installRuntime(logger: Logger): void {
   } catch {
     // Already installed by whoever embeds Rapport.
   }
+}
+
+/** Which embedded database a start without DATABASE_URL runs, and why when it is not the default. */
+export function embeddedDatabase(
+  config: Config,
+): { engine: 'postgres'; home: string; reason?: undefined } | { engine: 'pglite'; reason?: string } {
+  if (config.RAPPORT_EMBEDDED_DATABASE === 'pglite') return { engine: 'pglite' };
+  const pgliteDir = path.join(config.RAPPORT_DATA_DIR, 'pglite');
+  const postgresDir = path.join(config.RAPPORT_DATA_DIR, 'postgres');
+  if (config.RAPPORT_EMBEDDED_DATABASE === undefined && fs.existsSync(pgliteDir) && !fs.existsSync(postgresDir)) {
+    return {
+      engine: 'pglite',
+      reason: `${pgliteDir} holds the customers of an earlier start (see "The embedded database" in the README)`,
+    };
+  }
+  const home = embeddedPostgresHome();
+  if (home) return { engine: 'postgres', home };
+  const reason = `no PostgreSQL binaries for ${process.platform}-${process.arch} (the optional package @embedded-postgres/${process.platform}-${process.arch})`;
+  if (config.RAPPORT_EMBEDDED_DATABASE === 'postgres') throw new Error(`RAPPORT_EMBEDDED_DATABASE=postgres: ${reason}`);
+  return { engine: 'pglite', reason };
 }
 
 export async function startRapport(config: Config, logger: Logger): Promise<Rapport> {
@@ -119,13 +140,29 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
     const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 
     // Customer database.
+    let databaseUrl = config.DATABASE_URL;
+    const embedded = databaseUrl ? undefined : embeddedDatabase(config);
+    if (embedded?.engine === 'postgres') {
+      const server = await startEmbeddedPostgres({
+        home: embedded.home,
+        dir: path.join(config.RAPPORT_DATA_DIR, 'postgres'),
+        logger,
+      });
+      onStop('embedded postgres', () => server.stop());
+      databaseUrl = server.url;
+    } else if (embedded?.reason) {
+      logger.info(`the customer database is PGlite, in this process: ${embedded.reason}`);
+    }
     const database = await openDatabase({
-      url: config.DATABASE_URL,
+      url: databaseUrl,
       dataDir: path.join(config.RAPPORT_DATA_DIR, 'pglite'),
     });
     onStop('database', () => database.close());
     const applied = await migrate(database.db);
-    logger.info({ engine: database.engine, applied }, 'customer database ready');
+    logger.info(
+      { engine: embedded ? `embedded ${embedded.engine}` : database.engine, applied },
+      'customer database ready',
+    );
 
     const published = await publishFolders(database.db, journeyDirs(config), config.RAPPORT_TEMPLATES_DIR, logger, {
       allowHttpWebhooks: config.RAPPORT_WEBHOOK_ALLOW_HTTP,

