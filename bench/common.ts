@@ -1,4 +1,7 @@
 /** What every benchmark shares: the dev server, timing, percentiles, progress. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import pino from 'pino';
@@ -9,6 +12,7 @@ import type { Db } from '../activities/db/database';
 import { liquidChecker } from '../activities/render';
 import { toPlan } from '../client/journeys/load';
 import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../worker/config';
+import { embeddedPostgresHome, startEmbeddedPostgres } from '../worker/embedded-postgres';
 import { devServerEnv } from '../client/testing/environment';
 import { compileJourney } from '../definitions/compile';
 import type { JourneyPlan } from '../definitions/schema/journey';
@@ -31,6 +35,63 @@ export interface BenchContext {
 
 /** The Temporal dev server, as Rapport runs it on one machine (SQLite when a file is given). */
 export const devServer = devServerEnv;
+
+/** The embedded customer database as `npm start` runs it: PostgreSQL, a child process, in a scratch folder. */
+export async function embeddedDatabase(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const home = embeddedPostgresHome();
+  if (!home) throw new Error('the embedded PostgreSQL binaries are not installed (npm install brings them)');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-bench-pg-'));
+  const server = await startEmbeddedPostgres({
+    home,
+    dir: path.join(dir, 'postgres'),
+    logger: pino({ level: 'silent' }),
+  });
+  return {
+    url: server.url,
+    pid: server.pid,
+    async stop() {
+      await server.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The memory of a process and its children (the embedded PostgreSQL's backends), in MiB: the sum of
+ * their proportional set sizes, which counts memory they share once.
+ */
+export function treePssMiB(rootPid: number): number {
+  const parents = new Map<number, number>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      /* gone */
+    }
+  }
+  const tree = new Set([rootPid]);
+  for (let grown = true; grown;) {
+    grown = false;
+    for (const [pid, parent] of parents) {
+      if (tree.has(parent) && !tree.has(pid)) {
+        tree.add(pid);
+        grown = true;
+      }
+    }
+  }
+  let kib = 0;
+  for (const pid of tree) {
+    try {
+      const m = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+      kib += Number(m?.[1] ?? 0);
+    } catch {
+      /* gone */
+    }
+  }
+  return Math.round((kib / 1024) * 10) / 10;
+}
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;

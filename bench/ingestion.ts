@@ -4,14 +4,15 @@
  * second the router routes, against the raw rate of the Temporal call routing makes for each new
  * enrollment (a workflow start), on the same dev server. Each event enrolls a new customer in a
  * journey that then waits. Accepting does not wait for routing: the router works through what was
- * accepted in the background, as in a running Rapport.
+ * accepted in the background, as in a running Rapport. The customer database is the embedded
+ * default, PostgreSQL as a child process (durable commits, as `npm start` runs it); the single-event
+ * loads are repeated on PGlite, in the process, for the comparison.
  */
 import autocannon from 'autocannon';
 import { versionPlan } from '../activities/store/versions';
 import { startTestStack } from '../client/testing/stack';
-import { startPostgres } from '../test/helpers/postgres';
 import type { JourneyInput } from '../workflows/types';
-import { type BenchContext, devServer, type Figure, pool, queryStats, round, until } from './common';
+import { type BenchContext, devServer, embeddedDatabase, type Figure, pool, queryStats, round, until } from './common';
 
 const journey = `
 journey: ingest
@@ -83,7 +84,8 @@ export async function ingestionBench(ctx: BenchContext): Promise<Figure[]> {
   const seconds = ctx.n(10, 2);
   const env = await devServer();
   const queries = queryStats();
-  const stack = await startTestStack(env, { journeysDirs: [], onQuery: queries.onQuery });
+  const server = await embeddedDatabase();
+  const stack = await startTestStack(env, { journeysDirs: [], onQuery: queries.onQuery, databaseUrl: server.url });
   const figures: Figure[] = [];
   try {
     await stack.publish({ 'ingest.yaml': journey });
@@ -185,30 +187,25 @@ export async function ingestionBench(ctx: BenchContext): Promise<Figure[]> {
     );
     const routedRate = burst / routedIn;
 
-    // The same single events with the customer database on PostgreSQL, in its own process: what the
-    // intake costs when PGlite does not share the process's thread.
-    const postgres = await startPostgres();
+    // The same single events with the customer database on PGlite, in this process (the embedded
+    // default before): what running PostgreSQL's work on the process's own thread costs.
+    const liteStack = await startTestStack(env, { journeysDirs: [] });
     try {
-      const pgStack = await startTestStack(env, { journeysDirs: [], databaseUrl: postgres.url });
-      try {
-        await pgStack.publish({ 'ingest.yaml': journey });
-        const pgUrl = await pgStack.api.listen({ host: '127.0.0.1', port: 0 });
-        for (const connections of ctx.quick ? [1] : [1, 4, 16]) {
-          ctx.progress(`ingestion: PostgreSQL, single events, ${connections} connection(s), ${seconds} s`);
-          const r = await load(pgUrl, connections, seconds, 1, `pg${connections}`);
-          figures.push({
-            benchmark: 'ingestion',
-            name: `PostgreSQL: single events, ${connections} connection(s)`,
-            value: round(r.requests.average),
-            unit: 'events/s',
-            note: `p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${r.non2xx} non-2xx, ${r.errors} errors`,
-          });
-        }
-      } finally {
-        await pgStack.close();
+      await liteStack.publish({ 'ingest.yaml': journey });
+      const liteUrl = await liteStack.api.listen({ host: '127.0.0.1', port: 0 });
+      for (const connections of ctx.quick ? [1] : [1, 4, 16]) {
+        ctx.progress(`ingestion: PGlite, single events, ${connections} connection(s), ${seconds} s`);
+        const r = await load(liteUrl, connections, seconds, 1, `lite${connections}`);
+        figures.push({
+          benchmark: 'ingestion',
+          name: `PGlite: single events, ${connections} connection(s)`,
+          value: round(r.requests.average),
+          unit: 'events/s',
+          note: `p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${r.non2xx} non-2xx, ${r.errors} errors`,
+        });
       }
     } finally {
-      await postgres.stop();
+      await liteStack.close();
     }
 
     // The Temporal call routing makes for each enrollment, alone: workflow starts at 16 at a time.
@@ -257,6 +254,7 @@ export async function ingestionBench(ctx: BenchContext): Promise<Figure[]> {
     return figures;
   } finally {
     await stack.close();
+    await server.stop();
     await env.teardown();
   }
 }

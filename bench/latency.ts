@@ -1,14 +1,16 @@
 /** From POST /v1/events to the SMTP server receiving the message: p50, p95 and p99. */
 import { startTestStack } from '../client/testing/stack';
 import { startSmtpSink } from '../test/helpers/smtp-sink';
-import { type BenchContext, devServer, type Figure, percentile, pool, round, until } from './common';
+import { type BenchContext, devServer, embeddedDatabase, type Figure, percentile, pool, round, until } from './common';
 
 export async function latencyBench(ctx: BenchContext): Promise<Figure[]> {
   const n = ctx.n(1000, 50);
   const inFlight = Number(process.env.BENCH_IN_FLIGHT ?? 8);
   const env = await devServer();
   const smtp = await startSmtpSink();
-  const stack = await startTestStack(env, { journeysDirs: [], smtpUrl: smtp.url });
+  // The customer database as `npm start` runs it: the embedded PostgreSQL.
+  const database = await embeddedDatabase();
+  const stack = await startTestStack(env, { journeysDirs: [], smtpUrl: smtp.url, databaseUrl: database.url });
   try {
     await stack.publish({
       'ping.yaml': `
@@ -79,6 +81,7 @@ steps:
     ];
   } finally {
     await stack.close();
+    await database.stop();
     await smtp.close();
     await env.teardown();
   }

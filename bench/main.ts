@@ -14,6 +14,7 @@ import { ingestionBench } from './ingestion';
 import { interpreterBench } from './interpreter';
 import { latencyBench } from './latency';
 import { recordsBench } from './records';
+import { restBench } from './rest';
 import { waitingBench } from './waiting';
 import { cdnowBench } from './cdnow';
 
@@ -22,6 +23,7 @@ const benchmarks: Record<string, (ctx: BenchContext) => Promise<Figure[]>> = {
   ingestion: ingestionBench,
   latency: latencyBench,
   records: recordsBench,
+  rest: restBench,
   waiting: waitingBench,
   cdnow: cdnowBench,
 };

@@ -7,7 +7,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { workflowBundle } from '../helpers/temporal';
+import { bundleKey, bundleSources, bundleWorkflows, buildWorkflowBundle } from '../../worker/bundle';
 
 const ioLibraries = [
   'nodemailer',
@@ -22,13 +22,28 @@ const ioLibraries = [
 ];
 
 test('the workflow bundle builds and holds no I/O library', async () => {
-  const { code } = await workflowBundle();
+  // Built here with webpack, not taken from the kept build.
+  const { code } = await buildWorkflowBundle();
   expect(code.length).toBeGreaterThan(10_000);
   for (const lib of ioLibraries) {
     expect(code).not.toContain(`node_modules/${lib}/`);
   }
   expect(code).not.toContain('activities/messaging.ts');
   expect(code).not.toContain('activities/db/');
+});
+
+test('the kept build is the build of the sources as they are, and a change to them is a new one', async () => {
+  const kept = await bundleWorkflows();
+  expect(kept.code).toBe((await buildWorkflowBundle()).code);
+  // The key follows the sources: a copy of them, changed, has another.
+  const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-bundle-key-'));
+  for (const dir of bundleSources) fs.cpSync(dir, path.join(copy, path.basename(dir)), { recursive: true });
+  const dirs = bundleSources.map((dir) => path.join(copy, path.basename(dir)));
+  const key = bundleKey(dirs);
+  expect(key).toBe(bundleKey());
+  fs.appendFileSync(path.join(dirs[0]!, 'index.ts'), '\n// changed\n');
+  expect(bundleKey(dirs)).not.toBe(key);
+  fs.rmSync(copy, { recursive: true, force: true });
 });
 
 test('workflow code that imports an I/O module does not bundle', async () => {
