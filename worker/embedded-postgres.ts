@@ -69,6 +69,27 @@ function serverUser(): { name: string; uid: number; gid: number } | undefined {
   throw new Error('PostgreSQL cannot run as root, and this machine has neither a postgres nor a nobody user');
 }
 
+/**
+ * The server's user must pass through every folder above its own. A folder it cannot pass through
+ * (such as a home folder, or a private temporary one) gets the search permission for others: it lets
+ * them reach a known name inside, not list what is there. Each one changed is logged.
+ */
+function reachableBy(user: { name: string; uid: number; gid: number }, dir: string, logger: Logger): void {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const st = fs.statSync(d);
+    const passes =
+      st.mode & 0o001 || (st.uid === user.uid && st.mode & 0o100) || (st.gid === user.gid && st.mode & 0o010);
+    if (!passes) {
+      fs.chmodSync(d, st.mode | 0o001);
+      logger.warn(
+        { folder: d, user: user.name },
+        'gave others the search permission (o+x) on a folder above the data folder, so PostgreSQL can reach its files',
+      );
+    }
+    if (path.dirname(d) === d) break;
+  }
+}
+
 function chownTree(dir: string, uid: number, gid: number): void {
   fs.chownSync(dir, uid, gid);
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -134,9 +155,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
   fs.mkdirSync(dir, { recursive: true });
   if (user) {
-    // The server's user passes through the data folder and this one to reach its own.
-    fs.chmodSync(path.dirname(dir), fs.statSync(path.dirname(dir)).mode | 0o001);
     fs.chmodSync(dir, 0o711);
+    reachableBy(user, path.dirname(dir), logger);
   }
   if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) {
     fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });

@@ -2,7 +2,6 @@
  * Opens the customer database: PostgreSQL when a URL is given, else the embedded PGlite in a data
  * folder (or in memory), and brings its schema up to date.
  */
-import { PGlite } from '@electric-sql/pglite';
 import { Kysely, type KyselyConfig, Migrator, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { clusterLocks, type KeyLocks, processLocks } from './locks';
@@ -57,6 +56,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
       },
     };
   }
+  // Loaded only when used: the module alone costs some 40 MiB of a process that runs on PostgreSQL.
+  const { PGlite } = await import('@electric-sql/pglite');
   const lite = options.dataDir ? await PGlite.create(options.dataDir) : await PGlite.create();
   const db = new Kysely<Database>({ dialect: pgliteDialect(lite), ...log });
   return {

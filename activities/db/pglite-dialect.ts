@@ -2,7 +2,6 @@
  * Kysely over PGlite. PGlite is one connection, so a connection is handed out to one caller at a
  * time: a transaction holds it from BEGIN to COMMIT and nothing else interleaves.
  */
-import type { PGlite } from '@electric-sql/pglite';
 import { PostgresDialect, type PostgresPool, type PostgresPoolClient, type PostgresQueryResult } from 'kysely';
 
 const WRITE_COMMAND = /^\s*(insert|update|delete|merge)\b/i;
@@ -23,7 +22,12 @@ class Gate {
   }
 }
 
-export function pgliteDialect(pg: PGlite): PostgresDialect {
+/** What the dialect uses of a PGlite instance. */
+interface PGliteQueries {
+  query<R>(sql: string, params: unknown[]): Promise<{ rows: R[]; affectedRows?: number }>;
+}
+
+export function pgliteDialect(pg: PGliteQueries): PostgresDialect {
   const gate = new Gate();
   const pool: PostgresPool = {
     async connect(): Promise<PostgresPoolClient> {
