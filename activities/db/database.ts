@@ -43,7 +43,7 @@ function queryLog(onQuery: DatabaseOptions['onQuery']): Pick<KyselyConfig, 'log'
 export async function openDatabase(options: DatabaseOptions): Promise<OpenDatabase> {
   const log = queryLog(options.onQuery);
   if (options.url) {
-    const pool = new pg.Pool({ connectionString: options.url, max: 10 });
+    const pool = new pg.Pool({ connectionString: options.url, max: 20 });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...log });
     const locks = clusterLocks(options.url);
     return {

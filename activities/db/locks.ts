@@ -32,7 +32,7 @@ export class KeyedQueue {
 }
 
 /** Sessions holding advisory locks at once; a key waits for one when all are busy. */
-export const LOCK_SESSIONS = 10;
+export const LOCK_SESSIONS = 20;
 
 /** Locks within this process only: enough where one process owns the database (PGlite). */
 export function processLocks(): KeyLocks {

@@ -4,6 +4,8 @@
  * second effect.
  */
 import { createHash } from 'node:crypto';
+import type { ControlledTransaction, Transaction } from 'kysely';
+import type { Database } from '../../activities/db/schema';
 import { upsertCustomer } from '../../activities/store/customers';
 import { appendTimeline } from '../../activities/store/timeline';
 import { orderData, recordOrder } from '../../activities/store/orders';
@@ -86,18 +88,29 @@ export class EventIntake {
   }
 
   /**
-   * Accepts a batch: each event durably, in order, then routes them several at a time; one
+   * Accepts a batch in one transaction, which commits once for all (each event behind a savepoint,
+   * so one refused event loses none of the others), then routes them several at a time; one
    * customer's events are still routed in their order. Each event's result or error, by index.
    */
   async acceptMany(events: ParsedEvent[], waitMs = ROUTED_WAIT_MS): Promise<BatchResult[]> {
     const results: BatchResult[] = [];
     const routes: (((waitMs: number) => Promise<Accepted>) | undefined)[] = events.map(() => undefined);
-    for (const [i, event] of events.entries()) {
-      try {
-        routes[i] = await this.admit(event);
-      } catch (error) {
-        results[i] = { ok: false, error };
+    const batch = await this.deps.db.startTransaction().execute();
+    try {
+      for (const [i, event] of events.entries()) {
+        try {
+          routes[i] = await this.admit(event, undefined, batch);
+        } catch (error) {
+          results[i] = { ok: false, error };
+        }
       }
+      await batch.commit().execute();
+    } catch (err) {
+      await batch
+        .rollback()
+        .execute()
+        .catch(() => undefined);
+      throw err;
     }
     await pool(routes, ROUTING_CONCURRENCY, async (route, i) => {
       if (!route) return;
@@ -110,10 +123,15 @@ export class EventIntake {
   }
 
   /**
-   * Accepts an event durably; what it returns answers: at once, or once routed when the caller waits
-   * (at most that long), or as the first answer for a replay.
+   * Accepts an event durably (in its own transaction, or within `batch` behind a savepoint); what it
+   * returns answers: at once, or once routed when the caller waits (at most that long), or as the
+   * first answer for a replay. The answer is asked for once the event is committed.
    */
-  private async admit(event: ParsedEvent, idempotencyKey?: string): Promise<(waitMs: number) => Promise<Accepted>> {
+  private async admit(
+    event: ParsedEvent,
+    idempotencyKey?: string,
+    batch?: ControlledTransaction<Database>,
+  ): Promise<(waitMs: number) => Promise<Accepted>> {
     const id = event.id ?? idempotencyKey;
     if (!id) throw new IntakeError(400, 'an event needs an "id" field or an Idempotency-Key header', 'id');
     if (event.id && idempotencyKey && event.id !== idempotencyKey) {
@@ -131,7 +149,7 @@ export class EventIntake {
       }
     }
     const hash = requestHash(event);
-    const { db } = this.deps;
+    const db = batch ?? this.deps.db;
 
     for (let attempt = 1; ; attempt++) {
       const prior = await db
@@ -141,7 +159,9 @@ export class EventIntake {
         .executeTakeFirst();
       if (prior) return (waitMs) => this.replay(id, hash, prior, waitMs);
       try {
-        const { accepted, merged } = await this.write(id, hash, event);
+        const { accepted, merged } = batch
+          ? await this.writeBehindSavepoint(batch, id, hash, event)
+          : await this.deps.db.transaction().execute((tx) => this.write(tx, id, hash, event));
         return async (waitMs) => {
           // Records this event merged may have brought two enrollments in one journey together: one
           // stays before the event is routed to it.
@@ -163,55 +183,72 @@ export class EventIntake {
     }
   }
 
-  /** Writes an accepted event in one transaction: its customer, the event, order, consent and timeline. */
-  private async write(
+  /** Writes an event within a batch's transaction; a failure undoes this event's writes only. */
+  private async writeBehindSavepoint(
+    batch: ControlledTransaction<Database>,
     id: string,
     hash: string,
     event: ParsedEvent,
   ): Promise<{ accepted: RoutedEvent; merged: boolean }> {
-    return this.deps.db.transaction().execute(async (tx) => {
-      const { customer, merged } = await upsertCustomer(tx, event.customer, event.profile ?? {});
-      const inserted = await tx
-        .insertInto('events')
-        .values({
-          id,
-          customer_id: customer.id,
-          type: event.type,
-          occurred_at: event.occurredAt ?? new Date(),
-          data: JSON.stringify(event.data),
-          request_hash: hash,
-        })
-        .onConflict((oc) => oc.column('id').doNothing())
-        .returning(['id', 'occurred_at'])
-        .executeTakeFirst();
-      // Another request with the same id won the race: roll back, and answer as it did.
-      if (!inserted) throw new LostRace();
-      if (event.type === 'order.placed') await recordOrder(tx, customer.id, id, event.data, event.occurredAt);
-      if (event.profile?.consent) {
-        await recordConsent(tx, customer.id, event.profile.consent, {
-          method: 'api',
-          source: `event:${id}`,
-          at: event.occurredAt ?? new Date(),
-          details: { eventId: id, type: event.type },
-        });
-      }
-      await appendTimeline(tx, {
-        customerId: customer.id,
-        at: event.occurredAt ?? new Date(),
-        kind: 'event',
-        summary: `event ${event.type}`,
-        ref: id,
-        data: { eventId: id, type: event.type, data: event.data },
-      });
-      const accepted = {
+    const saved = await batch.savepoint('event').execute();
+    try {
+      const written = await this.write(saved, id, hash, event);
+      await saved.releaseSavepoint('event').execute();
+      return written;
+    } catch (err) {
+      await saved.rollbackToSavepoint('event').execute();
+      throw err;
+    }
+  }
+
+  /** Writes an accepted event within the transaction `tx`: its customer, the event, order, consent and timeline. */
+  private async write(
+    tx: Transaction<Database>,
+    id: string,
+    hash: string,
+    event: ParsedEvent,
+  ): Promise<{ accepted: RoutedEvent; merged: boolean }> {
+    const { customer, merged } = await upsertCustomer(tx, event.customer, event.profile ?? {});
+    const inserted = await tx
+      .insertInto('events')
+      .values({
         id,
         customer_id: customer.id,
         type: event.type,
-        occurred_at: inserted.occurred_at,
-        data: event.data,
-      };
-      return { accepted, merged: merged.length > 0 };
+        occurred_at: event.occurredAt ?? new Date(),
+        data: JSON.stringify(event.data),
+        request_hash: hash,
+      })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .returning(['id', 'occurred_at'])
+      .executeTakeFirst();
+    // Another request with the same id won the race: roll back, and answer as it did.
+    if (!inserted) throw new LostRace();
+    if (event.type === 'order.placed') await recordOrder(tx, customer.id, id, event.data, event.occurredAt);
+    if (event.profile?.consent) {
+      await recordConsent(tx, customer.id, event.profile.consent, {
+        method: 'api',
+        source: `event:${id}`,
+        at: event.occurredAt ?? new Date(),
+        details: { eventId: id, type: event.type },
+      });
+    }
+    await appendTimeline(tx, {
+      customerId: customer.id,
+      at: event.occurredAt ?? new Date(),
+      kind: 'event',
+      summary: `event ${event.type}`,
+      ref: id,
+      data: { eventId: id, type: event.type, data: event.data },
     });
+    const accepted = {
+      id,
+      customer_id: customer.id,
+      type: event.type,
+      occurred_at: inserted.occurred_at,
+      data: event.data,
+    };
+    return { accepted, merged: merged.length > 0 };
   }
 
   private async replay(

@@ -69,7 +69,7 @@ export function isTemporalUnavailable(err: unknown): boolean {
 }
 
 /** Events of a batch routed at once (each a few queries and a Temporal call). */
-export const ROUTING_CONCURRENCY = 8;
+export const ROUTING_CONCURRENCY = 16;
 
 /** What routing reads of an accepted event. */
 export type RoutedEvent = Pick<Selectable<EventsTable>, 'id' | 'customer_id' | 'type' | 'occurred_at' | 'data'>;
@@ -96,24 +96,22 @@ export class EventRouter {
         .executeTakeFirstOrThrow());
     // One router at a time routes a customer's events, in this process and, on PostgreSQL, in all.
     return this.perCustomer.run(`route:${event.customer_id}`, async () => {
-      const current = await db
+      // This event and the customer's events not routed yet, in the order they were accepted.
+      const pending = await db
         .selectFrom('events')
-        .select(['result', 'routed_at', 'seq'])
-        .where('id', '=', eventId)
-        .executeTakeFirstOrThrow();
+        .select(['id', 'customer_id', 'type', 'occurred_at', 'data', 'next_route_at', 'seq', 'routed_at', 'result'])
+        .where('customer_id', '=', event.customer_id)
+        .where((eb) =>
+          eb.or([eb('id', '=', eventId), eb.and([eb('routed_at', 'is', null), eb('parked_at', 'is', null)])]),
+        )
+        .orderBy('seq')
+        .execute();
+      const current = pending.find((e) => e.id === eventId);
+      if (!current) throw new Error(`event ${eventId} is not among its customer's events`);
       if (current.routed_at && current.result) return routedReceipt(current.result);
       // The customer's events are routed in the order they were accepted: earlier ones not routed yet
       // go first, here; one that cannot be routed now holds this one back (the router takes both).
-      const earlier = await db
-        .selectFrom('events')
-        .select(['id', 'customer_id', 'type', 'occurred_at', 'data', 'next_route_at'])
-        .where('customer_id', '=', event.customer_id)
-        .where('routed_at', 'is', null)
-        .where('parked_at', 'is', null)
-        .where('seq', '<', current.seq)
-        .orderBy('seq')
-        .execute();
-      for (const e of earlier) {
+      for (const e of pending.filter((p) => p.seq < current.seq && !p.routed_at)) {
         const due = !e.next_route_at || e.next_route_at.getTime() <= Date.now();
         const routed = due
           ? await this.routeHere(e.id, e).catch((err: unknown) => this.deferRouting(e.id, err))
@@ -126,15 +124,12 @@ export class EventRouter {
     });
   }
 
-  /** Routes one event, its customer's earlier ones being routed: the caller holds the customer's queue. */
+  /**
+   * Routes one event not routed yet (the caller read it so, holding the customer's lock), its
+   * customer's earlier ones being routed.
+   */
   private async routeHere(eventId: string, event: RoutedEvent): Promise<EventReceipt> {
     const { db } = this.deps;
-    const current = await db
-      .selectFrom('events')
-      .select(['result', 'routed_at'])
-      .where('id', '=', eventId)
-      .executeTakeFirstOrThrow();
-    if (current.routed_at && current.result) return routedReceipt(current.result);
     const receipt: EventReceipt = {
       eventId,
       customerId: event.customer_id,
@@ -402,7 +397,7 @@ export class EventRouter {
   async routeDue(limit = 500): Promise<number> {
     const rows = await this.deps.db
       .selectFrom('events')
-      .select(['id', 'customer_id', 'next_route_at'])
+      .select(['id', 'customer_id', 'type', 'occurred_at', 'data', 'next_route_at'])
       .where('routed_at', 'is', null)
       .where('parked_at', 'is', null)
       .orderBy('seq')
@@ -415,7 +410,7 @@ export class EventRouter {
     await pool([...byCustomer.values()], ROUTING_CONCURRENCY, async (events) => {
       for (const e of events) {
         if (e.next_route_at && e.next_route_at.getTime() > now) return;
-        const receipt = await this.routeOrDefer(e.id);
+        const receipt = await this.routeOrDefer(e.id, e);
         if (receipt.status !== 'routed') return;
         routed++;
       }

@@ -84,3 +84,30 @@ test('twenty different events naming one new customer at once: one customer, twe
   const events = await stack.db.selectFrom('events').select('id').where('customer_id', '=', customers[0]!.id).execute();
   expect(events).toHaveLength(20);
 });
+
+test('a batch commits once; an event refused inside it (an unknown customer) loses none of the others', async () => {
+  const res = await stack.api.inject({
+    method: 'POST',
+    url: '/v1/events?wait=routed',
+    payload: {
+      events: [
+        { id: 'batch-a', type: 'greeting.requested', customer: { email: 'batch-a@example.com' } },
+        { id: 'batch-missing', type: 'greeting.requested', customer: { id: 'cus_does_not_exist' } },
+        { id: 'batch-b', type: 'greeting.requested', customer: { email: 'batch-b@example.com' } },
+        // The same id twice in one batch: the second answers as the first.
+        { id: 'batch-a', type: 'greeting.requested', customer: { email: 'batch-a@example.com' } },
+      ],
+    },
+  });
+  expect(res.statusCode).toBe(207);
+  const results = res.json<{ results: { status: number; detail?: string }[] }>().results;
+  expect(results.map((r) => r.status)).toEqual([202, 404, 202, 202]);
+  const kept = await stack.db
+    .selectFrom('events')
+    .select(['id', 'routed_at'])
+    .where('id', 'like', 'batch-%')
+    .orderBy('id')
+    .execute();
+  expect(kept.map((k) => k.id)).toEqual(['batch-a', 'batch-b']);
+  expect(kept.every((k) => k.routed_at !== null)).toBe(true);
+});
