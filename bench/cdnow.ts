@@ -11,7 +11,7 @@ import { startTestStack } from '../client/testing/stack';
 import { timeSkippingEnv } from '../client/testing/environment';
 import { readCdnow } from '../scripts/cdnow';
 import { projectRoot } from '../worker/temporal/binaries';
-import { type BenchContext, type Figure, round } from './common';
+import { type BenchContext, embeddedDatabase, type Figure, round } from './common';
 
 const DAY = 86_400_000;
 
@@ -28,7 +28,9 @@ export async function cdnowBench(ctx: BenchContext): Promise<Figure[]> {
     fs.copyFileSync(path.join(projectRoot, 'definitions', 'journeys', `${j}.yaml`), path.join(scratch, `${j}.yaml`));
   }
   const env = await timeSkippingEnv();
-  const stack = await startTestStack(env, { journeysDirs: [scratch] });
+  // The customer database as `npm start` runs it: the embedded PostgreSQL.
+  const database = await embeddedDatabase();
+  const stack = await startTestStack(env, { journeysDirs: [scratch], databaseUrl: database.url });
   try {
     const dayOf = (d: string) => Date.UTC(Number(d.slice(0, 4)), Number(d.slice(4, 6)) - 1, Number(d.slice(6, 8)));
     const first = dayOf(purchases[0]!.date);
@@ -94,6 +96,7 @@ export async function cdnowBench(ctx: BenchContext): Promise<Figure[]> {
     return figures;
   } finally {
     await stack.close();
+    await database.stop();
     await env.teardown();
     fs.rmSync(scratch, { recursive: true, force: true });
   }

@@ -86,6 +86,14 @@ export const configSchema = z.object({
   /** PostgreSQL; without it, the embedded database in the data folder. */
   DATABASE_URL: url(['postgres:', 'postgresql:'], 'postgres://user:password@host:5432/rapport'),
 
+  /** Connections to PostgreSQL for queries; a process of the api or all role may open as many more for its router's locks. */
+  RAPPORT_DATABASE_POOL_SIZE: z.coerce
+    .number({ error: 'expected a number of connections' })
+    .int('expected a whole number')
+    .min(2, 'expected at least 2 connections')
+    .max(500, 'expected at most 500 connections')
+    .default(20),
+
   /** An SMTP server; without it, mail goes to the outbox folder. */
   SMTP_URL: url(['smtp:', 'smtps:'], 'smtp://user:password@smtp.example.com:587'),
   MAIL_FROM: z.string().min(3).default('Rapport <noreply@rapport.local>'),

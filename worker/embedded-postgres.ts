@@ -199,9 +199,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       'listen_addresses=127.0.0.1',
       '-c',
       'unix_socket_directories=',
-      // A small server: Rapport's pools need a few dozen connections, its data a modest cache.
+      // Rapport's pools (RAPPORT_DATABASE_POOL_SIZE, twice over with the router's locks) and a modest cache.
       '-c',
-      'max_connections=60',
+      'max_connections=100',
       '-c',
       'shared_buffers=64MB',
     ],

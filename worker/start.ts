@@ -156,6 +156,7 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
     const database = await openDatabase({
       url: databaseUrl,
       dataDir: path.join(config.RAPPORT_DATA_DIR, 'pglite'),
+      poolSize: config.RAPPORT_DATABASE_POOL_SIZE,
     });
     onStop('database', () => database.close());
     const applied = await migrate(database.db);

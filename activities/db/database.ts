@@ -11,11 +11,16 @@ import type { Database } from './schema';
 
 export type Db = Kysely<Database>;
 
+/** Connections a process keeps to PostgreSQL for its queries. */
+export const DEFAULT_POOL_SIZE = 20;
+
 export interface DatabaseOptions {
   /** `postgres://...`: a PostgreSQL server. Without it, PGlite. */
   url?: string | undefined;
   /** PGlite's folder; without it PGlite lives in memory. One process per folder. */
   dataDir?: string | undefined;
+  /** Connections to PostgreSQL for queries (default 20); as many more may hold the router's customer locks. */
+  poolSize?: number | undefined;
   /** Called after each query with its SQL and duration (benchmarks count queries with it). */
   onQuery?: ((sql: string, ms: number) => void) | undefined;
 }
@@ -43,9 +48,10 @@ function queryLog(onQuery: DatabaseOptions['onQuery']): Pick<KyselyConfig, 'log'
 export async function openDatabase(options: DatabaseOptions): Promise<OpenDatabase> {
   const log = queryLog(options.onQuery);
   if (options.url) {
-    const pool = new pg.Pool({ connectionString: options.url, max: 20 });
+    const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
+    const pool = new pg.Pool({ connectionString: options.url, max: poolSize });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...log });
-    const locks = clusterLocks(options.url);
+    const locks = clusterLocks(options.url, poolSize);
     return {
       db,
       engine: 'postgres',

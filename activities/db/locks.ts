@@ -31,26 +31,26 @@ export class KeyedQueue {
   }
 }
 
-/** Sessions holding advisory locks at once; a key waits for one when all are busy. */
-export const LOCK_SESSIONS = 20;
-
 /** Locks within this process only: enough where one process owns the database (PGlite). */
 export function processLocks(): KeyLocks {
   const queue = new KeyedQueue();
   return { scope: 'process', run: (key, task) => queue.run(key, task), close: () => Promise.resolve() };
 }
 
-/** Locks across every process connected to the PostgreSQL server at `url`. */
-export function clusterLocks(url: string): KeyLocks {
+/**
+ * Locks across every process connected to the PostgreSQL server at `url`, at most `sessions` held at
+ * once (a key waits for a session when all are busy).
+ */
+export function clusterLocks(url: string, sessions = 20): KeyLocks {
   const queue = new KeyedQueue();
-  const sessions = new pg.Pool({ connectionString: url, max: LOCK_SESSIONS, application_name: 'rapport-locks' });
+  const lockSessions = new pg.Pool({ connectionString: url, max: sessions, application_name: 'rapport-locks' });
   // An idle session's error (the server restarted) drops that session; the next lock opens another.
-  sessions.on('error', () => undefined);
+  lockSessions.on('error', () => undefined);
   return {
     scope: 'cluster',
     run: (key, task) =>
       queue.run(key, async () => {
-        const session = await sessions.connect();
+        const session = await lockSessions.connect();
         let broken: Error | undefined;
         try {
           await session.query('select pg_advisory_lock(hashtextextended($1, 0))', [key]);
@@ -65,6 +65,6 @@ export function clusterLocks(url: string): KeyLocks {
           session.release(broken);
         }
       }),
-    close: () => sessions.end(),
+    close: () => lockSessions.end(),
   };
 }

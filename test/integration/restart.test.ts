@@ -124,6 +124,11 @@ test('an event answered 202 takes effect even when the process is killed right a
     const second = runRapport(env);
     running.push(second);
     await second.waitForLog(/Rapport is running/);
+    // The killed process left its embedded PostgreSQL running on the data folder: the new one stopped
+    // it and started its own on the same data.
+    expect(second.logs.some((l) => l.msg === 'stopping the embedded PostgreSQL left running by an earlier start')).toBe(
+      true,
+    );
     // The sender retries, not knowing whether the first attempt counted: the same answer, no second effect.
     const retry = await post();
     expect(retry.status).toBe(202);
