@@ -50,6 +50,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
   if (options.url) {
     const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
     const pool = new pg.Pool({ connectionString: options.url, max: poolSize });
+    // An idle connection the server closed (a restart, a failover) is dropped by the pool and opened
+    // again when needed; unhandled, its error would end the process.
+    pool.on('error', () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...log });
     const locks = clusterLocks(options.url, poolSize);
     return {
