@@ -76,7 +76,11 @@ steps:
     await until('every message at the SMTP server', () => Promise.resolve(smtp.received.length >= n), 300_000);
     const loaded = latencies(single);
     return [
-      ...figures('one at a time:', unloaded, `${unloaded.length} events; dev server, PGlite, SMTP on loopback`),
+      ...figures(
+        'one at a time:',
+        unloaded,
+        `${unloaded.length} events; dev server, embedded PostgreSQL, SMTP on loopback`,
+      ),
       ...figures(`${inFlight} in flight:`, loaded, `${loaded.length} events posted as fast as accepted`),
     ];
   } finally {
