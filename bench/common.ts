@@ -57,6 +57,42 @@ export async function embeddedDatabase(): Promise<{ url: string; pid: number; st
 }
 
 /**
+ * CPU seconds used so far by this process, the embedded PostgreSQL and the Temporal server (each
+ * found by its command line), from /proc: the difference of two readings is where a phase's CPU went.
+ */
+export function cpuSeconds(): { rapport: number; postgres: number; temporal: number } {
+  const out = { rapport: 0, postgres: 0, temporal: 0 };
+  const tick = 100; // USER_HZ on Linux
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cmd = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      // A PostgreSQL backend that ended is counted in its parent's children's time.
+      const children = cmd.includes('postgres') ? Number(fields[13]) + Number(fields[14]) : 0;
+      const seconds = (Number(fields[11]) + Number(fields[12]) + children) / tick;
+      if (Number(entry) === process.pid) out.rapport += seconds;
+      else if (cmd.includes('postgres')) out.postgres += seconds;
+      else if (cmd.includes('temporal')) out.temporal += seconds;
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** Milliseconds of CPU per item between two readings, by process, as a note. */
+export function cpuPerItem(
+  before: ReturnType<typeof cpuSeconds>,
+  after: ReturnType<typeof cpuSeconds>,
+  items: number,
+): string {
+  const ms = (k: keyof typeof before) => round(((after[k] - before[k]) * 1000) / items, 1);
+  return `CPU per event: Rapport ${ms('rapport')} ms, PostgreSQL ${ms('postgres')} ms, Temporal ${ms('temporal')} ms`;
+}
+
+/**
  * The memory of a process and its children (the embedded PostgreSQL's backends), in MiB: the sum of
  * their proportional set sizes, which counts memory they share once.
  */

@@ -66,6 +66,41 @@ steps:
     }
     const unloaded = latencies(0);
 
+    // Paced: a steady rate (about half of what the router routes here, BENCH_LATENCY_RATE) for 60 s,
+    // each event posted on its schedule whatever the answers; the last 10 s against the first 10 s
+    // shows whether a queue grows.
+    const rate = Number(process.env.BENCH_LATENCY_RATE ?? 25);
+    const pacedSeconds = ctx.n(60, 3);
+    const pacedCount = Math.round(rate * pacedSeconds);
+    ctx.progress(`latency: ${pacedCount} events paced at ${rate}/s for ${pacedSeconds} s`);
+    const pacedFrom = smtp.received.length;
+    const pacedStart = Date.now();
+    const posts: Promise<void>[] = [];
+    for (let k = 0; k < pacedCount; k++) {
+      const due = pacedStart + (k * 1000) / rate;
+      const wait = due - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      posts.push(post());
+    }
+    await Promise.all(posts);
+    await until(
+      'every paced message at the SMTP server',
+      () => Promise.resolve(smtp.received.length >= pacedFrom + pacedCount),
+      300_000,
+    );
+    const paced = smtp.received.slice(pacedFrom, pacedFrom + pacedCount).map((m, i) => ({
+      sent: sentAt.get(m.subject ?? '') ?? NaN,
+      ms: smtp.arrivedAt[pacedFrom + i]! - (sentAt.get(m.subject ?? '') ?? NaN),
+    }));
+    const pacedValues = paced.map((p) => p.ms).sort((a, b) => a - b);
+    const window = (from: number, to: number) =>
+      paced
+        .filter((p) => p.sent >= pacedStart + from * 1000 && p.sent < pacedStart + to * 1000)
+        .map((p) => p.ms)
+        .sort((a, b) => a - b);
+    const firstTen = window(0, Math.min(10, pacedSeconds));
+    const lastTen = window(Math.max(0, pacedSeconds - 10), pacedSeconds);
+
     // Under load: the rest posted with `inFlight` requests at a time, as fast as they are accepted.
     ctx.progress(`latency: ${n - single} events, ${inFlight} requests in flight`);
     await pool(
@@ -73,9 +108,22 @@ steps:
       inFlight,
       () => post(),
     );
-    await until('every message at the SMTP server', () => Promise.resolve(smtp.received.length >= n), 300_000);
-    const loaded = latencies(single);
+    const loadedFrom = pacedFrom + pacedCount;
+    await until(
+      'every message at the SMTP server',
+      () => Promise.resolve(smtp.received.length >= loadedFrom + n - single),
+      300_000,
+    );
+    const loaded = latencies(loadedFrom);
     return [
+      ...figures(`paced at ${rate}/s for ${pacedSeconds} s:`, pacedValues, `${pacedCount} events`),
+      {
+        benchmark: 'event to message',
+        name: `paced at ${rate}/s: p99 in the first / last 10 s`,
+        value: round(percentile(lastTen, 99)),
+        unit: 'ms',
+        note: `first 10 s: ${round(percentile(firstTen, 99))} ms; a growing queue would show here`,
+      },
       ...figures(
         'one at a time:',
         unloaded,
