@@ -11,7 +11,17 @@ import { migrate, openDatabase } from '../activities/db/database';
 import { upsertCustomer } from '../activities/store/customers';
 import type { JourneyInput } from '../workflows/types';
 import type { RawInput } from './workflows';
-import { type BenchContext, benchPlan, benchWorker, devServer, type Figure, pool, queryStats, round } from './common';
+import {
+  type BenchContext,
+  benchPlan,
+  benchWorker,
+  devServer,
+  embeddedDatabase,
+  type Figure,
+  pool,
+  queryStats,
+  round,
+} from './common';
 
 export const benchJourney = `
 journey: bench-journey
@@ -45,7 +55,9 @@ export async function interpreterBench(ctx: BenchContext): Promise<Figure[]> {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-bench-'));
   const env = await devServer();
   const queries = queryStats();
-  const database = await openDatabase({ onQuery: queries.onQuery });
+  // The customer database as `npm start` runs it: the embedded PostgreSQL.
+  const server = await embeddedDatabase();
+  const database = await openDatabase({ url: server.url, onQuery: queries.onQuery });
   let stopWorker: (() => Promise<void>) | undefined;
   try {
     await migrate(database.db);
@@ -154,6 +166,7 @@ export async function interpreterBench(ctx: BenchContext): Promise<Figure[]> {
   } finally {
     await stopWorker?.();
     await database.close();
+    await server.stop();
     await env.teardown();
     fs.rmSync(scratch, { recursive: true, force: true });
   }
