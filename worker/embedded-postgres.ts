@@ -14,11 +14,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { alive, freePort, supervise } from './child-process';
 
 export interface EmbeddedPostgres {
   url: string;
@@ -96,26 +96,6 @@ function chownTree(dir: string, uid: number, gid: number): void {
     const p = path.join(dir, entry.name);
     if (entry.isDirectory()) chownTree(p, uid, gid);
     else fs.chownSync(p, uid, gid);
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -207,40 +187,15 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     ],
     { detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...asUser },
   );
-  const pid = child.pid;
-  if (pid === undefined) throw new Error(`could not start ${bin('postgres')}`);
-  // However this process ends (short of SIGKILL, which the next start covers), the server ends with it.
-  const stopOnExit = () => {
-    try {
-      process.kill(pid, 'SIGINT');
-    } catch {
-      /* already gone */
-    }
-  };
-  process.once('exit', stopOnExit);
-  const recent: string[] = [];
-  const onLine = (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
-      recent.push(line);
-      if (recent.length > 20) recent.shift();
-      logger.debug({ postgres: line.slice(0, 500) }, 'embedded postgres');
-    }
-  };
-  child.stdout?.on('data', onLine);
-  child.stderr?.on('data', onLine);
-  let exited: number | null | undefined;
-  const exitPromise = new Promise<void>((resolve) =>
-    child.once('exit', (code) => {
-      exited = code;
-      resolve();
-    }),
-  );
+  const server = supervise(child, { name: 'the embedded PostgreSQL', logger, group: false, onExitSignal: 'SIGINT' });
 
   const url = `postgres://rapport:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
   // Ready when it takes a connection; it exits on a bad start (the reason is in its last lines).
   for (let waited = 0; ; waited += 100) {
-    if (exited !== undefined) {
-      throw new Error(`the embedded PostgreSQL exited (code ${exited}) as it started:\n${recent.slice(-5).join('\n')}`);
+    if (server.exitCode !== undefined) {
+      throw new Error(
+        `the embedded PostgreSQL exited (code ${server.exitCode}) as it started:\n${server.lastLines(5)}`,
+      );
     }
     const client = new pg.Client({ connectionString: url });
     try {
@@ -250,31 +205,18 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     } catch (err) {
       await client.end().catch(() => undefined);
       if (waited >= 60_000) {
-        child.kill('SIGKILL');
+        await server.stop('SIGKILL', 5_000);
         throw new Error(`the embedded PostgreSQL did not take connections in 60 s: ${(err as Error).message}`);
       }
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  logger.debug({ port, pid }, 'embedded PostgreSQL ready');
+  logger.debug({ port, pid: server.pid }, 'embedded PostgreSQL ready');
 
   return {
     url,
-    pid,
-    async stop() {
-      if (exited === undefined) {
-        process.kill(pid, 'SIGINT');
-        const done = await Promise.race([
-          exitPromise.then(() => true),
-          new Promise<boolean>((r) => setTimeout(() => r(false), 30_000)),
-        ]);
-        if (!done) {
-          logger.warn('the embedded PostgreSQL did not stop in 30 s; killing it');
-          child.kill('SIGKILL');
-          await exitPromise;
-        }
-      }
-      process.removeListener('exit', stopOnExit);
-    },
+    pid: server.pid,
+    // SIGINT: PostgreSQL's fast shutdown (sessions ended, a checkpoint written).
+    stop: () => server.stop('SIGINT', 30_000),
   };
 }

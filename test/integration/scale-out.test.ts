@@ -36,6 +36,26 @@ const tmp = (prefix: string) => {
   return dir;
 };
 
+/** A marketing journey that sends once the event's sendAt has come. */
+const poke = (name: string) => `
+journey: scale-poke-${name.toLowerCase()}
+name: Scale-out poke ${name}
+category: marketing
+trigger: { event: t.poke }
+steps:
+  - id: together
+    type: wait
+    until_expr: timestamp(event.data.sendAt)
+  - id: hello
+    type: send
+    channel: email
+    subject: "Poke ${name}"
+    text: "${name}"
+  - id: hold
+    type: wait
+    duration: 30d
+`;
+
 const journeys = {
   // Enrolled by the signup; every later step event is signalled to it while it waits.
   'scale-order.yaml': `
@@ -65,42 +85,8 @@ steps:
 `,
   // Two marketing journeys that send at the same instant (the event's sendAt) on two workers: under
   // a cap of one, one message passes.
-  'scale-poke-a.yaml': `
-journey: scale-poke-a
-name: Scale-out poke A
-category: marketing
-trigger: { event: t.poke }
-steps:
-  - id: together
-    type: wait
-    until_expr: timestamp(event.data.sendAt)
-  - id: hello
-    type: send
-    channel: email
-    subject: "Poke A"
-    text: "A"
-  - id: hold
-    type: wait
-    duration: 30d
-`,
-  'scale-poke-b.yaml': `
-journey: scale-poke-b
-name: Scale-out poke B
-category: marketing
-trigger: { event: t.poke }
-steps:
-  - id: together
-    type: wait
-    until_expr: timestamp(event.data.sendAt)
-  - id: hello
-    type: send
-    channel: email
-    subject: "Poke B"
-    text: "B"
-  - id: hold
-    type: wait
-    duration: 30d
-`,
+  'scale-poke-a.yaml': poke('A'),
+  'scale-poke-b.yaml': poke('B'),
 };
 
 beforeAll(async () => {

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
+import { alive, supervise } from '../child-process';
 import { searchAttributes } from '../../definitions/search-attributes';
 
 export interface DevServerOptions {
@@ -37,15 +38,6 @@ const TYPE_NAMES: Record<string, string> = {
   DATETIME: 'Datetime',
   KEYWORD_LIST: 'KeywordList',
 };
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function waitForExit(pid: number, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
@@ -114,43 +106,16 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, TEMPORAL_VERSION_CHECK_DISABLED: '1' },
   });
-  const pid = child.pid;
-  if (pid === undefined) throw new Error(`could not start ${options.binary}`);
+  const server = supervise(child, { name: 'the Temporal dev server', logger, group: true, onExitSignal: 'SIGKILL' });
+  const pid = server.pid;
   fs.writeFileSync(pidFile, String(pid));
-  // However this process ends (short of SIGKILL, which the pid file covers), the server ends with it.
-  const killOnExit = () => {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  };
-  process.once('exit', killOnExit);
-
-  const recent: string[] = [];
-  const onLine = (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
-      recent.push(line);
-      if (recent.length > 20) recent.shift();
-      logger.debug({ temporal: line.slice(0, 500) }, 'temporal dev server');
-    }
-  };
-  child.stdout?.on('data', onLine);
-  child.stderr?.on('data', onLine);
-  let exited: number | null | undefined;
-  const exitPromise = new Promise<void>((resolve) =>
-    child.once('exit', (code) => {
-      exited = code;
-      resolve();
-    }),
-  );
 
   const address = `127.0.0.1:${options.port}`;
   const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
   for (;;) {
-    if (exited !== undefined) {
+    if (server.exitCode !== undefined) {
       throw new Error(
-        `the Temporal dev server exited (code ${exited}) before it was ready; is port ${options.port} or ${options.uiPort} taken?\n${recent.slice(-5).join('\n')}`,
+        `the Temporal dev server exited (code ${server.exitCode}) before it was ready; is port ${options.port} or ${options.uiPort} taken?\n${server.lastLines(5)}`,
       );
     }
     try {
@@ -163,7 +128,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       }
     } catch (err) {
       if (Date.now() > deadline) {
-        child.kill('SIGKILL');
+        await server.stop('SIGKILL', 5_000);
         throw new Error(`the Temporal dev server did not answer on ${address} in time: ${(err as Error).message}`);
       }
       await new Promise((r) => setTimeout(r, 250));
@@ -175,27 +140,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     uiUrl: `http://127.0.0.1:${options.uiPort}`,
     pid,
     async stop() {
-      if (exited === undefined) {
-        try {
-          process.kill(-pid, 'SIGTERM');
-        } catch {
-          child.kill('SIGTERM');
-        }
-        const done = await Promise.race([
-          exitPromise.then(() => true),
-          new Promise<boolean>((r) => setTimeout(() => r(false), 15_000)),
-        ]);
-        if (!done) {
-          logger.warn('the Temporal dev server did not stop in 15 s; killing it');
-          try {
-            process.kill(-pid, 'SIGKILL');
-          } catch {
-            child.kill('SIGKILL');
-          }
-          await exitPromise;
-        }
-      }
-      process.removeListener('exit', killOnExit);
+      await server.stop('SIGTERM', 15_000);
       fs.rmSync(pidFile, { force: true });
     },
   };
