@@ -56,28 +56,42 @@ export async function embeddedDatabase(): Promise<{ url: string; pid: number; st
   };
 }
 
-/**
- * CPU seconds used so far by this process, the embedded PostgreSQL and the Temporal server (each
- * found by its command line), from /proc: the difference of two readings is where a phase's CPU went.
- */
-export function cpuSeconds(): { rapport: number; postgres: number; temporal: number } {
-  const out = { rapport: 0, postgres: 0, temporal: 0 };
+/** The processes running now, from /proc: id, parent, command line and CPU seconds so far. */
+export function processes(): { pid: number; ppid: number; cmd: string; cpuSeconds: number }[] {
+  const out: { pid: number; ppid: number; cmd: string; cpuSeconds: number }[] = [];
   const tick = 100; // USER_HZ on Linux
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // After the command name: state, ppid, …; utime, stime, cutime, cstime are fields 11 to 14.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const cmd = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
       // A PostgreSQL backend that ended is counted in its parent's children's time.
       const children = cmd.includes('postgres') ? Number(fields[13]) + Number(fields[14]) : 0;
-      const seconds = (Number(fields[11]) + Number(fields[12]) + children) / tick;
-      if (Number(entry) === process.pid) out.rapport += seconds;
-      else if (cmd.includes('postgres')) out.postgres += seconds;
-      else if (cmd.includes('temporal')) out.temporal += seconds;
+      out.push({
+        pid: Number(entry),
+        ppid: Number(fields[1]),
+        cmd,
+        cpuSeconds: (Number(fields[11]) + Number(fields[12]) + children) / tick,
+      });
     } catch {
       /* gone */
     }
+  }
+  return out;
+}
+
+/**
+ * CPU seconds used so far by this process, the embedded PostgreSQL and the Temporal server (each
+ * found by its command line): the difference of two readings is where a phase's CPU went.
+ */
+export function cpuSeconds(): { rapport: number; postgres: number; temporal: number } {
+  const out = { rapport: 0, postgres: 0, temporal: 0 };
+  for (const p of processes()) {
+    if (p.pid === process.pid) out.rapport += p.cpuSeconds;
+    else if (p.cmd.includes('postgres')) out.postgres += p.cpuSeconds;
+    else if (p.cmd.includes('temporal')) out.temporal += p.cpuSeconds;
   }
   return out;
 }
@@ -97,21 +111,12 @@ export function cpuPerItem(
  * their proportional set sizes, which counts memory they share once.
  */
 export function treePssMiB(rootPid: number): number {
-  const parents = new Map<number, number>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      /* gone */
-    }
-  }
+  const all = processes();
   const tree = new Set([rootPid]);
   for (let grown = true; grown;) {
     grown = false;
-    for (const [pid, parent] of parents) {
-      if (tree.has(parent) && !tree.has(pid)) {
+    for (const { pid, ppid } of all) {
+      if (tree.has(ppid) && !tree.has(pid)) {
         tree.add(pid);
         grown = true;
       }

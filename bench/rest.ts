@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../test/helpers/ports';
 import { runRapport } from '../test/helpers/process';
-import { type BenchContext, type Figure, pool, round, treePssMiB, until } from './common';
+import { type BenchContext, type Figure, pool, processes, round, treePssMiB, until } from './common';
 
 const journey = `
 journey: rest
@@ -28,17 +28,7 @@ function rssMiB(pid: number): number {
 
 /** The pid of the child of `parent` whose command line contains `text`. */
 function childPid(parent: number, text: string): number | undefined {
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === parent && fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) return Number(entry);
-    } catch {
-      /* gone */
-    }
-  }
-  return undefined;
+  return processes().find((p) => p.ppid === parent && p.cmd.includes(text))?.pid;
 }
 
 export async function restBench(ctx: BenchContext): Promise<Figure[]> {

@@ -4,6 +4,7 @@
  * stopping them, however Rapport itself ends.
  */
 import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import type { Logger } from 'pino';
 
@@ -20,13 +21,50 @@ export function freePort(): Promise<number> {
 }
 
 /** Whether a process of this id runs. */
-export function alive(pid: number): boolean {
+function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
   } catch {
     return false;
   }
+}
+
+/** Waits up to `ms` for a process to end; whether it did. */
+async function waitForExit(pid: number, ms: number): Promise<boolean> {
+  for (let waited = 0; waited < ms; waited += 100) {
+    if (!alive(pid)) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return !alive(pid);
+}
+
+/**
+ * Stops a server that a Rapport killed before it could stop it left running (its pid read from a
+ * file it keeps): only when that pid runs `command` still, since a pid can be reused.
+ */
+export async function stopLeftover(
+  pid: number,
+  options: { command: string; signal: NodeJS.Signals; graceMs: number; group: boolean; logger: Logger; name: string },
+): Promise<void> {
+  if (!Number.isInteger(pid) || pid <= 1 || !alive(pid)) return;
+  let cmdline = '';
+  try {
+    cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    /* not Linux, or gone */
+  }
+  if (cmdline && !cmdline.includes(options.command)) return;
+  options.logger.warn({ pid }, `stopping ${options.name} left running by an earlier start`);
+  const signal = (s: NodeJS.Signals) => {
+    try {
+      process.kill(options.group ? -pid : pid, s);
+    } catch {
+      process.kill(pid, s);
+    }
+  };
+  signal(options.signal);
+  if (!(await waitForExit(pid, options.graceMs))) signal('SIGKILL');
 }
 
 export interface SupervisedChild {

@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { alive, freePort, supervise } from './child-process';
+import { freePort, stopLeftover, supervise } from './child-process';
 
 export interface EmbeddedPostgres {
   url: string;
@@ -100,20 +100,22 @@ function chownTree(dir: string, uid: number, gid: number): void {
 }
 
 /** A server left running by a Rapport that was killed holds the folder: it is stopped first. */
-async function stopLeftover(dataDir: string, logger: Logger): Promise<void> {
+async function stopLeftoverServer(dataDir: string, logger: Logger): Promise<void> {
   let pid: number;
   try {
     pid = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
   } catch {
     return;
   }
-  if (!Number.isInteger(pid) || pid <= 1 || !alive(pid)) return;
-  logger.warn({ pid }, 'stopping the embedded PostgreSQL left running by an earlier start');
-  process.kill(pid, 'SIGINT'); // fast shutdown
-  for (let waited = 0; alive(pid); waited += 100) {
-    if (waited >= 30_000) process.kill(pid, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  // SIGINT: PostgreSQL's fast shutdown.
+  await stopLeftover(pid, {
+    command: 'postgres',
+    signal: 'SIGINT',
+    graceMs: 30_000,
+    group: false,
+    logger,
+    name: 'the embedded PostgreSQL',
+  });
 }
 
 export interface EmbeddedPostgresOptions {
@@ -165,7 +167,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     }
   }
   const password = fs.readFileSync(passwordFile, 'utf8').trim();
-  await stopLeftover(dataDir, logger);
+  await stopLeftoverServer(dataDir, logger);
 
   const port = await freePort();
   const child: ChildProcess = spawn(

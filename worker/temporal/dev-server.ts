@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
-import { alive, supervise } from '../child-process';
+import { stopLeftover, supervise } from '../child-process';
 import { searchAttributes } from '../../definitions/search-attributes';
 
 export interface DevServerOptions {
@@ -39,38 +39,22 @@ const TYPE_NAMES: Record<string, string> = {
   KEYWORD_LIST: 'KeywordList',
 };
 
-async function waitForExit(pid: number, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (!alive(pid)) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return !alive(pid);
-}
-
 /** A dev server left behind by a Rapport that was killed holds the port and the database: stop it. */
-async function stopLeftover(pidFile: string, binary: string, logger: Logger): Promise<void> {
+async function stopLeftoverServer(pidFile: string, binary: string, logger: Logger): Promise<void> {
   let pid: number;
   try {
     pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
   } catch {
     return;
   }
-  if (!Number.isInteger(pid) || pid <= 1 || !alive(pid)) return;
-  let cmdline = '';
-  try {
-    cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-  } catch {
-    /* not Linux, or gone */
-  }
-  if (cmdline && !cmdline.includes(path.basename(binary))) return;
-  logger.warn({ pid }, 'stopping a Temporal dev server left running by an earlier start');
-  try {
-    process.kill(-pid, 'SIGTERM');
-  } catch {
-    process.kill(pid, 'SIGTERM');
-  }
-  if (!(await waitForExit(pid, 10_000))) process.kill(pid, 'SIGKILL');
+  await stopLeftover(pid, {
+    command: path.basename(binary),
+    signal: 'SIGTERM',
+    graceMs: 10_000,
+    group: true,
+    logger,
+    name: 'a Temporal dev server',
+  });
 }
 
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
@@ -78,7 +62,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const dir = path.join(options.dataDir, 'temporal');
   fs.mkdirSync(dir, { recursive: true });
   const pidFile = path.join(dir, 'dev-server.pid');
-  await stopLeftover(pidFile, options.binary, logger);
+  await stopLeftoverServer(pidFile, options.binary, logger);
 
   const args = [
     'server',
