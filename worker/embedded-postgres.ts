@@ -70,7 +70,7 @@ function serverUser(): { name: string; uid: number; gid: number } | undefined {
 }
 
 /**
- * The server's user must pass through every folder above its own. A folder it cannot pass through
+ * The server's user must pass through every folder above its own, and above its programs. A folder it cannot pass through
  * (such as a home folder, or a private temporary one) gets the search permission for others: it lets
  * them reach a known name inside, not list what is there. Each one changed is logged.
  */
@@ -139,6 +139,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   if (user) {
     fs.chmodSync(dir, 0o711);
     reachableBy(user, path.dirname(dir), logger);
+    // And to its programs, inside the project (a clone in a private temporary folder, say).
+    reachableBy(user, path.join(home, 'bin'), logger);
   }
   if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) {
     fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
