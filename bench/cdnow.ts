@@ -53,13 +53,13 @@ export async function cdnowBench(ctx: BenchContext): Promise<Figure[]> {
     const t = performance.now();
     const rank = new Map<string, number>();
     let sent = 0;
-    const send = async (p: (typeof purchases)[number], n: number) => {
+    const send = async (p: (typeof purchases)[number], n: number, at: number) => {
       await stack.sendEvent({
         id: `cdnow-${p.customer}-${n}`,
         type: 'order.placed',
         customer: { externalId: { system: 'cdnow', id: p.customer }, email: `cdnow${p.customer}@example.com` },
         profile: { consent: { email: { marketing: true } } },
-        occurredAt: new Date(await env.currentTimeMs()).toISOString(),
+        occurredAt: new Date(at).toISOString(),
         data: {
           orderId: `cdnow-${p.customer}-${n}`,
           total: p.dollars,
@@ -84,7 +84,7 @@ export async function cdnowBench(ctx: BenchContext): Promise<Figure[]> {
         byCustomer.set(p.customer, [...(byCustomer.get(p.customer) ?? []), { p, n }]);
       }
       await pool([...byCustomer.values()], concurrency, async (orders) => {
-        for (const o of orders) await send(o.p, o.n);
+        for (const o of orders) await send(o.p, o.n, Math.max(target, now));
       });
     }
     // Let every journey run out (cross-sell's last reminder is 26 days after its start).

@@ -6,8 +6,11 @@
  *
  * - Its own process group, so Ctrl-C reaches Rapport first, which stops its worker and then the
  *   server; a server left behind by a killed Rapport is stopped at the next start.
- * - Loopback TCP only, password authentication (SCRAM); the password is generated at the first start
- *   and kept in the data folder, readable by its owner only.
+ * - Rapport connects through a Unix socket in the data folder (`socket/`, reachable by the server's
+ *   user only): a query costs about a fifth less than over loopback TCP. The server also listens on
+ *   loopback TCP, for other tools, and Rapport uses TCP where the socket's path would be too long.
+ *   Password authentication (SCRAM) either way; the password is generated at the first start and
+ *   kept in the data folder, readable by its owner only.
  * - PostgreSQL refuses to run as root: started as root, it runs as the user `postgres` when there is
  *   one, else `nobody`, and its folder belongs to that user.
  */
@@ -172,6 +175,13 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   await stopLeftoverServer(dataDir, logger);
 
   const port = await freePort();
+  const socketDir = path.join(dir, 'socket');
+  // A socket's path has room for about 100 bytes; PostgreSQL's list syntax would need quotes for these.
+  const viaSocket = Buffer.byteLength(path.join(socketDir, `.s.PGSQL.${port}`)) <= 100 && !/[\s,"]/.test(socketDir);
+  if (viaSocket) {
+    fs.mkdirSync(socketDir, { recursive: true, mode: 0o700 });
+    if (user) fs.chownSync(socketDir, user.uid, user.gid);
+  }
   const child: ChildProcess = spawn(
     bin('postgres'),
     [
@@ -182,7 +192,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       '-c',
       'listen_addresses=127.0.0.1',
       '-c',
-      'unix_socket_directories=',
+      `unix_socket_directories=${viaSocket ? socketDir : ''}`,
       // Rapport's pools (RAPPORT_DATABASE_POOL_SIZE, twice over with the router's locks) and a modest cache.
       '-c',
       'max_connections=100',
@@ -193,7 +203,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   );
   const server = supervise(child, { name: 'the embedded PostgreSQL', logger, group: false, onExitSignal: 'SIGINT' });
 
-  const url = `postgres://rapport:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+  const url = viaSocket
+    ? `postgres://rapport:${encodeURIComponent(password)}@localhost:${port}/postgres?host=${encodeURIComponent(socketDir)}`
+    : `postgres://rapport:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
   // Ready when it takes a connection; it exits on a bad start (the reason is in its last lines).
   for (let waited = 0; ; waited += 100) {
     if (server.exitCode !== undefined) {
@@ -215,7 +227,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  logger.debug({ port, pid: server.pid }, 'embedded PostgreSQL ready');
+  logger.debug({ port, socket: viaSocket ? socketDir : undefined, pid: server.pid }, 'embedded PostgreSQL ready');
 
   return {
     url,

@@ -7,7 +7,9 @@
  * created the message; `find` looks it up in Twilio's message list before anything is sent again.
  */
 import { SegmentedMessage } from 'sms-segments-calculator';
-import twilio from 'twilio';
+import type { Twilio } from 'twilio';
+import type twilioSdk from 'twilio';
+import RestException from 'twilio/lib/base/RestException';
 import { ChannelError } from './errors';
 import { writeOutboxEntry } from './outbox';
 
@@ -74,7 +76,7 @@ const PERMANENT_CODES: Record<number, 'stop' | undefined> = {
 export function classifyTwilioError(err: unknown): ChannelError {
   const e = err as { status?: unknown; code?: unknown; message?: unknown };
   const message = typeof e.message === 'string' ? e.message : String(err);
-  if (err instanceof twilio.RestException || typeof e.status === 'number') {
+  if (err instanceof RestException || typeof e.status === 'number') {
     const status = Number(e.status);
     const code = typeof e.code === 'number' ? e.code : undefined;
     if (code !== undefined && code in PERMANENT_CODES) {
@@ -88,12 +90,14 @@ export function classifyTwilioError(err: unknown): ChannelError {
   return new ChannelError(`no reply from Twilio (${code ?? 'connection lost'}): ${message}`, 'ambiguous', code);
 }
 
+type TwilioSdk = typeof twilioSdk;
+
 /** The SDK's HTTP client, sending to another base address when one is configured. */
-function httpClient(settings: TwilioSettings): InstanceType<typeof twilio.RequestClient> {
+function httpClient(twilio: TwilioSdk, settings: TwilioSettings): InstanceType<TwilioSdk['RequestClient']> {
   const options = { timeout: settings.timeoutMs ?? 30_000, autoRetry: false };
   const base = settings.apiUrl?.replace(/\/+$/, '');
   if (!base) return new twilio.RequestClient(options);
-  type Options<T> = Parameters<InstanceType<typeof twilio.RequestClient>['request']>[0] & { data?: T };
+  type Options<T> = Parameters<InstanceType<TwilioSdk['RequestClient']>['request']>[0] & { data?: T };
   class Redirected extends twilio.RequestClient {
     override request<T>(opts: Options<T>) {
       return super.request<T>({ ...opts, uri: opts.uri.replace(/^https:\/\/[^/]+/, () => base ?? '') });
@@ -103,7 +107,13 @@ function httpClient(settings: TwilioSettings): InstanceType<typeof twilio.Reques
 }
 
 export function createTwilioSender(settings: TwilioSettings): SmsSender {
-  const client = twilio(settings.accountSid, settings.authToken, { httpClient: httpClient(settings) });
+  // The SDK (about 25 MiB of modules) is loaded with the first message, not by every process that
+  // could send one.
+  let loaded: Promise<Twilio> | undefined;
+  const twilioClient = () =>
+    (loaded ??= import('twilio').then(({ default: twilio }) => {
+      return twilio(settings.accountSid, settings.authToken, { httpClient: httpClient(twilio, settings) });
+    }));
   const sender = settings.messagingServiceSid
     ? { messagingServiceSid: settings.messagingServiceSid }
     : { from: settings.from ?? '' };
@@ -111,6 +121,7 @@ export function createTwilioSender(settings: TwilioSettings): SmsSender {
     destination: settings.apiUrl ?? 'twilio',
     async send(m) {
       try {
+        const client = await twilioClient();
         const message = await client.messages.create({
           to: m.to,
           body: m.text,
@@ -128,6 +139,7 @@ export function createTwilioSender(settings: TwilioSettings): SmsSender {
       try {
         // Messages to this number since a minute before the attempt, newest first.
         const since = new Date(m.since.getTime() - 60_000);
+        const client = await twilioClient();
         const list = await client.messages.list({
           to: m.to,
           ...(sender.from ? { from: sender.from } : {}),

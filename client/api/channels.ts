@@ -5,7 +5,7 @@
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import twilio from 'twilio';
+import { validateRequest } from 'twilio/lib/webhooks/webhooks';
 import { z } from 'zod';
 import type { Db } from '../../activities/db/database';
 import { smsKeyword } from '../../activities/channels/sms-keywords';
@@ -87,7 +87,7 @@ function registerChannelRoutes(
     const signature = req.headers['x-twilio-signature'];
     const params = (req.body ?? {}) as Record<string, string>;
     const url = `${base}${req.url}`;
-    if (typeof signature !== 'string' || !twilio.validateRequest(token, signature, url, params)) {
+    if (typeof signature !== 'string' || !validateRequest(token, signature, url, params)) {
       log.warn(
         { route: req.routeOptions.url, ip: req.ip, signed: typeof signature === 'string' },
         'Twilio webhook refused: the X-Twilio-Signature does not match',
