@@ -31,6 +31,22 @@ module.exports = tseslint.config(
     rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' },
   },
   {
+    // Workflows are started, signalled and asked with the definitions in workflows/messages.ts, so a
+    // name and its payload's type are written once.
+    files: ['**/*.ts'],
+    ignores: ['workflows/messages.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            'Literal[value=/^(journeyWorkflow|segmentRunWorkflow|journeyState|journeyEvent|taskCompleted|segmentRunState)$/]',
+          message: 'Use the definition in workflows/messages.ts (JOURNEY_WORKFLOW, journeyStateQuery, …).',
+        },
+      ],
+    },
+  },
+  {
     // Jest's asymmetric matchers (expect.any, expect.stringContaining, ...) are typed `any`.
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-unsafe-assignment': 'off' },

@@ -3,16 +3,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkerOptions, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import pino from 'pino';
-import { createActivities } from '../activities';
-import { createMailer } from '../activities/channels/email';
-import { createOutboxSmsSender } from '../activities/channels/sms';
 import type { Db } from '../activities/db/database';
 import { liquidChecker } from '../activities/render';
 import { toPlan } from '../client/journeys/load';
-import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../worker/config';
+import { parseConfig } from '../worker/config';
 import { embeddedPostgresHome, startEmbeddedPostgres } from '../worker/embedded-postgres';
+import { createRapport } from '../worker/rapport';
 import { devServerEnv } from '../client/testing/environment';
 import { compileJourney } from '../definitions/compile';
 import type { JourneyPlan } from '../definitions/schema/journey';
@@ -160,8 +158,9 @@ export function benchPlan(source: string, file: string): JourneyPlan {
 }
 
 /**
- * A worker with Rapport's activities (email and SMS into an outbox folder) on `taskQueue`, running
- * until `stop()`, which is safe to call twice.
+ * A worker with Rapport's activities (email and SMS into an outbox folder) on `taskQueue`, built as
+ * `rapport start` builds its own (worker/rapport.ts), running until `stop()`, which is safe to call
+ * twice.
  */
 export async function benchWorker(
   env: TestWorkflowEnvironment,
@@ -173,19 +172,19 @@ export async function benchWorker(
     worker?: Partial<WorkerOptions>;
   },
 ): Promise<{ stop(): Promise<void> }> {
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue: options.taskQueue,
+  const config = parseConfig({
+    RAPPORT_DATA_DIR: path.dirname(options.outboxDir),
+    TEMPORAL_NAMESPACE: env.namespace ?? 'default',
+    TEMPORAL_TASK_QUEUE: options.taskQueue,
+    MAIL_FROM: 'Bench <bench@rapport.test>',
+  });
+  const rapport = createRapport(
+    config,
+    { database: { db: options.db }, temporal: env.client, logger: pino({ level: 'silent' }) },
+    { outboxDir: options.outboxDir },
+  );
+  const worker = await rapport.createWorker(env.nativeConnection, {
     workflowBundle: options.workflowBundle,
-    activities: createActivities({
-      db: options.db,
-      mailer: createMailer({ outboxDir: options.outboxDir }),
-      sms: createOutboxSmsSender(options.outboxDir),
-      mailFrom: 'Bench <bench@rapport.test>',
-      logger: pino({ level: 'silent' }),
-    }),
-    // As Rapport runs its worker.
-    maxCachedWorkflows: DEFAULT_MAX_CACHED_WORKFLOWS,
     ...options.worker,
   });
   const running = worker.run();
@@ -193,6 +192,7 @@ export async function benchWorker(
     async stop() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running.catch(() => undefined);
+      rapport.close();
     },
   };
 }

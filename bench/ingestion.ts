@@ -24,6 +24,7 @@ import {
   round,
   until,
 } from './common';
+import { JOURNEY_WORKFLOW, type JourneyWorkflow } from '../workflows/messages';
 
 const journey = `
 journey: ingest
@@ -231,7 +232,7 @@ export async function ingestionBench(ctx: BenchContext): Promise<Figure[]> {
       Array.from({ length: n }, (_, i) => i),
       16,
       async (i) => {
-        await env.client.workflow.start('journeyWorkflow', {
+        await env.client.workflow.start<JourneyWorkflow>(JOURNEY_WORKFLOW, {
           taskQueue: stack.taskQueue,
           workflowId: `raw-start-${i}-${Date.now()}`,
           args: [

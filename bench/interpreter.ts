@@ -22,6 +22,7 @@ import {
   queryStats,
   round,
 } from './common';
+import { JOURNEY_WORKFLOW, type JourneyWorkflow } from '../workflows/messages';
 
 export const benchJourney = `
 journey: bench-journey
@@ -100,7 +101,7 @@ export async function interpreterBench(ctx: BenchContext): Promise<Figure[]> {
         label: 'Rapport journeys',
         share: 1,
         start: (customerId, id) =>
-          client.workflow.start('journeyWorkflow', {
+          client.workflow.start<JourneyWorkflow>(JOURNEY_WORKFLOW, {
             taskQueue: 'bench',
             workflowId: `bench-${id}`,
             args: [

@@ -20,6 +20,7 @@ import {
   round,
   until,
 } from './common';
+import { JOURNEY_WORKFLOW, type JourneyWorkflow } from '../workflows/messages';
 
 const journey = `
 journey: waiting
@@ -93,7 +94,7 @@ export async function waitingBench(ctx: BenchContext): Promise<Figure[]> {
             Array.from({ length: to - from }, (_, i) => from + i),
             32,
             async (i) => {
-              await env.client.workflow.start('journeyWorkflow', {
+              await env.client.workflow.start<JourneyWorkflow>(JOURNEY_WORKFLOW, {
                 taskQueue: 'waiting',
                 workflowId: `waiting-${i}`,
                 args: [

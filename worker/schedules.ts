@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../activities/db/database';
 import { latestVersions } from '../activities/store/journeys';
 import type { segmentRunWorkflow } from '../workflows/segment-run';
+import { SEGMENT_RUN_WORKFLOW } from '../workflows/messages';
 
 export const scheduleId = (journeyId: string) => `rapport-schedule:${journeyId}`;
 
@@ -36,7 +37,7 @@ export async function syncSchedule(
   const paused = published.status === 'paused';
   const action = {
     type: 'startWorkflow' as const,
-    workflowType: 'segmentRunWorkflow',
+    workflowType: SEGMENT_RUN_WORKFLOW,
     args: [{ journeyId }] as Parameters<typeof segmentRunWorkflow>,
     taskQueue,
     workflowId: `segment-run:${journeyId}`,

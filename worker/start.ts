@@ -8,20 +8,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client, type Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import type { Logger } from 'pino';
-import { createActivities } from '../activities';
-import { createMailer } from '../activities/channels/email';
-import { createOutboxSmsSender, createTwilioSender } from '../activities/channels/sms';
-import { unsubscribeKeys } from '../activities/channels/unsubscribe';
 import { activeKeyCount } from '../activities/store/api-keys';
 import { syncSchedule, syncSchedules } from './schedules';
 import { migrate, openDatabase, type OpenDatabase } from '../activities/db/database';
-import { buildApi } from '../client/api/server';
-import { EventIntake } from '../client/events/intake';
 import { publishFolders } from '../client/journeys/publish';
-import { bundleWorkflows } from './bundle';
-import { journeyDirs, policySettings, publicUrl, unsubscribeSecrets, webhookPolicy, type Config } from './config';
+import { journeyDirs, type Config } from './config';
+import { createRapport } from './rapport';
 import { ensureBinaries } from './temporal/binaries';
 import { connectClient, connectWorker, ensureSearchAttributes } from './temporal/connection';
 import { startDevServer, type DevServer } from './temporal/dev-server';
@@ -170,64 +164,13 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
     });
     logger.info({ journeys: published.map((p) => `${p.journey}@${p.version}`) }, 'journeys published');
 
-    // Worker.
-    const outboxDir = path.join(config.RAPPORT_DATA_DIR, 'outbox');
-    const mailer = createMailer({ smtpUrl: config.SMTP_URL, outboxDir });
-    onStop('mailer', () => mailer.close());
-    const secrets = unsubscribeSecrets(config);
-    if (secrets.generated) {
-      logger.info(
-        'unsubscribe links are signed with a secret kept in the data folder; set RAPPORT_UNSUBSCRIBE_SECRET when several instances send',
-      );
-    }
-    const channels = {
-      publicUrl: publicUrl(config),
-      unsubscribeKeys: unsubscribeKeys(secrets.current, secrets.previous),
-      twilioAuthToken: config.TWILIO_AUTH_TOKEN,
-      smsHelpText: config.RAPPORT_SMS_HELP_TEXT,
-    };
-    const sms =
-      config.TWILIO_ACCOUNT_SID && config.TWILIO_AUTH_TOKEN
-        ? createTwilioSender({
-            accountSid: config.TWILIO_ACCOUNT_SID,
-            authToken: config.TWILIO_AUTH_TOKEN,
-            from: config.TWILIO_FROM,
-            messagingServiceSid: config.TWILIO_MESSAGING_SERVICE_SID,
-            statusCallbackUrl: `${channels.publicUrl}/webhooks/twilio/status`,
-            apiUrl: config.TWILIO_API_URL,
-          })
-        : createOutboxSmsSender(outboxDir);
-    const intake = new EventIntake({
-      db: database.db,
-      temporal: client,
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-      logger,
-      locks: database.locks,
-    });
-    const activities = createActivities({
-      enroll: intake.enrollScheduled,
-      db: database.db,
-      mailer,
-      sms,
-      mailFrom: config.MAIL_FROM,
-      replyTo: config.MAIL_REPLY_TO,
-      unsubscribe: { keys: channels.unsubscribeKeys, publicUrl: channels.publicUrl },
-      logger,
-      webhooks: webhookPolicy(config),
-      policy: policySettings(config),
-    });
+    const rapport = createRapport(config, { database, temporal: client, logger });
+    onStop('mailer', () => rapport.close());
     const role = config.RAPPORT_ROLE;
     if (role !== 'api') {
       const nativeConnection = await connectWorker(config, address);
       onStop('worker connection', () => nativeConnection.close());
-      const worker = await Worker.create({
-        connection: nativeConnection,
-        namespace: config.TEMPORAL_NAMESPACE,
-        taskQueue: config.TEMPORAL_TASK_QUEUE,
-        workflowBundle: await bundleWorkflows(),
-        activities,
-        maxCachedWorkflows: config.RAPPORT_MAX_CACHED_WORKFLOWS,
-      });
+      const worker = await rapport.createWorker(nativeConnection);
       const running = worker.run();
       onStop('worker', async () => {
         if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -238,16 +181,7 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
 
     let apiUrl: string | undefined;
     if (role !== 'worker') {
-      const api = buildApi({
-        db: database.db,
-        intake,
-        temporal: client,
-        outboxDir,
-        logger,
-        allowHttpWebhooks: config.RAPPORT_WEBHOOK_ALLOW_HTTP,
-        channels,
-        rateLimit: { perKey: config.RAPPORT_RATE_LIMIT, public: config.RAPPORT_PUBLIC_RATE_LIMIT },
-        eventMaxBytes: config.RAPPORT_EVENT_MAX_BYTES,
+      const api = rapport.createApi({
         onPublished: async (journeyId) => {
           await syncSchedule(client, database.db, config.TEMPORAL_TASK_QUEUE, journeyId, logger);
         },
@@ -264,7 +198,7 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
       // failed and waits to be tried again: the router takes them in the background, in order, and
       // never stops the start (an event that cannot be routed is parked, with its error). Routers of
       // several processes share the work; a customer's lock keeps their events in order.
-      const router = intake.startRouting();
+      const router = rapport.intake.startRouting();
       onStop('router', () => router.stop());
     }
 
@@ -272,8 +206,8 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
       apiUrl,
       temporalAddress: address,
       temporalUiUrl: uiUrl,
-      mailDestination: mailer.destination,
-      smsDestination: sms.destination,
+      mailDestination: rapport.mailer.destination,
+      smsDestination: rapport.sms.destination,
       database,
       stop: stopAll,
     };

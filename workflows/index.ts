@@ -1,3 +1,3 @@
 /** Every workflow the worker registers. Deterministic code only: see eslint.config.js. */
-export { journeyWorkflow, journeyStateQuery, journeyEventSignal, taskCompletedSignal } from './journey';
-export { segmentRunWorkflow, segmentRunStateQuery } from './segment-run';
+export { journeyWorkflow } from './journey';
+export { segmentRunWorkflow } from './segment-run';

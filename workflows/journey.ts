@@ -8,8 +8,6 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
   log,
   patched,
   setHandler,
@@ -22,6 +20,7 @@ import type { CustomerFacts, Facts } from '../definitions/facts';
 import type { JourneyDefinition, Step } from '../definitions/schema/journey';
 import { SA_STEP } from '../definitions/search-attributes';
 import { acts as localRecordActs, LOCAL_RECORDS_PATCH, remoteRecordActs } from './activities';
+import { journeyEventSignal, journeyStateQuery, taskCompletedSignal } from './messages';
 import { runStep, type StepContext } from './steps';
 import type {
   EnrollmentOutcome,
@@ -33,12 +32,6 @@ import type {
   PathSeg,
   TaskSignal,
 } from './types';
-
-export const journeyStateQuery = defineQuery<JourneyState>('journeyState');
-/** A customer's event, for wait_for steps, the goal and exit events. */
-export const journeyEventSignal = defineSignal<[EventSignal]>('journeyEvent');
-/** A task of this enrollment was completed through the API. */
-export const taskCompletedSignal = defineSignal<[TaskSignal]>('taskCompleted');
 
 const HISTORY_KEPT = 200;
 

@@ -3,8 +3,9 @@
  * run is a workflow, so a restart in the middle goes on from the last page done; its progress is
  * readable with the `segmentRunState` query.
  */
-import { continueAsNew, defineQuery, log, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { continueAsNew, log, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { acts } from './activities';
+import { segmentRunStateQuery } from './messages';
 
 export interface SegmentRunInput {
   journeyId: string;
@@ -24,8 +25,6 @@ export interface SegmentRunState {
 
 /** Runs started before it keyed their events by the workflow id alone. */
 const RUN_KEY_PATCH = 'segment-run-key';
-
-export const segmentRunStateQuery = defineQuery<SegmentRunState>('segmentRunState');
 
 export async function segmentRunWorkflow(input: SegmentRunInput): Promise<SegmentRunState> {
   const state: SegmentRunState = input.resume?.state ?? { scanned: 0, matched: 0, enrolled: 0, done: false };

@@ -8,7 +8,7 @@ import type { Db } from '../../activities/db/database';
 import { finishEnrollment } from '../../activities/store/enrollments';
 import { appendTimeline } from '../../activities/store/timeline';
 import type { JourneyPlan } from '../../definitions/schema/journey';
-import { journeyStateQuery } from '../../workflows/journey';
+import { journeyStateQuery } from '../../workflows/messages';
 
 /** Stops a customer's journey now: the workflow is terminated and the enrollment recorded as cancelled. */
 export async function cancelEnrollment(

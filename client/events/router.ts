@@ -31,6 +31,7 @@ import { pool } from '../pool';
 import { decideEnrollment } from './decide';
 import { settleMerges } from './enrollments';
 import type { EventReceipt } from './schema';
+import { JOURNEY_WORKFLOW, journeyEventSignal, type JourneyWorkflow } from '../../workflows/messages';
 
 export interface RouterDeps {
   db: Db;
@@ -170,7 +171,7 @@ export class EventRouter {
       if (!listensTo(plan, event.type)) continue;
       const signal: EventSignal = { event: journeyEvent, customer: await customerNow() };
       try {
-        await this.deps.temporal.workflow.getHandle(enrollment.workflow_id).signal('journeyEvent', signal);
+        await this.deps.temporal.workflow.getHandle(enrollment.workflow_id).signal(journeyEventSignal, signal);
         receipt.signalled.push({ journey: enrollment.journey_id, workflowId: enrollment.workflow_id });
       } catch (err) {
         // The workflow ended between the read and the signal: nothing is listening any more.
@@ -258,7 +259,7 @@ export class EventRouter {
         event: journeyEvent,
       };
       try {
-        await this.deps.temporal.workflow.start('journeyWorkflow', {
+        await this.deps.temporal.workflow.start<JourneyWorkflow>(JOURNEY_WORKFLOW, {
           taskQueue: this.deps.taskQueue,
           workflowId,
           args: [input],

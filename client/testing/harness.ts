@@ -22,6 +22,7 @@ import type { IncomingEvent } from '../events/schema';
 import { timeSkippingEnv } from './environment';
 import { eventually } from './eventually';
 import { startTestStack, type TestStack, type TestStackOptions } from './stack';
+import { journeyStateQuery, type JourneyWorkflow } from '../../workflows/messages';
 
 export interface Harness {
   env: TestWorkflowEnvironment;
@@ -95,7 +96,7 @@ export async function createHarness(
           const d = await handle.describe();
           if (d.status.name !== 'RUNNING') return { status: d.status.name };
           const pendingActivities = d.raw.pendingActivities?.length ?? 0;
-          const { currentStep, waitingFor } = await handle.query<JourneyState>('journeyState');
+          const { currentStep, waitingFor } = await handle.query(journeyStateQuery);
           return { status: d.status.name, currentStep, waitingFor, pendingActivities };
         },
         { until: (s) => s.status !== 'RUNNING' || (s.pendingActivities === 0 && s.waitingFor != null), everyMs: 20 },
@@ -134,10 +135,10 @@ export async function createHarness(
       return new Date(await env.currentTimeMs());
     },
     async finish(workflowId) {
-      return (await env.client.workflow.getHandle(workflowId).result()) as JourneyResult;
+      return env.client.workflow.getHandle<JourneyWorkflow>(workflowId).result();
     },
     async state(workflowId) {
-      return plain.workflow.getHandle(workflowId).query<JourneyState>('journeyState');
+      return plain.workflow.getHandle(workflowId).query(journeyStateQuery);
     },
     async outbox() {
       return (await listOutbox(stack.outboxDir, 10_000)).reverse();

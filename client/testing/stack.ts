@@ -1,25 +1,24 @@
 /**
- * Rapport assembled in the test process on the time-skipping server: an in-memory PGlite, the real
- * activities and worker, the intake and the HTTP API (called through Fastify's inject).
+ * Rapport assembled in the test process on the time-skipping server: an in-memory PGlite (or the
+ * PostgreSQL at `databaseUrl`), and the worker, the intake and the HTTP API (called through
+ * Fastify's inject) built by the same composition root as `rapport start` (worker/rapport.ts).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import pino, { type Logger } from 'pino';
-import { createActivities, type Activities } from '../../activities';
-import { createMailer } from '../../activities/channels/email';
-import { createOutboxSmsSender, createTwilioSender } from '../../activities/channels/sms';
-import { unsubscribeKeys } from '../../activities/channels/unsubscribe';
+import type { Activities } from '../../activities';
 import { migrate, openDatabase, type OpenDatabase } from '../../activities/db/database';
 import type { WebhookPolicy } from '../../activities/webhook';
-import { buildApi, type Api } from '../api/server';
-import { EventIntake } from '../events/intake';
+import type { Api } from '../api/server';
+import type { EventIntake } from '../events/intake';
 import { publishFolders } from '../journeys/publish';
 import { projectRoot } from '../../worker/temporal/binaries';
 import { workflowBundle } from './environment';
 import { syncSchedule } from '../../worker/schedules';
+import { parseConfig } from '../../worker/config';
+import { createRapport } from '../../worker/rapport';
 
 export interface TestStack {
   db: OpenDatabase['db'];
@@ -91,59 +90,44 @@ export async function startTestStack(env: TestWorkflowEnvironment, options: Test
   );
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-test-'));
   const outboxDir = path.join(scratch, 'outbox');
-  const mailer = createMailer({
-    smtpUrl: options.smtpUrl,
-    outboxDir,
-    ...(options.smtpTimeoutMs ? { timeoutMs: options.smtpTimeoutMs } : {}),
-  });
-  const keys = unsubscribeKeys(TEST_UNSUBSCRIBE_SECRET);
-  const sms = options.twilio
-    ? createTwilioSender({
-        accountSid: options.twilio.accountSid,
-        authToken: options.twilio.authToken,
-        from: options.twilio.from,
-        apiUrl: options.twilio.url,
-        statusCallbackUrl: `${TEST_PUBLIC_URL}/webhooks/twilio/status`,
-        ...(options.twilio.timeoutMs ? { timeoutMs: options.twilio.timeoutMs } : {}),
-      })
-    : createOutboxSmsSender(outboxDir);
   const taskQueue = `test-${process.pid}-${++counter}`;
-  const intake = new EventIntake({ db: database.db, temporal: env.client, taskQueue, logger, locks: database.locks });
-  const real = createActivities({
-    db: database.db,
-    mailer,
-    sms,
-    mailFrom: 'Rapport Test <journeys@rapport.test>',
-    unsubscribe: { keys, publicUrl: TEST_PUBLIC_URL },
-    logger,
-    enroll: intake.enrollScheduled,
-    ...(options.webhooks ? { webhooks: options.webhooks } : {}),
+  // The test's settings, as a user would give them, in the same Config `rapport start` reads.
+  const config = parseConfig({
+    RAPPORT_DATA_DIR: scratch,
+    TEMPORAL_NAMESPACE: env.namespace ?? 'default',
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    MAIL_FROM: 'Rapport Test <journeys@rapport.test>',
+    RAPPORT_PUBLIC_URL: TEST_PUBLIC_URL,
+    RAPPORT_UNSUBSCRIBE_SECRET: TEST_UNSUBSCRIBE_SECRET,
+    RAPPORT_SMS_HELP_TEXT: TEST_SMS_HELP,
+    ...(options.smtpUrl ? { SMTP_URL: options.smtpUrl } : {}),
+    ...(options.twilio
+      ? {
+          TWILIO_ACCOUNT_SID: options.twilio.accountSid,
+          TWILIO_AUTH_TOKEN: options.twilio.authToken,
+          TWILIO_FROM: options.twilio.from,
+          TWILIO_API_URL: options.twilio.url,
+        }
+      : {}),
   });
-  const activities = options.wrapActivities ? options.wrapActivities(real) : real;
-  const newWorker = async () =>
-    Worker.create({
-      connection: env.nativeConnection,
-      namespace: env.namespace ?? 'default',
-      taskQueue,
-      workflowBundle: await workflowBundle(),
-      activities,
-    });
+  const rapport = createRapport(
+    config,
+    { database, temporal: env.client, logger },
+    {
+      outboxDir,
+      ...(options.smtpTimeoutMs ? { smtpTimeoutMs: options.smtpTimeoutMs } : {}),
+      ...(options.twilio?.timeoutMs ? { twilioTimeoutMs: options.twilio.timeoutMs } : {}),
+      ...(options.webhooks ? { webhooks: options.webhooks } : {}),
+      ...(options.wrapActivities ? { wrapActivities: options.wrapActivities } : {}),
+    },
+  );
+  const { intake } = rapport;
+  const newWorker = async () => rapport.createWorker(env.nativeConnection, { workflowBundle: await workflowBundle() });
   let worker = await newWorker();
   let running = worker.run();
-  const api = buildApi({
-    db: database.db,
-    intake,
-    temporal: env.client,
-    outboxDir,
-    logger,
+  const api = rapport.createApi({
     onPublished: async (journeyId) => {
       if (options.schedules) await syncSchedule(env.client, database.db, taskQueue, journeyId, logger);
-    },
-    channels: {
-      publicUrl: TEST_PUBLIC_URL,
-      unsubscribeKeys: keys,
-      twilioAuthToken: options.twilio?.authToken,
-      smsHelpText: TEST_SMS_HELP,
     },
   });
   await api.ready();
@@ -180,7 +164,7 @@ export async function startTestStack(env: TestWorkflowEnvironment, options: Test
       await api.close();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
-      mailer.close();
+      rapport.close();
       await database.close();
       fs.rmSync(scratch, { recursive: true, force: true });
     },

@@ -10,10 +10,10 @@ import { Client } from '@temporalio/client';
 import pino from 'pino';
 import { buildApi } from '../../client/api/server';
 import { RapportClient } from '../../client/sdk';
-import type { JourneyState } from '../../workflows/types';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';
 import { eventually } from '../helpers/eventually';
+import { journeyStateQuery } from '../../workflows/messages';
 
 let env: TestWorkflowEnvironment;
 let stack: TestStack;
@@ -185,7 +185,7 @@ describe('customers, orders and enrollments', () => {
     const handle = new Client({ connection: env.connection, namespace: env.namespace ?? 'default' }).workflow.getHandle(
       r.enrolled[0]!.workflowId,
     );
-    await eventually('the journey to reach its pause', () => handle.query<JourneyState>('journeyState'), {
+    await eventually('the journey to reach its pause', () => handle.query(journeyStateQuery), {
       until: (s) => s.currentStep === 'pause',
     });
     const list = (await stack.api.inject({ method: 'GET', url: '/v1/journeys/paid/enrollments?status=active' })).json<{

@@ -11,6 +11,7 @@ import type { JourneyResult, JourneyState } from '../../workflows/types';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';
 import { eventually } from '../helpers/eventually';
+import { journeyStateQuery } from '../../workflows/messages';
 
 let env: TestWorkflowEnvironment;
 let stack: TestStack;
@@ -79,7 +80,7 @@ async function until(workflowId: string, done: (state: JourneyState, status: str
     `workflow ${workflowId} to get there`,
     async () => ({
       status: (await handle.describe()).status.name,
-      state: await handle.query<JourneyState>('journeyState'),
+      state: await handle.query(journeyStateQuery),
     }),
     { until: ({ state, status }) => done(state, status) },
   );

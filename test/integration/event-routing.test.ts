@@ -14,6 +14,7 @@ import type { EventReceipt } from '../../client/events/schema';
 import { eventually } from '../helpers/eventually';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';
+import { JOURNEY_WORKFLOW, type JourneyWorkflow } from '../../workflows/messages';
 
 let env: TestWorkflowEnvironment;
 let stack: TestStack;
@@ -249,7 +250,7 @@ test('a new enrollment never joins a run that is still ending: it starts once th
   // The customer may enter hello again; a run under its workflow id is still going (as the last
   // enrollment's run would be, between recording its end and closing).
   await stack.publish({ 'hello.yaml': helloJourney.replace('steps:', 'entry: { reentry: always }\nsteps:') });
-  await env.client.workflow.start('journeyWorkflow', {
+  await env.client.workflow.start<JourneyWorkflow>(JOURNEY_WORKFLOW, {
     taskQueue: 'nobody-polls-this',
     workflowId,
     args: [{ plan: { definition: {}, templates: {}, contentHash: '' } } as never],

@@ -17,12 +17,12 @@ import { EventIntake } from '../../client/events/intake';
 import { publishFolders } from '../../client/journeys/publish';
 import { projectRoot } from '../../worker/temporal/binaries';
 import { completeTask } from '../../activities/store/tasks';
-import { journeyStateQuery, taskCompletedSignal } from '../../workflows/journey';
 import type { JourneyResult } from '../../workflows/types';
 import { eventually } from '../helpers/eventually';
 import { startPostgres, type Postgres } from '../helpers/postgres';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';
 import { devServerEnv, workflowBundle } from '../helpers/temporal';
+import { journeyStateQuery, taskCompletedSignal } from '../../workflows/messages';
 
 let env: TestWorkflowEnvironment;
 let postgres: Postgres;
@@ -122,8 +122,9 @@ function startWorker(crashAt?: SendPoint | 'after-task-created') {
         ...process.env,
         TEMPORAL_ADDRESS: env.address,
         TEMPORAL_NAMESPACE: env.namespace ?? 'default',
-        TASK_QUEUE: taskQueue,
+        TEMPORAL_TASK_QUEUE: taskQueue,
         DATABASE_URL: postgres.url,
+        MAIL_FROM: 'Rapport Test <journeys@rapport.test>',
         SMTP_URL: smtp.url,
         WORKFLOW_BUNDLE: bundlePath,
         CRASH_DIR: scratch,

@@ -7,10 +7,10 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities } from '../../activities';
 import { scheduleId, syncSchedule } from '../../worker/schedules';
-import type { SegmentRunState } from '../../workflows/segment-run';
 import { eventually } from '../helpers/eventually';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { devServerEnv } from '../helpers/temporal';
+import { SEGMENT_RUN_WORKFLOW, segmentRunStateQuery, type SegmentRunWorkflow } from '../../workflows/messages';
 
 let env: TestWorkflowEnvironment;
 let stack: TestStack;
@@ -112,7 +112,7 @@ test('a scheduled journey gets a Schedule; each run enrolls the segment, once pe
       `run ${n} to start`,
       async () => (await handle.describe()).info.recentActions[n - 1],
     );
-    return (await env.client.workflow.getHandle(action.action.workflow.workflowId).result()) as SegmentRunState;
+    return env.client.workflow.getHandle<SegmentRunWorkflow>(action.action.workflow.workflowId).result();
   };
   const first = await runOnce(1);
   expect(first).toEqual({ scanned: 12, matched: 7, enrolled: 7, done: true });
@@ -142,11 +142,11 @@ test('a scheduled journey gets a Schedule; each run enrolls the segment, once pe
 test('two runs that share a workflow id (the schedule names runs to the second) each enroll by their own events', async () => {
   await stack.publish({ 'weekly.yaml': scheduled('weekly', 'customer.metrics.orderCount >= 2', 'always') });
   const runWith = async () =>
-    (await env.client.workflow.execute('segmentRunWorkflow', {
+    env.client.workflow.execute<SegmentRunWorkflow>(SEGMENT_RUN_WORKFLOW, {
       args: [{ journeyId: 'weekly' }],
       taskQueue: stack.taskQueue,
       workflowId: 'segment-run:weekly-2026-12-07T09:00:00Z',
-    })) as SegmentRunState;
+    });
   expect(await runWith()).toEqual({ scanned: 12, matched: 7, enrolled: 7, done: true });
   // Each journey is one send: the first run's enrollments end, and reentry: always lets them in again.
   await eventually('the first run’s enrollments to end', () => activeIn('weekly'), { until: (n) => n === 0 });
@@ -159,7 +159,7 @@ test('a run stopped in the middle by a worker stop goes on from where it was, en
   const reached = new Promise<void>((resolve) => (hold.reached = resolve));
   hold.armed = true;
   pagesEnrolled = 0;
-  const run = await env.client.workflow.start('segmentRunWorkflow', {
+  const run = await env.client.workflow.start<SegmentRunWorkflow>(SEGMENT_RUN_WORKFLOW, {
     args: [{ journeyId: 'big-spenders', pageSize: 2 }],
     taskQueue: stack.taskQueue,
     workflowId: 'segment-run:big-spenders:test',
@@ -174,10 +174,10 @@ test('a run stopped in the middle by a worker stop goes on from where it was, en
   expect((await run.describe()).status.name).toBe('RUNNING');
 
   await stack.startWorker();
-  const result = (await run.result()) as SegmentRunState;
+  const result = await run.result();
   expect(result).toEqual({ scanned: 12, matched: 7, enrolled: 7, done: true });
   const enrolled = await enrolledIn('big-spenders');
   expect(enrolled.length).toBe(7);
   expect(new Set(enrolled).size).toBe(7);
-  expect(await run.query<SegmentRunState>('segmentRunState')).toMatchObject({ done: true, enrolled: 7 });
+  expect(await run.query(segmentRunStateQuery)).toMatchObject({ done: true, enrolled: 7 });
 });

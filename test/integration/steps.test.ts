@@ -8,11 +8,18 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { projectRoot } from '../../worker/temporal/binaries';
 import { compileJourney } from '../../definitions/compile';
 import { toPlan } from '../../client/journeys/load';
-import type { JourneyResult, JourneyState } from '../../workflows/types';
+import type { CustomerFacts } from '../../definitions/facts';
+import type { JourneyInput } from '../../workflows/types';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';
 import { startWebhookSink, type WebhookSink } from '../helpers/webhook-sink';
 import { eventually } from '../helpers/eventually';
+import {
+  JOURNEY_WORKFLOW,
+  journeyEventSignal,
+  journeyStateQuery,
+  type JourneyWorkflow,
+} from '../../workflows/messages';
 
 let env: TestWorkflowEnvironment;
 let stack: TestStack;
@@ -142,7 +149,7 @@ test('a VIP who activates on iOS: event branch, task completed through the API, 
     .set({ tags: JSON.stringify(['vip']) })
     .where('id', '=', customerId)
     .execute();
-  const handle = env.client.workflow.getHandle(started.enrolled[0]!.workflowId);
+  const handle = env.client.workflow.getHandle<JourneyWorkflow>(started.enrolled[0]!.workflowId);
 
   // An event that does not match the condition is not the one the step waits for.
   const android = await stack.sendEvent({
@@ -160,12 +167,10 @@ test('a VIP who activates on iOS: event branch, task completed through the API, 
   });
 
   const task = await waitForTask(customerId).catch(async (err: Error) => {
-    throw new Error(
-      `${err.message}; journey state: ${JSON.stringify(await handle.query<JourneyState>('journeyState'))}`,
-    );
+    throw new Error(`${err.message}; journey state: ${JSON.stringify(await handle.query(journeyStateQuery))}`);
   });
   expect(task.title).toBe('Welcome call for Vera Ip');
-  const state = await handle.query<JourneyState>('journeyState');
+  const state = await handle.query(journeyStateQuery);
   expect(state).toMatchObject({
     currentStep: 'vip-call',
     status: 'active',
@@ -185,7 +190,7 @@ test('a VIP who activates on iOS: event branch, task completed through the API, 
   });
   expect(again.statusCode).toBe(409);
 
-  const result = (await handle.result()) as JourneyResult;
+  const result = await handle.result();
   expect(result.outcome).toBe('completed');
   expect(result.history.map((h) => `${h.stepId}:${h.outcome}`)).toEqual([
     'greet:sent',
@@ -246,7 +251,7 @@ test('no activation and no VIP: the timeout path, the split, and the SMS', async
     profile: { firstName: 'Pat' },
     data: { plan: 'basic' },
   });
-  const result = (await env.client.workflow.getHandle(started.enrolled[0]!.workflowId).result()) as JourneyResult;
+  const result = await env.client.workflow.getHandle<JourneyWorkflow>(started.enrolled[0]!.workflowId).result();
   const steps = result.history.map((h) => `${h.stepId}:${h.outcome}`);
   expect(steps.slice(0, 4)).toEqual(['greet:sent', 'activation:timeout', 'nudge:sent', 'value:branch']);
   expect(steps[4]).toBe('ab:path');
@@ -282,12 +287,12 @@ test('an exit event ends the enrollment wherever the customer is', async () => {
     customer: { email: 'exit@example.com' },
     data: { plan: 'pro' },
   });
-  const handle = env.client.workflow.getHandle(started.enrolled[0]!.workflowId);
+  const handle = env.client.workflow.getHandle<JourneyWorkflow>(started.enrolled[0]!.workflowId);
   await env.sleep('1h');
-  expect((await handle.query<JourneyState>('journeyState')).currentStep).toBe('activation');
+  expect((await handle.query(journeyStateQuery)).currentStep).toBe('activation');
   const closed = await stack.sendEvent({ id: 'close-1', type: 'account.closed', customer: { id: started.customerId } });
   expect(closed.signalled.map((s) => s.journey)).toEqual(['steps-tour']);
-  const result = (await handle.result()) as JourneyResult;
+  const result = await handle.result();
   expect(result).toMatchObject({ outcome: 'exited', reason: 'exit event account.closed' });
   expect(result.history.map((h) => h.stepId)).toEqual(['greet']);
   const enrollment = await stack.db
@@ -326,7 +331,7 @@ steps:
     type: 'lead.created',
     customer: { email: 'goal@example.com' },
   });
-  const handle = env.client.workflow.getHandle(started.enrolled[0]!.workflowId);
+  const handle = env.client.workflow.getHandle<JourneyWorkflow>(started.enrolled[0]!.workflowId);
   await env.sleep('2d');
   // Too small an order does not meet the goal's condition.
   await stack.sendEvent({
@@ -336,14 +341,14 @@ steps:
     data: { orderId: 'G-1', total: 5 },
   });
   await env.sleep('1d');
-  expect((await handle.query<JourneyState>('journeyState')).goalMet).toBe(false);
+  expect((await handle.query(journeyStateQuery)).goalMet).toBe(false);
   await stack.sendEvent({
     id: 'ord-g2',
     type: 'order.placed',
     customer: { id: started.customerId },
     data: { orderId: 'G-2', total: 30, lines: [{ product: 'cd-1', category: 'jazz', price: 30 }] },
   });
-  const result = (await handle.result()) as JourneyResult;
+  const result = await handle.result();
   expect(result).toMatchObject({ outcome: 'goal', goalMet: true, reason: 'goal met: order.placed' });
   expect(result.history.map((h) => h.stepId)).toEqual([]);
   const enrollment = await stack.db
@@ -404,8 +409,8 @@ steps:
       .select('definition')
       .where('journey_id', '=', 'long-runner')
       .executeTakeFirstOrThrow()
-  ).definition;
-  const handle = await env.client.workflow.start('journeyWorkflow', {
+  ).definition as JourneyInput['plan'];
+  const handle = await env.client.workflow.start<JourneyWorkflow>(JOURNEY_WORKFLOW, {
     taskQueue: stack.taskQueue,
     workflowId: `long-can-${customerId}`,
     args: [
@@ -420,17 +425,24 @@ steps:
     ],
   });
   const customer = (await stack.api.inject({ method: 'GET', url: `/v1/customers/${customerId}` })).json<{
-    customer: Record<string, unknown>;
+    customer: Omit<CustomerFacts, 'consent' | 'metrics'>;
   }>().customer;
-  await handle.signal('journeyEvent', {
+  await handle.signal(journeyEventSignal, {
     event: { id: 'ping-1', type: 'ping', occurredAt: new Date().toISOString(), data: { n: 7 } },
     customer: {
       ...customer,
       consent: {},
-      metrics: { orderCount: 0, lifetimeValue: 0, firstOrderAt: null, lastOrderAt: null, categories: [] },
+      metrics: {
+        orderCount: 0,
+        lifetimeValue: 0,
+        firstOrderAt: null,
+        lastOrderAt: null,
+        categories: [],
+        recommendedCategory: null,
+      },
     },
   });
-  const result = (await handle.result()) as JourneyResult;
+  const result = await handle.result();
   expect(result.outcome).toBe('completed');
   expect(result.history.map((h) => `${h.stepId}:${h.outcome}`)).toEqual([
     'first:sent',
@@ -456,8 +468,10 @@ test('the complete example of the journey format runs', async () => {
     profile: { firstName: 'Ada', lastName: 'King', consent: { email: { marketing: true } } },
     data: { orderId: 'EX-1', total: 650 },
   });
-  const handle = env.client.workflow.getHandle(big.enrolled.find((e) => e.journey === 'onboarding')!.workflowId);
-  const result = (await handle.result()) as JourneyResult;
+  const handle = env.client.workflow.getHandle<JourneyWorkflow>(
+    big.enrolled.find((e) => e.journey === 'onboarding')!.workflowId,
+  );
+  const result = await handle.result();
   expect(result.history.map((h) => `${h.stepId}:${h.outcome}`)).toEqual([
     'welcome:sent',
     'settle:waited',
@@ -549,8 +563,8 @@ steps:
 
   const b = await stack.sendEvent({ id: 'ver-b', type: 'versioned.start', customer: { email: 'vb@example.com' } });
   expect(b.enrolled[0]!.version).toBe(2);
-  const ra = (await env.client.workflow.getHandle(a.enrolled[0]!.workflowId).result()) as JourneyResult;
-  const rb = (await env.client.workflow.getHandle(b.enrolled[0]!.workflowId).result()) as JourneyResult;
+  const ra = await env.client.workflow.getHandle<JourneyWorkflow>(a.enrolled[0]!.workflowId).result();
+  const rb = await env.client.workflow.getHandle<JourneyWorkflow>(b.enrolled[0]!.workflowId).result();
   expect(ra.history.map((h) => h.detail)).toEqual([
     'email: Hello (v1)',
     expect.stringMatching(/^2d/),

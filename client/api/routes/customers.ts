@@ -13,12 +13,12 @@ import { listEnrollments } from '../../../activities/store/enrollments';
 import { explainCustomer } from '../../../activities/store/explain';
 import { customerFacts } from '../../../activities/store/facts';
 import { listTimeline } from '../../../activities/store/timeline';
-import type { JourneyState } from '../../../workflows/types';
 import { cancelEnrollment } from '../../events/enrollments';
 import { customerRef, profileFields } from '../../events/schema';
 import type { App } from '../app';
 import { sendProblem } from '../problems';
 import type { ApiDeps } from '../server';
+import { journeyStateQuery } from '../../../workflows/messages';
 
 const refParam = z.object({ ref: z.string().min(1).describe('customer id, email or phone (E.164)') });
 
@@ -142,7 +142,7 @@ export function customerRoutes(app: App, deps: ApiDeps): void {
         enrollments.map(async (e) => {
           if (e.status !== 'active') return { ...e, waitingFor: null };
           try {
-            const state = await deps.temporal.workflow.getHandle(e.workflowId).query<JourneyState>('journeyState');
+            const state = await deps.temporal.workflow.getHandle(e.workflowId).query(journeyStateQuery);
             return { ...e, currentStep: state.currentStep, waitingFor: state.waitingFor };
           } catch {
             return { ...e, waitingFor: null };

@@ -8,6 +8,7 @@ import type { App } from '../app';
 import { outboxPage } from '../outbox-page';
 import { sendProblem } from '../problems';
 import type { ApiDeps } from '../server';
+import { taskCompletedSignal } from '../../../workflows/messages';
 
 export function taskRoutes(app: App, deps: ApiDeps): void {
   app.get(
@@ -66,7 +67,7 @@ export function taskRoutes(app: App, deps: ApiDeps): void {
         };
         await deps.temporal.workflow
           .getHandle(task.workflowId)
-          .signal('taskCompleted', signal)
+          .signal(taskCompletedSignal, signal)
           .catch((err: unknown) =>
             req.log.info({ err, taskId: task.id }, 'the journey of this task no longer waits for it'),
           );

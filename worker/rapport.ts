@@ -1,0 +1,168 @@
+/**
+ * Rapport's composition root: the one place that turns settings into working parts. Given the
+ * configuration (worker/config.ts), a customer database and a Temporal client, it builds the
+ * channels (email, SMS), the event intake with its router, the activities, and on demand the worker
+ * and the HTTP API, wired the same way for every caller:
+ *
+ * - `rapport start` (worker/start.ts), after it has started or reached Temporal and the database;
+ * - the test stack (client/testing/stack.ts), with the test's own settings in the same Config;
+ * - the fault-injection worker (test/fixtures/workers/crash-worker.ts) and the benchmarks.
+ *
+ * What differs between them is a setting (an environment variable parsed into Config) or one of the
+ * few overrides below, each for what a configuration cannot say: a test's fault hooks, a timeout
+ * shorter than any user would set, a prebuilt workflow bundle.
+ */
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import { type Activities, type ActivityDeps, createActivities } from '../activities';
+import { createMailer, type Mailer } from '../activities/channels/email';
+import { createOutboxSmsSender, createTwilioSender, type SmsSender } from '../activities/channels/sms';
+import { unsubscribeKeys } from '../activities/channels/unsubscribe';
+import type { OpenDatabase } from '../activities/db/database';
+import type { WebhookPolicy } from '../activities/webhook';
+import type { ChannelSettings } from '../client/api/channels';
+import { buildApi } from '../client/api/server';
+import { EventIntake } from '../client/events/intake';
+import { bundleWorkflows } from './bundle';
+import { policySettings, publicUrl, unsubscribeSecrets, webhookPolicy, type Config } from './config';
+
+export interface RapportDeps {
+  /** The customer database; without `locks`, each customer's events are kept in order within this process only. */
+  database: Pick<OpenDatabase, 'db'> & Partial<Pick<OpenDatabase, 'locks'>>;
+  temporal: Client;
+  logger: Logger;
+}
+
+/** What a configuration cannot say. */
+export interface RapportOverrides {
+  /** Where the outbox is (mail and SMS without a provider); default `<RAPPORT_DATA_DIR>/outbox`. */
+  outboxDir?: string;
+  /** The mailer's wait for the SMTP server's reply, in ms (tests of a server that never answers). */
+  smtpTimeoutMs?: number;
+  /** The wait for Twilio's answer, in ms. */
+  twilioTimeoutMs?: number;
+  /** Instead of RAPPORT_WEBHOOK_HOSTS and RAPPORT_WEBHOOK_ALLOW_PRIVATE. */
+  webhooks?: WebhookPolicy;
+  /** Called at each point of a send (fault injection: see reliability notes). */
+  onSendPoint?: ActivityDeps['onSendPoint'];
+  /** Wraps the activities the worker runs, to inject a fault or hold one at a chosen point. */
+  wrapActivities?: (activities: Activities) => Activities;
+}
+
+export interface RapportParts {
+  config: Config;
+  intake: EventIntake;
+  activities: Activities;
+  mailer: Mailer;
+  sms: SmsSender;
+  channels: ChannelSettings;
+  outboxDir: string;
+  taskQueue: string;
+  /**
+   * A worker on the task queue with Rapport's workflows and activities; run it with `run()`. Its
+   * options default to Rapport's (the workflow bundle kept per version of the sources, the cache
+   * bound of RAPPORT_MAX_CACHED_WORKFLOWS); a test or a benchmark may set others.
+   */
+  createWorker(
+    connection: NativeConnection,
+    options?: Partial<Omit<WorkerOptions, 'connection' | 'namespace' | 'taskQueue' | 'activities'>>,
+  ): Promise<Worker>;
+  /** The HTTP API, not yet listening. `onPublished` runs after a journey is published, paused or resumed. */
+  createApi(options?: { onPublished?: (journeyId: string) => Promise<void> }): ReturnType<typeof buildApi>;
+  /** Closes what the parts hold open (the SMTP pool); the database and Temporal belong to the caller. */
+  close(): void;
+}
+
+export function createRapport(config: Config, deps: RapportDeps, overrides: RapportOverrides = {}): RapportParts {
+  const { database, temporal, logger } = deps;
+  const outboxDir = overrides.outboxDir ?? path.join(config.RAPPORT_DATA_DIR, 'outbox');
+  const taskQueue = config.TEMPORAL_TASK_QUEUE;
+
+  const mailer = createMailer({
+    smtpUrl: config.SMTP_URL,
+    outboxDir,
+    ...(overrides.smtpTimeoutMs ? { timeoutMs: overrides.smtpTimeoutMs } : {}),
+  });
+  const secrets = unsubscribeSecrets(config);
+  if (secrets.generated) {
+    logger.info(
+      'unsubscribe links are signed with a secret kept in the data folder; set RAPPORT_UNSUBSCRIBE_SECRET when several instances send',
+    );
+  }
+  const keys = unsubscribeKeys(secrets.current, secrets.previous);
+  const channels: ChannelSettings = {
+    publicUrl: publicUrl(config),
+    unsubscribeKeys: keys,
+    twilioAuthToken: config.TWILIO_AUTH_TOKEN,
+    smsHelpText: config.RAPPORT_SMS_HELP_TEXT,
+  };
+  const sms =
+    config.TWILIO_ACCOUNT_SID && config.TWILIO_AUTH_TOKEN
+      ? createTwilioSender({
+          accountSid: config.TWILIO_ACCOUNT_SID,
+          authToken: config.TWILIO_AUTH_TOKEN,
+          from: config.TWILIO_FROM,
+          messagingServiceSid: config.TWILIO_MESSAGING_SERVICE_SID,
+          statusCallbackUrl: `${channels.publicUrl}/webhooks/twilio/status`,
+          apiUrl: config.TWILIO_API_URL,
+          ...(overrides.twilioTimeoutMs ? { timeoutMs: overrides.twilioTimeoutMs } : {}),
+        })
+      : createOutboxSmsSender(outboxDir);
+
+  const intake = new EventIntake({ db: database.db, temporal, taskQueue, logger, locks: database.locks });
+  const real = createActivities({
+    enroll: intake.enrollScheduled,
+    db: database.db,
+    mailer,
+    sms,
+    mailFrom: config.MAIL_FROM,
+    replyTo: config.MAIL_REPLY_TO,
+    unsubscribe: { keys, publicUrl: channels.publicUrl },
+    logger,
+    webhooks: overrides.webhooks ?? webhookPolicy(config),
+    policy: policySettings(config),
+    ...(overrides.onSendPoint ? { onSendPoint: overrides.onSendPoint } : {}),
+  });
+  const activities = overrides.wrapActivities ? overrides.wrapActivities(real) : real;
+
+  return {
+    config,
+    intake,
+    activities,
+    mailer,
+    sms,
+    channels,
+    outboxDir,
+    taskQueue,
+    async createWorker(connection, options = {}) {
+      return Worker.create({
+        maxCachedWorkflows: config.RAPPORT_MAX_CACHED_WORKFLOWS,
+        ...options,
+        workflowBundle: options.workflowBundle ?? (await bundleWorkflows()),
+        connection,
+        namespace: config.TEMPORAL_NAMESPACE,
+        taskQueue,
+        activities,
+      });
+    },
+    createApi(options = {}) {
+      return buildApi({
+        db: database.db,
+        intake,
+        temporal,
+        outboxDir,
+        logger,
+        allowHttpWebhooks: config.RAPPORT_WEBHOOK_ALLOW_HTTP,
+        channels,
+        rateLimit: { perKey: config.RAPPORT_RATE_LIMIT, public: config.RAPPORT_PUBLIC_RATE_LIMIT },
+        eventMaxBytes: config.RAPPORT_EVENT_MAX_BYTES,
+        ...(options.onPublished ? { onPublished: options.onPublished } : {}),
+      });
+    },
+    close() {
+      mailer.close();
+    },
+  };
+}
