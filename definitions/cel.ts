@@ -3,35 +3,14 @@
  * evaluated deterministically (in workflow code: no I/O, no clock but the `now` it is given).
  */
 import { Environment } from '@marcbachmann/cel-js';
-import type { CustomerFacts, EventFacts, Facts, TaskFacts } from './facts';
+import { CUSTOMER_FIELDS, type CustomerFacts, type EventFacts, type Facts, type TaskFacts } from './facts';
 
 /** Where an expression stands decides what it may read. */
 export type CelPlace = 'trigger' | 'segment' | 'step' | 'wait_for' | 'goal';
 
 const TIMESTAMP = 'google.protobuf.Timestamp';
 
-const customerSchema = {
-  id: 'string',
-  email: 'string',
-  phone: 'string',
-  firstName: 'string',
-  lastName: 'string',
-  timezone: 'string',
-  locale: 'string',
-  lifecycleStage: 'string',
-  tags: 'list<string>',
-  attributes: 'map<string, dyn>',
-  consent: 'map<string, dyn>',
-  preferredChannel: 'string',
-  metrics: {
-    orderCount: 'int',
-    lifetimeValue: 'double',
-    firstOrderAt: 'dyn',
-    lastOrderAt: 'dyn',
-    categories: 'list<string>',
-    recommendedCategory: 'string',
-  },
-};
+const customerSchema = CUSTOMER_FIELDS;
 
 const eventSchema = { type: 'string', occurredAt: TIMESTAMP, data: 'map<string, dyn>' };
 

@@ -7,6 +7,7 @@
 import { isMap, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import { checkCel, type CelPlace } from './cel';
+import { CUSTOMER_FIELDS, METRIC_FIELDS } from './facts';
 import { journeyDefinition, type EmailTemplate, type JourneyDefinition, type SmsTemplate } from './schema/journey';
 import { childLists, stepKinds, type Step } from './schema/registry';
 import { closest } from './suggest';
@@ -408,29 +409,8 @@ function checkExpressions(data: Record<string, unknown>, visits: StepVisit[], lo
   }
 }
 
-const CUSTOMER_FIELDS = [
-  'id',
-  'email',
-  'phone',
-  'firstName',
-  'lastName',
-  'timezone',
-  'locale',
-  'lifecycleStage',
-  'tags',
-  'attributes',
-  'consent',
-  'preferredChannel',
-  'metrics',
-];
-const METRIC_FIELDS = [
-  'orderCount',
-  'lifetimeValue',
-  'firstOrderAt',
-  'lastOrderAt',
-  'categories',
-  'recommendedCategory',
-];
+const CUSTOMER_FIELD_NAMES = Object.keys(CUSTOMER_FIELDS);
+const METRIC_FIELD_NAMES = Object.keys(METRIC_FIELDS);
 const EVENT_FIELDS = ['id', 'type', 'occurredAt', 'data'];
 
 /** Checks the variables a template reads; returns the first unknown one, described. */
@@ -445,10 +425,10 @@ function unknownVariable(
   };
   switch (root) {
     case 'customer':
-      if (second !== undefined && !CUSTOMER_FIELDS.includes(second))
-        return `unknown variable customer.${second}${guess(second, CUSTOMER_FIELDS)}`;
-      if (second === 'metrics' && third !== undefined && !METRIC_FIELDS.includes(third))
-        return `unknown variable customer.metrics.${third}${guess(third, METRIC_FIELDS)}`;
+      if (second !== undefined && !CUSTOMER_FIELD_NAMES.includes(second))
+        return `unknown variable customer.${second}${guess(second, CUSTOMER_FIELD_NAMES)}`;
+      if (second === 'metrics' && third !== undefined && !METRIC_FIELD_NAMES.includes(third))
+        return `unknown variable customer.metrics.${third}${guess(third, METRIC_FIELD_NAMES)}`;
       return undefined;
     case 'event':
       return second !== undefined && !EVENT_FIELDS.includes(second)

@@ -33,6 +33,36 @@ export interface CustomerFacts {
   metrics: CustomerMetrics;
 }
 
+/**
+ * The customer fields a journey can read, with their CEL types: the one list CEL's type checks
+ * (cel.ts) and the compiler's check of template variables (compile.ts) are built from. `satisfies`
+ * holds it to CustomerFacts: a field added there does not compile until it is added here.
+ */
+export const METRIC_FIELDS = {
+  orderCount: 'int',
+  lifetimeValue: 'double',
+  firstOrderAt: 'dyn',
+  lastOrderAt: 'dyn',
+  categories: 'list<string>',
+  recommendedCategory: 'string',
+} as const satisfies Record<keyof CustomerMetrics, string>;
+
+export const CUSTOMER_FIELDS = {
+  id: 'string',
+  email: 'string',
+  phone: 'string',
+  firstName: 'string',
+  lastName: 'string',
+  timezone: 'string',
+  locale: 'string',
+  lifecycleStage: 'string',
+  tags: 'list<string>',
+  attributes: 'map<string, dyn>',
+  consent: 'map<string, dyn>',
+  preferredChannel: 'string',
+  metrics: METRIC_FIELDS,
+} as const satisfies Record<keyof CustomerFacts, string | typeof METRIC_FIELDS>;
+
 export interface EventFacts {
   id?: string;
   type: string;

@@ -22,6 +22,7 @@ import { SA_STEP } from '../definitions/search-attributes';
 import { acts as localRecordActs, LOCAL_RECORDS_PATCH, remoteRecordActs } from './activities';
 import { journeyEventSignal, journeyStateQuery, taskCompletedSignal } from './messages';
 import { runStep, type StepContext } from './steps';
+import { outcomeKind } from './steps/context';
 import type {
   EnrollmentOutcome,
   EventSignal,
@@ -182,8 +183,15 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
     state,
     acts,
     visits: (id) => memory.visits[id] ?? 0,
-    record(stepId, type, outcome, detail) {
-      memory.history.push({ stepId, type, at: new Date().toISOString(), outcome, ...(detail ? { detail } : {}) });
+    record(stepId, result, detail) {
+      memory.history.push({
+        stepId,
+        type: result.kind,
+        at: new Date().toISOString(),
+        outcome: outcomeKind(result),
+        ...(detail ? { detail } : {}),
+        result,
+      });
       if (memory.history.length > HISTORY_KEPT) memory.history.splice(0, memory.history.length - HISTORY_KEPT);
     },
     facts,

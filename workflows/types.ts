@@ -29,6 +29,31 @@ export type StepOutcomeKind =
   | 'called'
   | 'exited';
 
+/**
+ * What a step did, by step kind: what scenarios, coverage, `simulate --json` and reports read. The
+ * record's `detail` is the same in words, for people, and may be reworded; this is not.
+ */
+export type StepOutcome =
+  | {
+      kind: 'send';
+      status: 'sent' | 'skipped' | 'deferred' | 'failed';
+      channel: 'email' | 'sms' | null;
+      /** Why a message was skipped, deferred or failed (the contact policy's or the provider's words). */
+      reason: string | null;
+      /** For `deferred`: when the send is tried again (ISO 8601). */
+      until?: string;
+    }
+  | { kind: 'wait'; status: 'waited' | 'skipped'; until: string | null }
+  | { kind: 'wait_for'; status: 'event' | 'timeout'; event: string }
+  /** The case taken (1 for the first), or null for `otherwise` (also when no case held and there is none). */
+  | { kind: 'branch'; case: number | null }
+  | { kind: 'split'; path: string }
+  | { kind: 'update' }
+  | { kind: 'task'; status: 'created' | 'completed' | 'timeout'; taskId: string; outcome: string | null }
+  /** `httpStatus`: the endpoint's answer, when it gave one. */
+  | { kind: 'webhook'; status: 'called' | 'failed'; httpStatus: number | null; reason: string | null }
+  | { kind: 'exit'; reason: string };
+
 export interface StepRecord {
   stepId: string;
   type: string;
@@ -36,6 +61,8 @@ export interface StepRecord {
   at: string;
   outcome: StepOutcomeKind;
   detail?: string;
+  /** Absent from records kept by journeys started before outcomes were recorded. */
+  result?: StepOutcome;
 }
 
 export type EnrollmentOutcome = 'completed' | 'exited' | 'goal';

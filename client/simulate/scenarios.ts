@@ -141,86 +141,128 @@ function matchesMessage(m: SimulatedMessage, channel: string, what: string | und
   return m.template === what;
 }
 
-/** Whether the expectation holds for the run; if not, what happened instead. Unknown wording throws. */
-export function checkExpectation(run: SimulationResult, text: string): string | undefined {
+type Channel = 'email' | 'sms' | 'message';
+
+/** An expectation of a scenario, as parsed from its wording once, when the file is read. */
+export type Expectation = { text: string } & (
+  | { kind: 'sent'; channel: Channel; what: string | undefined; by: number }
+  | { kind: 'not sent'; channel: Channel; what: string | undefined; by: number }
+  | { kind: 'task created'; step: string; by: number }
+  | { kind: 'step'; step: string; reached: boolean; by: number }
+  /** `case`: the case's number, or null for otherwise. */
+  | { kind: 'branch'; step: string; case: number | null }
+  | { kind: 'split'; step: string; path: string }
+  | { kind: 'goal met'; by: number }
+  | { kind: 'goal not met' }
+  | { kind: 'completed' }
+  | { kind: 'exited'; words: string | undefined }
+);
+
+/** Parses one expectation; a wording it does not know, or a bad offset, throws a SimulationError. */
+export function parseExpectation(text: string): Expectation {
   const by = /^by (\+\S+):\s*(.+)$/.exec(text.trim());
   const parseOffset = (o: string) => {
     const r = offset.safeParse(o);
     if (!r.success) throw new SimulationError(`"${text}": ${o} is not an offset such as +3d or +36h`);
     return r.data;
   };
-  // A minute of grace: the journey starts a moment after the enrolling event is accepted.
-  const GRACE = 60_000;
   const deadline = by ? parseOffset(by[1]!) : Infinity;
   const body = (by ? by[2]! : text).trim();
-  const within = (iso: string) => sinceEnrollment(run, iso) <= deadline + GRACE;
+  let m: RegExpExecArray | null;
+  if ((m = /^(email|sms|message)(?: ("[^"]+"|\S+))? sent$/.exec(body))) {
+    return { text, kind: 'sent', channel: m[1] as Channel, what: m[2], by: deadline };
+  }
+  if ((m = /^no (email|sms|message)(?: ("[^"]+"|\S+))?$/.exec(body))) {
+    return { text, kind: 'not sent', channel: m[1] as Channel, what: m[2], by: deadline };
+  }
+  if ((m = /^task (\S+) created$/.exec(body))) return { text, kind: 'task created', step: m[1]!, by: deadline };
+  if ((m = /^step (\S+) (reached|not reached)$/.exec(body))) {
+    return { text, kind: 'step', step: m[1]!, reached: m[2] === 'reached', by: deadline };
+  }
+  if ((m = /^branch (\S+) took (?:case (\d+)|otherwise)$/.exec(body))) {
+    return { text, kind: 'branch', step: m[1]!, case: m[2] ? Number(m[2]) : null };
+  }
+  if ((m = /^split (\S+) took (\S+)$/.exec(body))) return { text, kind: 'split', step: m[1]!, path: m[2]! };
+  if ((m = /^goal met(?: by (\+\S+))?$/.exec(body))) {
+    return { text, kind: 'goal met', by: m[1] ? parseOffset(m[1]) : deadline };
+  }
+  if (body === 'goal not met') return { text, kind: 'goal not met' };
+  if (body === 'completed') return { text, kind: 'completed' };
+  if ((m = /^exited(?: "([^"]+)")?$/.exec(body))) return { text, kind: 'exited', words: m[1] };
+  throw new SimulationError(
+    `unknown expectation "${text}"; expected forms such as "email onboarding/tips sent", "no sms", "task vip-call created", "goal met by +9d", "exited"`,
+  );
+}
+
+/** Whether the expectation holds for the run; if not, what happened instead. Unknown wording throws. */
+export function checkExpectation(run: SimulationResult, expectation: Expectation | string): string | undefined {
+  const e = typeof expectation === 'string' ? parseExpectation(expectation) : expectation;
+  // A minute of grace: the journey starts a moment after the enrolling event is accepted.
+  const GRACE = 60_000;
+  const within = (iso: string, by: number) => sinceEnrollment(run, iso) <= by + GRACE;
   const sentList = (channel: string) => {
     const list = run.messages.filter((m) => channel === 'message' || m.channel === channel);
     return list.length ? list.map((m) => describeMessage(run, m)).join(', ') : `no ${channel} was sent`;
   };
-  let m: RegExpExecArray | null;
+  const ended = () => `the journey ${run.outcome}${run.reason ? ` (${run.reason})` : ''}`;
 
-  if ((m = /^(email|sms|message)(?: ("[^"]+"|\S+))? sent$/.exec(body))) {
-    const [, channel, what] = m as unknown as [string, string, string | undefined];
-    const found = run.messages.filter((x) => matchesMessage(x, channel, what));
-    if (found.some((x) => within(x.at))) return undefined;
-    if (found.length) return `sent later: ${found.map((x) => describeMessage(run, x)).join(', ')}`;
-    const skipped = run.steps.filter((s) => s.type === 'send' && (s.outcome === 'skipped' || s.outcome === 'failed'));
-    return `${sentList(channel)}${skipped.length ? `; ${skipped.map((s) => `${s.step} ${s.outcome}: ${s.detail}`).join('; ')}` : ''}`;
+  switch (e.kind) {
+    case 'sent': {
+      const found = run.messages.filter((x) => matchesMessage(x, e.channel, e.what));
+      if (found.some((x) => within(x.at, e.by))) return undefined;
+      if (found.length) return `sent later: ${found.map((x) => describeMessage(run, x)).join(', ')}`;
+      const notSent = run.steps.flatMap((s) =>
+        s.result.kind === 'send' && (s.result.status === 'skipped' || s.result.status === 'failed')
+          ? [`${s.step} ${s.result.status}: ${s.result.reason ?? ''}`]
+          : [],
+      );
+      return `${sentList(e.channel)}${notSent.length ? `; ${notSent.join('; ')}` : ''}`;
+    }
+    case 'not sent': {
+      const found = run.messages.filter((x) => matchesMessage(x, e.channel, e.what) && within(x.at, e.by));
+      return found.length ? `sent: ${found.map((x) => describeMessage(run, x)).join(', ')}` : undefined;
+    }
+    case 'task created': {
+      // The timeline's entry of a task's creation, known by its reference rather than its wording.
+      const tasks = run.timeline.filter((t) => t.kind === 'task' && t.ref?.startsWith('created:'));
+      const created = tasks.find((t) => (t.data as { step?: string }).step === e.step);
+      if (created && within(created.at, e.by)) return undefined;
+      if (created) return `created later, at ${formatOffset(sinceEnrollment(run, created.at))}`;
+      const names = tasks.map((t) => (t.data as { step?: string }).step);
+      return names.length ? `tasks created: ${names.join(', ')}` : 'no task was created';
+    }
+    case 'step': {
+      const reached = run.steps.some((s) => s.step === e.step && within(s.at, e.by));
+      if (e.reached === reached) return undefined;
+      return reached
+        ? `step ${e.step} was reached`
+        : `steps reached: ${[...new Set(run.steps.map((s) => s.step))].join(', ')}`;
+    }
+    case 'branch': {
+      const taken = run.steps.find((s) => s.step === e.step && s.result.kind === 'branch');
+      if (taken?.result.kind !== 'branch') return `branch ${e.step} was not reached`;
+      return taken.result.case === e.case ? undefined : `it took ${taken.detail}`;
+    }
+    case 'split': {
+      const taken = run.steps.find((s) => s.step === e.step && s.result.kind === 'split');
+      if (taken?.result.kind !== 'split') return `split ${e.step} was not reached`;
+      return taken.result.path === e.path ? undefined : `it took path ${taken.result.path}`;
+    }
+    case 'goal met': {
+      const goal = run.timeline.find((t) => t.kind === 'enrollment' && t.ref?.startsWith('goal:'));
+      if (run.goalMet && (!goal || within(goal.at, e.by))) return undefined;
+      if (run.goalMet && goal) return `goal met later, at ${formatOffset(sinceEnrollment(run, goal.at))}`;
+      return `goal not met; ${ended()}`;
+    }
+    case 'goal not met':
+      return run.goalMet ? 'the goal was met' : undefined;
+    case 'completed':
+      return run.outcome === 'completed' ? undefined : ended();
+    case 'exited':
+      if (run.outcome !== 'exited') return `the journey ${run.outcome}`;
+      if (e.words && !(run.reason ?? '').includes(e.words)) return `it exited: ${run.reason ?? 'no reason'}`;
+      return undefined;
   }
-  if ((m = /^no (email|sms|message)(?: ("[^"]+"|\S+))?$/.exec(body))) {
-    const [, channel, what] = m as unknown as [string, string, string | undefined];
-    const found = run.messages.filter((x) => matchesMessage(x, channel, what) && within(x.at));
-    return found.length ? `sent: ${found.map((x) => describeMessage(run, x)).join(', ')}` : undefined;
-  }
-  if ((m = /^task (\S+) created$/.exec(body))) {
-    const step = m[1]!;
-    const tasks = run.timeline.filter((t) => t.kind === 'task' && t.summary.startsWith('task created'));
-    const created = tasks.find((t) => (t.data as { step?: string }).step === step);
-    if (created && within(created.at)) return undefined;
-    if (created) return `created later, at ${formatOffset(sinceEnrollment(run, created.at))}`;
-    const names = tasks.map((t) => (t.data as { step?: string }).step);
-    return names.length ? `tasks created: ${names.join(', ')}` : 'no task was created';
-  }
-  if ((m = /^step (\S+) (reached|not reached)$/.exec(body))) {
-    const reached = run.steps.some((s) => s.step === m![1] && within(s.at));
-    if ((m[2] === 'reached') === reached) return undefined;
-    return reached
-      ? `step ${m[1]} was reached`
-      : `steps reached: ${[...new Set(run.steps.map((s) => s.step))].join(', ')}`;
-  }
-  if ((m = /^branch (\S+) took (case \d+|otherwise)$/.exec(body))) {
-    const taken = run.steps.find((s) => s.step === m![1] && s.outcome === 'branch');
-    if (!taken) return `branch ${m[1]} was not reached`;
-    const which = taken.detail.startsWith('case') ? taken.detail.split(':')[0]! : 'otherwise';
-    return which === m[2] ? undefined : `it took ${taken.detail}`;
-  }
-  if ((m = /^split (\S+) took (\S+)$/.exec(body))) {
-    const taken = run.steps.find((s) => s.step === m![1] && s.outcome === 'path');
-    if (!taken) return `split ${m[1]} was not reached`;
-    return taken.detail === m[2] ? undefined : `it took path ${taken.detail}`;
-  }
-  if ((m = /^goal met(?: by (\+\S+))?$/.exec(body))) {
-    const goal = run.timeline.find((t) => t.kind === 'enrollment' && /^goal of \S+ met/.test(t.summary));
-    const limit = m[1] ? parseOffset(m[1]) : deadline;
-    if (run.goalMet && (!goal || sinceEnrollment(run, goal.at) <= limit + GRACE)) return undefined;
-    if (run.goalMet && goal) return `goal met later, at ${formatOffset(sinceEnrollment(run, goal.at))}`;
-    return `goal not met; the journey ${run.outcome}${run.reason ? ` (${run.reason})` : ''}`;
-  }
-  if (body === 'goal not met') return run.goalMet ? 'the goal was met' : undefined;
-  if (body === 'completed') {
-    return run.outcome === 'completed'
-      ? undefined
-      : `the journey ${run.outcome}${run.reason ? ` (${run.reason})` : ''}`;
-  }
-  if ((m = /^exited(?: "([^"]+)")?$/.exec(body))) {
-    if (run.outcome !== 'exited') return `the journey ${run.outcome}`;
-    if (m[1] && !(run.reason ?? '').includes(m[1])) return `it exited: ${run.reason ?? 'no reason'}`;
-    return undefined;
-  }
-  throw new SimulationError(
-    `unknown expectation "${text}"; expected forms such as "email onboarding/tips sent", "no sms", "task vip-call created", "goal met by +9d", "exited"`,
-  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -261,18 +303,32 @@ export function journeyArms(def: JourneyDefinition): string[] {
   return arms;
 }
 
-/** The arms one run went through. */
+/** The arms one run went through, read from its steps' outcomes. */
 export function reachedArms(run: SimulationResult): string[] {
   const out = new Set<string>();
-  for (const s of run.steps) {
-    out.add(`step ${s.step}`);
-    if (s.outcome === 'branch') {
-      out.add(`branch ${s.step} ${s.detail.startsWith('case') ? s.detail.split(':')[0]! : 'otherwise'}`);
+  for (const { step, result } of run.steps) {
+    out.add(`step ${step}`);
+    switch (result.kind) {
+      case 'branch':
+        out.add(`branch ${step} ${result.case === null ? 'otherwise' : `case ${result.case}`}`);
+        break;
+      case 'wait_for':
+        out.add(`wait_for ${step} ${result.status === 'event' ? 'on_event' : 'on_timeout'}`);
+        break;
+      case 'split':
+        out.add(`split ${step} path ${result.path}`);
+        break;
+      case 'task':
+        if (result.status === 'timeout') out.add(`task ${step} on_timeout`);
+        if (result.status === 'completed') out.add(`task ${step} completed`);
+        break;
+      case 'send':
+      case 'wait':
+      case 'update':
+      case 'webhook':
+      case 'exit':
+        break;
     }
-    if (s.type === 'wait_for') out.add(`wait_for ${s.step} ${s.outcome === 'event' ? 'on_event' : 'on_timeout'}`);
-    if (s.outcome === 'path') out.add(`split ${s.step} path ${s.detail}`);
-    if (s.type === 'task' && s.outcome === 'timeout') out.add(`task ${s.step} on_timeout`);
-    if (s.type === 'task' && s.detail.startsWith('completed')) out.add(`task ${s.step} completed`);
   }
   return [...out];
 }
@@ -285,6 +341,15 @@ export async function runScenario(
   s: Scenario,
   options: { env?: TestWorkflowEnvironment; templatesDir?: string } = {},
 ): Promise<ScenarioOutcome> {
+  // Each expectation is read once, before the run: a wording the runner does not know fails the
+  // scenario without running it.
+  let expectations: Expectation[];
+  try {
+    expectations = s.expect.map(parseExpectation);
+  } catch (err) {
+    if (!(err instanceof SimulationError)) throw err;
+    return { name: s.name, passed: false, failures: [], error: err.message };
+  }
   let run: SimulationResult;
   try {
     run = await simulate({
@@ -303,14 +368,9 @@ export async function runScenario(
     return { name: s.name, passed: false, failures: [], error: err.message };
   }
   const failures: ScenarioOutcome['failures'] = [];
-  for (const expectation of s.expect) {
-    try {
-      const happened = checkExpectation(run, expectation);
-      if (happened !== undefined) failures.push({ expectation, happened });
-    } catch (err) {
-      if (!(err instanceof SimulationError)) throw err;
-      return { name: s.name, passed: false, failures, run, error: err.message };
-    }
+  for (const expectation of expectations) {
+    const happened = checkExpectation(run, expectation);
+    if (happened !== undefined) failures.push({ expectation: expectation.text, happened });
   }
   return { name: s.name, passed: failures.length === 0, failures, run };
 }

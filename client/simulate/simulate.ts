@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { scheduledEventType } from '../../activities/segments';
 import type { TimelineItem } from '../../activities/store/timeline';
 import { durationMs } from '../../definitions/duration';
-import type { StepRecord } from '../../workflows/types';
+import type { StepOutcome, StepRecord } from '../../workflows/types';
 import { customerRef, eventType, profileFields } from '../events/schema';
 import { compileFile } from '../journeys/load';
 import { createHarness, type Harness } from '../testing/harness';
@@ -107,7 +107,10 @@ export interface SimulatedStep {
   step: string;
   type: string;
   outcome: string;
+  /** In words, for people (it may be reworded). */
   detail: string;
+  /** What the step did: what scenarios and coverage read. */
+  result: StepOutcome;
 }
 
 export interface SimulatedMessage {
@@ -319,6 +322,8 @@ export async function simulate(input: SimulationInput): Promise<SimulationResult
         type: h.type,
         outcome: h.outcome,
         detail: h.detail ?? '',
+        // Every journey a simulation starts records outcomes.
+        result: h.result!,
       })),
       messages,
       timeline,

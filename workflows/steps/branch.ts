@@ -14,10 +14,10 @@ export async function runBranch(step: BranchStep, ctx: StepContext): Promise<Ste
       log.warn('branch condition failed; taken as false', { step: step.id, case: i, error: (err as Error).message });
     }
     if (holds) {
-      ctx.record(step.id, 'branch', 'branch', `case ${i + 1}: ${c.when}`);
+      ctx.record(step.id, { kind: 'branch', case: i + 1 }, `case ${i + 1}: ${c.when}`);
       return c.steps.length ? { enter: ['cases', i, 'steps'] } : NEXT;
     }
   }
-  ctx.record(step.id, 'branch', 'branch', step.otherwise ? 'otherwise' : 'no case held');
+  ctx.record(step.id, { kind: 'branch', case: null }, step.otherwise ? 'otherwise' : 'no case held');
   return step.otherwise?.length ? { enter: ['otherwise'] } : NEXT;
 }

@@ -1,7 +1,7 @@
 import type { CustomerFacts, Facts } from '../../definitions/facts';
 import type { JourneyDefinition } from '../../definitions/schema/journey';
 import type { acts as Acts } from '../activities';
-import type { JourneyInput, JourneyMemory, JourneyState, PathSeg, StepOutcomeKind } from '../types';
+import type { JourneyInput, JourneyMemory, JourneyState, PathSeg, StepOutcome, StepOutcomeKind } from '../types';
 
 /** What a step handler gets: the enrollment, its memory, and the means to act and to wait. */
 export interface StepContext {
@@ -12,7 +12,8 @@ export interface StepContext {
   acts: typeof Acts;
   /** How many times this step has run before in this enrollment (for loop-safe idempotency keys). */
   visits(stepId: string): number;
-  record(stepId: string, type: string, outcome: StepOutcomeKind, detail?: string): void;
+  /** Records what the step did, with the same in words (`detail`) for people. */
+  record(stepId: string, outcome: StepOutcome, detail?: string): void;
   /** The facts conditions and templates read; the customer, when given, as they are now. */
   facts(customer?: CustomerFacts): Facts;
   /** The customer's record, read afresh. */
@@ -28,3 +29,24 @@ export interface StepContext {
 /** `next`: go on; `exit`: end the enrollment; `enter`: run the nested list at this path (relative to the step). */
 export type StepResult = { next: true } | { exit: string } | { enter: PathSeg[] };
 export const NEXT: StepResult = { next: true };
+
+/** The record's one-word outcome, as timelines and explain show it. */
+export function outcomeKind(o: StepOutcome): StepOutcomeKind {
+  switch (o.kind) {
+    case 'send':
+    case 'wait':
+    case 'wait_for':
+    case 'webhook':
+      return o.status;
+    case 'branch':
+      return 'branch';
+    case 'split':
+      return 'path';
+    case 'update':
+      return 'updated';
+    case 'task':
+      return o.status === 'timeout' ? 'timeout' : 'task';
+    case 'exit':
+      return 'exited';
+  }
+}

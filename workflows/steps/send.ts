@@ -56,11 +56,22 @@ export async function runSend(step: SendStep, ctx: StepContext): Promise<StepRes
     } catch (err) {
       // Retries ran out: the message is recorded as failed and the journey goes on.
       if (!(err instanceof ActivityFailure)) throw err;
-      ctx.record(step.id, 'send', 'failed', err.cause?.message ?? err.message);
+      const reason = err.cause?.message ?? err.message;
+      ctx.record(step.id, { kind: 'send', status: 'failed', channel: null, reason }, reason);
       return NEXT;
     }
     if (outcome.status !== 'deferred' || !outcome.until || attempt >= 20) break;
-    ctx.record(step.id, 'send', 'deferred', `${outcome.channel ?? ''} until ${outcome.until}: ${outcome.detail ?? ''}`);
+    ctx.record(
+      step.id,
+      {
+        kind: 'send',
+        status: 'deferred',
+        channel: outcome.channel ?? null,
+        reason: outcome.detail ?? null,
+        until: outcome.until,
+      },
+      `${outcome.channel ?? ''} until ${outcome.until}: ${outcome.detail ?? ''}`,
+    );
     await ctx.waitUntil(
       `${outcome.detail ?? 'the contact policy'} (until ${outcome.until})`,
       () => false,
@@ -68,6 +79,16 @@ export async function runSend(step: SendStep, ctx: StepContext): Promise<StepRes
     );
     if (ctx.interrupted()) return NEXT;
   }
-  ctx.record(step.id, 'send', outcome.status, [outcome.channel, outcome.detail].filter(Boolean).join(': '));
+  ctx.record(
+    step.id,
+    {
+      kind: 'send',
+      status: outcome.status,
+      channel: outcome.channel ?? null,
+      reason: outcome.status === 'sent' ? null : (outcome.detail ?? null),
+      ...(outcome.status === 'deferred' && outcome.until ? { until: outcome.until } : {}),
+    },
+    [outcome.channel, outcome.detail].filter(Boolean).join(': '),
+  );
   return NEXT;
 }

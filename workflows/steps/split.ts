@@ -35,6 +35,6 @@ export async function runSplit(step: SplitStep, ctx: StepContext): Promise<StepR
     holdout: !path.steps?.length,
     at: new Date().toISOString(),
   });
-  ctx.record(step.id, 'split', 'path', path.name);
+  ctx.record(step.id, { kind: 'split', path: path.name }, path.name);
   return path.steps?.length ? { enter: ['paths', i, 'steps'] } : NEXT;
 }

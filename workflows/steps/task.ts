@@ -25,7 +25,7 @@ export async function runTask(step: TaskStep, ctx: StepContext): Promise<StepRes
     ? { id: taskId, status: 'completed', ...early }
     : { id: taskId, status: 'open', outcome: null, note: null, completedAt: null };
   if (!step.wait) {
-    ctx.record(step.id, 'task', 'task', `created ${taskId}`);
+    ctx.record(step.id, { kind: 'task', status: 'created', taskId, outcome: null }, `created ${taskId}`);
     return NEXT;
   }
   const done = await ctx.waitUntil(
@@ -35,11 +35,16 @@ export async function runTask(step: TaskStep, ctx: StepContext): Promise<StepRes
   );
   if (ctx.interrupted()) return NEXT;
   if (done) {
-    ctx.record(step.id, 'task', 'task', `completed: ${ctx.memory.tasks[step.id]?.outcome ?? ''}`);
+    const outcome = ctx.memory.tasks[step.id]?.outcome ?? null;
+    ctx.record(step.id, { kind: 'task', status: 'completed', taskId, outcome }, `completed: ${outcome ?? ''}`);
     return NEXT;
   }
   await ctx.acts.markTaskTimedOut({ taskId, customerId: ctx.input.customerId, at: new Date().toISOString() });
   ctx.memory.tasks[step.id] = { id: taskId, status: 'timed_out', outcome: null, note: null, completedAt: null };
-  ctx.record(step.id, 'task', 'timeout', `not completed within ${step.wait.timeout}`);
+  ctx.record(
+    step.id,
+    { kind: 'task', status: 'timeout', taskId, outcome: null },
+    `not completed within ${step.wait.timeout}`,
+  );
   return step.wait.on_timeout?.length ? { enter: ['wait', 'on_timeout'] } : NEXT;
 }

@@ -13,6 +13,6 @@ export async function runUpdate(step: UpdateStep, ctx: StepContext): Promise<Ste
     facts: { ...facts, journey: facts.journey! },
     at: facts.now,
   });
-  ctx.record(step.id, 'update', 'updated', summary);
+  ctx.record(step.id, { kind: 'update' }, summary);
   return NEXT;
 }

@@ -33,9 +33,13 @@ export async function runWaitFor(step: WaitForStep, ctx: StepContext): Promise<S
   if (arrived && matched) {
     memory.events[step.id] = matched.event;
     memory.inbox = memory.inbox.filter((e) => e !== matched);
-    ctx.record(step.id, 'wait_for', 'event', step.event);
+    ctx.record(step.id, { kind: 'wait_for', status: 'event', event: step.event }, step.event);
     return step.on_event?.length ? { enter: ['on_event'] } : NEXT;
   }
-  ctx.record(step.id, 'wait_for', 'timeout', `no ${step.event} within ${step.timeout}`);
+  ctx.record(
+    step.id,
+    { kind: 'wait_for', status: 'timeout', event: step.event },
+    `no ${step.event} within ${step.timeout}`,
+  );
   return step.on_timeout?.length ? { enter: ['on_timeout'] } : NEXT;
 }

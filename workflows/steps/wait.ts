@@ -20,7 +20,7 @@ export async function runWait(step: WaitStep, ctx: StepContext): Promise<StepRes
     } catch (err) {
       // A customer without the attribute the expression reads does not wait.
       log.warn('until_expr could not be evaluated; not waiting', { step: step.id, error: (err as Error).message });
-      ctx.record(step.id, 'wait', 'skipped', (err as Error).message);
+      ctx.record(step.id, { kind: 'wait', status: 'skipped', until: null }, (err as Error).message);
       return NEXT;
     }
   }
@@ -30,8 +30,7 @@ export async function runWait(step: WaitStep, ctx: StepContext): Promise<StepRes
   if (ctx.interrupted()) return NEXT;
   ctx.record(
     step.id,
-    'wait',
-    'waited',
+    { kind: 'wait', status: 'waited', until: untilIso },
     ms > 0 ? `${formatDuration(ms)}, until ${untilIso}` : `until ${untilIso} (already past)`,
   );
   return NEXT;

@@ -21,9 +21,19 @@ export async function runWebhook(step: WebhookStep, ctx: StepContext): Promise<S
     });
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
-    ctx.record(step.id, 'webhook', 'failed', err.cause?.message ?? err.message);
+    const reason = err.cause?.message ?? err.message;
+    ctx.record(step.id, { kind: 'webhook', status: 'failed', httpStatus: null, reason }, reason);
     return NEXT;
   }
-  ctx.record(step.id, 'webhook', result.ok ? 'called' : 'failed', result.detail);
+  ctx.record(
+    step.id,
+    {
+      kind: 'webhook',
+      status: result.ok ? 'called' : 'failed',
+      httpStatus: result.status ?? null,
+      reason: result.ok ? null : result.detail,
+    },
+    result.detail,
+  );
   return NEXT;
 }
