@@ -20,7 +20,7 @@ import type { CustomerFacts, Facts } from '../definitions/facts';
 import type { JourneyDefinition, Step } from '../definitions/schema/journey';
 import { SA_STEP } from '../definitions/search-attributes';
 import { acts as localRecordActs, LOCAL_RECORDS_PATCH, remoteRecordActs } from './activities';
-import { journeyEventSignal, journeyStateQuery, taskCompletedSignal } from './messages';
+import { journeyEventSignal, journeyStateQuery, taskCompletedSignal, type JourneyWorkflow } from './messages';
 import { runStep, type StepContext } from './steps';
 import { outcomeKind } from './steps/context';
 import type {
@@ -281,3 +281,6 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
   });
   return { outcome, ...(reason ? { reason } : {}), goalMet: memory.goalMetAt !== null, history: memory.history };
 }
+
+// The definition callers start it by (workflows/messages.ts) is this function's type.
+journeyWorkflow satisfies JourneyWorkflow;

@@ -10,16 +10,22 @@
  *   await client.workflow.start<JourneyWorkflow>(JOURNEY_WORKFLOW, { args: [input], … });
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { journeyWorkflow } from './journey';
-import type { segmentRunWorkflow, SegmentRunState } from './segment-run';
-import type { EventSignal, JourneyState, TaskSignal } from './types';
+import type {
+  EventSignal,
+  JourneyInput,
+  JourneyResult,
+  JourneyState,
+  SegmentRunInput,
+  SegmentRunState,
+  TaskSignal,
+} from './types';
 
 /** The journey interpreter: one run per customer per journey. */
-export type JourneyWorkflow = typeof journeyWorkflow;
+export type JourneyWorkflow = (input: JourneyInput) => Promise<JourneyResult>;
 export const JOURNEY_WORKFLOW = 'journeyWorkflow';
 
 /** One run of a scheduled journey over its segment. */
-export type SegmentRunWorkflow = typeof segmentRunWorkflow;
+export type SegmentRunWorkflow = (input: SegmentRunInput) => Promise<SegmentRunState>;
 export const SEGMENT_RUN_WORKFLOW = 'segmentRunWorkflow';
 
 /** Where an enrollment is: its step, what it waits for, its history. */

@@ -5,23 +5,10 @@
  */
 import { continueAsNew, log, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { acts } from './activities';
-import { segmentRunStateQuery } from './messages';
+import { segmentRunStateQuery, type SegmentRunWorkflow } from './messages';
+import type { SegmentRunInput, SegmentRunState } from './types';
 
-export interface SegmentRunInput {
-  journeyId: string;
-  /** Set when the run continues as new: where it was. */
-  resume?: { after: string | null; state: SegmentRunState; runKey: string };
-  /** Customers read per page. */
-  pageSize?: number;
-}
-
-export interface SegmentRunState {
-  scanned: number;
-  matched: number;
-  enrolled: number;
-  done: boolean;
-  stopped?: string;
-}
+export type { SegmentRunInput, SegmentRunState };
 
 /** Runs started before it keyed their events by the workflow id alone. */
 const RUN_KEY_PATCH = 'segment-run-key';
@@ -57,3 +44,6 @@ export async function segmentRunWorkflow(input: SegmentRunInput): Promise<Segmen
   state.done = true;
   return state;
 }
+
+// The definition callers start it by (workflows/messages.ts) is this function's type.
+segmentRunWorkflow satisfies SegmentRunWorkflow;

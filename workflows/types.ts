@@ -138,3 +138,19 @@ export interface TaskSignal {
   note: string | null;
   completedAt: string;
 }
+
+export interface SegmentRunInput {
+  journeyId: string;
+  /** Set when the run continues as new: where it was. */
+  resume?: { after: string | null; state: SegmentRunState; runKey: string };
+  /** Customers read per page. */
+  pageSize?: number;
+}
+
+export interface SegmentRunState {
+  scanned: number;
+  matched: number;
+  enrolled: number;
+  done: boolean;
+  stopped?: string;
+}
