@@ -53,6 +53,9 @@ export async function cdnowBench(ctx: BenchContext): Promise<Figure[]> {
     const t = performance.now();
     const rank = new Map<string, number>();
     let sent = 0;
+    // Wall time inside env.sleep: the time-skipping server firing the journeys' timers, one instant
+    // after another, with everything each one sets off.
+    let sleeping = 0;
     const send = async (p: (typeof purchases)[number], n: number, at: number) => {
       await stack.sendEvent({
         id: `cdnow-${p.customer}-${n}`,
@@ -75,7 +78,11 @@ export async function cdnowBench(ctx: BenchContext): Promise<Figure[]> {
     for (const day of days) {
       const target = start + (dayOf(day[0]!.date) - first);
       const now = await env.currentTimeMs();
-      if (target > now) await env.sleep(target - now);
+      if (target > now) {
+        const slept = performance.now();
+        await env.sleep(target - now);
+        sleeping += performance.now() - slept;
+      }
       // The day's orders by customer, each customer's in order.
       const byCustomer = new Map<string, { p: (typeof purchases)[number]; n: number }[]>();
       for (const p of day) {
@@ -88,7 +95,9 @@ export async function cdnowBench(ctx: BenchContext): Promise<Figure[]> {
       });
     }
     // Let every journey run out (cross-sell's last reminder is 26 days after its start).
+    const slept = performance.now();
     await env.sleep(60 * DAY);
+    sleeping += performance.now() - slept;
     await new Promise((r) => setTimeout(r, 2000));
     const seconds = (performance.now() - t) / 1000;
     const messages = await sql<{ n: string }>`select count(*) as n from send_ledger where state = 'sent'`.execute(
@@ -106,7 +115,13 @@ export async function cdnowBench(ctx: BenchContext): Promise<Figure[]> {
         unit: '',
         note: `CDNOW_${which}.txt: ${purchases.length} orders, 18 months simulated, ${concurrency} at a time`,
       },
-      { benchmark: 'cdnow', name: 'total time', value: round(seconds), unit: 's' },
+      {
+        benchmark: 'cdnow',
+        name: 'total time',
+        value: round(seconds),
+        unit: 's',
+        note: `${round(sleeping / 1000)} s of it while simulated time passed between days (timers firing), the rest sending orders`,
+      },
       { benchmark: 'cdnow', name: 'time per 1,000 customers', value: round((seconds / keep.size) * 1000), unit: 's' },
       { benchmark: 'cdnow', name: 'messages sent', value: Number(messages.rows[0]?.n ?? 0), unit: '' },
     ];

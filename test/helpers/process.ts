@@ -19,7 +19,7 @@ export interface RapportProcess {
 /** `rapport start`, with `args` after it (such as `--role api`). */
 export function runRapport(env: Record<string, string>, args: string[] = []): RapportProcess {
   const cli = path.join(projectRoot, 'client/cli/main.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'start', ...args], {
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', cli, 'start', ...args], {
     cwd: projectRoot,
     env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

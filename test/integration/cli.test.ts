@@ -18,7 +18,7 @@ function rapport(...args: string[]): Promise<{ code: number; stdout: string; std
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', path.join(projectRoot, 'client/cli/main.ts'), ...args],
+      ['--require', 'tsx/cjs', path.join(projectRoot, 'client/cli/main.ts'), ...args],
       { cwd: projectRoot, env: { ...process.env, RAPPORT_URL: url }, timeout: 60_000 },
       (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );

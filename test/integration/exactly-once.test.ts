@@ -115,7 +115,7 @@ afterAll(async () => {
 function startWorker(crashAt?: SendPoint | 'after-task-created') {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(projectRoot, 'test/fixtures/workers/crash-worker.ts')],
+    ['--require', 'tsx/cjs', path.join(projectRoot, 'test/fixtures/workers/crash-worker.ts')],
     {
       cwd: projectRoot,
       env: {
