@@ -9,7 +9,8 @@ import type { z } from 'zod';
 import { checkCel, type CelPlace } from './cel';
 import { CUSTOMER_FIELDS, METRIC_FIELDS } from './facts';
 import { journeyDefinition, type EmailTemplate, type JourneyDefinition, type SmsTemplate } from './schema/journey';
-import { childLists, stepKinds, type Step } from './schema/registry';
+import { stepKinds, type Step } from './schema/registry';
+import { walk } from './steps';
 import { closest } from './suggest';
 import { parseTemplateFile, type TemplateChannel } from './templates';
 
@@ -529,8 +530,5 @@ export function forEachStep(
   path: PathSeg[],
   visit: (step: Step, path: PathSeg[]) => void,
 ): void {
-  steps.forEach((step, i) => {
-    visit(step, [...path, i]);
-    for (const child of childLists(step)) forEachStep(child.steps, [...path, i, ...child.path], visit);
-  });
+  walk(steps, path, (step, at) => visit(step, at));
 }

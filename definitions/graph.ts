@@ -2,8 +2,10 @@
  * A journey as a graph: Mermaid flowchart text, and a self-contained HTML page (no script, nothing
  * fetched) that a person can open. Every step kind has its shape and label, checked by the compiler.
  */
-import { formatDuration, durationMs } from './duration';
-import type { JourneyDefinition, Step, StepKind, StepOf } from './schema/journey';
+import type { JourneyDefinition, Step } from './schema/journey';
+import { armsOf, specOf, stepLabel } from './steps';
+
+export { stepLabel };
 
 type Pending = { from: string; label?: string };
 
@@ -13,35 +15,6 @@ function nodeId(stepId: string): string {
 
 function quote(text: string): string {
   return `"${text.replace(/"/g, '#quot;').replace(/\n/g, ' ')}"`;
-}
-
-const describe: { [K in StepKind]: (s: StepOf<K>) => string } = {
-  send: (s) => `send ${s.channel}${s.template ? `: ${s.template}` : s.subject ? `: ${s.subject}` : ''}`,
-  wait: (s) =>
-    s.duration
-      ? `wait ${formatDuration(durationMs(s.duration))}`
-      : s.until
-        ? `wait until ${s.until.time}${s.until.days ? ` (${s.until.days.join(', ')})` : ''}`
-        : `wait until ${s.until_expr ?? ''}`,
-  wait_for: (s) => `wait for ${s.event} (at most ${s.timeout})`,
-  branch: () => 'branch',
-  split: (s) => `split ${s.paths.map((p) => `${p.name} ${p.weight}`).join(' / ')}`,
-  update: (s) =>
-    `update ${[
-      ...Object.keys(s.set ?? {}).filter((k) => k !== 'attributes'),
-      ...Object.keys(s.set?.attributes ?? {}),
-      ...(s.tags?.add ?? []).map((t) => `+${t}`),
-      ...(s.tags?.remove ?? []).map((t) => `-${t}`),
-    ].join(', ')}`,
-  task: (s) =>
-    `task for ${s.team ?? s.assignee ?? ''}${s.due ? `, due ${s.due}` : ''}${s.wait ? `, waits ${s.wait.timeout}` : ''}`,
-  webhook: (s) => `webhook ${new URL(s.url).host}`,
-  exit: (s) => `exit${s.reason ? `: ${s.reason}` : ''}`,
-};
-
-export function stepLabel(step: Step): string {
-  const label = (describe[step.type] as (s: Step) => string)(step);
-  return `${step.id}: ${label}`;
 }
 
 /** The journey as a Mermaid flowchart. */
@@ -58,65 +31,19 @@ export function toMermaid(def: JourneyDefinition): string {
     for (const step of steps) {
       const id = nodeId(step.id);
       const label = quote(stepLabel(step));
-      const shape =
-        step.type === 'branch' || step.type === 'split'
-          ? `{${label}}`
-          : step.type === 'exit'
-            ? `([${label}])`
-            : step.type === 'wait' || step.type === 'wait_for'
-              ? `[/${label}/]`
-              : `[${label}]`;
+      const shape = { decision: `{${label}}`, end: `([${label}])`, wait: `[/${label}/]`, action: `[${label}]` }[
+        specOf(step).shape
+      ];
       lines.push(`  ${id}${shape}`);
       for (const p of pending) edge(p, id);
-      switch (step.type) {
-        case 'exit':
-          pending = [];
-          break;
-        case 'branch': {
-          const out = step.cases.flatMap((c) =>
-            c.steps.length ? emit(c.steps, [{ from: id, label: c.when }]) : [{ from: id, label: c.when }],
-          );
-          out.push(
-            ...(step.otherwise?.length
-              ? emit(step.otherwise, [{ from: id, label: 'otherwise' }])
-              : [{ from: id, label: 'otherwise' }]),
-          );
-          pending = out;
-          break;
-        }
-        case 'split':
-          pending = step.paths.flatMap((p) =>
-            p.steps?.length
-              ? emit(p.steps, [{ from: id, label: p.name }])
-              : [{ from: id, label: `${p.name} (holdout)` }],
-          );
-          break;
-        case 'wait_for':
-          pending = [
-            ...(step.on_event?.length
-              ? emit(step.on_event, [{ from: id, label: 'event' }])
-              : [{ from: id, label: 'event' }]),
-            ...(step.on_timeout?.length
-              ? emit(step.on_timeout, [{ from: id, label: 'timeout' }])
-              : [{ from: id, label: 'timeout' }]),
-          ];
-          break;
-        case 'task':
-          pending = step.wait
-            ? [
-                { from: id, label: 'done' },
-                ...(step.wait.on_timeout?.length
-                  ? emit(step.wait.on_timeout, [{ from: id, label: 'timeout' }])
-                  : [{ from: id, label: 'timeout' }]),
-              ]
-            : [{ from: id }];
-          break;
-        case 'send':
-        case 'wait':
-        case 'update':
-        case 'webhook':
-          pending = [{ from: id }];
-          break;
+      const arms = armsOf(step);
+      if (specOf(step).shape === 'end') pending = [];
+      else if (arms.length === 0) pending = [{ from: id }];
+      else {
+        // Each way out: through its steps when it has some, else straight on.
+        pending = arms.flatMap((arm) =>
+          arm.steps.length ? emit(arm.steps, [{ from: id, label: arm.edge }]) : [{ from: id, label: arm.edge }],
+        );
       }
     }
     return pending;
@@ -143,16 +70,9 @@ export function toHtml(def: JourneyDefinition): string {
   const lane = (label: string, steps: readonly Step[] | undefined) =>
     `<div class="lane"><div class="label">${esc(label)}</div>${steps?.length ? list(steps) : '<div class="pass">continue</div>'}</div>`;
   const item = (step: Step): string => {
-    let lanes = '';
-    if (step.type === 'branch') {
-      lanes = step.cases.map((c) => lane(`when ${c.when}`, c.steps)).join('') + lane('otherwise', step.otherwise);
-    } else if (step.type === 'split') {
-      lanes = step.paths.map((p) => lane(`${p.name} (weight ${p.weight})`, p.steps)).join('');
-    } else if (step.type === 'wait_for') {
-      lanes = lane(`on ${step.event}`, step.on_event) + lane(`after ${step.timeout}`, step.on_timeout);
-    } else if (step.type === 'task' && step.wait) {
-      lanes = lane('completed', []) + lane(`not completed in ${step.wait.timeout}`, step.wait.on_timeout);
-    }
+    const lanes = armsOf(step)
+      .map((arm) => lane(arm.lane, arm.steps))
+      .join('');
     return `<li class="step ${step.type}"><div class="box"><span class="kind">${esc(step.type)}</span> ${esc(stepLabel(step))}</div>${
       lanes ? `<div class="lanes">${lanes}</div>` : ''
     }</li>`;

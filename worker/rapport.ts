@@ -22,7 +22,7 @@ import { createOutboxSmsSender, createTwilioSender, type SmsSender } from '../ac
 import { unsubscribeKeys } from '../activities/channels/unsubscribe';
 import type { OpenDatabase } from '../activities/db/database';
 import type { WebhookPolicy } from '../activities/webhook';
-import type { ChannelSettings } from '../client/api/channels';
+import type { ChannelSettings } from '../client/api/channel-callbacks';
 import { buildApi } from '../client/api/server';
 import { EventIntake } from '../client/events/intake';
 import { bundleWorkflows } from './bundle';

@@ -56,8 +56,9 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
   // Records (markStep, loadCustomer, finishEnrollment...) run as local activities, and the step
   // search attribute changes only where a customer waits. Journeys started before this replay as
   // they ran: records as activities, the attribute at every step.
-  const lean = patched(LOCAL_RECORDS_PATCH);
-  const acts = lean ? localRecordActs : remoteRecordActs;
+  // Journeys started since the patch run their records (markStep, loadCustomer, …) as local activities.
+  const localRecords = patched(LOCAL_RECORDS_PATCH);
+  const acts = localRecords ? localRecordActs : remoteRecordActs;
   let stepAttribute: string | undefined;
   const setStepAttribute = (value: string) => {
     if (value === stepAttribute) return;
@@ -203,7 +204,7 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
     },
     async waitUntil(what, ready, timeoutMs) {
       state.waitingFor = what;
-      if (lean) setStepAttribute(state.currentStep ?? '');
+      if (localRecords) setStepAttribute(state.currentStep ?? '');
       await acts.markStep({ enrollmentId: input.enrollmentId, stepId: state.currentStep ?? '', waitingFor: what });
       const check = () => interrupt !== undefined || ready();
       const held = timeoutMs === undefined ? (await condition(check), true) : await condition(check, timeoutMs);
@@ -233,7 +234,7 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
     }
     const step = list[top.index]!;
     state.currentStep = step.id;
-    if (!lean) upsertSearchAttributes([{ key: SA_STEP, value: step.id }]);
+    if (!localRecords) upsertSearchAttributes([{ key: SA_STEP, value: step.id }]);
     const result = await runStep(step, ctx);
     memory.visits[step.id] = (memory.visits[step.id] ?? 0) + 1;
     stepsThisRun += 1;

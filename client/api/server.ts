@@ -15,11 +15,13 @@ import type { EventIntake } from '../events/intake';
 import { isTemporalUnavailable } from '../events/router';
 import { type App, createApp, RequestValidationError } from './app';
 import { createAuth } from './auth';
-import { type ChannelSettings, channelRoutes } from './channels';
+import { type ChannelSettings, channelRoutes } from './channel-callbacks';
 import { sendProblem, zodErrors } from './problems';
 import { customerRoutes } from './routes/customers';
 import { eventRoutes } from './routes/events';
 import { journeyRoutes } from './routes/journeys';
+import { keyRoutes } from './routes/keys';
+import { outboxRoutes } from './routes/outbox';
 import { taskRoutes } from './routes/tasks';
 
 export interface ApiDeps {
@@ -145,6 +147,8 @@ export function buildApi(deps: ApiDeps) {
     customerRoutes(routes, routeDeps);
     journeyRoutes(routes, routeDeps);
     taskRoutes(routes, routeDeps);
+    keyRoutes(routes, routeDeps);
+    outboxRoutes(routes, routeDeps);
   });
   return app;
 }

@@ -26,6 +26,7 @@ import { scheduledEventType } from '../../activities/segments';
 import type { CustomerFacts } from '../../definitions/facts';
 import type { JourneyPlan } from '../../definitions/schema/journey';
 import { SA_CUSTOMER, SA_JOURNEY, SA_STEP, SA_VERSION, journeyWorkflowId } from '../../definitions/search-attributes';
+import { eventsOf, walk } from '../../definitions/steps';
 import type { EventSignal, JourneyInput } from '../../workflows/types';
 import { pool } from '../pool';
 import { decideEnrollment } from './decide';
@@ -545,15 +546,8 @@ export function listensTo(plan: JourneyPlan, type: string): boolean {
   const def = plan.definition;
   if (def.goal?.event === type || def.exit?.events.includes(type)) return true;
   let found = false;
-  const visit = (steps: readonly unknown[]) => {
-    for (const s of steps as Record<string, unknown>[]) {
-      if (s.type === 'wait_for' && s.event === type) found = true;
-      for (const value of Object.values(s)) {
-        if (Array.isArray(value)) visit(value);
-        else if (value && typeof value === 'object') visit(Object.values(value).filter(Array.isArray).flat());
-      }
-    }
-  };
-  visit(def.steps);
+  walk(def.steps, ['steps'], (step) => {
+    if (eventsOf(step).includes(type)) found = true;
+  });
   return found;
 }

@@ -34,7 +34,8 @@ import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import type { JourneyDefinition } from '../../definitions/schema/journey';
+import type { JourneyDefinition, Step } from '../../definitions/schema/journey';
+import { armsOf } from '../../definitions/steps';
 import { compileFile } from '../journeys/load';
 import { timeSkippingEnv } from '../testing/environment';
 import {
@@ -268,34 +269,18 @@ export function checkExpectation(run: SimulationResult, expectation: Expectation
 // ---------------------------------------------------------------------------------------------
 // Coverage
 
-type AnyStep = Record<string, unknown> & { id: string; type: string };
-
-/** Every step and every way out of a branch, wait_for, split or waiting task. */
+/**
+ * Every step and every way out of a branch, wait_for, split or waiting task (each kind's arms), in
+ * reading order: a step, then each of its ways out followed by the steps it runs.
+ */
 export function journeyArms(def: JourneyDefinition): string[] {
   const arms: string[] = [];
-  const visit = (steps: readonly unknown[] | undefined) => {
-    for (const s of (steps ?? []) as AnyStep[]) {
-      arms.push(`step ${s.id}`);
-      if (s.type === 'branch') {
-        const cases = (s.cases as { steps: unknown[] }[]) ?? [];
-        cases.forEach((c, i) => {
-          arms.push(`branch ${s.id} case ${i + 1}`);
-          visit(c.steps);
-        });
-        arms.push(`branch ${s.id} otherwise`);
-        visit(s.otherwise as unknown[] | undefined);
-      } else if (s.type === 'wait_for') {
-        arms.push(`wait_for ${s.id} on_event`, `wait_for ${s.id} on_timeout`);
-        visit(s.on_event as unknown[] | undefined);
-        visit(s.on_timeout as unknown[] | undefined);
-      } else if (s.type === 'split') {
-        for (const p of (s.paths as { name: string; steps?: unknown[] }[]) ?? []) {
-          arms.push(`split ${s.id} path ${p.name}`);
-          visit(p.steps);
-        }
-      } else if (s.type === 'task' && s.wait) {
-        arms.push(`task ${s.id} completed`, `task ${s.id} on_timeout`);
-        visit((s.wait as { on_timeout?: unknown[] }).on_timeout);
+  const visit = (steps: readonly Step[]) => {
+    for (const step of steps) {
+      arms.push(`step ${step.id}`);
+      for (const arm of armsOf(step)) {
+        arms.push(`${step.type} ${step.id} ${arm.name}`);
+        visit(arm.steps);
       }
     }
   };

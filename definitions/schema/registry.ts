@@ -1,6 +1,7 @@
 /**
- * Every step kind, by its `type`. The interpreter, the compiler's checks and the graph are typed as
- * records over `StepKind`, so a kind added here does not compile until each of them handles it.
+ * Every step kind's schema, by its `type`. What else each kind declares (its arms, label, events)
+ * is in ../steps/, typed as a record over `StepKind`, so a kind added here does not compile until it
+ * has its spec there.
  */
 import { z } from 'zod';
 import { branchStep, type BranchStep } from './steps/branch';
@@ -65,29 +66,3 @@ const _schemasMatch: { [K in StepKind]: z.output<(typeof stepSchemas)[K]> extend
 };
 void _sameKinds;
 void _schemasMatch;
-
-/** The nested step lists of a step, with their paths relative to it. */
-export function childLists(s: Step): { path: (string | number)[]; steps: Step[] }[] {
-  switch (s.type) {
-    case 'wait_for':
-      return [
-        ...(s.on_event ? [{ path: ['on_event'], steps: s.on_event }] : []),
-        ...(s.on_timeout ? [{ path: ['on_timeout'], steps: s.on_timeout }] : []),
-      ];
-    case 'branch':
-      return [
-        ...s.cases.map((c, i) => ({ path: ['cases', i, 'steps'], steps: c.steps })),
-        ...(s.otherwise ? [{ path: ['otherwise'], steps: s.otherwise }] : []),
-      ];
-    case 'split':
-      return s.paths.flatMap((p, i) => (p.steps ? [{ path: ['paths', i, 'steps'], steps: p.steps }] : []));
-    case 'task':
-      return s.wait?.on_timeout ? [{ path: ['wait', 'on_timeout'], steps: s.wait.on_timeout }] : [];
-    case 'send':
-    case 'wait':
-    case 'update':
-    case 'webhook':
-    case 'exit':
-      return [];
-  }
-}

@@ -1,11 +1,8 @@
-/** Tasks for people, API keys, and the local outbox. */
+/** Tasks for people: the list, and completing one (which signals the enrollment that waits for it). */
 import { z } from 'zod';
-import { listOutbox, readOutboxEml } from '../../../activities/channels/outbox';
-import { createApiKey, listApiKeys, revokeApiKey, SCOPES } from '../../../activities/store/api-keys';
 import { completeTask, listTasks } from '../../../activities/store/tasks';
 import type { TaskSignal } from '../../../workflows/types';
 import type { App } from '../app';
-import { outboxPage } from '../outbox-page';
 import { sendProblem } from '../problems';
 import type { ApiDeps } from '../server';
 import { taskCompletedSignal } from '../../../workflows/messages';
@@ -75,52 +72,4 @@ export function taskRoutes(app: App, deps: ApiDeps): void {
       return { task };
     },
   );
-
-  app.post(
-    '/v1/keys',
-    {
-      schema: {
-        summary: 'Create an API key; the key is shown in this answer only',
-        tags: ['keys'],
-        body: z
-          .object({
-            name: z.string().min(1, 'expected a name saying who uses the key').max(100),
-            scopes: z.array(z.enum(SCOPES)).min(1, 'expected at least one scope'),
-          })
-          .strict(),
-      },
-    },
-    async (req, reply) => {
-      const { key, view } = await createApiKey(deps.db, req.body.name, req.body.scopes);
-      deps.onKeysChanged?.();
-      return reply.code(201).send({ key, ...view });
-    },
-  );
-
-  app.get('/v1/keys', { schema: { summary: 'API keys (never their secrets)', tags: ['keys'] } }, async () => ({
-    keys: await listApiKeys(deps.db),
-  }));
-
-  app.delete(
-    '/v1/keys/:id',
-    { schema: { summary: 'Revoke an API key', tags: ['keys'], params: z.object({ id: z.string().min(1) }) } },
-    async (req, reply) => {
-      if (!(await revokeApiKey(deps.db, req.params.id)))
-        return sendProblem(reply, 404, 'Not found', `no active API key ${req.params.id}`);
-      deps.onKeysChanged?.();
-      return { id: req.params.id, revoked: true };
-    },
-  );
-
-  app.get('/v1/outbox', { schema: { summary: 'Messages in the local outbox', tags: ['outbox'] } }, async () => ({
-    messages: await listOutbox(deps.outboxDir),
-  }));
-  app.get('/outbox', { schema: { hide: true } }, async (_req, reply) =>
-    reply.type('text/html; charset=utf-8').send(outboxPage(await listOutbox(deps.outboxDir))),
-  );
-  app.get('/outbox/:name', { schema: { hide: true, params: z.object({ name: z.string() }) } }, async (req, reply) => {
-    const eml = await readOutboxEml(deps.outboxDir, req.params.name.replace(/\.eml$/, ''));
-    if (!eml) return sendProblem(reply, 404, 'Not found', `no outbox message ${req.params.name}`);
-    return reply.type('message/rfc822').send(eml);
-  });
 }

@@ -1,0 +1,9 @@
+import type { StepSpec } from './spec';
+import { noArms, noEvents } from './spec';
+
+export const exit: StepSpec<'exit'> = {
+  label: (s) => `exit${s.reason ? `: ${s.reason}` : ''}`,
+  shape: 'end',
+  arms: noArms,
+  events: noEvents,
+};

@@ -1,0 +1,17 @@
+import type { StepSpec } from './spec';
+
+export const waitFor: StepSpec<'wait_for'> = {
+  label: (s) => `wait for ${s.event} (at most ${s.timeout})`,
+  shape: 'wait',
+  arms: (s) => [
+    { name: 'on_event', path: ['on_event'], steps: s.on_event ?? [], edge: 'event', lane: `on ${s.event}` },
+    {
+      name: 'on_timeout',
+      path: ['on_timeout'],
+      steps: s.on_timeout ?? [],
+      edge: 'timeout',
+      lane: `after ${s.timeout}`,
+    },
+  ],
+  events: (s) => [s.event],
+};

@@ -1,0 +1,15 @@
+import { durationMs, formatDuration } from '../duration';
+import type { StepSpec } from './spec';
+import { noArms, noEvents } from './spec';
+
+export const wait: StepSpec<'wait'> = {
+  label: (s) =>
+    s.duration
+      ? `wait ${formatDuration(durationMs(s.duration))}`
+      : s.until
+        ? `wait until ${s.until.time}${s.until.days ? ` (${s.until.days.join(', ')})` : ''}`
+        : `wait until ${s.until_expr ?? ''}`,
+  shape: 'wait',
+  arms: noArms,
+  events: noEvents,
+};

@@ -1,0 +1,125 @@
+/**
+ * Each step kind declares its ways out once (definitions/steps/): the interpreter's nested paths,
+ * the graph, coverage and the router's "does this journey listen to that event?" read them.
+ */
+import { compileJourney } from '../../definitions/compile';
+import { toMermaid } from '../../definitions/graph';
+import { stepKinds } from '../../definitions/schema/registry';
+import type { JourneyDefinition } from '../../definitions/schema/journey';
+import { armsOf, childLists, stepSpecs, walk } from '../../definitions/steps';
+import { journeyArms } from '../../client/simulate/scenarios';
+import { listensTo } from '../../client/events/router';
+
+const source = `
+journey: every-kind
+name: Every kind
+category: service
+trigger: { event: order.placed }
+steps:
+  - { id: hello, type: send, channel: email, subject: Hi, text: Hello }
+  - id: vip
+    type: branch
+    cases:
+      - when: customer.metrics.orderCount > 3
+        steps:
+          - { id: thanks, type: send, channel: sms, text: Thanks }
+    otherwise:
+      - id: activated
+        type: wait_for
+        event: app.activated
+        timeout: 3d
+        on_timeout:
+          - { id: nudge, type: send, channel: email, subject: Nudge, text: Try it }
+  - id: offer
+    type: split
+    paths:
+      - { name: a, weight: 1, steps: [{ id: tag, type: update, tags: { add: [offer-a] } }] }
+      - { name: holdout, weight: 1 }
+  - id: call
+    type: task
+    team: success
+    title: Call
+    wait:
+      timeout: 2d
+      on_timeout:
+        - { id: pause, type: wait, duration: 1d }
+  - { id: crm, type: webhook, url: "https://crm.example.com/hook" }
+  - { id: done, type: exit, reason: finished }
+`;
+
+function definition(): JourneyDefinition {
+  const compiled = compileJourney(source, 'every-kind.yaml', { readTemplate: () => undefined });
+  if (!compiled.ok) throw new Error(compiled.problems.map((p) => p.message).join('; '));
+  return compiled.journey.definition;
+}
+
+test('every kind of step has a spec', () => {
+  expect(Object.keys(stepSpecs).sort()).toEqual([...stepKinds].sort());
+});
+
+test('walk visits every step in reading order, with its path and the arm it runs in', () => {
+  const seen: string[] = [];
+  walk(definition().steps, ['steps'], (step, path, within) =>
+    seen.push(`${path.join('.')} ${step.id}${within ? ` (${within.parent.id} ${within.arm.name})` : ''}`),
+  );
+  expect(seen).toEqual([
+    'steps.0 hello',
+    'steps.1 vip',
+    'steps.1.cases.0.steps.0 thanks (vip case 1)',
+    'steps.1.otherwise.0 activated (vip otherwise)',
+    'steps.1.otherwise.0.on_timeout.0 nudge (activated on_timeout)',
+    'steps.2 offer',
+    'steps.2.paths.0.steps.0 tag (offer path a)',
+    'steps.3 call',
+    'steps.3.wait.on_timeout.0 pause (call on_timeout)',
+    'steps.4 crm',
+    'steps.5 done',
+  ]);
+});
+
+test("a step's nested lists are the arms that run steps of their own", () => {
+  const call = definition().steps[3]!;
+  expect(armsOf(call).map((a) => a.name)).toEqual(['completed', 'on_timeout']);
+  expect(childLists(call).map((c) => c.path)).toEqual([['wait', 'on_timeout']]);
+});
+
+test('coverage lists each step and each of its ways out, in reading order', () => {
+  expect(journeyArms(definition())).toEqual([
+    'step hello',
+    'step vip',
+    'branch vip case 1',
+    'step thanks',
+    'branch vip otherwise',
+    'step activated',
+    'wait_for activated on_event',
+    'wait_for activated on_timeout',
+    'step nudge',
+    'step offer',
+    'split offer path a',
+    'step tag',
+    'split offer path holdout',
+    'step call',
+    'task call completed',
+    'task call on_timeout',
+    'step pause',
+    'step crm',
+    'step done',
+  ]);
+});
+
+test('a journey listens to the events its steps wait for, however deep', () => {
+  const plan = { definition: definition(), templates: {}, contentHash: 'test' };
+  expect(listensTo(plan, 'app.activated')).toBe(true);
+  expect(listensTo(plan, 'order.placed')).toBe(false);
+});
+
+test('the graph draws each way out with its label, and a holdout goes straight on', () => {
+  const graph = toMermaid(definition());
+  expect(graph).toContain('s_vip{"vip: branch"}');
+  expect(graph).toContain('s_vip -->|"customer.metrics.orderCount > 3"| s_thanks');
+  expect(graph).toContain('s_activated -->|"timeout"| s_nudge');
+  expect(graph).toContain('s_offer -->|"holdout (holdout)"| s_call');
+  expect(graph).toContain('s_call -->|"done"| s_crm');
+  expect(graph).toContain('s_done(["done: exit: finished"])');
+  expect(graph).not.toMatch(/s_done -->/);
+});
