@@ -97,7 +97,13 @@ export async function ingestionBench(ctx: BenchContext): Promise<Figure[]> {
   const env = await devServer();
   const queries = queryStats();
   const server = await embeddedDatabase();
-  const stack = await startTestStack(env, { journeysDirs: [], onQuery: queries.onQuery, databaseUrl: server.url });
+  // The API's rate limit (6,000 requests a minute by default) would answer 429 to a load test.
+  const stack = await startTestStack(env, {
+    journeysDirs: [],
+    onQuery: queries.onQuery,
+    databaseUrl: server.url,
+    rateLimit: 100_000_000,
+  });
   const figures: Figure[] = [];
   try {
     await stack.publish({ 'ingest.yaml': journey });
@@ -117,7 +123,9 @@ export async function ingestionBench(ctx: BenchContext): Promise<Figure[]> {
         unit: 'events/s',
         note: `p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${r.non2xx} non-2xx, ${r.errors} errors`,
       });
-      if (r.latency.p99 < 100 && rate > best.rate) best = { rate, connections, p99: r.latency.p99 };
+      // Only a run where every request was accepted counts.
+      const clean = r.non2xx === 0 && r.errors === 0;
+      if (clean && r.latency.p99 < 100 && rate > best.rate) best = { rate, connections, p99: r.latency.p99 };
     }
     // Paced: a fixed rate over 4 connections, up in steps, to find the highest whose p99 stays under
     // 100 ms (a connection count sends as fast as answers come, which is not the same).
@@ -132,7 +140,10 @@ export async function ingestionBench(ctx: BenchContext): Promise<Figure[]> {
         unit: 'events/s',
         note: `p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${r.non2xx} non-2xx, ${r.errors} errors`,
       });
-      if (r.latency.p99 < 100 && achieved > best.rate) best = { rate: achieved, connections: 4, p99: r.latency.p99 };
+      const clean = r.non2xx === 0 && r.errors === 0;
+      if (clean && r.latency.p99 < 100 && achieved > best.rate) {
+        best = { rate: achieved, connections: 4, p99: r.latency.p99 };
+      }
     }
 
     const size = ctx.n(100, 10);
@@ -202,7 +213,7 @@ export async function ingestionBench(ctx: BenchContext): Promise<Figure[]> {
 
     // The same single events with the customer database on PGlite, in this process (the embedded
     // default before): what running PostgreSQL's work on the process's own thread costs.
-    const liteStack = await startTestStack(env, { journeysDirs: [] });
+    const liteStack = await startTestStack(env, { journeysDirs: [], rateLimit: 100_000_000 });
     try {
       await liteStack.publish({ 'ingest.yaml': journey });
       const liteUrl = await liteStack.api.listen({ host: '127.0.0.1', port: 0 });

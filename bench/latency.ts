@@ -10,7 +10,12 @@ export async function latencyBench(ctx: BenchContext): Promise<Figure[]> {
   const smtp = await startSmtpSink();
   // The customer database as `npm start` runs it: the embedded PostgreSQL.
   const database = await embeddedDatabase();
-  const stack = await startTestStack(env, { journeysDirs: [], smtpUrl: smtp.url, databaseUrl: database.url });
+  const stack = await startTestStack(env, {
+    journeysDirs: [],
+    smtpUrl: smtp.url,
+    databaseUrl: database.url,
+    rateLimit: 100_000_000,
+  });
   try {
     await stack.publish({
       'ping.yaml': `

@@ -43,7 +43,7 @@ const url = (protocols: string[], example: string) =>
   );
 
 /** Journeys a worker keeps cached: see RAPPORT_MAX_CACHED_WORKFLOWS. */
-export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 300;
 
 export const configSchema = z.object({
   /** Where the embedded Temporal server, PGlite and the outbox keep their files. */
@@ -160,9 +160,10 @@ export const configSchema = z.object({
     .default(600),
 
   /**
-   * Journeys the worker keeps in memory between their workflow tasks. A journey out of the cache
-   * costs a replay of its history when it next moves; most customers wait for days, so a bound keeps
-   * memory flat as they pile up (Temporal's own default grows with the heap, about 2,300).
+   * Journeys the worker keeps in memory between their workflow tasks, about 0.7 MiB each. A journey
+   * out of the cache costs a replay of its history when it next moves; most customers wait for days,
+   * so a bound keeps memory flat as they pile up (Temporal's own default grows with the heap, about
+   * 2,300). 300 keeps a worker under 512 MiB however many wait (bench/README.md).
    */
   RAPPORT_MAX_CACHED_WORKFLOWS: z.coerce
     .number({ error: 'expected a number of workflows' })

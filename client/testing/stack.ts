@@ -59,6 +59,8 @@ export interface TestStackOptions {
   smtpTimeoutMs?: number;
   /** SMS through the twilio SDK to this address (the stand-in) instead of the outbox. */
   twilio?: { url: string; accountSid: string; authToken: string; from: string; timeoutMs?: number };
+  /** Requests a minute per API key or address (RAPPORT_RATE_LIMIT); default Rapport's own. */
+  rateLimit?: number;
   /** Run the router in the background (default true); without it, a test routes with intake.routeDue(). */
   router?: boolean;
   /**
@@ -100,6 +102,7 @@ export async function startTestStack(env: TestWorkflowEnvironment, options: Test
     RAPPORT_PUBLIC_URL: TEST_PUBLIC_URL,
     RAPPORT_UNSUBSCRIBE_SECRET: TEST_UNSUBSCRIBE_SECRET,
     RAPPORT_SMS_HELP_TEXT: TEST_SMS_HELP,
+    ...(options.rateLimit ? { RAPPORT_RATE_LIMIT: String(options.rateLimit) } : {}),
     ...(options.smtpUrl ? { SMTP_URL: options.smtpUrl } : {}),
     ...(options.twilio
       ? {

@@ -1,0 +1,60 @@
+/** The task step on its own: created; with wait, completed in time or not. */
+import { taskCompletedSignal } from '../../workflows/messages';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { journeyWith, runJourney } from '../helpers/journey-run';
+import { timeSkippingEnv } from '../helpers/temporal';
+
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  env = await timeSkippingEnv();
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+const waiting = `  - id: call
+    type: task
+    team: success
+    title: 'Call {{ customer.firstName }}'
+    wait:
+      timeout: 2d
+      on_timeout:
+        - { id: escalate, type: update, tags: { add: [escalated] } }
+`;
+
+test('a task without wait is created and the journey goes on', async () => {
+  const { outcomes, calls } = await runJourney(
+    env,
+    journeyWith(`  - { id: call, type: task, team: success, title: Call, due: 1d }
+`),
+  );
+  expect(calls.tasks).toHaveLength(1);
+  expect(calls.tasks[0]).toMatchObject({ stepId: 'call', team: 'success', title: 'Call' });
+  expect(Date.parse(calls.tasks[0]!.dueAt ?? '') - Date.parse(calls.tasks[0]!.at)).toBe(86_400_000);
+  expect(outcomes[0]!.result).toEqual({ kind: 'task', status: 'created', taskId: 'tsk_1', outcome: null });
+});
+
+test('a task completed in time records its outcome', async () => {
+  const { outcomes, calls } = await runJourney(env, journeyWith(waiting), {
+    during: async (handle, env) => {
+      await env.sleep(3_600_000);
+      await handle.signal(taskCompletedSignal, {
+        stepId: 'call',
+        taskId: 'tsk_1',
+        outcome: 'reached',
+        note: null,
+        completedAt: new Date().toISOString(),
+      });
+    },
+  });
+  expect(outcomes[0]!.result).toEqual({ kind: 'task', status: 'completed', taskId: 'tsk_1', outcome: 'reached' });
+  expect(calls.timedOutTasks).toEqual([]);
+  expect(calls.updates).toEqual([]);
+});
+
+test('a task not completed in time is marked so, and on_timeout runs', async () => {
+  const { outcomes, calls } = await runJourney(env, journeyWith(waiting));
+  expect(outcomes[0]!.result).toEqual({ kind: 'task', status: 'timeout', taskId: 'tsk_1', outcome: null });
+  expect(calls.timedOutTasks).toEqual(['tsk_1']);
+  expect(calls.updates.map((u) => u.stepId)).toEqual(['escalate']);
+});

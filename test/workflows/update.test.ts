@@ -1,0 +1,32 @@
+/** The update step on its own: the change it asks for, keyed so a retry changes nothing twice. */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { journeyWith, runJourney } from '../helpers/journey-run';
+import { timeSkippingEnv } from '../helpers/temporal';
+
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  env = await timeSkippingEnv();
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+test('asks for the change to the record, once, with a key of its own', async () => {
+  const { outcomes, calls } = await runJourney(
+    env,
+    journeyWith(`  - id: promote
+    type: update
+    set: { lifecycleStage: repeat_customer, attributes: { tier: '{{ event.data.tier }}' } }
+    tags: { add: [vip], remove: [new] }
+`),
+    { data: { tier: 'gold' } },
+  );
+  expect(calls.updates).toHaveLength(1);
+  expect(calls.updates[0]).toMatchObject({
+    stepId: 'promote',
+    set: { lifecycleStage: 'repeat_customer', attributes: { tier: '{{ event.data.tier }}' } },
+    tags: { add: ['vip'], remove: ['new'] },
+  });
+  expect(calls.updates[0]!.changeKey).toMatch(/^update:enr_\d+:promote:0$/);
+  expect(outcomes[0]!.result).toEqual({ kind: 'update' });
+});

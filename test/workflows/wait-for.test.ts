@@ -1,0 +1,53 @@
+/** The wait_for step on its own: the event arrives, or the timeout passes. */
+import { journeyEventSignal } from '../../workflows/messages';
+import { customer } from '../helpers/journey-run';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { journeyWith, runJourney } from '../helpers/journey-run';
+import { timeSkippingEnv } from '../helpers/temporal';
+
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  env = await timeSkippingEnv();
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+const steps = `  - id: activated
+    type: wait_for
+    event: app.activated
+    timeout: 3d
+    on_event:
+      - { id: congrats, type: send, channel: email, subject: Welcome, text: Welcome aboard }
+    on_timeout:
+      - { id: nudge, type: send, channel: email, subject: Nudge, text: Try it }
+`;
+
+test('the event arriving runs on_event', async () => {
+  const { outcomes, calls } = await runJourney(env, journeyWith(steps), {
+    during: async (handle) => {
+      await handle.signal(journeyEventSignal, {
+        event: { id: 'evt_act', type: 'app.activated', occurredAt: new Date().toISOString(), data: {} },
+        customer: customer(),
+      });
+    },
+  });
+  expect(outcomes.map((o) => o.result)).toEqual([
+    { kind: 'wait_for', status: 'event', event: 'app.activated' },
+    { kind: 'send', status: 'sent', channel: 'email', reason: null },
+  ]);
+  expect(calls.sends.map((s) => s.stepId)).toEqual(['congrats']);
+});
+
+test('another event does not count, and the timeout runs on_timeout', async () => {
+  const { outcomes, calls } = await runJourney(env, journeyWith(steps), {
+    during: async (handle) => {
+      await handle.signal(journeyEventSignal, {
+        event: { id: 'evt_other', type: 'order.placed', occurredAt: new Date().toISOString(), data: {} },
+        customer: customer(),
+      });
+    },
+  });
+  expect(outcomes[0]!.result).toEqual({ kind: 'wait_for', status: 'timeout', event: 'app.activated' });
+  expect(calls.sends.map((s) => s.stepId)).toEqual(['nudge']);
+});

@@ -1,0 +1,53 @@
+/** The webhook step on its own: the call it asks for, and what its answer is recorded as. */
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { journeyWith, runJourney } from '../helpers/journey-run';
+import { timeSkippingEnv } from '../helpers/temporal';
+
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  env = await timeSkippingEnv();
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+const steps = `  - { id: crm, type: webhook, url: 'https://crm.example.com/hooks/rapport', body: '{"id": "{{ customer.id }}"}' }
+`;
+
+test('asks for the call and records the answer', async () => {
+  const { outcomes, calls } = await runJourney(env, journeyWith(steps));
+  expect(calls.webhooks[0]).toMatchObject({
+    stepId: 'crm',
+    method: 'POST',
+    url: 'https://crm.example.com/hooks/rapport',
+  });
+  expect(outcomes[0]!.result).toEqual({ kind: 'webhook', status: 'called', httpStatus: 200, reason: null });
+});
+
+test('an endpoint that answers an error is recorded as failed, with its status', async () => {
+  const { outcomes } = await runJourney(env, journeyWith(steps), {
+    activities: {
+      callWebhook: () => Promise.resolve({ ok: false, status: 422, detail: 'crm.example.com answered 422' }),
+    },
+  });
+  expect(outcomes[0]!.result).toEqual({
+    kind: 'webhook',
+    status: 'failed',
+    httpStatus: 422,
+    reason: 'crm.example.com answered 422',
+  });
+});
+
+test('a call whose retries run out is recorded as failed, and the journey goes on', async () => {
+  const { outcomes, result } = await runJourney(env, journeyWith(steps), {
+    activities: { callWebhook: () => Promise.reject(ApplicationFailure.nonRetryable('connection refused')) },
+  });
+  expect(outcomes[0]!.result).toEqual({
+    kind: 'webhook',
+    status: 'failed',
+    httpStatus: null,
+    reason: 'connection refused',
+  });
+  expect(result.outcome).toBe('completed');
+});
