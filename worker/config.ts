@@ -163,7 +163,7 @@ export const configSchema = z.object({
    * Journeys the worker keeps in memory between their workflow tasks, about 0.7 MiB each. A journey
    * out of the cache costs a replay of its history when it next moves; most customers wait for days,
    * so a bound keeps memory flat as they pile up (Temporal's own default grows with the heap, about
-   * 2,300). 300 keeps a worker under 512 MiB however many wait (bench/README.md).
+   * 2,300). Fewer save memory at the cost of more replays (bench/README.md).
    */
   RAPPORT_MAX_CACHED_WORKFLOWS: z.coerce
     .number({ error: 'expected a number of workflows' })
