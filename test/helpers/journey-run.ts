@@ -12,7 +12,7 @@ import type { TaskRequest, UpdateRequest } from '../../activities/journey-record
 import type { WebhookRequest } from '../../activities/webhook';
 import { liquidChecker } from '../../activities/render';
 import { toPlan } from '../../client/journeys/load';
-import { workflowBundle } from '../../client/testing/environment';
+import { timeSkippingEnv, workflowBundle } from '../../client/testing/environment';
 import { compileJourney } from '../../definitions/compile';
 import type { CustomerFacts } from '../../definitions/facts';
 import { JOURNEY_WORKFLOW, type JourneyWorkflow } from '../../workflows/messages';
@@ -158,4 +158,16 @@ category: service
 trigger: { event: test.started }
 ${extra}steps:
 ${steps}`;
+}
+
+/** The time-skipping server for one test file: started before its tests, stopped after. */
+export function timeSkippingServer(): () => TestWorkflowEnvironment {
+  let env: TestWorkflowEnvironment | undefined;
+  beforeAll(async () => {
+    env = await timeSkippingEnv();
+  });
+  afterAll(async () => {
+    await env?.teardown();
+  });
+  return () => env!;
 }

@@ -1,16 +1,7 @@
 /** The branch step on its own: the first case that holds, otherwise, or none. */
-import { customer } from '../helpers/journey-run';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { journeyWith, runJourney } from '../helpers/journey-run';
-import { timeSkippingEnv } from '../helpers/temporal';
+import { customer, journeyWith, runJourney, timeSkippingServer } from '../helpers/journey-run';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await timeSkippingEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+const server = timeSkippingServer();
 
 const steps = (otherwise: boolean) => `  - id: vip
     type: branch
@@ -25,25 +16,27 @@ ${otherwise ? '    otherwise:\n      - { id: bronze, type: update, tags: { add: 
 const withOrders = (orderCount: number) => customer({ metrics: { ...customer().metrics, orderCount } });
 
 test('the first case that holds is taken, and its steps run', async () => {
-  const { outcomes, calls } = await runJourney(env, journeyWith(steps(true)), { customer: withOrders(12) });
+  const { outcomes, calls } = await runJourney(server(), journeyWith(steps(true)), { customer: withOrders(12) });
   expect(outcomes[0]!.result).toEqual({ kind: 'branch', case: 1 });
   expect(calls.updates.map((u) => u.stepId)).toEqual(['gold']);
 });
 
 test('a later case is taken when the first does not hold', async () => {
-  const { outcomes, calls } = await runJourney(env, journeyWith(steps(true)), { customer: withOrders(4) });
+  const { outcomes, calls } = await runJourney(server(), journeyWith(steps(true)), { customer: withOrders(4) });
   expect(outcomes[0]!.result).toEqual({ kind: 'branch', case: 2 });
   expect(calls.updates.map((u) => u.stepId)).toEqual(['silver']);
 });
 
 test('otherwise runs when no case holds', async () => {
-  const { outcomes, calls } = await runJourney(env, journeyWith(steps(true)), { customer: withOrders(1) });
+  const { outcomes, calls } = await runJourney(server(), journeyWith(steps(true)), { customer: withOrders(1) });
   expect(outcomes[0]!.result).toEqual({ kind: 'branch', case: null });
   expect(calls.updates.map((u) => u.stepId)).toEqual(['bronze']);
 });
 
 test('without otherwise, a customer no case holds for goes straight on', async () => {
-  const { outcomes, calls, result } = await runJourney(env, journeyWith(steps(false)), { customer: withOrders(1) });
+  const { outcomes, calls, result } = await runJourney(server(), journeyWith(steps(false)), {
+    customer: withOrders(1),
+  });
   expect(outcomes[0]!.result).toEqual({ kind: 'branch', case: null });
   expect(calls.updates).toEqual([]);
   expect(result.outcome).toBe('completed');

@@ -1,19 +1,11 @@
 /** The exit step on its own: the enrollment ends there, with its reason. */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { journeyWith, runJourney } from '../helpers/journey-run';
-import { timeSkippingEnv } from '../helpers/temporal';
+import { journeyWith, runJourney, timeSkippingServer } from '../helpers/journey-run';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await timeSkippingEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+const server = timeSkippingServer();
 
 test('ends the enrollment with its reason; nothing after it runs', async () => {
   const { outcomes, result, calls } = await runJourney(
-    env,
+    server(),
     journeyWith(`  - id: check
     type: branch
     cases:

@@ -1,23 +1,15 @@
 /** The send step on its own: the request it makes, and each outcome it records. */
 import { ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { journeyWith, runJourney } from '../helpers/journey-run';
-import { timeSkippingEnv } from '../helpers/temporal';
+import { journeyWith, runJourney, timeSkippingServer } from '../helpers/journey-run';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await timeSkippingEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+const server = timeSkippingServer();
 
 const hello = `  - { id: hello, type: send, channel: email, subject: 'Hi {{ customer.firstName }}', text: Hello }
   - { id: after, type: update, tags: { add: [greeted] } }
 `;
 
 test('asks for the message on its channel and records that it was sent', async () => {
-  const { calls, outcomes, result } = await runJourney(env, journeyWith(hello));
+  const { calls, outcomes, result } = await runJourney(server(), journeyWith(hello));
   expect(calls.sends).toHaveLength(1);
   expect(calls.sends[0]).toMatchObject({ stepId: 'hello', channel: 'email', category: 'service', journeyId: 'fast' });
   expect(outcomes[0]).toEqual({
@@ -28,7 +20,7 @@ test('asks for the message on its channel and records that it was sent', async (
 });
 
 test('a message the contact policy skips is recorded with its reason, and the journey goes on', async () => {
-  const { outcomes, calls } = await runJourney(env, journeyWith(hello), {
+  const { outcomes, calls } = await runJourney(server(), journeyWith(hello), {
     activities: {
       sendMessage: () =>
         Promise.resolve({
@@ -50,7 +42,7 @@ test('a message the contact policy skips is recorded with its reason, and the jo
 test('a deferred message waits until the time it is given, then is tried again', async () => {
   let until = '';
   const tries: string[] = [];
-  const { outcomes } = await runJourney(env, journeyWith(hello), {
+  const { outcomes } = await runJourney(server(), journeyWith(hello), {
     activities: {
       sendMessage: (req) => {
         tries.push(req.at);
@@ -75,7 +67,7 @@ test('a deferred message waits until the time it is given, then is tried again',
 });
 
 test('a send that keeps failing is recorded as failed, and the journey goes on', async () => {
-  const { outcomes, calls, result } = await runJourney(env, journeyWith(hello), {
+  const { outcomes, calls, result } = await runJourney(server(), journeyWith(hello), {
     activities: { sendMessage: () => Promise.reject(ApplicationFailure.nonRetryable('the provider refused it')) },
   });
   expect(outcomes[0]!.result).toEqual({

@@ -1,16 +1,8 @@
 /** The task step on its own: created; with wait, completed in time or not. */
 import { taskCompletedSignal } from '../../workflows/messages';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { journeyWith, runJourney } from '../helpers/journey-run';
-import { timeSkippingEnv } from '../helpers/temporal';
+import { journeyWith, runJourney, timeSkippingServer } from '../helpers/journey-run';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await timeSkippingEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+const server = timeSkippingServer();
 
 const waiting = `  - id: call
     type: task
@@ -24,7 +16,7 @@ const waiting = `  - id: call
 
 test('a task without wait is created and the journey goes on', async () => {
   const { outcomes, calls } = await runJourney(
-    env,
+    server(),
     journeyWith(`  - { id: call, type: task, team: success, title: Call, due: 1d }
 `),
   );
@@ -35,7 +27,7 @@ test('a task without wait is created and the journey goes on', async () => {
 });
 
 test('a task completed in time records its outcome', async () => {
-  const { outcomes, calls } = await runJourney(env, journeyWith(waiting), {
+  const { outcomes, calls } = await runJourney(server(), journeyWith(waiting), {
     during: async (handle, env) => {
       await env.sleep(3_600_000);
       await handle.signal(taskCompletedSignal, {
@@ -53,7 +45,7 @@ test('a task completed in time records its outcome', async () => {
 });
 
 test('a task not completed in time is marked so, and on_timeout runs', async () => {
-  const { outcomes, calls } = await runJourney(env, journeyWith(waiting));
+  const { outcomes, calls } = await runJourney(server(), journeyWith(waiting));
   expect(outcomes[0]!.result).toEqual({ kind: 'task', status: 'timeout', taskId: 'tsk_1', outcome: null });
   expect(calls.timedOutTasks).toEqual(['tsk_1']);
   expect(calls.updates.map((u) => u.stepId)).toEqual(['escalate']);

@@ -1,19 +1,11 @@
 /** The update step on its own: the change it asks for, keyed so a retry changes nothing twice. */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { journeyWith, runJourney } from '../helpers/journey-run';
-import { timeSkippingEnv } from '../helpers/temporal';
+import { journeyWith, runJourney, timeSkippingServer } from '../helpers/journey-run';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await timeSkippingEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+const server = timeSkippingServer();
 
 test('asks for the change to the record, once, with a key of its own', async () => {
   const { outcomes, calls } = await runJourney(
-    env,
+    server(),
     journeyWith(`  - id: promote
     type: update
     set: { lifecycleStage: repeat_customer, attributes: { tier: '{{ event.data.tier }}' } }

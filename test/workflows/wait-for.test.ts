@@ -1,17 +1,8 @@
 /** The wait_for step on its own: the event arrives, or the timeout passes. */
 import { journeyEventSignal } from '../../workflows/messages';
-import { customer } from '../helpers/journey-run';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { journeyWith, runJourney } from '../helpers/journey-run';
-import { timeSkippingEnv } from '../helpers/temporal';
+import { customer, journeyWith, runJourney, timeSkippingServer } from '../helpers/journey-run';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await timeSkippingEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+const server = timeSkippingServer();
 
 const steps = `  - id: activated
     type: wait_for
@@ -24,7 +15,7 @@ const steps = `  - id: activated
 `;
 
 test('the event arriving runs on_event', async () => {
-  const { outcomes, calls } = await runJourney(env, journeyWith(steps), {
+  const { outcomes, calls } = await runJourney(server(), journeyWith(steps), {
     during: async (handle) => {
       await handle.signal(journeyEventSignal, {
         event: { id: 'evt_act', type: 'app.activated', occurredAt: new Date().toISOString(), data: {} },
@@ -40,7 +31,7 @@ test('the event arriving runs on_event', async () => {
 });
 
 test('another event does not count, and the timeout runs on_timeout', async () => {
-  const { outcomes, calls } = await runJourney(env, journeyWith(steps), {
+  const { outcomes, calls } = await runJourney(server(), journeyWith(steps), {
     during: async (handle) => {
       await handle.signal(journeyEventSignal, {
         event: { id: 'evt_other', type: 'order.placed', occurredAt: new Date().toISOString(), data: {} },

@@ -1,19 +1,11 @@
 /** The wait step on its own: a duration, and an expression that cannot be read. */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { journeyWith, runJourney } from '../helpers/journey-run';
-import { timeSkippingEnv } from '../helpers/temporal';
+import { journeyWith, runJourney, timeSkippingServer } from '../helpers/journey-run';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await timeSkippingEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+const server = timeSkippingServer();
 
 test('waits its duration, then goes on', async () => {
   const { outcomes, calls } = await runJourney(
-    env,
+    server(),
     journeyWith(`  - { id: later, type: wait, duration: 3d }
   - { id: hello, type: send, channel: email, subject: Hi, text: Hello }
 `),
@@ -28,7 +20,7 @@ test('waits its duration, then goes on', async () => {
 
 test('a customer whose until_expr cannot be read does not wait, and the reason is recorded', async () => {
   const { outcomes, calls } = await runJourney(
-    env,
+    server(),
     journeyWith(`  - { id: renewal, type: wait, until_expr: timestamp(event.data.renewsAt) }
   - { id: hello, type: send, channel: email, subject: Hi, text: Hello }
 `),

@@ -1,22 +1,14 @@
 /** The webhook step on its own: the call it asks for, and what its answer is recorded as. */
 import { ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { journeyWith, runJourney } from '../helpers/journey-run';
-import { timeSkippingEnv } from '../helpers/temporal';
+import { journeyWith, runJourney, timeSkippingServer } from '../helpers/journey-run';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await timeSkippingEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+const server = timeSkippingServer();
 
 const steps = `  - { id: crm, type: webhook, url: 'https://crm.example.com/hooks/rapport', body: '{"id": "{{ customer.id }}"}' }
 `;
 
 test('asks for the call and records the answer', async () => {
-  const { outcomes, calls } = await runJourney(env, journeyWith(steps));
+  const { outcomes, calls } = await runJourney(server(), journeyWith(steps));
   expect(calls.webhooks[0]).toMatchObject({
     stepId: 'crm',
     method: 'POST',
@@ -26,7 +18,7 @@ test('asks for the call and records the answer', async () => {
 });
 
 test('an endpoint that answers an error is recorded as failed, with its status', async () => {
-  const { outcomes } = await runJourney(env, journeyWith(steps), {
+  const { outcomes } = await runJourney(server(), journeyWith(steps), {
     activities: {
       callWebhook: () => Promise.resolve({ ok: false, status: 422, detail: 'crm.example.com answered 422' }),
     },
@@ -40,7 +32,7 @@ test('an endpoint that answers an error is recorded as failed, with its status',
 });
 
 test('a call whose retries run out is recorded as failed, and the journey goes on', async () => {
-  const { outcomes, result } = await runJourney(env, journeyWith(steps), {
+  const { outcomes, result } = await runJourney(server(), journeyWith(steps), {
     activities: { callWebhook: () => Promise.reject(ApplicationFailure.nonRetryable('connection refused')) },
   });
   expect(outcomes[0]!.result).toEqual({
