@@ -122,7 +122,8 @@ export async function waitingBench(ctx: BenchContext): Promise<Figure[]> {
         const seconds = (performance.now() - t) / 1000;
         await new Promise((r) => setTimeout(r, 5000));
         global.gc?.();
-        const rss = process.memoryUsage().rss;
+        const memory = process.memoryUsage();
+        const rss = memory.rss;
         const before = figures.length;
         figures.push(
           {
@@ -131,6 +132,15 @@ export async function waitingBench(ctx: BenchContext): Promise<Figure[]> {
             value: mib(rss),
             unit: 'MiB',
             note: `${round((rss - baseRss) / size / 1024, 2)} KiB per waiting customer over the idle process`,
+          },
+          {
+            // Where it is: the V8 heap of the main thread, and what lies outside every heap (the
+            // workflow thread's heap is in neither).
+            benchmark: 'waiting',
+            name: `${size} waiting: main thread heap / external`,
+            value: mib(memory.heapUsed),
+            unit: `/ ${mib(memory.external)} MiB`,
+            note: `heap total ${mib(memory.heapTotal)} MiB, array buffers ${mib(memory.arrayBuffers)} MiB`,
           },
           {
             benchmark: 'waiting',
