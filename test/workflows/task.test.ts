@@ -27,9 +27,18 @@ test('a task without wait is created and the journey goes on', async () => {
 });
 
 test('a task completed in time records its outcome', async () => {
+  // Completed once the journey has created it and waits for it.
+  let created!: () => void;
+  const taskCreated = new Promise<void>((resolve) => (created = resolve));
   const { outcomes, calls } = await runJourney(server(), journeyWith(waiting), {
-    during: async (handle, env) => {
-      await env.sleep(3_600_000);
+    activities: {
+      createTask: () => {
+        created();
+        return Promise.resolve('tsk_1');
+      },
+    },
+    during: async (handle) => {
+      await taskCreated;
       await handle.signal(taskCompletedSignal, {
         stepId: 'call',
         taskId: 'tsk_1',
