@@ -22,6 +22,12 @@ function sourceFiles(dir: string): string[] {
     .sort();
 }
 
+/**
+ * Libraries the workflows use that are loaded once per worker thread and shared by every journey in
+ * it, instead of once per cached journey. They must keep no state per workflow.
+ */
+export const PRELOADED_MODULES = ['luxon', '@marcbachmann/cel-js'];
+
 /** The folders the bundle is built from. */
 export const bundleSources = [path.join(projectRoot, 'workflows'), path.join(projectRoot, 'definitions')];
 
@@ -32,6 +38,7 @@ export function bundleKey(dirs: string[] = bundleSources): string {
     const manifest = JSON.parse(fs.readFileSync(require.resolve(`${pkg}/package.json`), 'utf8')) as { version: string };
     hash.update(`${pkg}@${manifest.version}\n`);
   }
+  hash.update(`preload ${PRELOADED_MODULES.join(',')}\n`);
   for (const dir of dirs) {
     for (const file of sourceFiles(dir)) hash.update(`${path.relative(dir, file)}\n`).update(fs.readFileSync(file));
   }
@@ -42,6 +49,7 @@ export function bundleKey(dirs: string[] = bundleSources): string {
 export function buildWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({
     workflowsPath,
+    preloadModules: PRELOADED_MODULES,
     logger: {
       trace() {},
       debug() {},
