@@ -3,8 +3,62 @@ const js = require('@eslint/js');
 const tseslint = require('typescript-eslint');
 const prettier = require('eslint-config-prettier');
 const globals = require('globals');
+const importX = require('eslint-plugin-import-x');
 
 const nodeBuiltins = require('node:module').builtinModules.flatMap((m) => [m, `node:${m}`]);
+
+/**
+ * A relative import that reaches one of `folders` (top-level, or under client/), from any depth.
+ * @param {string[]} folders
+ */
+const reaching = (folders) => `^(\\.\\./)+(${folders.join('|')})(/|$)`;
+
+/**
+ * The layers, from the bottom: definitions (pure) < workflows (deterministic) < activities (I/O) <
+ * client/server (the API and the event path) < worker (start-up, the composition root) <
+ * client/tools (command line, simulation, testing). A layer imports only from below it;
+ * client/sdk, the typed client other systems embed, imports only types.
+ * @param {{ folders: string[], message: string, allowTypeImports?: boolean }[]} rules
+ */
+const layer = (rules) =>
+  rules.map(({ folders, message, allowTypeImports = false }) => ({
+    regex: reaching(folders),
+    message,
+    allowTypeImports,
+  }));
+/**
+ * Workflow code and what it imports must replay deterministically: no I/O library, no Node.js
+ * module, only types from the layers above; `more` adds patterns for one folder.
+ * @param {{ regex: string, message: string, allowTypeImports?: boolean }[]} more
+ */
+const deterministicImports = (more) => [
+  'error',
+  {
+    paths: [
+      ...nodeBuiltins.map((name) => ({ name, message: 'Workflow code runs in a sandbox without I/O.' })),
+      ...['pino', 'nodemailer', 'twilio', 'pg', 'kysely', '@electric-sql/pglite', 'fastify', 'liquidjs'].map(
+        (name) => ({ name, message: 'I/O belongs in activities/, not in workflow code.' }),
+      ),
+      ...['@temporalio/activity', '@temporalio/client', '@temporalio/worker', '@temporalio/testing'].map((name) => ({
+        name,
+        message: 'Workflow code may import only @temporalio/workflow and @temporalio/common.',
+      })),
+    ],
+    patterns: [
+      {
+        regex: reaching(['activities', 'worker', 'client', 'paths', 'test', 'bench', 'scripts']),
+        allowTypeImports: true,
+        message: 'Workflow code may import only types from activities/ (and nothing from worker/ or client/).',
+      },
+      ...more,
+    ],
+  },
+];
+
+const outside = {
+  folders: ['test', 'bench', 'scripts'],
+  message: 'Product code does not import tests, benchmarks or scripts.',
+};
 
 module.exports = tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', '.tools/**', 'data/**', 'coverage/**', 'bench/results/**'] },
@@ -52,33 +106,95 @@ module.exports = tseslint.config(
     rules: { '@typescript-eslint/no-unsafe-assignment': 'off' },
   },
   {
-    // Workflow code and what it imports must replay deterministically: no I/O, no clocks, no randomness.
-    files: ['workflows/**/*.ts', 'definitions/**/*.ts'],
+    // Folders import only from the layers below them (see `layer` above), and nothing imports in a cycle.
+    files: ['**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/extensions': ['.ts', '.js'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/resolver-next': [importX.createNodeResolver({ extensions: ['.ts', '.js', '.json'] })],
+    },
+    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
+  },
+  {
+    files: ['activities/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: [
-            ...nodeBuiltins.map((name) => ({ name, message: 'Workflow code runs in a sandbox without I/O.' })),
-            ...['pino', 'nodemailer', 'twilio', 'pg', 'kysely', '@electric-sql/pglite', 'fastify', 'liquidjs'].map(
-              (name) => ({ name, message: 'I/O belongs in activities/, not in workflow code.' }),
-            ),
-            ...['@temporalio/activity', '@temporalio/client', '@temporalio/worker', '@temporalio/testing'].map(
-              (name) => ({
-                name,
-                message: 'Workflow code may import only @temporalio/workflow and @temporalio/common.',
-              }),
-            ),
-          ],
+          patterns: layer([
+            { folders: ['client', 'worker'], message: 'activities/ is below the server and the worker.' },
+            {
+              folders: ['workflows'],
+              message: 'activities/ may import only types from workflows/.',
+              allowTypeImports: true,
+            },
+            outside,
+          ]),
+        },
+      ],
+    },
+  },
+  {
+    files: ['client/server/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: layer([
+            {
+              folders: ['worker', 'tools', 'sdk', 'client/tools', 'client/sdk'],
+              message: 'client/server/ is below the worker and the tools, and does not use the SDK.',
+            },
+            outside,
+          ]),
+        },
+      ],
+    },
+  },
+  {
+    files: ['client/sdk/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
           patterns: [
             {
-              regex: '^(\\.\\./)+(activities|worker|client|test|bench|scripts)(/|$)',
+              regex: '^\\.',
               allowTypeImports: true,
-              message: 'Workflow code may import only types from activities/ (and nothing from worker/ or client/).',
+              message: 'The typed client is embedded by other systems: it imports only types from Rapport.',
             },
           ],
         },
       ],
+    },
+  },
+  {
+    files: ['worker/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: layer([
+            {
+              folders: ['client/tools', 'client/sdk'],
+              message: 'worker/ is below the tools and does not use the SDK.',
+            },
+            outside,
+          ]),
+        },
+      ],
+    },
+  },
+  {
+    files: ['client/tools/**/*.ts', 'paths.ts'],
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: layer([outside]) }] },
+  },
+  {
+    // Workflow code and what it imports must replay deterministically: no I/O, no clocks, no randomness.
+    files: ['workflows/**/*.ts', 'definitions/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': deterministicImports([]),
       'no-restricted-globals': [
         'error',
         { name: 'process', message: 'Not available in workflow code.' },
@@ -88,6 +204,15 @@ module.exports = tseslint.config(
         'error',
         { object: 'Math', property: 'random', message: 'Use a seeded choice recorded in the workflow.' },
       ],
+    },
+  },
+  {
+    // definitions/ is the bottom layer: the workflows build on it, not the other way.
+    files: ['definitions/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': deterministicImports([
+        { regex: reaching(['workflows']), message: 'definitions/ is below workflows/.' },
+      ]),
     },
   },
 );

@@ -29,7 +29,7 @@ export const DEFAULT_POLICY: PolicySettings = {
   caps: { marketing: { count: 3, windowMs: durationMs('7d') } },
 };
 
-export const PRIORITY: Record<Category, number> = { transactional: 3, service: 2, marketing: 1 };
+const PRIORITY: Record<Category, number> = { transactional: 3, service: 2, marketing: 1 };
 
 export interface PolicyInput {
   channel: Channel;

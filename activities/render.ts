@@ -30,7 +30,7 @@ export function renderText(source: string, variables: Record<string, unknown>): 
 }
 
 /** Parses a template without rendering it; returns the problem, or undefined when it parses. */
-export function checkLiquid(source: string): string | undefined {
+function checkLiquid(source: string): string | undefined {
   try {
     engine.parse(source);
     return undefined;
@@ -40,7 +40,7 @@ export function checkLiquid(source: string): string | undefined {
 }
 
 /** The variable paths a template reads, such as ['customer', 'firstName']. */
-export function liquidVariables(source: string): (string | number)[][] {
+function liquidVariables(source: string): (string | number)[][] {
   return engine.globalVariableSegmentsSync(source) as (string | number)[][];
 }
 

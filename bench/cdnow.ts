@@ -12,10 +12,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
-import { startTestStack } from '../client/testing/stack';
-import { timeSkippingEnv } from '../client/testing/environment';
+import { startTestStack } from '../client/tools/testing/stack';
+import { timeSkippingEnv } from '../client/tools/testing/environment';
 import { readCdnow } from '../scripts/cdnow';
-import { projectRoot } from '../worker/temporal/binaries';
+import { projectRoot } from '../paths';
 import { type BenchContext, embeddedDatabase, type Figure, pool, round } from './common';
 
 const DAY = 86_400_000;

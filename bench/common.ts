@@ -7,11 +7,11 @@ import type { WorkerOptions, WorkflowBundleWithSourceMap } from '@temporalio/wor
 import pino from 'pino';
 import type { Db } from '../activities/db/database';
 import { liquidChecker } from '../activities/render';
-import { toPlan } from '../client/journeys/load';
+import { toPlan } from '../client/server/journeys/load';
 import { parseConfig } from '../worker/config';
 import { embeddedPostgresHome, startEmbeddedPostgres } from '../worker/embedded-postgres';
 import { createRapport } from '../worker/rapport';
-import { devServerEnv } from '../client/testing/environment';
+import { devServerEnv } from '../client/tools/testing/environment';
 import { compileJourney } from '../definitions/compile';
 import type { JourneyPlan } from '../definitions/schema/journey';
 
@@ -140,7 +140,7 @@ export function percentile(sorted: number[], p: number): number {
 
 export const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;
 
-export { pool } from '../client/pool';
+export { pool } from '../client/server/events/pool';
 
 export async function until(what: string, done: () => Promise<boolean>, timeoutMs: number, every = 100) {
   const end = Date.now() + timeoutMs;

@@ -10,7 +10,7 @@
  */
 import autocannon from 'autocannon';
 import { versionPlan } from '../activities/store/versions';
-import { startTestStack } from '../client/testing/stack';
+import { startTestStack } from '../client/tools/testing/stack';
 import type { JourneyInput } from '../workflows/types';
 import {
   type BenchContext,

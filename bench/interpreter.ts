@@ -24,7 +24,7 @@ import {
 } from './common';
 import { JOURNEY_WORKFLOW, type JourneyWorkflow } from '../workflows/messages';
 
-export const benchJourney = `
+const benchJourney = `
 journey: bench-journey
 name: Benchmark journey
 category: transactional

@@ -1,5 +1,5 @@
 /** From POST /v1/events to the SMTP server receiving the message: p50, p95 and p99. */
-import { startTestStack } from '../client/testing/stack';
+import { startTestStack } from '../client/tools/testing/stack';
 import { startSmtpSink } from '../test/helpers/smtp-sink';
 import { type BenchContext, devServer, embeddedDatabase, type Figure, percentile, pool, round, until } from './common';
 

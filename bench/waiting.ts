@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { migrate, openDatabase } from '../activities/db/database';
-import { workflowBundle } from '../client/testing/environment';
+import { workflowBundle } from '../client/tools/testing/environment';
 import type { JourneyInput } from '../workflows/types';
 import {
   type BenchContext,

@@ -1,4 +1,4 @@
 #!/usr/bin/env node
 // The `rapport` command: runs the TypeScript sources through tsx.
 require('tsx/cjs');
-require('../client/cli/main.ts');
+require('../client/tools/cli/main.ts');

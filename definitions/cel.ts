@@ -40,10 +40,6 @@ function environment(place: CelPlace): Environment {
   return env;
 }
 
-export function celVariables(place: CelPlace): string[] {
-  return VARIABLES[place];
-}
-
 export type CelProblem = { offset: number; message: string };
 
 /**

@@ -37,7 +37,7 @@ export interface CompileOptions {
   allowHttpWebhooks?: boolean;
 }
 
-export interface CompiledJourney {
+interface CompiledJourney {
   definition: JourneyDefinition;
   templates: Record<string, EmailTemplate | SmsTemplate>;
 }
@@ -46,7 +46,7 @@ export type CompileResult = { ok: true; journey: CompiledJourney } | { ok: false
 
 type PathSeg = string | number;
 
-export function formatPath(path: readonly PathSeg[]): string {
+function formatPath(path: readonly PathSeg[]): string {
   let out = '';
   for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : out ? `.${seg}` : seg;
   return out;

@@ -78,7 +78,7 @@ export interface TaskFacts {
   completedAt: string | null;
 }
 
-export interface JourneyFacts {
+interface JourneyFacts {
   id: string;
   version: number;
   enrolledAt: string;

@@ -5,8 +5,6 @@
 import type { JourneyDefinition, Step } from './schema/journey';
 import { armsOf, specOf, stepLabel } from './steps';
 
-export { stepLabel };
-
 type Pending = { from: string; label?: string };
 
 function nodeId(stepId: string): string {

@@ -22,7 +22,7 @@ export function nextLocalTime(fromMs: number, zone: string, time: string, days?:
 }
 
 /** Minutes since local midnight of an instant in a zone (UTC when the zone is unknown). */
-export function localMinutes(ms: number, zone: string): number {
+function localMinutes(ms: number, zone: string): number {
   let local = DateTime.fromMillis(ms, { zone });
   if (!local.isValid) local = DateTime.fromMillis(ms, { zone: 'UTC' });
   return local.hour * 60 + local.minute;

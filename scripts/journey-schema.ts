@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { journeyJsonSchema } from '../definitions/json-schema';
-import { projectRoot } from '../worker/temporal/binaries';
+import { projectRoot } from '../paths';
 
 const file = path.join(projectRoot, 'definitions', 'journey.schema.json');
 const text = `${JSON.stringify(journeyJsonSchema(), null, 2)}\n`;

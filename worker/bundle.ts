@@ -8,9 +8,9 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { projectRoot, toolsDir } from './temporal/binaries';
+import { projectRoot, toolsDir } from '../paths';
 
-export const workflowsPath = require.resolve('../workflows');
+const workflowsPath = require.resolve('../workflows');
 
 const bundlesDir = path.join(toolsDir, 'workflow-bundles');
 
@@ -23,10 +23,14 @@ function sourceFiles(dir: string): string[] {
 }
 
 /**
- * Libraries the workflows use that are loaded once per worker thread and shared by every journey in
- * it, instead of once per cached journey. They must keep no state per workflow.
+ * Modules of the workflow code loaded once per worker thread and shared by every journey in it,
+ * instead of once for each cached journey: CEL (its parser, and the checked environment per place
+ * in `definitions/cel.ts`) and local times (luxon, as `definitions/local-time.ts` imports it: a
+ * bare `require('luxon')` would be another build of it, and dropped as free of side effects). The
+ * SDK freezes what they export; they keep no state per workflow, only caches any journey may share.
+ * Paths are from the project's folder.
  */
-export const PRELOADED_MODULES = ['luxon', '@marcbachmann/cel-js'];
+export const PRELOADED_MODULES = ['definitions/cel.ts', 'definitions/local-time.ts'];
 
 /** The folders the bundle is built from. */
 export const bundleSources = [path.join(projectRoot, 'workflows'), path.join(projectRoot, 'definitions')];
@@ -49,7 +53,7 @@ export function bundleKey(dirs: string[] = bundleSources): string {
 export function buildWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({
     workflowsPath,
-    preloadModules: PRELOADED_MODULES,
+    preloadModules: PRELOADED_MODULES.map((m) => path.join(projectRoot, m)),
     logger: {
       trace() {},
       debug() {},

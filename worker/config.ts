@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_POLICY, parseCap, parseQuietHours, type PolicySettings } from '../activities/policy';
-import { projectRoot } from './temporal/binaries';
+import { projectRoot, builtinTemplatesDir, builtinJourneysDir } from '../paths';
 
 const port = (what: string) =>
   z.coerce
@@ -43,19 +43,16 @@ const url = (protocols: string[], example: string) =>
   );
 
 /** Journeys a worker keeps cached: see RAPPORT_MAX_CACHED_WORKFLOWS. */
-export const DEFAULT_MAX_CACHED_WORKFLOWS = 300;
+const DEFAULT_MAX_CACHED_WORKFLOWS = 300;
 
-export const configSchema = z.object({
+const configSchema = z.object({
   /** Where the embedded Temporal server, PGlite and the outbox keep their files. */
   RAPPORT_DATA_DIR: z.string().min(1).default(path.join(projectRoot, 'data')),
   RAPPORT_HOST: z.string().min(1).default('127.0.0.1'),
   RAPPORT_PORT: port('RAPPORT_PORT').default(3000),
   /** Journeys published at start: the built-in ones, plus any folder listed here (separated by ':'). */
   RAPPORT_JOURNEYS_DIRS: optionalText,
-  RAPPORT_TEMPLATES_DIR: z
-    .string()
-    .min(1)
-    .default(path.join(projectRoot, 'definitions', 'templates')),
+  RAPPORT_TEMPLATES_DIR: z.string().min(1).default(builtinTemplatesDir),
   RAPPORT_PUBLISH_BUILTINS: bool.default(true),
 
   /** An existing Temporal cluster; without it Rapport starts its own dev server. */
@@ -282,7 +279,7 @@ export function unsubscribeSecrets(config: Config): { current: string; previous:
 }
 
 export function journeyDirs(config: Config): string[] {
-  const dirs = config.RAPPORT_PUBLISH_BUILTINS ? [path.join(projectRoot, 'definitions', 'journeys')] : [];
+  const dirs = config.RAPPORT_PUBLISH_BUILTINS ? [builtinJourneysDir] : [];
   for (const d of (config.RAPPORT_JOURNEYS_DIRS ?? '').split(path.delimiter).filter(Boolean))
     dirs.push(path.resolve(d));
   return dirs;

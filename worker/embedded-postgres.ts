@@ -45,7 +45,7 @@ export function embeddedPostgresHome(): string | undefined {
  * The package ships its shared libraries' symbolic links as a list (npm packages cannot hold links);
  * its own install script recreates them, when npm lets it run. This does the same, once.
  */
-export function hydrateLibraryLinks(home: string): void {
+function hydrateLibraryLinks(home: string): void {
   const listFile = path.join(home, 'pg-symlinks.json');
   if (!fs.existsSync(listFile)) return;
   const links = JSON.parse(fs.readFileSync(listFile, 'utf8')) as { source: string; target: string }[];

@@ -4,7 +4,7 @@
  */
 import pino, { type Logger } from 'pino';
 
-export const REDACTED_FIELDS = [
+const REDACTED_FIELDS = [
   'email',
   'phone',
   'to',
@@ -20,7 +20,7 @@ export const REDACTED_FIELDS = [
   'profile',
 ];
 
-export const redactPaths = REDACTED_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`]);
+const redactPaths = REDACTED_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`]);
 
 export function createLogger(options: { level?: string; format?: 'pretty' | 'json' | undefined } = {}): Logger {
   const pretty = (options.format ?? (process.stdout.isTTY ? 'pretty' : 'json')) === 'pretty';

@@ -5,7 +5,7 @@
  * and the HTTP API, wired the same way for every caller:
  *
  * - `rapport start` (worker/start.ts), after it has started or reached Temporal and the database;
- * - the test stack (client/testing/stack.ts), with the test's own settings in the same Config;
+ * - the test stack (client/tools/testing/stack.ts), with the test's own settings in the same Config;
  * - the fault-injection worker (test/fixtures/workers/crash-worker.ts) and the benchmarks.
  *
  * What differs between them is a setting (an environment variable parsed into Config) or one of the
@@ -23,9 +23,9 @@ import { createOutboxSmsSender, createTwilioSender, type SmsSender } from '../ac
 import { unsubscribeKeys } from '../activities/channels/unsubscribe';
 import type { OpenDatabase } from '../activities/db/database';
 import type { WebhookPolicy } from '../activities/webhook';
-import type { ChannelSettings } from '../client/api/channel-callbacks';
-import { buildApi } from '../client/api/server';
-import { EventIntake } from '../client/events/intake';
+import type { ChannelSettings } from '../client/server/api/channel-callbacks';
+import { buildApi } from '../client/server/api/server';
+import { EventIntake } from '../client/server/events/intake';
 import { bundleWorkflows } from './bundle';
 import { policySettings, publicUrl, unsubscribeSecrets, webhookPolicy, type Config } from './config';
 
@@ -37,7 +37,7 @@ import { policySettings, publicUrl, unsubscribeSecrets, webhookPolicy, type Conf
  * again, for a few more collections of some milliseconds each (bench/README.md, memory). A V8 flag
  * given to node (`--heap-growing-percent`) wins.
  */
-export const HEAP_GROWING_PERCENT = 50;
+const HEAP_GROWING_PERCENT = 50;
 
 function boundHeapGrowth(): void {
   const given = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('heap-growing-percent'));

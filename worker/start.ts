@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { activeKeyCount } from '../activities/store/api-keys';
 import { syncSchedule, syncSchedules } from './schedules';
 import { migrate, openDatabase, type OpenDatabase } from '../activities/db/database';
-import { publishFolders } from '../client/journeys/publish';
+import { publishFolders } from '../client/server/journeys/publish';
 import { journeyDirs, type Config } from './config';
 import { createRapport } from './rapport';
 import { ensureBinaries } from './temporal/binaries';
@@ -52,7 +52,7 @@ function installRuntime(logger: Logger): void {
 }
 
 /** Which embedded database a start without DATABASE_URL runs, and why when it is not the default. */
-export function embeddedDatabase(
+function embeddedDatabase(
   config: Config,
 ): { engine: 'postgres'; home: string; reason?: undefined } | { engine: 'pglite'; reason?: string } {
   if (config.RAPPORT_EMBEDDED_DATABASE === 'pglite') return { engine: 'pglite' };

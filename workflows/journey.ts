@@ -39,7 +39,7 @@ const HISTORY_KEPT = 200;
 /** Behind it, an enrollment whose steps ran out listens for its goal until the goal's window closes. */
 const GOAL_WINDOW_PATCH = 'goal-window';
 /** The step search attribute of an enrollment whose steps ran out and which waits for its goal. */
-export const GOAL_WINDOW_STEP = 'goal-window';
+const GOAL_WINDOW_STEP = 'goal-window';
 const INBOX_KEPT = 50;
 const SEEN_KEPT = 200;
 const COMPLETIONS_KEPT = 50;

@@ -1,15 +1,12 @@
 /** What a journey workflow receives, keeps and answers. Shared with the client as types. */
-import type { Category } from '../definitions/schema/common';
 import type { CustomerFacts, EventFacts, TaskFacts } from '../definitions/facts';
 import type { JourneyEvent } from '../definitions/events';
 import type { JourneyPlan } from '../definitions/schema/journey';
 
-export type { JourneyEvent, Category };
-
 export type PathSeg = string | number;
 
 /** Where the interpreter is: a stack of step lists (paths into the definition) and the index in each. */
-export interface Frame {
+interface Frame {
   path: PathSeg[];
   index: number;
 }

@@ -17,7 +17,7 @@ import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { ChannelError } from './errors';
 import { writeOutboxEntry } from './outbox';
 
-export interface OutgoingEmail {
+interface OutgoingEmail {
   to: string;
   from: string;
   replyTo?: string;

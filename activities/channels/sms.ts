@@ -13,7 +13,7 @@ import RestException from 'twilio/lib/base/RestException';
 import { ChannelError } from './errors';
 import { writeOutboxEntry } from './outbox';
 
-export interface OutgoingSms {
+interface OutgoingSms {
   to: string;
   text: string;
   /** A hash of the send key: names the message in status callbacks. */

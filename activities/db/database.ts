@@ -12,7 +12,7 @@ import type { Database } from './schema';
 export type Db = Kysely<Database>;
 
 /** Connections a process keeps to PostgreSQL for its queries. */
-export const DEFAULT_POOL_SIZE = 20;
+const DEFAULT_POOL_SIZE = 20;
 
 export interface DatabaseOptions {
   /** `postgres://...`: a PostgreSQL server. Without it, PGlite. */

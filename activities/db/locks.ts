@@ -17,7 +17,7 @@ export interface KeyLocks {
 }
 
 /** Runs tasks for one key one after another, in the order they were queued. */
-export class KeyedQueue {
+class KeyedQueue {
   private tails = new Map<string, Promise<unknown>>();
   run<T>(key: string, task: () => Promise<T>): Promise<T> {
     const prev = this.tails.get(key) ?? Promise.resolve();

@@ -1,5 +1,5 @@
 /** Table types of the customer database, as Kysely sees them. Migrations in ./migrations.ts create them. */
-import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { ColumnType, Generated, Selectable } from 'kysely';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
@@ -9,7 +9,7 @@ type Json<T> = ColumnType<T, string, string>;
 export type LifecycleStage = 'prospect' | 'new_customer' | 'repeat_customer' | 'lapsed';
 export type Channel = 'email' | 'sms';
 
-export interface CustomersTable {
+interface CustomersTable {
   id: string;
   email: string | null;
   phone: string | null;
@@ -28,7 +28,7 @@ export interface CustomersTable {
 }
 
 /** email, phone, or `ext:<system>` for the id another system knows the customer by. */
-export interface IdentitiesTable {
+interface IdentitiesTable {
   kind: string;
   value: string;
   customer_id: string;
@@ -58,7 +58,7 @@ export interface EventsTable {
 
 export type TimelineKind = 'event' | 'message' | 'enrollment' | 'task' | 'change' | 'merge';
 
-export interface TimelineTable {
+interface TimelineTable {
   id: Generated<number>;
   customer_id: string;
   at: Timestamp;
@@ -71,14 +71,14 @@ export interface TimelineTable {
 
 export type JourneyStatus = 'active' | 'paused';
 
-export interface JourneysTable {
+interface JourneysTable {
   id: string;
   status: JourneyStatus;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
 
-export interface JourneyVersionsTable {
+interface JourneyVersionsTable {
   journey_id: string;
   version: number;
   content_hash: string;
@@ -88,15 +88,15 @@ export interface JourneyVersionsTable {
   published_at: CreatedAt;
 }
 
-/** A customer whose records merged, until their enrollments are settled (client/events/enrollments.ts). */
-export interface MergeFollowupsTable {
+/** A customer whose records merged, until their enrollments are settled (client/server/events/enrollments.ts). */
+interface MergeFollowupsTable {
   customer_id: string;
   merged_at: CreatedAt;
 }
 
 export type EnrollmentStatus = 'active' | 'completed' | 'exited' | 'cancelled' | 'failed';
 
-export interface EnrollmentsTable {
+interface EnrollmentsTable {
   id: string;
   customer_id: string;
   journey_id: string;
@@ -113,7 +113,7 @@ export interface EnrollmentsTable {
 
 export type LedgerState = 'claimed' | 'sent' | 'failed_retryable' | 'failed_permanent' | 'skipped' | 'unknown';
 
-export interface SendLedgerTable {
+interface SendLedgerTable {
   send_key: string;
   customer_id: string;
   workflow_id: string;
@@ -131,9 +131,9 @@ export interface SendLedgerTable {
   sent_at: Timestamp | null;
 }
 
-export type Purpose = 'marketing' | 'transactional' | 'service';
+type Purpose = 'marketing' | 'transactional' | 'service';
 
-export interface ConsentsTable {
+interface ConsentsTable {
   customer_id: string;
   channel: Channel;
   purpose: Purpose;
@@ -146,7 +146,7 @@ export interface ConsentsTable {
 
 export type SuppressionReason = 'hard_bounce' | 'complaint' | 'stop' | 'unsubscribe' | 'erasure';
 
-export interface SuppressionsTable {
+interface SuppressionsTable {
   id: Generated<number>;
   customer_id: string;
   channel: Channel;
@@ -158,7 +158,7 @@ export interface SuppressionsTable {
 
 export type TaskStatus = 'open' | 'completed' | 'timed_out' | 'cancelled';
 
-export interface TasksTable {
+interface TasksTable {
   id: string;
   task_key: string;
   customer_id: string;
@@ -181,7 +181,7 @@ export interface TasksTable {
 /** numeric columns come back as text; written as numbers or text. */
 type Numeric = ColumnType<string, number | string, number | string>;
 
-export interface OrdersTable {
+interface OrdersTable {
   id: string;
   customer_id: string;
   placed_at: Timestamp;
@@ -190,7 +190,7 @@ export interface OrdersTable {
   event_id: string | null;
 }
 
-export interface OrderLinesTable {
+interface OrderLinesTable {
   order_id: string;
   line: number;
   product: string;
@@ -199,7 +199,7 @@ export interface OrderLinesTable {
   price: Numeric;
 }
 
-export interface ApiKeysTable {
+interface ApiKeysTable {
   id: string;
   name: string;
   /** JSON array of scopes. */
@@ -232,6 +232,4 @@ export interface Database {
 
 export type CustomerRow = Selectable<CustomersTable>;
 export type TaskRow = Selectable<TasksTable>;
-export type NewCustomerRow = Insertable<CustomersTable>;
-export type TimelineRow = Selectable<TimelineTable>;
 export type EnrollmentRow = Selectable<EnrollmentsTable>;

@@ -71,7 +71,7 @@ export async function currentCustomerId(db: Db, id: string): Promise<string> {
 }
 
 /** The identities a reference names: email (lower case), phone, and an external id as `ext:<system>`. */
-export function identitiesOf(ref: CustomerRef): { kind: string; value: string }[] {
+function identitiesOf(ref: CustomerRef): { kind: string; value: string }[] {
   return [
     ...(ref.email ? [{ kind: 'email', value: ref.email.toLowerCase() }] : []),
     ...(ref.phone ? [{ kind: 'phone', value: ref.phone }] : []),
@@ -208,7 +208,7 @@ export async function mergeCustomers(db: Db, survivorId: string, mergedId: strin
     await db.updateTable(table).set({ customer_id: survivorId }).where('customer_id', '=', mergedId).execute();
   }
   // Enrollments move too. Where both records were active in one journey, the survivor is now in it
-  // twice: settling that takes Temporal (client/events/enrollments.ts settleMerges), so it is noted
+  // twice: settling that takes Temporal (client/server/events/enrollments.ts settleMerges), so it is noted
   // here, in the same transaction, and done after.
   await db.updateTable('enrollments').set({ customer_id: survivorId }).where('customer_id', '=', mergedId).execute();
   await db
@@ -271,7 +271,7 @@ export async function mergeCustomers(db: Db, survivorId: string, mergedId: strin
     .execute();
 }
 
-export class CustomerNotFoundError extends Error {
+class CustomerNotFoundError extends Error {
   constructor(readonly customerId: string) {
     super(`no customer with id ${customerId}`);
     this.name = 'CustomerNotFoundError';

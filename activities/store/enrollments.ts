@@ -14,7 +14,7 @@ export interface EnrollmentView {
   endedAt: string | null;
 }
 
-export function toEnrollmentView(r: EnrollmentRow): EnrollmentView {
+function toEnrollmentView(r: EnrollmentRow): EnrollmentView {
   return {
     id: r.id,
     journeyId: r.journey_id,

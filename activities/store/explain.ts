@@ -6,7 +6,7 @@ import type { Db } from '../db/database';
 import type { JourneyPlan } from '../../definitions/schema/journey';
 import { forEachStep } from '../../definitions/compile';
 
-export interface MessageExplanation {
+interface MessageExplanation {
   step: string;
   channel: string;
   outcome: 'sent' | 'skipped' | 'deferred' | 'failed' | 'unknown' | 'not reached yet' | 'not on the path taken';

@@ -42,7 +42,7 @@ export async function customerMetrics(db: Db, customerId: string): Promise<Custo
  * only on the set of categories a customer bought, so it is computed once per set and per minute,
  * not once per event: with many customers, a scan of all orders for each event was the intake's cost.
  */
-export const RECOMMENDATION_TTL_MS = 60_000;
+const RECOMMENDATION_TTL_MS = 60_000;
 
 type Kept = Map<string, { at: number; category: Promise<string | null> }>;
 

@@ -60,7 +60,7 @@ type Who = {
 const needsWho = (r: Who) => Boolean(r.customerId ?? r.email ?? r.phone ?? r.externalId);
 const whoMessage = { message: 'expected a customer: customerId, email, phone or externalId', path: ['customer'] };
 
-export const customerImportRow = z
+const customerImportRow = z
   .object({
     ...who,
     firstName: text,
@@ -72,7 +72,7 @@ export const customerImportRow = z
   .catchall(z.unknown())
   .refine(needsWho, whoMessage);
 
-export const orderImportRow = z
+const orderImportRow = z
   .object({
     ...who,
     orderId: z.preprocess(

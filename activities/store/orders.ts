@@ -21,8 +21,6 @@ export const orderData = z.object({
     .optional(),
 });
 
-export type OrderData = z.infer<typeof orderData>;
-
 export async function recordOrder(
   db: Db,
   customerId: string,

@@ -20,7 +20,7 @@ export interface TaskView {
   completedAt: string | null;
 }
 
-export function toTaskView(t: TaskRow): TaskView {
+function toTaskView(t: TaskRow): TaskView {
   return {
     id: t.id,
     customerId: t.customer_id,

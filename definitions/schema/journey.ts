@@ -2,11 +2,11 @@
 import { z } from 'zod';
 import { category, celExpression, duration, localTime } from './common';
 import { eventTypeName } from './event-type';
-import { stepList, type Step, type StepKind, type StepOf } from './registry';
+import { stepList, type Step } from './registry';
 
-export type { Step, StepKind, StepOf };
+export type { Step };
 
-export const journeyId = z
+const journeyId = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'expected a journey id: lowercase letters, digits and "-", 2 to 63 characters');
 
@@ -17,7 +17,7 @@ const reentry = z
     message: 'expected "after <duration>", such as "after 90d"',
   });
 
-export const trigger = z
+const trigger = z
   .object({
     event: eventTypeName.optional(),
     when: celExpression.optional(),

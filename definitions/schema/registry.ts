@@ -21,7 +21,7 @@ export type Step =
 /** A list of steps, nested ones included. */
 export const stepList: z.ZodType<Step[]> = z.lazy(() => z.array(step));
 
-export const stepSchemas = {
+const stepSchemas = {
   send: sendStep,
   wait: waitStep,
   wait_for: waitForStep(stepList),
@@ -37,7 +37,7 @@ export type StepKind = keyof typeof stepSchemas;
 export const stepKinds = Object.keys(stepSchemas) as StepKind[];
 export type StepOf<K extends StepKind> = Extract<Step, { type: K }>;
 
-export const step: z.ZodType<Step> = z.discriminatedUnion('type', [
+const step: z.ZodType<Step> = z.discriminatedUnion('type', [
   stepSchemas.send,
   stepSchemas.wait,
   stepSchemas.wait_for,

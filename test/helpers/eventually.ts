@@ -1,2 +1,2 @@
-/** Waiting for what happens on its own time: client/testing/eventually.ts. */
-export * from '../../client/testing/eventually';
+/** Waiting for what happens on its own time: client/tools/testing/eventually.ts. */
+export * from '../../client/tools/testing/eventually';

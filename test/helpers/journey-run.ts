@@ -11,15 +11,15 @@ import type { Activities, FinishRequest, SendOutcome, SendRequest } from '../../
 import type { TaskRequest, UpdateRequest } from '../../activities/journey-records';
 import type { WebhookRequest } from '../../activities/webhook';
 import { liquidChecker } from '../../activities/render';
-import { toPlan } from '../../client/journeys/load';
-import { timeSkippingEnv, workflowBundle } from '../../client/testing/environment';
+import { toPlan } from '../../client/server/journeys/load';
+import { timeSkippingEnv, workflowBundle } from '../../client/tools/testing/environment';
 import { compileJourney } from '../../definitions/compile';
 import type { CustomerFacts } from '../../definitions/facts';
 import { JOURNEY_WORKFLOW, type JourneyWorkflow } from '../../workflows/messages';
 import type { JourneyResult, StepOutcome } from '../../workflows/types';
 
 /** What the fake activities were asked, in order. */
-export interface Calls {
+interface Calls {
   sends: SendRequest[];
   updates: UpdateRequest[];
   tasks: TaskRequest[];

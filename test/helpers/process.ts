@@ -1,7 +1,7 @@
 /** Runs `rapport start` as a child process, as a user would, and reads its JSON log lines. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { projectRoot } from '../../worker/temporal/binaries';
+import { projectRoot } from '../../paths';
 
 export interface RapportProcess {
   child: ChildProcess;
@@ -18,7 +18,7 @@ export interface RapportProcess {
 
 /** `rapport start`, with `args` after it (such as `--role api`). */
 export function runRapport(env: Record<string, string>, args: string[] = []): RapportProcess {
-  const cli = path.join(projectRoot, 'client/cli/main.ts');
+  const cli = path.join(projectRoot, 'client/tools/cli/main.ts');
   const child = spawn(process.execPath, ['--require', 'tsx/cjs', cli, 'start', ...args], {
     cwd: projectRoot,
     env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info', ...env },

@@ -6,7 +6,7 @@ import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import type { AddressInfo, Socket } from 'node:net';
 
-export type SmtpFault =
+type SmtpFault =
   /** Refuse MAIL FROM with this reply code (4xx transient, 5xx permanent). */
   | { refuse: number; at?: 'mail' | 'rcpt' }
   /** Close the connection at MAIL FROM, without a reply. */

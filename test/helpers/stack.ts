@@ -1,2 +1,2 @@
-/** The test stack lives with the product's testing tools: client/testing/stack.ts. */
-export * from '../../client/testing/stack';
+/** The test stack lives with the product's testing tools: client/tools/testing/stack.ts. */
+export * from '../../client/tools/testing/stack';

@@ -1,2 +1,2 @@
-/** Temporal environments for tests: client/testing/environment.ts. */
-export * from '../../client/testing/environment';
+/** Temporal environments for tests: client/tools/testing/environment.ts. */
+export * from '../../client/tools/testing/environment';

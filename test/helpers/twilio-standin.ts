@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type TwilioFault =
+type TwilioFault =
   /** Answer with this HTTP status (429, 500, 503) and create nothing. */
   | { status: number; code?: number }
   /** Create the message, then answer only after this delay (longer than the client's timeout). */
@@ -16,7 +16,7 @@ export type TwilioFault =
   /** Create nothing, and answer 503 only after this delay: the request was lost on the way. */
   | { lostAfterMs: number };
 
-export interface StoredMessage {
+interface StoredMessage {
   sid: string;
   to: string;
   from: string | null;

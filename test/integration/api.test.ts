@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Client } from '@temporalio/client';
 import pino from 'pino';
-import { buildApi } from '../../client/api/server';
+import { buildApi } from '../../client/server/api/server';
 import { RapportClient } from '../../client/sdk';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { projectRoot } from '../../worker/temporal/binaries';
+import { projectRoot } from '../../paths';
 import type { JourneyResult } from '../../workflows/types';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';

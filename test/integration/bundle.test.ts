@@ -7,7 +7,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bundleKey, bundleSources, bundleWorkflows, buildWorkflowBundle } from '../../worker/bundle';
+import { bundleKey, bundleSources, bundleWorkflows, buildWorkflowBundle, PRELOADED_MODULES } from '../../worker/bundle';
 
 const ioLibraries = [
   'nodemailer',
@@ -30,6 +30,20 @@ test('the workflow bundle builds and holds no I/O library', async () => {
   }
   expect(code).not.toContain('activities/messaging.ts');
   expect(code).not.toContain('activities/db/');
+});
+
+test('the libraries journeys share are loaded once per worker thread, before any journey', async () => {
+  const { code } = await bundleWorkflows();
+  // The bundle's preload function requires each of them; the reusable context runs it at its start,
+  // so their modules are shared instead of loaded again for each cached journey (bench/README.md).
+  const preload = /exports\.preloadModules = function preloadModules\(\) \{([^}]*)\}/.exec(code)?.[1] ?? '';
+  // Each by the module id the workflows' own imports use, so they are the same modules, and none
+  // dropped by webpack as free of side effects (which leaves a bare `0;`).
+  expect(preload).not.toContain('0;');
+  for (const file of PRELOADED_MODULES) {
+    expect(preload).toContain(`"./${file}")`);
+    expect(code.split(`"./${file}")`).length - 1).toBeGreaterThanOrEqual(2);
+  }
 });
 
 test('the kept build is the build of the sources as they are, and a change to them is a new one', async () => {

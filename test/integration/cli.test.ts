@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { projectRoot } from '../../worker/temporal/binaries';
+import { projectRoot } from '../../paths';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';
 import { eventually } from '../helpers/eventually';
@@ -18,7 +18,7 @@ function rapport(...args: string[]): Promise<{ code: number; stdout: string; std
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--require', 'tsx/cjs', path.join(projectRoot, 'client/cli/main.ts'), ...args],
+      ['--require', 'tsx/cjs', path.join(projectRoot, 'client/tools/cli/main.ts'), ...args],
       { cwd: projectRoot, env: { ...process.env, RAPPORT_URL: url }, timeout: 60_000 },
       (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );

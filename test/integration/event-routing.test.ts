@@ -7,10 +7,10 @@
 import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import pino from 'pino';
-import { buildApi } from '../../client/api/server';
-import { EventIntake } from '../../client/events/intake';
-import { MAX_ROUTE_ATTEMPTS } from '../../client/events/router';
-import type { EventReceipt } from '../../client/events/schema';
+import { buildApi } from '../../client/server/api/server';
+import { EventIntake } from '../../client/server/events/intake';
+import { MAX_ROUTE_ATTEMPTS } from '../../client/server/events/router';
+import type { EventReceipt } from '../../client/server/events/schema';
 import { eventually } from '../helpers/eventually';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';

@@ -1,5 +1,5 @@
 /** The test harness as the README shows it: enroll, advance time, read the outbox, timeline and state. */
-import { createHarness, type Harness } from '../../client/testing/harness';
+import { createHarness, type Harness } from '../../client/tools/testing/harness';
 
 let h: Harness;
 

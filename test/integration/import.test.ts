@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { sql } from 'kysely';
-import { importFile } from '../../client/cli/import';
+import { importFile } from '../../client/tools/cli/import';
 import { RapportClient } from '../../client/sdk';
 import { cdnowOrdersCsv, readCdnow } from '../../scripts/cdnow';
 import { startTestStack, type TestStack } from '../helpers/stack';

@@ -3,7 +3,7 @@
  * (the enrollment listens until the goal's window closes, sending nothing), an exit event in that
  * window ends it as exited.
  */
-import { createHarness, type Harness } from '../../client/testing/harness';
+import { createHarness, type Harness } from '../../client/tools/testing/harness';
 
 let h: Harness;
 

@@ -3,7 +3,7 @@
  * further along, and the other is cancelled with the reason on the timeline. The one that stays goes
  * on under the surviving record, whichever record it started for.
  */
-import { createHarness, type Harness } from '../../client/testing/harness';
+import { createHarness, type Harness } from '../../client/tools/testing/harness';
 
 let h: Harness;
 

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
-import { projectRoot } from '../../worker/temporal/binaries';
+import { projectRoot } from '../../paths';
 import { workflowBundle } from '../helpers/temporal';
 
 // One folder per interpreter behaviour that running journeys may have started under: `latest`, and

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { projectRoot } from '../../worker/temporal/binaries';
+import { projectRoot } from '../../paths';
 import { eventually } from '../helpers/eventually';
 import { freePort } from '../helpers/ports';
 import { runRapport, type RapportProcess } from '../helpers/process';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { sql } from 'kysely';
 import { openDatabase, type OpenDatabase } from '../../activities/db/database';
-import { pool } from '../../client/pool';
+import { pool } from '../../client/server/events/pool';
 import { eventually } from '../helpers/eventually';
 import { freePort } from '../helpers/ports';
 import { startPostgres, type Postgres } from '../helpers/postgres';

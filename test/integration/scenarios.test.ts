@@ -13,8 +13,8 @@ import {
   loadScenarioFile,
   runScenarioFile,
   type FileOutcome,
-} from '../../client/simulate/scenarios';
-import { projectRoot } from '../../worker/temporal/binaries';
+} from '../../client/tools/simulate/scenarios';
+import { projectRoot } from '../../paths';
 import { timeSkippingEnv } from '../helpers/temporal';
 
 const journeysDir = path.join(projectRoot, 'definitions', 'journeys');

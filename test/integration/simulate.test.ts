@@ -6,8 +6,8 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { formatSimulation, simulate, type SimulationInput } from '../../client/simulate/simulate';
-import { projectRoot } from '../../worker/temporal/binaries';
+import { formatSimulation, simulate, type SimulationInput } from '../../client/tools/simulate/simulate';
+import { projectRoot } from '../../paths';
 import { timeSkippingEnv } from '../helpers/temporal';
 
 let env: TestWorkflowEnvironment;
@@ -109,7 +109,7 @@ test('rapport simulate prints the timeline, or JSON, and needs no running instan
   const args = [
     '--import',
     'tsx',
-    path.join(projectRoot, 'client/cli/main.ts'),
+    path.join(projectRoot, 'client/tools/cli/main.ts'),
     'simulate',
     journey('welcome'),
     '--customer',

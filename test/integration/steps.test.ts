@@ -5,9 +5,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { projectRoot } from '../../worker/temporal/binaries';
+import { projectRoot } from '../../paths';
 import { compileJourney } from '../../definitions/compile';
-import { toPlan } from '../../client/journeys/load';
+import { toPlan } from '../../client/server/journeys/load';
 import type { CustomerFacts } from '../../definitions/facts';
 import type { JourneyInput } from '../../workflows/types';
 import { startTestStack, type TestStack } from '../helpers/stack';

@@ -4,7 +4,7 @@
  * real SMTP server on loopback; the timeline shows the event and both messages.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { EventReceipt } from '../../client/events/schema';
+import type { EventReceipt } from '../../client/server/events/schema';
 import type { JourneyResult } from '../../workflows/types';
 import { startPostgres, type Postgres } from '../helpers/postgres';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';

@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { compileJourney, formatProblem, type Problem } from '../../definitions/compile';
 import { liquidChecker, renderHtml, renderText } from '../../activities/render';
-import { templateReader } from '../../client/journeys/load';
-import { projectRoot } from '../../worker/temporal/binaries';
+import { templateReader } from '../../client/server/journeys/load';
+import { projectRoot } from '../../paths';
 
 const options = {
   readTemplate: templateReader(path.join(projectRoot, 'definitions', 'templates')),

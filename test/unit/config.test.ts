@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, journeyDirs, parseConfig, publicUrl, unsubscribeSecrets } from '../../worker/config';
-import { projectRoot } from '../../worker/temporal/binaries';
+import { projectRoot } from '../../paths';
 
 test('defaults run everything embedded', () => {
   const c = parseConfig({});

@@ -2,7 +2,7 @@
  * The enrollment decision on its own: the trigger's condition, a paused journey, one active
  * enrollment (or concurrent ones), the reentry rule, and routing repeated for the same event.
  */
-import { decideEnrollment, type PriorEnrollment } from '../../client/events/decide';
+import { decideEnrollment, type PriorEnrollment } from '../../client/server/events/decide';
 import type { CustomerFacts } from '../../definitions/facts';
 import type { JourneyDefinition } from '../../definitions/schema/journey';
 

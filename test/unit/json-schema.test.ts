@@ -4,7 +4,7 @@ import path from 'node:path';
 import Ajv from 'ajv';
 import { parse } from 'yaml';
 import { journeyJsonSchema } from '../../definitions/json-schema';
-import { projectRoot } from '../../worker/temporal/binaries';
+import { projectRoot } from '../../paths';
 
 const file = path.join(projectRoot, 'definitions', 'journey.schema.json');
 

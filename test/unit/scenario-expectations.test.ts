@@ -3,8 +3,13 @@
  * outcomes, never against their wording: a run whose step details say something else entirely
  * passes and fails the same expectations.
  */
-import { checkExpectation, parseExpectation, reachedArms, type Expectation } from '../../client/simulate/scenarios';
-import { SimulationError, type SimulatedStep, type SimulationResult } from '../../client/simulate/simulate';
+import {
+  checkExpectation,
+  parseExpectation,
+  reachedArms,
+  type Expectation,
+} from '../../client/tools/simulate/scenarios';
+import { SimulationError, type SimulatedStep, type SimulationResult } from '../../client/tools/simulate/simulate';
 import type { StepOutcome } from '../../workflows/types';
 
 const enrolledAt = '2026-12-01T09:00:00.000Z';

@@ -7,8 +7,8 @@ import { toMermaid } from '../../definitions/graph';
 import { stepKinds } from '../../definitions/schema/registry';
 import type { JourneyDefinition } from '../../definitions/schema/journey';
 import { armsOf, childLists, stepSpecs, walk } from '../../definitions/steps';
-import { journeyArms } from '../../client/simulate/scenarios';
-import { listensTo } from '../../client/events/router';
+import { journeyArms } from '../../client/tools/simulate/scenarios';
+import { listensTo } from '../../client/server/events/router';
 
 const source = `
 journey: every-kind

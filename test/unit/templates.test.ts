@@ -8,7 +8,7 @@ import { Liquid } from 'liquidjs';
 import { limits, renderHtml, renderText } from '../../activities/render';
 import type { CustomerFacts } from '../../definitions/facts';
 import { parseTemplateFile } from '../../definitions/templates';
-import { projectRoot } from '../../worker/temporal/binaries';
+import { projectRoot } from '../../paths';
 
 const templatesDir = path.join(projectRoot, 'definitions', 'templates');
 const files = fs

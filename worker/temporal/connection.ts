@@ -9,7 +9,7 @@ import type { Config } from '../config';
 
 type Shared = Pick<ConnectionOptions, 'address' | 'tls' | 'apiKey'> & Pick<NativeConnectionOptions, 'address'>;
 
-export function connectionOptions(config: Config, address: string): Shared {
+function connectionOptions(config: Config, address: string): Shared {
   const read = (p: string | undefined) => (p ? fs.readFileSync(p) : undefined);
   const cert = read(config.TEMPORAL_TLS_CLIENT_CERT_PATH);
   const key = read(config.TEMPORAL_TLS_CLIENT_KEY_PATH);

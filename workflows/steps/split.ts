@@ -11,7 +11,7 @@ function unitHash(text: string): number {
   return h / 0x100000000;
 }
 
-export function choosePath(paths: SplitStep['paths'], key: string): number {
+function choosePath(paths: SplitStep['paths'], key: string): number {
   const total = paths.reduce((sum, p) => sum + p.weight, 0);
   let point = unitHash(key) * total;
   for (const [i, p] of paths.entries()) {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { liquidText, stepId, templateName } from '../common';
 
-export const emailContent = z
+const emailContent = z
   .object({
     template: templateName.optional(),
     subject: liquidText.optional(),
@@ -11,7 +11,7 @@ export const emailContent = z
   .strict()
   .describe('An email: a template, or a subject and a text (and optional html).');
 
-export const smsContent = z
+const smsContent = z
   .object({ template: templateName.optional(), text: liquidText.optional() })
   .strict()
   .describe('An SMS: a template or a text.');

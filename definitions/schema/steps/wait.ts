@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { celExpression, duration, localTime, stepId, weekday } from '../common';
 
-export const waitUntil = z
+const waitUntil = z
   .object({
     time: localTime,
     days: z.array(weekday).min(1, 'expected at least one day').optional(),

@@ -1,0 +1,211 @@
+/**
+ * What the channels post back: Twilio's inbound SMS and status callbacks (signed with
+ * X-Twilio-Signature, verified before anything is read), and the one-click unsubscribe of marketing
+ * email (RFC 8058).
+ */
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { validateRequest } from 'twilio/lib/webhooks/webhooks';
+import { z } from 'zod';
+import type { Db } from '../../../activities/db/database';
+import { smsKeyword } from '../../../activities/channels/sms-keywords';
+import { type UnsubscribeKeys, verifyUnsubscribe } from '../../../activities/channels/unsubscribe';
+import { liftSuppression, recordConsent, suppress } from '../../../activities/store/consent';
+import { findCustomer, getCustomer } from '../../../activities/store/customers';
+import { recordDeliveryStatus } from '../../../activities/store/delivery';
+import { appendTimeline } from '../../../activities/store/timeline';
+import { sendProblem } from './problems';
+
+export interface ChannelSettings {
+  /** The address customers and Twilio reach this instance at, such as https://rapport.example.com. */
+  publicUrl: string;
+  unsubscribeKeys?: UnsubscribeKeys | undefined;
+  /** Verifies Twilio's webhooks; without it they are refused. */
+  twilioAuthToken?: string | undefined;
+  /** The answer to HELP. */
+  smsHelpText: string;
+}
+
+const inboundSms = z.object({
+  MessageSid: z.string().min(1).max(64),
+  From: z.string().min(1).max(32),
+  Body: z.string().max(1600).default(''),
+});
+
+const statusCallback = z.object({
+  MessageSid: z.string().min(1).max(64),
+  MessageStatus: z.string().min(1).max(32),
+  ErrorCode: z.string().max(16).optional(),
+});
+
+function escapeXml(text: string): string {
+  return text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function twiml(reply: FastifyReply, message?: string) {
+  const body = message ? `<Message>${escapeXml(message)}</Message>` : '';
+  return reply.type('text/xml').send(`<?xml version="1.0" encoding="UTF-8"?><Response>${body}</Response>`);
+}
+
+function page(reply: FastifyReply, status: number, title: string, body: string) {
+  return reply
+    .code(status)
+    .type('text/html; charset=utf-8')
+    .header('Cache-Control', 'no-store')
+    .header('Referrer-Policy', 'no-referrer')
+    .send(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">` +
+        `<meta name="robots" content="noindex"><title>${title}</title>` +
+        `<style>body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}` +
+        `button{font:inherit;padding:.6rem 1.2rem;border-radius:6px;border:1px solid #444;background:#222;color:#fff;cursor:pointer}</style>` +
+        `</head><body><h1>${title}</h1>${body}</body></html>`,
+    );
+}
+
+/** The routes, as a Fastify plugin. */
+export function channelRoutes(db: Db, settings: ChannelSettings, logger: Logger): FastifyPluginAsync {
+  // eslint-disable-next-line @typescript-eslint/require-await
+  return async (app) => registerChannelRoutes(app, db, settings, logger);
+}
+
+function registerChannelRoutes(
+  app: Parameters<FastifyPluginAsync>[0],
+  db: Db,
+  settings: ChannelSettings,
+  logger: Logger,
+): void {
+  const log = logger.child({ component: 'channels' });
+  const base = settings.publicUrl.replace(/\/+$/, '');
+
+  /** Refuses, and logs, a webhook whose signature does not match; true when it may go on. */
+  const signed = (req: FastifyRequest, reply: FastifyReply): boolean => {
+    const token = settings.twilioAuthToken;
+    if (!token) {
+      void sendProblem(reply, 503, 'Twilio is not configured', 'set TWILIO_AUTH_TOKEN to receive Twilio webhooks');
+      return false;
+    }
+    const signature = req.headers['x-twilio-signature'];
+    const params = (req.body ?? {}) as Record<string, string>;
+    const url = `${base}${req.url}`;
+    if (typeof signature !== 'string' || !validateRequest(token, signature, url, params)) {
+      log.warn(
+        { route: req.routeOptions.url, ip: req.ip, signed: typeof signature === 'string' },
+        'Twilio webhook refused: the X-Twilio-Signature does not match',
+      );
+      void sendProblem(reply, 403, 'Forbidden', 'the X-Twilio-Signature header does not match this request');
+      return false;
+    }
+    return true;
+  };
+
+  app.post('/webhooks/twilio/inbound', async (req, reply) => {
+    if (!signed(req, reply)) return reply;
+    const parsed = inboundSms.safeParse(req.body);
+    if (!parsed.success) return sendProblem(reply, 422, 'Invalid webhook', 'expected MessageSid, From and Body');
+    const { MessageSid: sid, From: from, Body: text } = parsed.data;
+    const keyword = smsKeyword(text);
+    const customer = await findCustomer(db, { phone: from });
+    if (!customer) {
+      log.info({ sid, keyword }, 'inbound SMS from a number no customer has');
+      return keyword === 'help' ? twiml(reply, settings.smsHelpText) : twiml(reply);
+    }
+    const at = new Date();
+    await appendTimeline(db, {
+      customerId: customer.id,
+      at,
+      kind: 'message',
+      summary: keyword ? `sms received: ${keyword.toUpperCase()}` : 'sms received',
+      ref: `sms-in:${sid}`,
+      data: { status: 'received', channel: 'sms', direction: 'inbound', providerRef: sid, text, keyword },
+    });
+    if (keyword === 'stop') {
+      // Every SMS stops at once, whichever journey would send it: the send checks suppression first.
+      await suppress(db, customer.id, 'sms', 'stop', `replied ${text.trim().slice(0, 40)}`, at);
+      log.info({ customerId: customer.id, sid }, 'sms opt-out');
+      return twiml(reply);
+    }
+    if (keyword === 'start') {
+      await liftSuppression(db, customer.id, 'sms', ['stop'], `replied ${text.trim().slice(0, 40)}`, at);
+      log.info({ customerId: customer.id, sid }, 'sms opt-in again');
+      return twiml(reply);
+    }
+    if (keyword === 'help') return twiml(reply, settings.smsHelpText);
+    return twiml(reply);
+  });
+
+  app.post('/webhooks/twilio/status', async (req, reply) => {
+    if (!signed(req, reply)) return reply;
+    const parsed = statusCallback.safeParse(req.body);
+    if (!parsed.success) return sendProblem(reply, 422, 'Invalid webhook', 'expected MessageSid and MessageStatus');
+    const result = await recordDeliveryStatus(db, {
+      providerRef: parsed.data.MessageSid,
+      status: parsed.data.MessageStatus,
+      errorCode: parsed.data.ErrorCode,
+    });
+    if (result.kind === 'unknown-message') log.info({ sid: parsed.data.MessageSid }, 'status of an unknown message');
+    return reply.code(204).send();
+  });
+
+  const refused = (reply: FastifyReply, reason: string, ip: string) => {
+    log.warn({ reason, ip }, 'unsubscribe link refused');
+    return page(
+      reply,
+      400,
+      'This link does not work',
+      '<p>This unsubscribe link is not valid. Please use the link in the most recent email you received from us.</p>',
+    );
+  };
+
+  const tokenParam = z.object({ token: z.string().min(10).max(2000) });
+
+  /** The payload of the link's token, or undefined once the refusal is sent. */
+  const verifiedToken = (req: FastifyRequest, reply: FastifyReply) => {
+    const keys = settings.unsubscribeKeys;
+    const params = tokenParam.safeParse(req.params);
+    if (!keys || !params.success) {
+      void refused(reply, 'malformed token', req.ip);
+      return undefined;
+    }
+    const verified = verifyUnsubscribe(keys, params.data.token);
+    if (!verified.ok) {
+      void refused(reply, verified.reason, req.ip);
+      return undefined;
+    }
+    return verified.payload;
+  };
+
+  // A link scanner may open the link: the page changes nothing, its button does.
+  app.get('/u/:token', async (req, reply) => {
+    if (!verifiedToken(req, reply)) return reply;
+    return page(
+      reply,
+      200,
+      'Unsubscribe',
+      `<p>Stop receiving marketing email from us? Messages about your orders and account still reach you.</p>` +
+        `<form method="post"><button type="submit">Unsubscribe</button></form>`,
+    );
+  });
+
+  // One click: mailbox providers post List-Unsubscribe=One-Click here; the page's button posts nothing.
+  app.post('/u/:token', async (req, reply) => {
+    const token = verifiedToken(req, reply);
+    if (!token) return reply;
+    const customer = await getCustomer(db, token.c);
+    if (customer) {
+      const oneClick = (req.body as Record<string, unknown> | undefined)?.['List-Unsubscribe'] === 'One-Click';
+      await recordConsent(
+        db,
+        customer.id,
+        { email: { marketing: false } },
+        {
+          method: oneClick ? 'one-click' : 'unsubscribe page',
+          source: 'unsubscribe',
+          at: new Date(),
+          details: { send: token.s, kid: token.kid },
+        },
+      );
+      log.info({ customerId: customer.id, oneClick }, 'unsubscribed from marketing email');
+    }
+    return page(reply, 200, 'You are unsubscribed', '<p>You will not receive marketing email from us any more.</p>');
+  });
+}

@@ -1,0 +1,192 @@
+/** Journeys: list, versions, publish, pause, resume, enrollments with where each customer is, cancel one. */
+import { stringify } from 'yaml';
+import { z } from 'zod';
+import { liquidChecker } from '../../../../activities/render';
+import { getEnrollment, listJourneyEnrollments } from '../../../../activities/store/enrollments';
+import { listJourneys, publishVersion, setJourneyStatus } from '../../../../activities/store/journeys';
+import { journeyVersions, publishImpact } from '../../../../activities/store/versions';
+import { compileJourney } from '../../../../definitions/compile';
+import { toPlan } from '../../journeys/load';
+import type { App } from '../app';
+import { sendProblem } from '../problems';
+import type { ApiDeps } from '../server';
+import { cancelEnrollment } from '../../events/enrollments';
+
+const idParam = z.object({ id: z.string().min(1) });
+
+const publishBody = z
+  .object({
+    plan: z.object({
+      definition: z.unknown(),
+      templates: z.record(z.string(), z.unknown()),
+      contentHash: z.string().regex(/^[0-9a-f]{64}$/),
+    }),
+    source: z.string(),
+    sourcePath: z.string().nullable().optional(),
+    dryRun: z.boolean().optional(),
+  })
+  .strict();
+
+export function journeyRoutes(app: App, deps: ApiDeps): void {
+  const { db } = deps;
+
+  app.get(
+    '/v1/journeys',
+    { schema: { summary: 'Every journey, its newest version and status', tags: ['journeys'] } },
+    async () => ({
+      journeys: await listJourneys(db),
+    }),
+  );
+
+  app.get(
+    '/v1/journeys/:id',
+    {
+      schema: {
+        summary: 'A journey, its versions, and how many customers are at each step',
+        tags: ['journeys'],
+        params: idParam,
+      },
+    },
+    async (req, reply) => {
+      const { id } = req.params;
+      const summary = (await listJourneys(db)).find((j) => j.id === id);
+      if (!summary) return sendProblem(reply, 404, 'Not found', `no journey ${id}`);
+      const enrollments = await db
+        .selectFrom('enrollments')
+        .select(['version', 'status', 'current_step', (eb) => eb.fn.countAll<string>().as('n')])
+        .where('journey_id', '=', id)
+        .groupBy(['version', 'status', 'current_step'])
+        .orderBy('version')
+        .execute();
+      return {
+        ...summary,
+        versions: await journeyVersions(db, id),
+        enrollments: enrollments.map((e) => ({
+          version: e.version,
+          status: e.status,
+          step: e.current_step,
+          customers: Number(e.n),
+        })),
+      };
+    },
+  );
+
+  app.get(
+    '/v1/journeys/:id/versions',
+    { schema: { summary: 'The published versions of a journey', tags: ['journeys'], params: idParam } },
+    async (req) => ({ versions: await journeyVersions(db, req.params.id) }),
+  );
+
+  app.get(
+    '/v1/journeys/:id/enrollments',
+    {
+      schema: {
+        summary: 'Customers in a journey, newest first, with the step each one is at',
+        tags: ['journeys'],
+        params: idParam,
+        querystring: z.object({
+          status: z.enum(['active', 'completed', 'exited', 'cancelled', 'failed']).optional(),
+          limit: z.coerce.number().int().min(1).max(1000).default(100),
+        }),
+      },
+    },
+    async (req) => ({
+      enrollments: await listJourneyEnrollments(db, req.params.id, {
+        status: req.query.status,
+        limit: req.query.limit,
+      }),
+    }),
+  );
+
+  app.post(
+    '/v1/enrollments/:id/cancel',
+    {
+      schema: {
+        summary: 'Take one customer out of a journey now',
+        tags: ['journeys'],
+        params: idParam,
+        body: z
+          .object({ reason: z.string().min(1).max(500).optional() })
+          .strict()
+          .optional(),
+      },
+    },
+    async (req, reply) => {
+      const e = await getEnrollment(db, req.params.id);
+      if (!e) return sendProblem(reply, 404, 'Not found', `no enrollment ${req.params.id}`);
+      if (e.status !== 'active') return sendProblem(reply, 409, 'Conflict', `enrollment ${e.id} is ${e.status}`);
+      await cancelEnrollment(
+        deps,
+        e.id,
+        e.workflow_id,
+        e.customer_id,
+        e.journey_id,
+        req.body?.reason ?? 'cancelled through the API',
+      );
+      return { enrollment: e.id, status: 'cancelled' };
+    },
+  );
+
+  /** Publishes a compiled plan (the command line compiles and validates first); a dry run only shows the impact. */
+  app.post(
+    '/v1/journeys/publish',
+    {
+      schema: {
+        summary: 'Publish a journey (a new version when its content changed)',
+        tags: ['journeys'],
+        body: publishBody,
+      },
+    },
+    async (req, reply) => {
+      const body = req.body;
+      // The server compiles the source itself, with every check `rapport validate` makes; the templates
+      // come with the request (the command line read them from its templates folder).
+      const templates = body.plan.templates;
+      const compiled = compileJourney(body.source, body.sourcePath ?? 'journey.yaml', {
+        readTemplate: (name, channel) => {
+          const t = templates[`${channel}:${name}`];
+          return t === undefined ? undefined : stringify(t);
+        },
+        liquid: liquidChecker,
+        ...(deps.allowHttpWebhooks ? { allowHttpWebhooks: true } : {}),
+      });
+      if (!compiled.ok) {
+        return sendProblem(
+          reply,
+          422,
+          'Invalid journey',
+          `the journey has ${compiled.problems.length} problem(s)`,
+          compiled.problems.map((p) => ({ path: p.path, message: `${p.line}:${p.column}: ${p.message}` })),
+        );
+      }
+      const plan = toPlan(compiled.journey);
+      const impact = await publishImpact(db, plan);
+      if (body.dryRun) return { dryRun: true, ...impact };
+      const { version, created } = await publishVersion(db, plan, body.source, body.sourcePath ?? null);
+      await deps.onPublished?.(plan.definition.journey);
+      return reply.code(created ? 201 : 200).send({ dryRun: false, version, created, ...impact });
+    },
+  );
+
+  for (const [action, status] of [
+    ['pause', 'paused'],
+    ['resume', 'active'],
+  ] as const) {
+    app.post(
+      `/v1/journeys/:id/${action}`,
+      {
+        schema: {
+          summary: `${action === 'pause' ? 'Pause' : 'Resume'} a journey’s new enrollments`,
+          tags: ['journeys'],
+          params: idParam,
+        },
+      },
+      async (req, reply) => {
+        const { id } = req.params;
+        if (!(await setJourneyStatus(db, id, status))) return sendProblem(reply, 404, 'Not found', `no journey ${id}`);
+        await deps.onPublished?.(id);
+        return { journey: id, status };
+      },
+    );
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * The HTTP API: events in, customers and journeys out, and the local outbox for people to read.
+ * Every request body, query and path is validated by zod; the same schemas describe the API in the
+ * OpenAPI document (/openapi.json), browsable at /docs.
+ */
+import formbody from '@fastify/formbody';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { Client } from '@temporalio/client';
+import { jsonSchemaTransform } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import type { Db } from '../../../activities/db/database';
+import type { EventIntake } from '../events/intake';
+import { isTemporalUnavailable } from '../events/router';
+import { type App, createApp, RequestValidationError } from './app';
+import { createAuth } from './auth';
+import { type ChannelSettings, channelRoutes } from './channel-callbacks';
+import { sendProblem, zodErrors } from './problems';
+import { customerRoutes } from './routes/customers';
+import { eventRoutes } from './routes/events';
+import { journeyRoutes } from './routes/journeys';
+import { keyRoutes } from './routes/keys';
+import { outboxRoutes } from './routes/outbox';
+import { taskRoutes } from './routes/tasks';
+
+export interface ApiDeps {
+  db: Db;
+  intake: EventIntake;
+  temporal: Client;
+  outboxDir: string;
+  /** Accept http:// webhook URLs in journeys published through the API. */
+  allowHttpWebhooks?: boolean;
+  /** Unsubscribe links and Twilio webhooks; without it those routes are absent. */
+  channels?: ChannelSettings;
+  /** Requests a minute: per API key (or per address without one), and per address on public routes. */
+  rateLimit?: { perKey: number; public: number };
+  /** After a journey is published, paused or resumed (its schedule follows). */
+  onPublished?: (journeyId: string) => Promise<void>;
+  /** The largest event accepted, in bytes of JSON (default 256 KiB); a larger one gets 413. */
+  eventMaxBytes?: number;
+  /** After an API key is created or revoked. */
+  onKeysChanged?: () => void;
+  logger: Logger;
+}
+
+const PUBLIC = /^\/(u|webhooks)\//;
+
+export function buildApi(deps: ApiDeps) {
+  const app = createApp(deps.logger);
+  const auth = createAuth(deps.db);
+  const onKeysChanged = deps.onKeysChanged;
+  const routeDeps: ApiDeps = {
+    ...deps,
+    onKeysChanged: () => {
+      auth.forget();
+      onKeysChanged?.();
+    },
+  };
+
+  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+    if (err instanceof RequestValidationError) {
+      return sendProblem(
+        reply,
+        422,
+        `Invalid ${err.part === 'querystring' ? 'query' : err.part}`,
+        err.message,
+        zodErrors(err.zodError, err.part === 'body' ? '' : err.part === 'querystring' ? 'query' : err.part),
+      );
+    }
+    // A call that needs Temporal at once while it is unreachable: try again shortly.
+    if (isTemporalUnavailable(err)) {
+      void reply.header('retry-after', '5');
+      return sendProblem(
+        reply,
+        503,
+        'Service unavailable',
+        'Temporal cannot be reached just now; try again shortly (events are still accepted, and routed once it is back)',
+      );
+    }
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) req.log.error({ err }, 'request failed');
+    if (status === 429)
+      void reply.header('retry-after', (reply.getHeader('retry-after') as string | undefined) ?? '60');
+    return sendProblem(
+      reply,
+      status,
+      status === 500
+        ? 'Internal error'
+        : status === 429
+          ? 'Too many requests'
+          : status === 413
+            ? 'Payload too large'
+            : 'Bad request',
+      status === 500 ? 'the request failed; see the server log' : err.message,
+    );
+  });
+  app.setNotFoundHandler((req, reply) => sendProblem(reply, 404, 'Not found', `no route ${req.method} ${req.url}`));
+
+  app.addHook('onRequest', auth.check);
+
+  const limits = deps.rateLimit ?? { perKey: 6000, public: 600 };
+  void app.register(rateLimit, {
+    global: true,
+    // After authentication, so a key's requests count against the key, wherever they come from.
+    hook: 'preHandler',
+    timeWindow: 60_000,
+    max: (req) => (PUBLIC.test(req.url) ? limits.public : limits.perKey),
+    keyGenerator: (req) => (req.apiKey ? `key:${req.apiKey.id}` : `ip:${req.ip}`),
+    allowList: (req) => req.url === '/health',
+    errorResponseBuilder: (_req, context) => ({
+      statusCode: 429,
+      message: `at most ${context.max} requests a minute; try again in ${context.after}`,
+    }),
+  });
+
+  void app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Rapport API',
+        description:
+          'Events in, customers and journeys out. Authenticate with `Authorization: Bearer <API key>`; errors are `application/problem+json`.',
+        version: '1',
+      },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
+      security: [{ apiKey: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  void app.register(swaggerUi, { routePrefix: '/docs' });
+
+  // Twilio's webhooks and one-click unsubscribe post forms.
+  void app.register(formbody, { bodyLimit: 64 * 1024 });
+  if (deps.channels) void app.register(channelRoutes(deps.db, deps.channels, deps.logger));
+
+  void app.register((scope, _opts, done) => {
+    scope.get('/health', { schema: { hide: true } }, () => ({ status: 'ok' }));
+    scope.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+    done();
+  });
+
+  // Registered after the documentation and rate-limit plugins, which see routes as they are added.
+  // eslint-disable-next-line @typescript-eslint/require-await
+  void app.register(async (scope) => {
+    const routes = scope as unknown as App;
+    eventRoutes(routes, routeDeps);
+    customerRoutes(routes, routeDeps);
+    journeyRoutes(routes, routeDeps);
+    taskRoutes(routes, routeDeps);
+    keyRoutes(routes, routeDeps);
+    outboxRoutes(routes, routeDeps);
+  });
+  return app;
+}
+
+export type Api = ReturnType<typeof buildApi>;

@@ -1,0 +1,356 @@
+/**
+ * Accepting events: an event is accepted durably (customer found or created, event and timeline
+ * entry written in one transaction) before it is routed (router.ts); an event id seen before has no
+ * second effect.
+ */
+import { createHash } from 'node:crypto';
+import type { ControlledTransaction, Transaction } from 'kysely';
+import type { Database } from '../../../activities/db/schema';
+import { upsertCustomer } from '../../../activities/store/customers';
+import { appendTimeline } from '../../../activities/store/timeline';
+import { orderData, recordOrder } from '../../../activities/store/orders';
+import { recordConsent } from '../../../activities/store/consent';
+import type { ScheduledEnroll } from '../../../activities/segments';
+import { pool } from './pool';
+import {
+  EventRouter,
+  type RouterDeps,
+  pendingReceipt,
+  ROUTING_CONCURRENCY,
+  routedReceipt,
+  type RoutedEvent,
+} from './router';
+import type { EventReceipt, ParsedEvent } from './schema';
+
+/**
+ * How long a caller that asks to wait (`?wait=routed`, and the library's accept()) waits for its event
+ * to be routed; the event is accepted either way.
+ */
+export const ROUTED_WAIT_MS = 10_000;
+/** The longest wait a request may ask for with `Prefer: wait=<seconds>`. */
+export const MAX_WAIT_MS = 60_000;
+
+export class IntakeError extends Error {
+  constructor(
+    readonly status: 400 | 404 | 409 | 422,
+    message: string,
+    readonly path?: string,
+  ) {
+    super(message);
+    this.name = 'IntakeError';
+  }
+}
+
+class LostRace extends Error {}
+
+/** Rounds an acceptance may take when it keeps meeting concurrent writes of the same customer. */
+const MAX_ACCEPT_ATTEMPTS = 5;
+
+/**
+ * A write that lost to a concurrent one and may simply be tried again: a unique key taken a moment
+ * ago (two events creating one new customer), a serialization failure or a deadlock (PostgreSQL).
+ */
+function isRace(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '23505' || code === '40001' || code === '40P01';
+}
+
+/** An accepted event's receipt, and whether it answers a replay of an earlier request. */
+export interface Accepted {
+  receipt: EventReceipt;
+  replayed: boolean;
+}
+
+/** What became of one event of a batch. */
+export type BatchResult = ({ ok: true } & Accepted) | { ok: false; error: unknown };
+
+export type IntakeDeps = RouterDeps;
+
+function requestHash(event: ParsedEvent): string {
+  const { id: _id, ...rest } = event;
+  return createHash('sha256').update(JSON.stringify(rest)).digest('hex');
+}
+
+export class EventIntake {
+  /** Routes what this intake accepts (and, started, everything accepted and not routed). */
+  readonly router: EventRouter;
+
+  constructor(private readonly deps: IntakeDeps) {
+    this.router = new EventRouter(deps);
+  }
+
+  /**
+   * Accepts one event. Returns the receipt, and whether it replays an earlier answer.
+   * Throws IntakeError for events that cannot be accepted.
+   */
+  async accept(event: ParsedEvent, idempotencyKey?: string, waitMs = ROUTED_WAIT_MS): Promise<Accepted> {
+    return (await this.admit(event, idempotencyKey))(waitMs);
+  }
+
+  /**
+   * Accepts a batch in one transaction, which commits once for all (each event behind a savepoint,
+   * so one refused event loses none of the others), then routes them several at a time; one
+   * customer's events are still routed in their order. Each event's result or error, by index.
+   */
+  async acceptMany(events: ParsedEvent[], waitMs = ROUTED_WAIT_MS): Promise<BatchResult[]> {
+    const results: BatchResult[] = [];
+    const routes: (((waitMs: number) => Promise<Accepted>) | undefined)[] = events.map(() => undefined);
+    const batch = await this.deps.db.startTransaction().execute();
+    try {
+      for (const [i, event] of events.entries()) {
+        try {
+          routes[i] = await this.admit(event, undefined, batch);
+        } catch (error) {
+          results[i] = { ok: false, error };
+        }
+      }
+      await batch.commit().execute();
+    } catch (err) {
+      await batch
+        .rollback()
+        .execute()
+        .catch(() => undefined);
+      throw err;
+    }
+    await pool(routes, ROUTING_CONCURRENCY, async (route, i) => {
+      if (!route) return;
+      results[i] = await route(waitMs).then(
+        (r): BatchResult => ({ ok: true, ...r }),
+        (error: unknown): BatchResult => ({ ok: false, error }),
+      );
+    });
+    return results;
+  }
+
+  /**
+   * Accepts an event durably (in its own transaction, or within `batch` behind a savepoint); what it
+   * returns answers: at once, or once routed when the caller waits (at most that long), or as the
+   * first answer for a replay. The answer is asked for once the event is committed.
+   */
+  private async admit(
+    event: ParsedEvent,
+    idempotencyKey?: string,
+    batch?: ControlledTransaction<Database>,
+  ): Promise<(waitMs: number) => Promise<Accepted>> {
+    const id = event.id ?? idempotencyKey;
+    if (!id) throw new IntakeError(400, 'an event needs an "id" field or an Idempotency-Key header', 'id');
+    if (event.id && idempotencyKey && event.id !== idempotencyKey) {
+      throw new IntakeError(
+        400,
+        `the Idempotency-Key header (${idempotencyKey}) differs from the event id (${event.id})`,
+        'id',
+      );
+    }
+    if (event.type === 'order.placed') {
+      const order = orderData.safeParse(event.data);
+      if (!order.success) {
+        const issue = order.error.issues[0]!;
+        throw new IntakeError(422, `order.placed: ${issue.message}`, `data.${issue.path.map(String).join('.')}`);
+      }
+    }
+    const hash = requestHash(event);
+    const db = batch ?? this.deps.db;
+
+    for (let attempt = 1; ; attempt++) {
+      const prior = await db
+        .selectFrom('events')
+        .select(['request_hash', 'result', 'routed_at'])
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (prior) return (waitMs) => this.replay(id, hash, prior, waitMs);
+      try {
+        const { accepted, merged } = batch
+          ? await this.writeBehindSavepoint(batch, id, hash, event)
+          : await this.deps.db.transaction().execute((tx) => this.write(tx, id, hash, event));
+        return async (waitMs) => {
+          // Records this event merged may have brought two enrollments in one journey together: one
+          // stays before the event is routed to it.
+          if (merged)
+            await this.router
+              .settleMerges([accepted.customer_id])
+              .catch((err: unknown) => this.router.routingFailed('settling merged enrollments', err));
+          return { receipt: await this.routeWithin(id, accepted, waitMs), replayed: false };
+        };
+      } catch (err) {
+        // Another request with the same id committed first: the next round reads it and answers as it did.
+        if (err instanceof LostRace) continue;
+        if (err instanceof Error && err.name === 'CustomerNotFoundError')
+          throw new IntakeError(404, err.message, 'customer.id');
+        // Another event created the same new customer at the same instant: the next round finds them.
+        if (attempt < MAX_ACCEPT_ATTEMPTS && isRace(err)) continue;
+        throw err;
+      }
+    }
+  }
+
+  /** Writes an event within a batch's transaction; a failure undoes this event's writes only. */
+  private async writeBehindSavepoint(
+    batch: ControlledTransaction<Database>,
+    id: string,
+    hash: string,
+    event: ParsedEvent,
+  ): Promise<{ accepted: RoutedEvent; merged: boolean }> {
+    const saved = await batch.savepoint('event').execute();
+    try {
+      const written = await this.write(saved, id, hash, event);
+      await saved.releaseSavepoint('event').execute();
+      return written;
+    } catch (err) {
+      await saved.rollbackToSavepoint('event').execute();
+      throw err;
+    }
+  }
+
+  /** Writes an accepted event within the transaction `tx`: its customer, the event, order, consent and timeline. */
+  private async write(
+    tx: Transaction<Database>,
+    id: string,
+    hash: string,
+    event: ParsedEvent,
+  ): Promise<{ accepted: RoutedEvent; merged: boolean }> {
+    const { customer, merged } = await upsertCustomer(tx, event.customer, event.profile ?? {});
+    const inserted = await tx
+      .insertInto('events')
+      .values({
+        id,
+        customer_id: customer.id,
+        type: event.type,
+        occurred_at: event.occurredAt ?? new Date(),
+        data: JSON.stringify(event.data),
+        request_hash: hash,
+      })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .returning(['id', 'occurred_at'])
+      .executeTakeFirst();
+    // Another request with the same id won the race: roll back, and answer as it did.
+    if (!inserted) throw new LostRace();
+    if (event.type === 'order.placed') await recordOrder(tx, customer.id, id, event.data, event.occurredAt);
+    if (event.profile?.consent) {
+      await recordConsent(tx, customer.id, event.profile.consent, {
+        method: 'api',
+        source: `event:${id}`,
+        at: event.occurredAt ?? new Date(),
+        details: { eventId: id, type: event.type },
+      });
+    }
+    await appendTimeline(tx, {
+      customerId: customer.id,
+      at: event.occurredAt ?? new Date(),
+      kind: 'event',
+      summary: `event ${event.type}`,
+      ref: id,
+      data: { eventId: id, type: event.type, data: event.data },
+    });
+    const accepted = {
+      id,
+      customer_id: customer.id,
+      type: event.type,
+      occurred_at: inserted.occurred_at,
+      data: event.data,
+    };
+    return { accepted, merged: merged.length > 0 };
+  }
+
+  private async replay(
+    id: string,
+    hash: string,
+    prior: { request_hash: string; result: unknown; routed_at: Date | null },
+    waitMs: number,
+  ): Promise<Accepted> {
+    if (prior.request_hash !== hash) {
+      throw new IntakeError(
+        409,
+        `event ${id} was already accepted with different content; use a new id for a new event`,
+        'id',
+      );
+    }
+    if (prior.routed_at && prior.result) return { receipt: routedReceipt(prior.result), replayed: true };
+    // Accepted earlier and not routed yet (a crash in between, Temporal away, the router busy).
+    const accepted = await this.deps.db
+      .selectFrom('events')
+      .select(['id', 'customer_id', 'type', 'occurred_at', 'data'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    return { receipt: await this.routeWithin(id, accepted, waitMs), replayed: true };
+  }
+
+  /** Enrolls a customer for a scheduled run of a journey; true when they were enrolled. */
+  readonly enrollScheduled: ScheduledEnroll = async (e) => {
+    const { receipt } = await this.accept({ id: e.id, type: e.type, customer: { id: e.customerId }, data: {} });
+    return receipt.enrolled.length > 0;
+  };
+
+  /**
+   * The answer for an accepted event. Without a wait, at once: the router (woken) routes it. With one,
+   * routes it here and waits at most that long (not at all while Temporal was unreachable a moment
+   * ago); the event is accepted either way, and routing goes on when the answer cannot wait for it.
+   */
+  private async routeWithin(eventId: string, known: RoutedEvent, waitMs: number): Promise<EventReceipt> {
+    if (waitMs <= 0) {
+      this.router.nudge();
+      return pendingReceipt(eventId, known.customer_id, 'accepted');
+    }
+    if (this.router.temporalAway()) {
+      return pendingReceipt(
+        eventId,
+        known.customer_id,
+        'accepted',
+        'Temporal unreachable a moment ago; the router routes it',
+      );
+    }
+    const routing = this.router.routeOrDefer(eventId, known).catch((err: unknown) => {
+      this.router.routingFailed('routing an accepted event', err);
+      return pendingReceipt(eventId, known.customer_id, 'accepted', 'routing failed; the router tries again');
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const later = new Promise<EventReceipt>((resolve) => {
+      timer = setTimeout(
+        () =>
+          resolve(
+            pendingReceipt(
+              eventId,
+              known.customer_id,
+              'accepted',
+              `routing takes longer; see GET /v1/events/${eventId}`,
+            ),
+          ),
+        waitMs,
+      );
+    });
+    try {
+      return await Promise.race([routing, later]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Settles enrollments brought together by merged records (router.ts). */
+  settleMerges(customerIds?: string[]): Promise<string[]> {
+    return this.router.settleMerges(customerIds);
+  }
+
+  /** Routes an accepted event, or records why it could not be, for the router to try again. */
+  routeOrDefer(eventId: string): Promise<EventReceipt> {
+    return this.router.routeOrDefer(eventId);
+  }
+
+  /** Routes the accepted events that are due, oldest first, each customer's in order. */
+  routeDue(limit?: number): Promise<number> {
+    return this.router.routeDue(limit);
+  }
+
+  /** Starts the router in the background; stop it before closing the database. */
+  startRouting(everyMs?: number): { stop(): Promise<void> } {
+    return this.router.startRouting(everyMs);
+  }
+
+  /** Routes a parked event again now. */
+  retry(eventId: string): ReturnType<EventRouter['retry']> {
+    return this.router.retry(eventId);
+  }
+
+  /** An event's receipt and status. */
+  receipt(eventId: string): ReturnType<EventRouter['receipt']> {
+    return this.router.receipt(eventId);
+  }
+}

@@ -1,0 +1,559 @@
+/**
+ * Routing: an accepted event enrolls its customer in every published journey whose trigger matches
+ * (the decision is decide.ts), and reaches every running journey of the customer that waits for its
+ * type. Routing is safe to repeat for an event; each customer's events are routed in the order they
+ * were accepted; a failure is recorded and tried again by the router, which parks an event that
+ * keeps failing. Accepting is intake.ts.
+ */
+import {
+  type Client,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdConflictPolicy,
+  WorkflowIdReusePolicy,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
+import { type Selectable, sql } from 'kysely';
+import type { Logger } from 'pino';
+import type { Db } from '../../../activities/db/database';
+import type { EventsTable } from '../../../activities/db/schema';
+import { type KeyLocks, processLocks } from '../../../activities/db/locks';
+import { newId } from '../../../activities/store/ids';
+import { latestVersionNumbers } from '../../../activities/store/journeys';
+import { versionPlan } from '../../../activities/store/versions';
+import { appendTimeline } from '../../../activities/store/timeline';
+import { customerFacts } from '../../../activities/store/facts';
+import { scheduledEventType } from '../../../activities/segments';
+import type { CustomerFacts } from '../../../definitions/facts';
+import type { JourneyPlan } from '../../../definitions/schema/journey';
+import {
+  SA_CUSTOMER,
+  SA_JOURNEY,
+  SA_STEP,
+  SA_VERSION,
+  journeyWorkflowId,
+} from '../../../definitions/search-attributes';
+import { eventsOf, walk } from '../../../definitions/steps';
+import type { EventSignal, JourneyInput } from '../../../workflows/types';
+import { pool } from './pool';
+import { decideEnrollment } from './decide';
+import { settleMerges } from './enrollments';
+import type { EventReceipt } from './schema';
+import { JOURNEY_WORKFLOW, journeyEventSignal, type JourneyWorkflow } from '../../../workflows/messages';
+
+export interface RouterDeps {
+  db: Db;
+  temporal: Client;
+  taskQueue: string;
+  logger: Logger;
+  /** Serialize each customer's routing; default: within this process (see activities/db/locks.ts). */
+  locks?: KeyLocks | undefined;
+}
+
+/** Routing tries an event this many times before it parks it, unless Temporal was away (it waits for that). */
+export const MAX_ROUTE_ATTEMPTS = 5;
+/** After Temporal was found unreachable, requests leave routing to the router this long. */
+const TEMPORAL_AWAY_MS = 5_000;
+/** The longest wait between two tries to route an event. */
+const MAX_ROUTE_BACKOFF_MS = 60_000;
+
+/**
+ * Whether an error says Temporal could not be reached (rather than refused the request): such an
+ * event waits for Temporal to come back and is never parked for it.
+ */
+export function isTemporalUnavailable(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; e && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    // gRPC UNAVAILABLE and DEADLINE_EXCEEDED; a refused connection.
+    if (code === 14 || code === 4 || code === 'ECONNREFUSED') return true;
+    if (
+      e instanceof Error &&
+      /\bUNAVAILABLE\b|No connection established|ECONNREFUSED|Connection dropped/i.test(e.message)
+    )
+      return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** Events of a batch routed at once (each a few queries and a Temporal call). */
+export const ROUTING_CONCURRENCY = 16;
+
+/** What routing reads of an accepted event. */
+export type RoutedEvent = Pick<Selectable<EventsTable>, 'id' | 'customer_id' | 'type' | 'occurred_at' | 'data'>;
+
+export class EventRouter {
+  private readonly perCustomer: KeyLocks;
+
+  constructor(private readonly deps: RouterDeps) {
+    this.perCustomer = deps.locks ?? processLocks();
+  }
+
+  /**
+   * Routes an accepted event: enrollments and signals. Safe to repeat for the same event. `known` is
+   * the event as just accepted, which spares reading it back.
+   */
+  async route(eventId: string, known?: RoutedEvent): Promise<EventReceipt> {
+    const { db } = this.deps;
+    const event =
+      known ??
+      (await db
+        .selectFrom('events')
+        .select(['id', 'customer_id', 'type', 'occurred_at', 'data'])
+        .where('id', '=', eventId)
+        .executeTakeFirstOrThrow());
+    // One router at a time routes a customer's events, in this process and, on PostgreSQL, in all.
+    return this.perCustomer.run(`route:${event.customer_id}`, async () => {
+      // This event and the customer's events not routed yet, in the order they were accepted.
+      const pending = await db
+        .selectFrom('events')
+        .select(['id', 'customer_id', 'type', 'occurred_at', 'data', 'next_route_at', 'seq', 'routed_at', 'result'])
+        .where('customer_id', '=', event.customer_id)
+        .where((eb) =>
+          eb.or([eb('id', '=', eventId), eb.and([eb('routed_at', 'is', null), eb('parked_at', 'is', null)])]),
+        )
+        .orderBy('seq')
+        .execute();
+      const current = pending.find((e) => e.id === eventId);
+      if (!current) throw new Error(`event ${eventId} is not among its customer's events`);
+      if (current.routed_at && current.result) return routedReceipt(current.result);
+      // The customer's events are routed in the order they were accepted: earlier ones not routed yet
+      // go first, here; one that cannot be routed now holds this one back (the router takes both).
+      for (const e of pending.filter((p) => p.seq < current.seq && !p.routed_at)) {
+        const due = !e.next_route_at || e.next_route_at.getTime() <= Date.now();
+        const routed = due
+          ? await this.routeHere(e.id, e).catch((err: unknown) => this.deferRouting(e.id, err))
+          : undefined;
+        if (routed?.status !== 'routed') {
+          return pendingReceipt(eventId, event.customer_id, 'accepted', `waits for event ${e.id} to be routed first`);
+        }
+      }
+      return this.routeHere(eventId, event);
+    });
+  }
+
+  /**
+   * Routes one event not routed yet (the caller read it so, holding the customer's lock), its
+   * customer's earlier ones being routed.
+   */
+  private async routeHere(eventId: string, event: RoutedEvent): Promise<EventReceipt> {
+    const { db } = this.deps;
+    const receipt: EventReceipt = {
+      eventId,
+      customerId: event.customer_id,
+      status: 'routed',
+      enrolled: [],
+      signalled: [],
+      notEnrolled: [],
+    };
+    const journeyEvent = {
+      id: event.id,
+      type: event.type,
+      occurredAt: event.occurred_at.toISOString(),
+      data: event.data,
+    };
+    // The customer's facts (record, consent, metrics) are read once, and only when a condition or
+    // a running journey needs them.
+    let facts: Promise<CustomerFacts> | undefined;
+    const customerNow = () =>
+      (facts ??= db
+        .selectFrom('customers')
+        .selectAll()
+        .where('id', '=', event.customer_id)
+        .executeTakeFirstOrThrow()
+        .then((row) => customerFacts(db, row)));
+
+    // Running journeys of this customer that listen for this event type receive it first, so an
+    // event that ends one journey (a goal, an exit) is seen before it starts another.
+    const running = await db
+      .selectFrom('enrollments')
+      .select(['id', 'journey_id', 'version', 'workflow_id', 'event_id'])
+      .where('customer_id', '=', event.customer_id)
+      .where('status', '=', 'active')
+      .execute();
+    for (const enrollment of running) {
+      // An enrollment this very event started (routing repeated after a crash) does not get it again.
+      if (enrollment.event_id === event.id) continue;
+      const plan = await this.planOf(enrollment.journey_id, enrollment.version);
+      if (!listensTo(plan, event.type)) continue;
+      const signal: EventSignal = { event: journeyEvent, customer: await customerNow() };
+      try {
+        await this.deps.temporal.workflow.getHandle(enrollment.workflow_id).signal(journeyEventSignal, signal);
+        receipt.signalled.push({ journey: enrollment.journey_id, workflowId: enrollment.workflow_id });
+      } catch (err) {
+        // The workflow ended between the read and the signal: nothing is listening any more.
+        // Anything else (Temporal unreachable) leaves the event unrouted, to be routed again.
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        this.deps.logger.debug({ workflowId: enrollment.workflow_id }, 'signal not delivered: the journey has ended');
+      }
+    }
+
+    for (const latest of await latestVersionNumbers(db)) {
+      const published = { ...latest, plan: await this.planOf(latest.journeyId, latest.version) };
+      const def = published.plan.definition;
+      // A scheduled journey enrolls by the events of its runs (see activities/segments.ts).
+      if ((def.trigger.event ?? scheduledEventType(def.journey)) !== event.type) continue;
+      const journey = def.journey;
+
+      // This customer's enrollments in the journey, newest first: the one this event started, if
+      // routing is repeated, and the earlier ones the reentry rule reads.
+      const earlier = await db
+        .selectFrom('enrollments')
+        .select(['id', 'version', 'event_id', 'status', 'ended_at', 'workflow_id'])
+        .where('customer_id', '=', event.customer_id)
+        .where('journey_id', '=', journey)
+        .orderBy('started_at', 'desc')
+        .execute();
+      const decision = decideEnrollment({
+        def,
+        paused: published.status === 'paused',
+        event: journeyEvent,
+        earlier,
+        customer: def.trigger.when ? await customerNow() : undefined,
+        now: new Date(),
+      });
+      if (decision.action === 'refuse') {
+        receipt.notEnrolled.push({ journey, reason: decision.reason });
+        continue;
+      }
+      let enrollment: { id: string; version: number; workflow_id: string; status?: string } | undefined =
+        decision.action === 'resume' ? decision.enrollment : undefined;
+      if (!enrollment) {
+        const id = newId('enr');
+        const workflowId = journeyWorkflowId(journey, event.customer_id, def.entry?.concurrent ? id : undefined);
+        const inserted = await db
+          .insertInto('enrollments')
+          .values({
+            id,
+            customer_id: event.customer_id,
+            journey_id: journey,
+            version: published.version,
+            workflow_id: workflowId,
+            event_id: event.id,
+            status: 'active',
+            current_step: def.steps[0]?.id ?? null,
+            goal_met: false,
+          })
+          .onConflict((oc) => oc.doNothing())
+          .returning(['id', 'version', 'workflow_id'])
+          .executeTakeFirst();
+        if (!inserted) {
+          receipt.notEnrolled.push({ journey, reason: 'already in this journey' });
+          continue;
+        }
+        enrollment = inserted;
+        await appendTimeline(db, {
+          customerId: event.customer_id,
+          at: new Date(),
+          kind: 'enrollment',
+          summary: `entered journey ${journey} (version ${published.version})`,
+          ref: `start:${id}`,
+          data: { journey, version: published.version, enrollment: id, eventId: event.id },
+        });
+      }
+      const { version, workflow_id: workflowId } = enrollment;
+      // Routing repeated after this enrollment's journey ran and ended: nothing to start again.
+      if (enrollment.status !== undefined && enrollment.status !== 'active') {
+        receipt.enrolled.push({ journey, version, workflowId, enrollmentId: enrollment.id });
+        continue;
+      }
+      const plan = version === published.version ? published.plan : await this.planOf(journey, version);
+      const input: JourneyInput = {
+        plan,
+        version,
+        customerId: event.customer_id,
+        enrollmentId: enrollment.id,
+        event: journeyEvent,
+      };
+      try {
+        await this.deps.temporal.workflow.start<JourneyWorkflow>(JOURNEY_WORKFLOW, {
+          taskQueue: this.deps.taskQueue,
+          workflowId,
+          args: [input],
+          // The run carries its enrollment's id, so a start that finds a run going knows whose it is.
+          memo: { enrollmentId: enrollment.id },
+          workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+          workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+          typedSearchAttributes: [
+            { key: SA_JOURNEY, value: journey },
+            { key: SA_VERSION, value: version },
+            { key: SA_CUSTOMER, value: event.customer_id },
+            { key: SA_STEP, value: def.steps[0]?.id ?? 'start' },
+          ],
+        });
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        // A run is going under this id: this enrollment's (routing repeated), or the customer's last
+        // enrollment still ending. A new enrollment never joins the run that is ending: routing
+        // fails for now and is tried again in a moment, when that run has closed.
+        const running = await this.deps.temporal.workflow.getHandle(workflowId).describe();
+        const runFor = running.memo?.enrollmentId;
+        // Runs started before runs carried their enrollment: taken as this one's when routing repeats.
+        const ours = runFor === enrollment.id || (runFor === undefined && decision.action === 'resume');
+        if (!ours) {
+          throw new Error(`the previous run of ${workflowId} is still ending; the new enrollment starts once it has`);
+        }
+      }
+      receipt.enrolled.push({ journey, version, workflowId, enrollmentId: enrollment.id });
+    }
+    await db
+      .updateTable('events')
+      .set({
+        routed_at: new Date(),
+        // The order events were routed in, across processes: each customer's follows their acceptance.
+        routed_seq: sql<number>`nextval('events_routed_order')`,
+        result: JSON.stringify(receipt),
+        parked_at: null,
+        next_route_at: null,
+      })
+      .where('id', '=', eventId)
+      .execute();
+    this.deps.logger.info(
+      { eventId, type: event.type, customerId: event.customer_id, enrolled: receipt.enrolled.map((e) => e.journey) },
+      'event routed',
+    );
+    return receipt;
+  }
+
+  private readonly plans = new Map<string, JourneyPlan>();
+
+  /** A published version's plan; versions never change, so they are kept once read. */
+  private async planOf(journeyId: string, version: number): Promise<JourneyPlan> {
+    const key = `${journeyId}@${version}`;
+    let plan = this.plans.get(key);
+    if (!plan) {
+      plan = await versionPlan(this.deps.db, journeyId, version);
+      if (!plan) throw new Error(`journey ${journeyId} has no version ${version}`);
+      this.plans.set(key, plan);
+    }
+    return plan;
+  }
+
+  /**
+   * Settles enrollments brought together by merged records (all pending merges, or these customers'):
+   * one per journey stays. Returns the enrollments cancelled.
+   */
+  settleMerges(customerIds?: string[]): Promise<string[]> {
+    return settleMerges({ ...this.deps, planOf: (j, v) => this.planOf(j, v) }, customerIds);
+  }
+
+  /** Until when requests leave routing to the router, Temporal having been unreachable just now. */
+  private temporalAwayUntil = 0;
+
+  /** Whether Temporal was found unreachable a moment ago. */
+  temporalAway(): boolean {
+    return Date.now() < this.temporalAwayUntil;
+  }
+
+  /**
+   * Routes an accepted event; when that fails, records the failure, so the router tries again with
+   * backoff (and parks the event after MAX_ROUTE_ATTEMPTS, unless Temporal was only unreachable).
+   * Never throws for a routing failure: the event is accepted either way.
+   */
+  async routeOrDefer(eventId: string, known?: RoutedEvent): Promise<EventReceipt> {
+    try {
+      return await this.route(eventId, known);
+    } catch (err) {
+      return this.deferRouting(eventId, err);
+    }
+  }
+
+  private async deferRouting(eventId: string, err: unknown): Promise<EventReceipt> {
+    const transient = isTemporalUnavailable(err);
+    const message = err instanceof Error ? err.message : String(err);
+    const row = await this.deps.db
+      .selectFrom('events')
+      .select(['customer_id', 'route_attempts'])
+      .where('id', '=', eventId)
+      .executeTakeFirstOrThrow();
+    const attempts = row.route_attempts + 1;
+    const park = !transient && attempts >= MAX_ROUTE_ATTEMPTS;
+    const backoff = Math.min(MAX_ROUTE_BACKOFF_MS, 1000 * 2 ** (attempts - 1));
+    const error = transient ? `Temporal unreachable: ${message}` : message;
+    if (transient) this.temporalAwayUntil = Date.now() + TEMPORAL_AWAY_MS;
+    await this.deps.db
+      .updateTable('events')
+      .set({
+        route_attempts: attempts,
+        route_error: error,
+        next_route_at: new Date(Date.now() + backoff),
+        parked_at: park ? new Date() : null,
+      })
+      .where('id', '=', eventId)
+      .where('routed_at', 'is', null)
+      .execute();
+    this.deps.logger[park ? 'error' : 'warn'](
+      { eventId, customerId: row.customer_id, attempts, transient, err: { message } },
+      park ? 'event parked: routing failed; retry it with `rapport events retry`' : 'routing failed; will try again',
+    );
+    return pendingReceipt(eventId, row.customer_id, park ? 'parked' : 'accepted', error);
+  }
+
+  /** Logs a failure of routing's own machinery (not of one event's routing, which deferRouting records). */
+  routingFailed(what: string, err: unknown): void {
+    this.deps.logger.warn(
+      { err: { message: err instanceof Error ? err.message : String(err) } },
+      `${what} failed; will try again`,
+    );
+  }
+
+  /**
+   * Routes the accepted events that are due, oldest first, several customers at a time and each
+   * customer's in order (a customer whose next event is waiting for a retry waits with it). Returns
+   * how many were routed.
+   */
+  async routeDue(limit = 500): Promise<number> {
+    const rows = await this.deps.db
+      .selectFrom('events')
+      .select(['id', 'customer_id', 'type', 'occurred_at', 'data', 'next_route_at'])
+      .where('routed_at', 'is', null)
+      .where('parked_at', 'is', null)
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
+    const byCustomer = new Map<string, typeof rows>();
+    for (const r of rows) byCustomer.set(r.customer_id, [...(byCustomer.get(r.customer_id) ?? []), r]);
+    let routed = 0;
+    const now = Date.now();
+    await pool([...byCustomer.values()], ROUTING_CONCURRENCY, async (events) => {
+      for (const e of events) {
+        if (e.next_route_at && e.next_route_at.getTime() > now) return;
+        const receipt = await this.routeOrDefer(e.id, e);
+        if (receipt.status !== 'routed') return;
+        routed++;
+      }
+    });
+    return routed;
+  }
+
+  /**
+   * The router: settles pending merges and routes due events every `everyMs`, until stopped. A
+   * failure is logged and tried again on the next round; it never stops the process.
+   */
+  startRouting(everyMs = 500): { stop(): Promise<void> } {
+    let stopped = false;
+    let running = false;
+    let again = false;
+    let timer: NodeJS.Timeout | undefined;
+    let round: Promise<void> = Promise.resolve();
+    const run = async () => {
+      running = true;
+      do {
+        again = false;
+        try {
+          await this.settleMerges();
+          const routed = await this.routeDue();
+          if (routed > 0) this.deps.logger.debug({ routed }, 'routed accepted events');
+        } catch (err) {
+          this.routingFailed('a routing round', err);
+        }
+      } while (again && !stopped);
+      running = false;
+      if (!stopped) {
+        timer = setTimeout(() => {
+          round = run();
+        }, everyMs);
+      }
+    };
+    // Accepted events wake the router at once instead of waiting for its next round.
+    this.wake = () => {
+      if (stopped) return;
+      if (running) {
+        again = true;
+        return;
+      }
+      clearTimeout(timer);
+      round = run();
+    };
+    round = run();
+    return {
+      stop: async () => {
+        stopped = true;
+        this.wake = () => {};
+        clearTimeout(timer);
+        await round;
+      },
+    };
+  }
+
+  /** Wakes the router, when it runs, to route what was just accepted. */
+  nudge(): void {
+    this.wake();
+  }
+
+  private wake: () => void = () => {};
+
+  /** Takes a parked event (or one waiting for its next try) back to be routed now; its receipt. */
+  async retry(eventId: string): Promise<EventReceipt | undefined> {
+    const row = await this.deps.db
+      .updateTable('events')
+      .set({ parked_at: null, next_route_at: null, route_attempts: 0 })
+      .where('id', '=', eventId)
+      .returning(['routed_at', 'result'])
+      .executeTakeFirst();
+    if (!row) return undefined;
+    if (row.routed_at && row.result) return routedReceipt(row.result);
+    return this.routeOrDefer(eventId);
+  }
+
+  /** What became of an event: its status, and once routed, its enrollments and signals. */
+  async receipt(
+    eventId: string,
+  ): Promise<
+    (EventReceipt & { type: string; receivedAt: string; routedAt: string | null; attempts: number }) | undefined
+  > {
+    const row = await this.deps.db
+      .selectFrom('events')
+      .select([
+        'id',
+        'customer_id',
+        'type',
+        'received_at',
+        'routed_at',
+        'result',
+        'parked_at',
+        'route_error',
+        'route_attempts',
+      ])
+      .where('id', '=', eventId)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const base =
+      row.routed_at && row.result
+        ? routedReceipt(row.result)
+        : pendingReceipt(row.id, row.customer_id, row.parked_at ? 'parked' : 'accepted', row.route_error ?? undefined);
+    return {
+      ...base,
+      type: row.type,
+      receivedAt: row.received_at.toISOString(),
+      routedAt: row.routed_at?.toISOString() ?? null,
+      attempts: row.route_attempts,
+    };
+  }
+}
+
+/** A receipt as stored when the event was routed (older ones were stored without a status). */
+export function routedReceipt(stored: unknown): EventReceipt {
+  return { ...(stored as EventReceipt), status: 'routed' };
+}
+
+/** The receipt of an event accepted and not (yet) routed. */
+export function pendingReceipt(
+  eventId: string,
+  customerId: string,
+  status: 'accepted' | 'parked',
+  error?: string,
+): EventReceipt {
+  return { eventId, customerId, status, ...(error ? { error } : {}), enrolled: [], signalled: [], notEnrolled: [] };
+}
+
+/** Whether a journey's running enrollments want events of this type. */
+export function listensTo(plan: JourneyPlan, type: string): boolean {
+  const def = plan.definition;
+  if (def.goal?.event === type || def.exit?.events.includes(type)) return true;
+  let found = false;
+  walk(def.steps, ['steps'], (step) => {
+    if (eventsOf(step).includes(type)) found = true;
+  });
+  return found;
+}

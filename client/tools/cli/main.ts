@@ -1,0 +1,231 @@
+/** The `rapport` command line. Exit codes: 0 done, 1 failed (invalid input, refused by the API), 2 usage. */
+import { Command, Option } from 'commander';
+import { RapportApiError } from '../../sdk';
+import { graphCommand, journeysList, journeysSetStatus, journeysShow, publishCommand } from './journeys';
+import { customersShow, explainCommand } from './customers';
+import { startCommand } from './start';
+import { validateCommand } from './validate';
+import { importCommand } from './import';
+import { simulateCommand } from './simulate';
+import { testCommand } from './test';
+import { eventsRetry, eventsSend, eventsShow, keysCreate, keysList, keysRevoke, tasksComplete, tasksList } from './ops';
+import { SCOPES } from '../../../activities/store/api-keys';
+
+const program = new Command()
+  .name('rapport')
+  .description('Customer journeys as durable, versioned, testable Temporal workflows.')
+  .showHelpAfterError()
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+
+const connection = (cmd: Command) =>
+  cmd
+    .option('--url <url>', 'the Rapport API (default: $RAPPORT_URL or http://127.0.0.1:3000)')
+    .option('--api-key <key>', 'an API key (default: $RAPPORT_API_KEY)');
+
+program
+  .command('start')
+  .description(
+    'Run Rapport: Temporal, the customer database, the worker and the HTTP API (configured by environment variables; see the README)',
+  )
+  .addOption(
+    new Option(
+      '--role <role>',
+      'what this process runs: all; api (the HTTP API and the router); worker (the Temporal worker). Default $RAPPORT_ROLE or all',
+    ).choices(['all', 'api', 'worker']),
+  )
+  .action(startCommand);
+
+program
+  .command('validate')
+  .description('Check journey definitions and report every problem with its line and column')
+  .argument('<files...>', 'journey YAML files')
+  .option('--templates <dir>', 'the templates folder (default: definitions/templates)')
+  .option('--json', 'print the result as JSON')
+  .action(validateCommand);
+
+connection(
+  program
+    .command('publish')
+    .description('Validate journeys and publish each as its next version; shows what changes for the customers inside')
+    .argument('<files...>', 'journey YAML files')
+    .option('--dry-run', 'only show what publishing would change')
+    .option('--templates <dir>', 'the templates folder (default: definitions/templates)')
+    .option('--json', 'print the result as JSON'),
+).action(publishCommand);
+
+program
+  .command('graph')
+  .description('Draw a journey: a Mermaid flowchart, or an HTML page to open in a browser')
+  .argument('<file>', 'a journey YAML file')
+  .option('--format <format>', 'mermaid or html (default: from --out, else mermaid)')
+  .option('--out <file>', 'write to this file instead of the terminal')
+  .option('--templates <dir>', 'the templates folder (default: definitions/templates)')
+  .action(graphCommand);
+
+const journeys = program.command('journeys').description('List, show, pause and resume published journeys');
+connection(
+  journeys.command('list').description('Every journey, its newest version and status').option('--json', 'print JSON'),
+).action(journeysList);
+connection(
+  journeys
+    .command('show')
+    .description('A journey: versions, and where its customers are')
+    .argument('<journey>')
+    .option('--json', 'print JSON'),
+).action(journeysShow);
+connection(
+  journeys
+    .command('pause')
+    .description('Stop new enrollments (customers inside go on)')
+    .argument('<journey>')
+    .option('--json', 'print JSON'),
+).action((id: string, o: { url?: string; apiKey?: string; json?: boolean }) => journeysSetStatus(id, 'pause', o));
+connection(
+  journeys
+    .command('resume')
+    .description('Take new enrollments again')
+    .argument('<journey>')
+    .option('--json', 'print JSON'),
+).action((id: string, o: { url?: string; apiKey?: string; json?: boolean }) => journeysSetStatus(id, 'resume', o));
+
+const customers = program
+  .command('customers')
+  .description('One customer: profile, identities, consent, metrics, journeys, timeline');
+connection(
+  customers
+    .command('show')
+    .description('Everything Rapport knows about a customer')
+    .argument('<customer>', 'id, email or phone')
+    .option('--json', 'print JSON'),
+).action(customersShow);
+
+connection(
+  program
+    .command('explain')
+    .description('Why a customer got, or did not get, each message; where they are and what they wait for')
+    .argument('<customer>', 'id, email or phone')
+    .argument('[journey]', 'only this journey')
+    .option('--json', 'print JSON'),
+).action(explainCommand);
+
+program
+  .command('simulate')
+  .description(
+    'Play a journey out for one customer on the time-skipping server (real workflow, policy and templates; messages captured, nothing sent) and print what happens, in simulated time',
+  )
+  .argument('<journey>', 'the journey YAML file')
+  .requiredOption(
+    '--customer <file|json>',
+    'the customer: a JSON or YAML file, or inline JSON such as \'{"email": "ada@example.com", "firstName": "Ada", "timezone": "Europe/Paris"}\'',
+  )
+  .option(
+    '--events <file|json>',
+    'events at offsets from the enrollment: [{"at": "+2d", "type": "app.activated", "data": {}}]',
+  )
+  .option('--data <json>', 'the data of the event that enrolls the customer')
+  .option('--start <time>', 'when the customer enrolls (ISO 8601; default now)')
+  .option('--templates <dir>', 'the templates folder (default: definitions/templates)')
+  .option('--json', 'print the run as JSON')
+  .action(simulateCommand);
+
+program
+  .command('test')
+  .description(
+    'Run scenario files (<journey>.scenarios.yaml): each scenario plays the journey out on the time-skipping server and checks its expectations',
+  )
+  .argument('[files...]', 'scenario files (default: every one in definitions/journeys and RAPPORT_JOURNEYS_DIRS)')
+  .option('--coverage', 'list the steps and branches no scenario reached')
+  .option('--templates <dir>', 'the templates folder (default: definitions/templates)')
+  .option('--json', 'print the results as JSON')
+  .action(testCommand);
+
+const events = program.command('events').description('Send events to Rapport, and see what became of them');
+connection(
+  events
+    .command('send')
+    .description('Send one event; prints which journeys enrolled the customer and which moved along')
+    .argument('<type>', 'the event type, such as order.placed')
+    .requiredOption(
+      '--customer <ref>',
+      'who: an email, a phone (+E.164), system:id (another system’s id) or a customer id',
+    )
+    .option('--data <json>', 'the event data, a JSON object')
+    .option('--profile <json>', 'profile fields to set, a JSON object such as \'{"firstName": "Ada"}\'')
+    .option('--id <id>', 'the event id (default: a new one); the same id again has no second effect')
+    .option('--json', 'print the receipt as JSON'),
+).action(eventsSend);
+connection(
+  events
+    .command('show')
+    .description('What became of an event: accepted, routed or parked, and why')
+    .argument('<id>', 'the event id')
+    .option('--json', 'print the receipt as JSON'),
+).action(eventsShow);
+connection(
+  events
+    .command('retry')
+    .description('Route a parked event again, after fixing what stopped it')
+    .argument('<id>', 'the event id')
+    .option('--json', 'print the receipt as JSON'),
+).action(eventsRetry);
+
+const tasks = program.command('tasks').description('Tasks the journeys created for people');
+connection(
+  tasks
+    .command('list')
+    .description('Open tasks, by team')
+    .option('--team <team>', 'only this team’s')
+    .option('--status <status>', 'open (default), completed, timed_out or cancelled')
+    .option('--json', 'print JSON'),
+).action(tasksList);
+connection(
+  tasks
+    .command('complete')
+    .description('Complete a task with an outcome; a journey waiting for it goes on')
+    .argument('<id>', 'the task id')
+    .requiredOption('--outcome <outcome>', 'what came of it, such as resolved')
+    .option('--note <note>', 'a note for the record')
+    .option('--json', 'print JSON'),
+).action(tasksComplete);
+
+const keys = program
+  .command('keys')
+  .description('API keys: until the first one exists, the API answers this machine only');
+connection(
+  keys
+    .command('create')
+    .description('Create an API key; it is printed once')
+    .requiredOption('--name <name>', 'who uses it, such as shop-backend')
+    .requiredOption('--scopes <scopes>', `comma-separated: ${SCOPES.join(', ')}`)
+    .option('--json', 'print JSON'),
+).action(keysCreate);
+connection(keys.command('list').description('API keys, never their secrets').option('--json', 'print JSON')).action(
+  keysList,
+);
+connection(
+  keys.command('revoke').description('Revoke an API key').argument('<id>', 'the key id').option('--json', 'print JSON'),
+).action(keysRevoke);
+
+connection(
+  program
+    .command('import')
+    .description(
+      'Load customers or past orders from a CSV or JSON-lines file; bad rows are reported with their line numbers and the rest go in. Imported orders update metrics but enroll nobody.',
+    )
+    .argument('<kind>', 'customers or orders')
+    .argument('<file>', 'a .csv file with a header line, or .jsonl (one JSON object per line)')
+    .option('--format <format>', 'csv or jsonl (default: from the file name)')
+    .option(
+      '--map <pairs>',
+      'rename columns to Rapport fields, such as "cust=externalId,day=occurredAt,amount=total". Fields: customerId, email, phone, externalId, externalSystem, firstName, lastName, timezone, locale, preferredChannel (customers; other columns become attributes); orderId, occurredAt, total, currency, quantity, product, category (orders)',
+    )
+    .option('--system <name>', 'the system external ids come from, such as shop (default: import)')
+    .option('--delimiter <char>', 'the CSV column separator (default: ,)')
+    .option('--batch <rows>', 'rows per request, at most 1000 (default: 500)')
+    .option('--json', 'print the report as JSON'),
+).action(importCommand);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`${err instanceof RapportApiError || err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
