@@ -1,5 +1,5 @@
 import type { StepSpec } from './spec';
-import { noEvents } from './spec';
+import { list, noEvents, noTexts } from './spec';
 
 export const branch: StepSpec<'branch'> = {
   label: () => 'branch',
@@ -16,4 +16,6 @@ export const branch: StepSpec<'branch'> = {
     { name: 'otherwise', path: ['otherwise'], steps: s.otherwise ?? [], edge: 'otherwise', lane: 'otherwise' },
   ],
   events: noEvents,
+  expressions: (s) => list(s.cases).map((_, i) => ({ at: ['cases', i, 'when'], place: 'step', expect: 'bool' })),
+  texts: noTexts,
 };

@@ -7,7 +7,7 @@ import type { Step, StepKind } from '../schema/registry';
 import { branch } from './branch';
 import { exit } from './exit';
 import { send } from './send';
-import type { Arm, PathSeg, StepSpec } from './spec';
+import type { Arm, CheckContext, PathSeg, StepSpec, Written } from './spec';
 import { split } from './split';
 import { task } from './task';
 import { update } from './update';
@@ -15,7 +15,7 @@ import { wait } from './wait';
 import { waitFor } from './wait-for';
 import { webhook } from './webhook';
 
-export type { Arm, PathSeg, StepSpec };
+export type { Arm, CheckContext, PathSeg, StepSpec, Written };
 
 export const stepSpecs = {
   send,
@@ -30,13 +30,22 @@ export const stepSpecs = {
 } satisfies { [K in StepKind]: StepSpec<K> };
 
 /** The specs as functions of any step: each is called with a step of its own kind only. */
-interface AnySpec {
+interface AnySpec extends WrittenSpec {
   shape: StepSpec<StepKind>['shape'];
   label(s: Step): string;
   arms(s: Step): Arm[];
   events(s: Step): string[];
 }
 const specs = stepSpecs as unknown as Record<StepKind, AnySpec>;
+
+/** What the compiler reads of a kind's spec, for a step as written. */
+type WrittenSpec = Pick<StepSpec<StepKind>, 'expressions' | 'texts' | 'exposes' | 'check'>;
+
+/** The spec of a step as written, by its `type`; undefined for a type that is no kind (the schema says so). */
+export function writtenSpec(step: Written): WrittenSpec | undefined {
+  const type = step.type;
+  return typeof type === 'string' && Object.hasOwn(stepSpecs, type) ? specs[type as StepKind] : undefined;
+}
 
 /** A step's spec, applied to it. */
 export function specOf(step: Step): {

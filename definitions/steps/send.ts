@@ -1,9 +1,81 @@
-import type { StepSpec } from './spec';
-import { noArms, noEvents } from './spec';
+import { parseTemplateFile } from '../templates';
+import type { CheckContext, PathSeg, StepSpec, Written } from './spec';
+import { mapping, noArms, noEvents, noExpressions } from './spec';
+
+const MESSAGE_FIELDS = ['subject', 'text', 'html'];
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+/**
+ * The message a send step says, for each channel it may go on: its own block (`email:`, `sms:`), the
+ * step's fields, or a template file. Each must name a template that exists or hold the fields the
+ * channel needs; templates found are kept for the compiled journey and their texts checked.
+ */
+function checkContent(step: Written, path: PathSeg[], context: CheckContext): void {
+  const block = (key: 'email' | 'sms'): Written | undefined =>
+    step[key] && typeof step[key] === 'object' ? mapping(step[key]) : undefined;
+  const needs: { channel: 'email' | 'sms'; content: Written; at: PathSeg[] }[] = [];
+  const channel = step.channel;
+  if (channel === 'email' || channel === 'sms') {
+    const own = block(channel);
+    needs.push({ channel, content: own ?? step, at: own ? [...path, channel] : path });
+  } else if (channel === 'preferred') {
+    for (const c of ['email', 'sms'] as const) {
+      const own = block(c);
+      if (own) needs.push({ channel: c, content: own, at: [...path, c] });
+      else if (text(step.template)) needs.push({ channel: c, content: { template: step.template }, at: path });
+      else
+        context.problem(
+          path,
+          `a send on the preferred channel needs an "${c}:" block (or a template with both an email and an sms file)`,
+        );
+    }
+  } else return; // the schema reports a bad channel
+
+  for (const need of needs) {
+    const name = text(need.content.template);
+    if (name) {
+      const source = context.readTemplate(name, need.channel);
+      if (source === undefined) {
+        context.problem(
+          [...need.at, 'template'],
+          `unknown template "${name}": no definitions/templates/${name}.${need.channel}.yaml`,
+        );
+        continue;
+      }
+      const parsed = parseTemplateFile(source, need.channel);
+      if ('problem' in parsed) {
+        context.problem([...need.at, 'template'], `template ${name}.${need.channel}.yaml: ${parsed.problem}`);
+        continue;
+      }
+      context.keepTemplate(`${need.channel}:${name}`, parsed.template);
+      for (const [key, value] of Object.entries(parsed.template)) {
+        context.checkText([...path, 'template'], value, `template ${name}.${need.channel}.yaml, ${key}: `);
+      }
+    } else if (need.channel === 'email') {
+      if (!text(need.content.subject) || !text(need.content.text)) {
+        context.problem(need.at, 'an email needs a template, or a subject and a text');
+      }
+    } else if (!text(need.content.text)) {
+      context.problem(need.at, 'an sms needs a template or a text');
+    }
+  }
+}
 
 export const send: StepSpec<'send'> = {
   label: (s) => `send ${s.channel}${s.template ? `: ${s.template}` : s.subject ? `: ${s.subject}` : ''}`,
   shape: 'action',
   arms: noArms,
   events: noEvents,
+  expressions: noExpressions,
+  // The message's own fields, on the step or in its channel's block (templates are checked with the content).
+  texts: (s) => [
+    ...MESSAGE_FIELDS.map((key) => [key]),
+    ...['email', 'sms'].flatMap((block) =>
+      s[block] && typeof s[block] === 'object' ? MESSAGE_FIELDS.map((key) => [block, key]) : [],
+    ),
+  ],
+  check: checkContent,
 };

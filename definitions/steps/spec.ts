@@ -4,6 +4,8 @@
  * it waits for. The interpreter's nested paths, the graph, the page, scenario coverage and the
  * router's question "does this journey listen to that event?" are all read from these.
  */
+import type { CelPlace } from '../cel';
+import type { EmailTemplate, SmsTemplate } from '../schema/journey';
 import type { Step, StepKind, StepOf } from '../schema/registry';
 
 export type PathSeg = string | number;
@@ -21,6 +23,33 @@ export interface Arm {
   lane: string;
 }
 
+/**
+ * A step as written in the YAML, before the schema has accepted it: the compiler reads it this way so
+ * that it reports every problem of a file at once, schema errors and the rest.
+ */
+export type Written = Record<string, unknown>;
+
+/** A CEL expression in a step: where it stands (relative to the step), where it is evaluated, what it gives. */
+export interface CelField {
+  at: PathSeg[];
+  place: CelPlace;
+  expect: 'bool' | 'timestamp';
+}
+
+/** What a step kind's own checks get from the compiler. */
+export interface CheckContext {
+  /** Reports a problem at `path` (from the journey's root). */
+  problem(path: PathSeg[], message: string): void;
+  /** The text of a message template file, or undefined when there is none. */
+  readTemplate(name: string, channel: 'email' | 'sms'): string | undefined;
+  /** Keeps a parsed template for the compiled journey, by `<channel>:<name>`. */
+  keepTemplate(key: string, template: EmailTemplate | SmsTemplate): void;
+  /** Checks a Liquid text: it parses and reads only known variables (`where` prefixes the message). */
+  checkText(path: PathSeg[], source: unknown, where?: string): void;
+  /** Whether http:// webhook URLs are accepted. */
+  allowHttpWebhooks: boolean;
+}
+
 export interface StepSpec<K extends StepKind> {
   /** What the step does, in a few words. */
   label(step: StepOf<K>): string;
@@ -30,7 +59,27 @@ export interface StepSpec<K extends StepKind> {
   arms(step: StepOf<K>): Arm[];
   /** The event types it waits for. */
   events(step: StepOf<K>): string[];
+  /** Its CEL expressions, found in the step as written. */
+  expressions(step: Written): CelField[];
+  /** Where its Liquid texts stand in the step as written (each checked by the compiler). */
+  texts(step: Written): PathSeg[][];
+  /** The variable later texts read its result under (`events.<id>`, `tasks.<id>`), if any. */
+  exposes?: 'events' | 'tasks';
+  /** Checks of its own beyond its schema, on the step as written at `path`. */
+  check?(step: Written, path: PathSeg[], context: CheckContext): void;
 }
 
 export const noArms = (): Arm[] => [];
 export const noEvents = (): string[] => [];
+export const noExpressions = (): CelField[] => [];
+export const noTexts = (): PathSeg[][] => [];
+
+/** A field of a written step that is a mapping, or an empty one. */
+export function mapping(value: unknown): Written {
+  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Written) : {};
+}
+
+/** A field of a written step that is a list, or an empty one. */
+export function list(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}

@@ -1,5 +1,5 @@
 import type { StepSpec } from './spec';
-import { noEvents } from './spec';
+import { noEvents, noExpressions, noTexts } from './spec';
 
 export const split: StepSpec<'split'> = {
   label: (s) => `split ${s.paths.map((p) => `${p.name} ${p.weight}`).join(' / ')}`,
@@ -14,4 +14,6 @@ export const split: StepSpec<'split'> = {
       lane: `${p.name} (weight ${p.weight})`,
     })),
   events: noEvents,
+  expressions: noExpressions,
+  texts: noTexts,
 };

@@ -1,5 +1,5 @@
 import type { StepSpec } from './spec';
-import { noEvents } from './spec';
+import { noEvents, noExpressions } from './spec';
 
 export const task: StepSpec<'task'> = {
   label: (s) =>
@@ -20,4 +20,7 @@ export const task: StepSpec<'task'> = {
         ]
       : [],
   events: noEvents,
+  expressions: noExpressions,
+  texts: () => [['title'], ['description']],
+  exposes: 'tasks',
 };

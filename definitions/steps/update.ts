@@ -1,5 +1,5 @@
 import type { StepSpec } from './spec';
-import { noArms, noEvents } from './spec';
+import { mapping, noArms, noEvents, noExpressions } from './spec';
 
 export const update: StepSpec<'update'> = {
   label: (s) =>
@@ -12,4 +12,7 @@ export const update: StepSpec<'update'> = {
   shape: 'action',
   arms: noArms,
   events: noEvents,
+  expressions: noExpressions,
+  // Attribute values are Liquid, rendered with the customer's facts.
+  texts: (s) => Object.keys(mapping(mapping(s.set).attributes)).map((key) => ['set', 'attributes', key]),
 };

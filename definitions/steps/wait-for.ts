@@ -1,4 +1,5 @@
 import type { StepSpec } from './spec';
+import { noTexts } from './spec';
 
 export const waitFor: StepSpec<'wait_for'> = {
   label: (s) => `wait for ${s.event} (at most ${s.timeout})`,
@@ -14,4 +15,8 @@ export const waitFor: StepSpec<'wait_for'> = {
     },
   ],
   events: (s) => [s.event],
+  // Evaluated against each event of the type, which it reads as `event`.
+  expressions: (s) => (s.when !== undefined ? [{ at: ['when'], place: 'wait_for', expect: 'bool' }] : []),
+  texts: noTexts,
+  exposes: 'events',
 };

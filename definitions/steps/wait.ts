@@ -1,6 +1,6 @@
 import { durationMs, formatDuration } from '../duration';
 import type { StepSpec } from './spec';
-import { noArms, noEvents } from './spec';
+import { noArms, noEvents, noTexts } from './spec';
 
 export const wait: StepSpec<'wait'> = {
   label: (s) =>
@@ -12,4 +12,7 @@ export const wait: StepSpec<'wait'> = {
   shape: 'wait',
   arms: noArms,
   events: noEvents,
+  // A computed time: evaluated when the step starts, with the customer's and the event's facts.
+  expressions: (s) => (s.until_expr !== undefined ? [{ at: ['until_expr'], place: 'step', expect: 'timestamp' }] : []),
+  texts: noTexts,
 };

@@ -123,3 +123,46 @@ test('the graph draws each way out with its label, and a holdout goes straight o
   expect(graph).toContain('s_done(["done: exit: finished"])');
   expect(graph).not.toMatch(/s_done -->/);
 });
+
+test("the compiler checks each kind's CEL and Liquid where its spec says they stand", () => {
+  // One mistake in each place a kind declares: every one is reported, at its own path.
+  const bad = `
+journey: bad-texts
+name: Bad texts
+category: service
+trigger: { event: order.placed }
+steps:
+  - { id: hello, type: send, channel: email, subject: "Hi {{ customer.nickname }}", text: Hello }
+  - { id: late, type: wait, until_expr: "customer.lastOrderAt +" }
+  - id: vip
+    type: branch
+    cases:
+      - { when: "customer.metrics.orderCount >", steps: [] }
+  - { id: activated, type: wait_for, event: app.activated, timeout: 3d, when: "event.data.os ==" }
+  - { id: call, type: task, team: success, title: "Call {{ tasks.nobody.outcome }}" }
+  - { id: tag, type: update, set: { attributes: { tier: "{{ customer.tier" } } }
+  - { id: notify, type: webhook, url: "http://example.com/hook", body: "{{ event.nothing }}" }
+`;
+  const result = compileJourney(bad, 'bad.yaml', {
+    readTemplate: () => undefined,
+    liquid: {
+      check: (s) => (s.includes('{{') && !s.includes('}}') ? 'unclosed output' : undefined),
+      variables: (s) => [...s.matchAll(/\{\{\s*([\w.]+)/g)].map((m) => m[1]!.split('.')),
+    },
+  });
+  expect(result.ok).toBe(false);
+  const paths = result.ok ? [] : result.problems.map((p) => p.path);
+  expect(paths).toEqual([
+    'steps[0].subject',
+    'steps[1].until_expr',
+    'steps[2].cases[0].when',
+    'steps[3].when',
+    'steps[4].title',
+    'steps[5].set.attributes.tier',
+    'steps[6].url',
+    'steps[6].body',
+  ]);
+  // The kinds without CEL or Liquid declare none.
+  expect(stepSpecs.exit.expressions({}).length + stepSpecs.exit.texts({}).length).toBe(0);
+  expect(stepSpecs.split.expressions({}).length + stepSpecs.split.texts({}).length).toBe(0);
+});

@@ -1,0 +1,174 @@
+/**
+ * The compiler from a journey's YAML to a validated plan. It reports every problem in a file at once,
+ * each with its line and column, its path (`steps[3].sms.text`) and what was expected.
+ *
+ * Pure: file access comes in through `CompileOptions`, so workflow code may import this module.
+ */
+import { isMap, LineCounter, parseDocument } from 'yaml';
+import { checkCel, type CelPlace } from '../cel';
+import { journeyDefinition, type EmailTemplate, type JourneyDefinition, type SmsTemplate } from '../schema/journey';
+import type { Step } from '../schema/registry';
+import { walk, writtenSpec, type CheckContext } from '../steps';
+import type { TemplateChannel } from '../templates';
+import { describeIssue, formatPath, Locator, type PathSeg, valueAt } from './locate';
+import { unknownVariable } from './texts';
+import { walkSteps } from './written';
+
+export interface Problem {
+  file: string;
+  line: number;
+  column: number;
+  /** Where in the definition: `steps[3].on_timeout[0].sms.text`; empty for the file as a whole. */
+  path: string;
+  message: string;
+}
+
+export interface CompileOptions {
+  /** The text of `definitions/templates/<name>.<channel>.yaml`, or undefined when there is none. */
+  readTemplate(name: string, channel: TemplateChannel): string | undefined;
+  /** Liquid, supplied by the caller (the engine lives outside this pure module). */
+  liquid?: {
+    /** The parse problem of a template, or undefined. */
+    check(source: string): string | undefined;
+    /** The variable paths a template reads, such as ['customer', 'firstName']. */
+    variables(source: string): (string | number)[][];
+  };
+  /** Accept http:// webhook URLs (for tests and private networks; https is the rule). */
+  allowHttpWebhooks?: boolean;
+}
+
+interface CompiledJourney {
+  definition: JourneyDefinition;
+  templates: Record<string, EmailTemplate | SmsTemplate>;
+}
+
+export type CompileResult = { ok: true; journey: CompiledJourney } | { ok: false; problems: Problem[] };
+
+export function formatProblem(p: Problem): string {
+  return `${p.file}:${p.line}:${p.column}: ${p.path ? `${p.path}: ` : ''}${p.message}`;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+export function compileJourney(source: string, file: string, options: CompileOptions): CompileResult {
+  const lines = new LineCounter();
+  const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const loc = new Locator(doc, lines);
+  const problems: Problem[] = [];
+  const add = (path: readonly PathSeg[], message: string, at = loc.at(path)) =>
+    problems.push({ file, ...at, path: formatPath(path), message });
+
+  for (const err of doc.errors) {
+    const { line, col } = lines.linePos(err.pos[0]);
+    problems.push({ file, line, column: col, path: '', message: `YAML: ${err.message.split('\n')[0]}` });
+  }
+  if (problems.length > 0) return { ok: false, problems };
+  if (!isMap(doc.contents)) {
+    add([], 'expected a journey: a mapping with journey, name, category, trigger and steps');
+    return { ok: false, problems };
+  }
+  const data: unknown = doc.toJS();
+
+  const parsed = journeyDefinition.safeParse(data);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      for (const d of describeIssue(issue, data)) {
+        add(d.path, d.message, d.key !== undefined ? loc.key(d.path.slice(0, -1), d.key) : loc.at(d.path));
+      }
+    }
+  }
+
+  // Checks across steps and each kind's own, on the data as written so that they are reported
+  // alongside schema errors.
+  const written = data as Record<string, unknown>;
+  const visits = walkSteps(written.steps, ['steps']).map((v) => ({ ...v, spec: writtenSpec(v.step) }));
+  const seen = new Map<string, string>();
+  for (const { step, path } of visits) {
+    const id = str(step.id);
+    if (!id) continue;
+    const first = seen.get(id);
+    if (first) add([...path, 'id'], `duplicate step id "${id}": already used at ${first}`);
+    else seen.set(id, formatPath(path));
+  }
+  checkUnreachable(written.steps, ['steps'], add);
+
+  // CEL: the journey's own expressions, then each step's.
+  const expressions: { path: PathSeg[]; place: CelPlace; expect: 'bool' | 'timestamp' }[] = [
+    { path: ['trigger', 'when'], place: 'trigger', expect: 'bool' },
+    { path: ['trigger', 'segment'], place: 'segment', expect: 'bool' },
+    { path: ['goal', 'when'], place: 'goal', expect: 'bool' },
+    ...visits.flatMap(({ step, path, spec }) =>
+      (spec?.expressions(step) ?? []).map((e) => ({ ...e, path: [...path, ...e.at] })),
+    ),
+  ];
+  for (const e of expressions) {
+    const expression = str(valueAt(data, e.path));
+    if (!expression) continue;
+    const problem = checkCel(expression, e.place, e.expect);
+    if (problem) add(e.path, `CEL: ${problem.message}`, loc.inScalar(e.path, problem.offset));
+  }
+
+  // Liquid: each text parses and reads only variables that exist, results of steps included.
+  const known = { events: new Set<string>(), tasks: new Set<string>() };
+  for (const { step, spec } of visits) {
+    if (spec?.exposes && typeof step.id === 'string') known[spec.exposes].add(step.id);
+  }
+  const liquid = options.liquid;
+  const checkText = (path: PathSeg[], text: unknown, where = '') => {
+    if (!liquid || typeof text !== 'string') return;
+    const problem = liquid.check(text);
+    if (problem) return void add(path, `${where}Liquid: ${problem}`);
+    for (const segments of liquid.variables(text)) {
+      const unknown = unknownVariable(segments, known);
+      if (unknown) return void add(path, `${where}${unknown}`);
+    }
+  };
+
+  const templates: CompiledJourney['templates'] = {};
+  const context: CheckContext = {
+    problem: (path, message) => add(path, message),
+    readTemplate: (name, channel) => options.readTemplate(name, channel),
+    keepTemplate: (key, template) => {
+      templates[key] = template;
+    },
+    checkText,
+    allowHttpWebhooks: options.allowHttpWebhooks ?? false,
+  };
+  for (const { step, path, spec } of visits) {
+    if (!spec) continue; // the schema reports an unknown kind
+    for (const at of spec.texts(step)) checkText([...path, ...at], valueAt(step, at));
+    spec.check?.(step, path, context);
+  }
+
+  if (problems.length > 0 || !parsed.success) {
+    problems.sort((a, b) => a.line - b.line || a.column - b.column);
+    return { ok: false, problems };
+  }
+  return { ok: true, journey: { definition: parsed.data, templates } };
+}
+
+function checkUnreachable(list: unknown, path: PathSeg[], add: (p: PathSeg[], m: string) => void): void {
+  if (!Array.isArray(list)) return;
+  const exitAt = list.findIndex((s) => s && typeof s === 'object' && (s as Record<string, unknown>).type === 'exit');
+  if (exitAt >= 0 && exitAt < list.length - 1) {
+    const exitId = str((list[exitAt] as Record<string, unknown>).id) ?? `step ${exitAt}`;
+    add([...path, exitAt + 1], `unreachable: this step comes after the exit step "${exitId}"`);
+  }
+  list.forEach((s, i) => {
+    if (!s || typeof s !== 'object') return;
+    for (const [key, value] of Object.entries(s as Record<string, unknown>)) {
+      if (Array.isArray(value)) checkUnreachable(value, [...path, i, key], add);
+    }
+  });
+}
+
+/** Calls `visit` for every step, nested ones included, with its path. */
+export function forEachStep(
+  steps: readonly Step[],
+  path: PathSeg[],
+  visit: (step: Step, path: PathSeg[]) => void,
+): void {
+  walk(steps, path, (step, at) => visit(step, at));
+}

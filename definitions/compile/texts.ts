@@ -1,0 +1,48 @@
+/** The variables a Liquid text in a journey may read. */
+import { CUSTOMER_FIELDS, METRIC_FIELDS } from '../facts';
+import { closest } from '../suggest';
+
+const CUSTOMER_FIELD_NAMES = Object.keys(CUSTOMER_FIELDS);
+const METRIC_FIELD_NAMES = Object.keys(METRIC_FIELDS);
+const EVENT_FIELDS = ['id', 'type', 'occurredAt', 'data'];
+
+/** Checks the variables a template reads; returns the first unknown one, described. */
+export function unknownVariable(
+  segments: (string | number)[],
+  known: { events: Set<string>; tasks: Set<string> },
+): string | undefined {
+  const [root, second, third] = segments.map(String);
+  const guess = (word: string | undefined, options: readonly string[]) => {
+    const g = word ? closest(word, options) : undefined;
+    return g ? `; did you mean "${g}"?` : '';
+  };
+  switch (root) {
+    case 'customer':
+      if (second !== undefined && !CUSTOMER_FIELD_NAMES.includes(second))
+        return `unknown variable customer.${second}${guess(second, CUSTOMER_FIELD_NAMES)}`;
+      if (second === 'metrics' && third !== undefined && !METRIC_FIELD_NAMES.includes(third))
+        return `unknown variable customer.metrics.${third}${guess(third, METRIC_FIELD_NAMES)}`;
+      return undefined;
+    case 'event':
+      return second !== undefined && !EVENT_FIELDS.includes(second)
+        ? `unknown variable event.${second}${guess(second, EVENT_FIELDS)}`
+        : undefined;
+    case 'events':
+      return second !== undefined && !known.events.has(second)
+        ? `unknown variable events.${second}: no wait_for step has that id${guess(second, [...known.events])}`
+        : undefined;
+    case 'tasks':
+      return second !== undefined && !known.tasks.has(second)
+        ? `unknown variable tasks.${second}: no task step has that id${guess(second, [...known.tasks])}`
+        : undefined;
+    case 'journey':
+      return second !== undefined && !['id', 'version', 'enrolledAt', 'name'].includes(second)
+        ? `unknown variable journey.${second}`
+        : undefined;
+    case 'now':
+    case 'unsubscribeUrl':
+      return undefined;
+    default:
+      return `unknown variable ${root ?? ''}${guess(root, ['customer', 'event', 'events', 'tasks', 'journey', 'now', 'unsubscribeUrl'])}; templates can read customer, event, events, tasks, journey, now and unsubscribeUrl`;
+  }
+}
