@@ -4,7 +4,7 @@
  */
 import type { Db } from '../db/database';
 import type { JourneyPlan } from '../../definitions/schema/journey';
-import { forEachStep } from '../../definitions/compile';
+import { walk } from '../../definitions/steps';
 
 interface MessageExplanation {
   step: string;
@@ -55,11 +55,7 @@ export async function explainCustomer(
     const plan = version?.definition as JourneyPlan | undefined;
     const sends: { id: string; channel: string }[] = [];
     if (plan)
-      forEachStep(
-        plan.definition.steps,
-        ['steps'],
-        (s) => s.type === 'send' && sends.push({ id: s.id, channel: s.channel }),
-      );
+      walk(plan.definition.steps, ['steps'], (s) => s.type === 'send' && sends.push({ id: s.id, channel: s.channel }));
     const mine = timeline.filter((t) => {
       const d = t.data as { journey?: string };
       return d.journey === e.journey_id && t.at >= e.started_at && (!e.ended_at || t.at <= e.ended_at);

@@ -1,6 +1,6 @@
 import type { Db } from '../db/database';
 import type { JourneyPlan } from '../../definitions/schema/journey';
-import { forEachStep } from '../../definitions/compile';
+import { walk } from '../../definitions/steps';
 
 export interface VersionInfo {
   version: number;
@@ -47,7 +47,7 @@ export interface PublishImpact {
 
 function stepIds(plan: JourneyPlan): string[] {
   const ids: string[] = [];
-  forEachStep(plan.definition.steps, ['steps'], (s) => ids.push(s.id));
+  walk(plan.definition.steps, ['steps'], (s) => ids.push(s.id));
   return ids;
 }
 

@@ -7,8 +7,7 @@
 import { isMap, LineCounter, parseDocument } from 'yaml';
 import { checkCel, type CelPlace } from '../cel';
 import { journeyDefinition, type EmailTemplate, type JourneyDefinition, type SmsTemplate } from '../schema/journey';
-import type { Step } from '../schema/registry';
-import { walk, writtenSpec, type CheckContext } from '../steps';
+import { writtenSpec, type CheckContext } from '../steps';
 import type { TemplateChannel } from '../templates';
 import { describeIssue, formatPath, Locator, type PathSeg, valueAt } from './locate';
 import { unknownVariable } from './texts';
@@ -162,13 +161,4 @@ function checkUnreachable(list: unknown, path: PathSeg[], add: (p: PathSeg[], m:
       if (Array.isArray(value)) checkUnreachable(value, [...path, i, key], add);
     }
   });
-}
-
-/** Calls `visit` for every step, nested ones included, with its path. */
-export function forEachStep(
-  steps: readonly Step[],
-  path: PathSeg[],
-  visit: (step: Step, path: PathSeg[]) => void,
-): void {
-  walk(steps, path, (step, at) => visit(step, at));
 }

@@ -1,7 +1,7 @@
 import { log } from '@temporalio/workflow';
 import { evaluateCondition } from '../../definitions/cel';
 import type { BranchStep } from '../../definitions/schema/steps/branch';
-import { NEXT, type StepContext, type StepResult } from './context';
+import { takeArm, type StepContext, type StepResult } from './context';
 
 export async function runBranch(step: BranchStep, ctx: StepContext): Promise<StepResult> {
   // The record is read afresh: conditions see the customer as they are now.
@@ -15,9 +15,9 @@ export async function runBranch(step: BranchStep, ctx: StepContext): Promise<Ste
     }
     if (holds) {
       ctx.record(step.id, { kind: 'branch', case: i + 1 }, `case ${i + 1}: ${c.when}`);
-      return c.steps.length ? { enter: ['cases', i, 'steps'] } : NEXT;
+      return takeArm(step, `case ${i + 1}`);
     }
   }
   ctx.record(step.id, { kind: 'branch', case: null }, step.otherwise ? 'otherwise' : 'no case held');
-  return step.otherwise?.length ? { enter: ['otherwise'] } : NEXT;
+  return takeArm(step, 'otherwise');
 }

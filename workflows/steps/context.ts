@@ -1,5 +1,7 @@
 import type { CustomerFacts, Facts } from '../../definitions/facts';
 import type { JourneyDefinition } from '../../definitions/schema/journey';
+import type { Step } from '../../definitions/schema/registry';
+import { armsOf } from '../../definitions/steps';
 import type { acts as Acts } from '../activities';
 import type { JourneyInput, JourneyMemory, JourneyState, PathSeg, StepOutcome, StepOutcomeKind } from '../types';
 
@@ -29,6 +31,16 @@ export interface StepContext {
 /** `next`: go on; `exit`: end the enrollment; `enter`: run the nested list at this path (relative to the step). */
 export type StepResult = { next: true } | { exit: string } | { enter: PathSeg[] };
 export const NEXT: StepResult = { next: true };
+
+/**
+ * Takes the way out of `step` named `name` in its kind's spec (`case 1`, `otherwise`, `path a`,
+ * `on_event`, `on_timeout`): into its steps, or on to the next step when it has none.
+ */
+export function takeArm(step: Step, name: string): StepResult {
+  const arm = armsOf(step).find((a) => a.name === name);
+  if (!arm) throw new Error(`step ${step.id} has no way out named "${name}"`);
+  return arm.path && arm.steps.length > 0 ? { enter: arm.path } : NEXT;
+}
 
 /** The record's one-word outcome, as timelines and explain show it. */
 export function outcomeKind(o: StepOutcome): StepOutcomeKind {

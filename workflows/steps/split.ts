@@ -1,5 +1,5 @@
 import type { SplitStep } from '../../definitions/schema/steps/split';
-import { NEXT, type StepContext, type StepResult } from './context';
+import { takeArm, type StepContext, type StepResult } from './context';
 
 /** FNV-1a: a stable hash, so the assignment is the same on replay, after continue-as-new, anywhere. */
 function unitHash(text: string): number {
@@ -36,5 +36,5 @@ export async function runSplit(step: SplitStep, ctx: StepContext): Promise<StepR
     at: new Date().toISOString(),
   });
   ctx.record(step.id, { kind: 'split', path: path.name }, path.name);
-  return path.steps?.length ? { enter: ['paths', i, 'steps'] } : NEXT;
+  return takeArm(step, `path ${path.name}`);
 }

@@ -1,6 +1,6 @@
 import { durationMs } from '../../definitions/duration';
 import type { TaskStep } from '../../definitions/schema/steps/task';
-import { NEXT, type StepContext, type StepResult } from './context';
+import { NEXT, takeArm, type StepContext, type StepResult } from './context';
 
 export async function runTask(step: TaskStep, ctx: StepContext): Promise<StepResult> {
   const facts = ctx.facts();
@@ -46,5 +46,5 @@ export async function runTask(step: TaskStep, ctx: StepContext): Promise<StepRes
     { kind: 'task', status: 'timeout', taskId, outcome: null },
     `not completed within ${step.wait.timeout}`,
   );
-  return step.wait.on_timeout?.length ? { enter: ['wait', 'on_timeout'] } : NEXT;
+  return takeArm(step, 'on_timeout');
 }

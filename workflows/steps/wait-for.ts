@@ -2,7 +2,7 @@ import { log } from '@temporalio/workflow';
 import { evaluateCondition } from '../../definitions/cel';
 import { durationMs } from '../../definitions/duration';
 import type { WaitForStep } from '../../definitions/schema/steps/wait-for';
-import { NEXT, type StepContext, type StepResult } from './context';
+import { NEXT, takeArm, type StepContext, type StepResult } from './context';
 
 /**
  * Matches the earliest event received since enrollment that no earlier wait_for consumed: a
@@ -34,12 +34,12 @@ export async function runWaitFor(step: WaitForStep, ctx: StepContext): Promise<S
     memory.events[step.id] = matched.event;
     memory.inbox = memory.inbox.filter((e) => e !== matched);
     ctx.record(step.id, { kind: 'wait_for', status: 'event', event: step.event }, step.event);
-    return step.on_event?.length ? { enter: ['on_event'] } : NEXT;
+    return takeArm(step, 'on_event');
   }
   ctx.record(
     step.id,
     { kind: 'wait_for', status: 'timeout', event: step.event },
     `no ${step.event} within ${step.timeout}`,
   );
-  return step.on_timeout?.length ? { enter: ['on_timeout'] } : NEXT;
+  return takeArm(step, 'on_timeout');
 }
