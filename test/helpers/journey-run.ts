@@ -4,8 +4,12 @@
  * channels, no API. What a fake receives is kept, and its answers can be set per test, so each step
  * kind is tested on its own in test/workflows/<kind>.test.ts.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import type { Activities, FinishRequest, SendOutcome, SendRequest } from '../../activities';
 import type { TaskRequest, UpdateRequest } from '../../activities/journey-records';
@@ -17,6 +21,7 @@ import { compileJourney } from '../../definitions/compile';
 import type { CustomerFacts } from '../../definitions/facts';
 import { JOURNEY_WORKFLOW, type JourneyWorkflow } from '../../workflows/messages';
 import type { JourneyResult, StepOutcome } from '../../workflows/types';
+import { projectRoot } from '../../paths';
 
 /** What the fake activities were asked, in order. */
 interface Calls {
@@ -64,6 +69,8 @@ export interface RunOptions {
   data?: Record<string, unknown>;
   /** Answers of the fake activities, instead of the defaults (a send is sent, a webhook answers 200). */
   activities?: Partial<Activities>;
+  /** Continue as new after this many steps (the interpreter's own bound is Temporal's suggestion). */
+  maxStepsPerRun?: number;
   /** Runs while the journey runs: signal it, let time pass. */
   during?: (handle: WorkflowHandle<JourneyWorkflow>, env: TestWorkflowEnvironment) => Promise<void>;
 }
@@ -141,13 +148,44 @@ export async function runJourney(env: TestWorkflowEnvironment, source: string, o
             occurredAt: new Date().toISOString(),
             data: options.data ?? {},
           },
+          ...(options.maxStepsPerRun !== undefined ? { maxStepsPerRun: options.maxStepsPerRun } : {}),
         },
       ],
     });
     await options.during?.(handle, env);
-    return handle.result();
+    const result = await handle.result();
+    if (process.env.RAPPORT_RECORD_HISTORIES === '1')
+      await recordHistories(env, handle.workflowId, handle.firstExecutionRunId);
+    return result;
   });
   return { result, calls, outcomes: result.history.map((h) => ({ stepId: h.stepId, result: h.result })) };
+}
+
+/**
+ * RAPPORT_RECORD_HISTORIES=1 writes the history of each run of the journey (each run after
+ * continue-as-new too) to test/fixtures/histories/latest/, named `kinds--<test>`, which
+ * test/integration/replay.test.ts replays against the current interpreter: each step kind's paths
+ * are guarded as the built-in journeys' are.
+ */
+async function recordHistories(env: TestWorkflowEnvironment, workflowId: string, firstRunId: string): Promise<void> {
+  const dir = path.join(projectRoot, 'test', 'fixtures', 'histories', 'latest');
+  fs.mkdirSync(dir, { recursive: true });
+  const test = expect.getState();
+  const name = `${path.basename(test.testPath ?? '', '.test.ts')}-${test.currentTestName ?? ''}`
+    .replace(/[^a-z0-9]+/gi, '-')
+    .toLowerCase()
+    .slice(0, 60);
+  // The first run, then each run it continued as, by the run id its last event names.
+  let runId: string | undefined = firstRunId;
+  for (let run = 1; runId; run++) {
+    const history: temporal.api.history.v1.IHistory = await env.client.workflow
+      .getHandle(workflowId, runId)
+      .fetchHistory();
+    const last = history.events?.[history.events.length - 1];
+    runId = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+    const suffix = run > 1 || runId ? `--run-${run}` : '';
+    fs.writeFileSync(path.join(dir, `kinds--${name}${suffix}.json`), historyToJSON(history));
+  }
 }
 
 /** A journey around `steps` (YAML, indented as a list under `steps:`). */

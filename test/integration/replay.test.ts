@@ -9,7 +9,8 @@ import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { projectRoot } from '../../paths';
 import { workflowBundle } from '../helpers/temporal';
 
-// One folder per interpreter behaviour that running journeys may have started under: `latest`, and
+// One folder per interpreter behaviour that running journeys may have started under: `latest` (the
+// built-in journeys' paths, and each step kind's from the fast tier), and
 // the ones before a patch: `records-as-activities` (before records became local activities) and
 // `before-goal-window` (before an enrollment whose steps ran out listened for its goal).
 const dir = path.join(projectRoot, 'test', 'fixtures', 'histories');
@@ -25,22 +26,27 @@ const histories = sets.flatMap((set) =>
     })),
 );
 
-test('every set of recorded histories covers every built-in journey', () => {
+test('every set of recorded histories covers every built-in journey, and the latest every step kind', () => {
   expect(sets.sort()).toEqual(['before-goal-window', 'latest', 'records-as-activities']);
+  const builtins = ['complaint-recovery', 'cross-sell', 'onboarding', 'prospect-conversion'];
   for (const set of sets) {
     const journeys = new Set(
       histories
         .filter((h) => h.workflowId.startsWith(`${set}/`))
         .map((h) => h.workflowId.split('/')[1]!.split('--')[0]),
     );
+    // `kinds`: the fast tier's runs of each step kind on its own (test/helpers/journey-run.ts).
     expect([set, ...[...journeys].sort()]).toEqual([
       set,
-      'complaint-recovery',
-      'cross-sell',
-      'onboarding',
-      'prospect-conversion',
+      ...(set === 'latest' ? [...builtins, 'kinds'].sort() : builtins),
     ]);
   }
+  const kinds = histories.filter((h) => h.workflowId.startsWith('latest/kinds--')).map((h) => h.workflowId);
+  for (const kind of ['branch', 'exit', 'send', 'split', 'task', 'update', 'wait-', 'wait-for', 'webhook']) {
+    expect(kinds.some((k) => k.startsWith(`latest/kinds--${kind}`))).toBe(true);
+  }
+  // The paths the built-in journeys do not take: an until_expr, a holdout, continue-as-new (each run).
+  expect(kinds.filter((k) => /until-expr|held-out|continue-as-new/.test(k)).length).toBeGreaterThanOrEqual(5);
 });
 
 test('new journeys run their records as local activities: markers, not activity tasks', () => {
