@@ -5,19 +5,23 @@
 import { z } from 'zod';
 import type { Db } from '../db/database';
 
+/** The most lines one order may have. */
+const MAX_ORDER_LINES = 500;
+
 export const orderData = z.object({
-  orderId: z.string().min(1, 'expected the order id in data.orderId'),
+  orderId: z.string().min(1, 'expected the order id in data.orderId').max(200, 'expected at most 200 characters'),
   total: z.number({ error: 'expected the order total in data.total' }).nonnegative(),
   currency: z.string().length(3).optional(),
   lines: z
     .array(
       z.object({
-        product: z.string().min(1),
-        category: z.string().min(1).optional(),
+        product: z.string().min(1).max(200, 'expected at most 200 characters'),
+        category: z.string().min(1).max(100, 'expected at most 100 characters').optional(),
         quantity: z.number().int().positive().optional(),
         price: z.number().nonnegative().optional(),
       }),
     )
+    .max(MAX_ORDER_LINES, `expected at most ${MAX_ORDER_LINES} lines in an order`)
     .optional(),
 });
 

@@ -9,7 +9,8 @@ export const webhook: StepSpec<'webhook'> = {
   expressions: noExpressions,
   texts: () => [['body']],
   check(s, path, context) {
-    if (!context.allowHttpWebhooks && typeof s.url === 'string' && s.url.startsWith('http://')) {
+    // By the URL's scheme as parsed, whatever its case (`HTTP://` is http too).
+    if (!context.allowHttpWebhooks && typeof s.url === 'string' && URL.parse(s.url)?.protocol === 'http:') {
       context.problem(
         [...path, 'url'],
         'expected an https:// URL (http is allowed only where configured for private networks)',

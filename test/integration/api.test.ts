@@ -180,6 +180,17 @@ describe('customers, orders and enrollments', () => {
     expect(body.timeline.filter((t) => t.summary === 'event order.placed')).toHaveLength(1);
   });
 
+  test('an order with more lines than an order may have is refused at once, saying where', async () => {
+    const lines = Array.from({ length: 501 }, (_, i) => ({ product: `p-${i}`, price: 1 }));
+    const order = { customer: { email: 'bulk@example.com' }, orderId: 'O-BIG', total: 501, lines };
+    const res = await stack.api.inject({ method: 'POST', url: '/v1/orders', payload: order });
+    expect(res.statusCode).toBe(422);
+    expect(res.body).toContain('expected at most 500 lines in an order');
+    // Nothing of it was kept: the customer it named does not exist.
+    const view = await stack.api.inject({ method: 'GET', url: '/v1/customers/bulk@example.com' });
+    expect(view.statusCode).toBe(404);
+  });
+
   test('a journey lists its customers with where each is; one can be taken out', async () => {
     const r = await stack.sendEvent({ id: 'upgrade-2', type: 'plan.upgraded', customer: { email: 'out@example.com' } });
     const handle = new Client({ connection: env.connection, namespace: env.namespace ?? 'default' }).workflow.getHandle(

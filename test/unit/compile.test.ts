@@ -212,6 +212,15 @@ test.each<[string, string, Partial<Problem>]>([
       message: 'got "fax"; expected one of "email", "sms", "preferred"',
     },
   ],
+  [
+    'a webhook over http, whatever the case of its scheme',
+    journey(`  - id: hook\n    type: webhook\n    url: HTTP://crm.example.com/hook`),
+    {
+      line: 8,
+      path: 'steps[0].url',
+      message: 'expected an https:// URL (http is allowed only where configured for private networks)',
+    },
+  ],
   ['broken YAML', 'journey: x\nsteps: [\n', { line: 3, column: 1, message: expect.stringMatching(/^YAML: /) }],
 ])('%s', (_name, source, expected) => {
   const found = problems(source);
