@@ -211,6 +211,28 @@ export class ConfigError extends Error {
   }
 }
 
+/** Settings whose value is a secret: a problem with one names it, never shows it. */
+const SECRET_SETTINGS = new Set([
+  'TEMPORAL_API_KEY',
+  'RAPPORT_UNSUBSCRIBE_SECRET',
+  'RAPPORT_UNSUBSCRIBE_PREVIOUS_SECRETS',
+  'TWILIO_AUTH_TOKEN',
+]);
+
+/**
+ * A bad value as a problem may show it: a secret's only by its length, a URL's without the password
+ * it may hold (`postgres://rapport:***@db/rapport`), the rest as given.
+ */
+function shown(name: string, value: string): string {
+  if (SECRET_SETTINGS.has(name)) return `a value of ${value.length} characters, not shown`;
+  const url = URL.parse(value);
+  if (url?.password) {
+    url.password = '***';
+    return JSON.stringify(url.href);
+  }
+  return JSON.stringify(value);
+}
+
 export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const input = Object.fromEntries(Object.keys(configSchema.shape).map((k) => [k, env[k]]));
   const result = configSchema.safeParse(input);
@@ -219,7 +241,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
       result.error.issues.map((i) => {
         const name = String(i.path[0] ?? '');
         const value = env[name];
-        return `${name}: ${i.message}${value !== undefined ? ` (got ${JSON.stringify(value)})` : ''}`;
+        return `${name}: ${i.message}${value !== undefined ? ` (got ${shown(name, value)})` : ''}`;
       }),
     );
   }

@@ -76,6 +76,28 @@ test('Twilio needs the account, its token and a sender; each mistake is named', 
   expect(c.TWILIO_FROM).toBe('+15005550006');
 });
 
+test('a problem with a secret names the setting and never shows the secret', () => {
+  const problem = (env: NodeJS.ProcessEnv): string => {
+    try {
+      parseConfig(env);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    throw new Error('expected a configuration problem');
+  };
+  const short = problem({ RAPPORT_UNSUBSCRIBE_SECRET: 'hunter2-hunter2' });
+  expect(short).toMatch(
+    /RAPPORT_UNSUBSCRIBE_SECRET: expected at least 32 characters.*\(got a value of 15 characters, not shown\)/,
+  );
+  expect(short).not.toContain('hunter2');
+  // A URL keeps what helps (its scheme, host, user) and loses its password.
+  const url = problem({ DATABASE_URL: 'mysql://rapport:s3cr3t-pass@db:3306/rapport' });
+  expect(url).toContain('(got "mysql://rapport:***@db:3306/rapport")');
+  expect(url).not.toContain('s3cr3t-pass');
+  // Other values are shown as given, to say what was wrong.
+  expect(problem({ RAPPORT_PORT: 'eighty' })).toContain('(got "eighty")');
+});
+
 test('an unsubscribe secret is long enough, and without one a secret is generated once and kept', () => {
   expect(() => parseConfig({ RAPPORT_UNSUBSCRIBE_SECRET: 'short' })).toThrow(
     /RAPPORT_UNSUBSCRIBE_SECRET: expected at least 32 characters/,
