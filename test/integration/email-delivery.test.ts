@@ -121,20 +121,36 @@ test('a marketing email arrives with From, Reply-To, its Message-ID, both parts 
   expect(page.body).toContain('<form method="post"><button type="submit">Unsubscribe</button></form>');
   expect(await consentFor(stack.db, customerId, 'email')).toMatchObject({ marketing: true });
 
-  // The mailbox provider's one-click POST takes the customer off marketing email at once.
+  // The mailbox provider's one-click POST takes the customer off marketing email at once, whatever
+  // form its body takes (RFC 8058 allows multipart/form-data as well as a urlencoded form).
+  const boundary = '----rapport-test-boundary';
   const post = await stack.api.inject({
     method: 'POST',
     url: path,
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    payload: 'List-Unsubscribe=One-Click',
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    payload: `--${boundary}\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n--${boundary}--\r\n`,
   });
   expect(post.statusCode).toBe(200);
   expect(await consentFor(stack.db, customerId, 'email')).toMatchObject({ marketing: false });
   expect((await timeline(customerId)).map((t) => t.summary)).toContain(
     'email marketing consent withdrawn (one-click, unsubscribe)',
   );
-  // A repeat is harmless.
+  // A repeat is harmless, in any form.
   expect((await stack.api.inject({ method: 'POST', url: path })).statusCode).toBe(200);
+  const urlencoded = await stack.api.inject({
+    method: 'POST',
+    url: path,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: 'List-Unsubscribe=One-Click',
+  });
+  expect(urlencoded.statusCode).toBe(200);
+  const text = await stack.api.inject({
+    method: 'POST',
+    url: path,
+    headers: { 'content-type': 'text/plain' },
+    payload: 'List-Unsubscribe=One-Click',
+  });
+  expect(text.statusCode).toBe(200);
 
   // The next marketing email is not sent: the withdrawal is what is on record.
   const again = await stack.sendEvent({

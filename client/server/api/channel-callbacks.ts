@@ -186,13 +186,20 @@ function registerChannelRoutes(
     );
   });
 
-  // One click: mailbox providers post List-Unsubscribe=One-Click here; the page's button posts nothing.
+  // One click: mailbox providers post List-Unsubscribe=One-Click here, as a urlencoded form or as
+  // multipart/form-data (RFC 8058 allows both) or otherwise; the page's button posts nothing. The
+  // signed token is what authorizes: any body is taken, kept as text when it is not a form.
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
   app.post('/u/:token', async (req, reply) => {
     const token = verifiedToken(req, reply);
     if (!token) return reply;
     const customer = await getCustomer(db, token.c);
     if (customer) {
-      const oneClick = (req.body as Record<string, unknown> | undefined)?.['List-Unsubscribe'] === 'One-Click';
+      const body = req.body;
+      const oneClick =
+        typeof body === 'string'
+          ? /List-Unsubscribe"?\s*(=|\r?\n\r?\n)\s*One-Click/.test(body)
+          : (body as Record<string, unknown> | undefined)?.['List-Unsubscribe'] === 'One-Click';
       await recordConsent(
         db,
         customer.id,
