@@ -72,7 +72,12 @@ type Checked = { refused: string } | { address: string; family: number };
 export async function checkTarget(url: URL, policy: WebhookPolicy): Promise<Checked> {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const hostPort = url.port ? `${host}:${url.port}` : host;
-  if (!policy.allowHosts.includes(host) && !policy.allowHosts.includes(hostPort)) {
+  // A host alone allows its scheme's own port; another port must be listed with it (host:port).
+  const defaultPort = url.protocol === 'http:' ? '80' : '443';
+  const allowed = url.port
+    ? policy.allowHosts.includes(hostPort)
+    : policy.allowHosts.includes(host) || policy.allowHosts.includes(`${host}:${defaultPort}`);
+  if (!allowed) {
     return { refused: `host ${hostPort} is not on the webhook allow-list (RAPPORT_WEBHOOK_HOSTS)` };
   }
   const addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await lookup(host, { all: true });
