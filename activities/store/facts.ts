@@ -43,20 +43,60 @@ export async function customerMetrics(db: Db, customerId: string): Promise<Custo
  * not once per event: with many customers, a scan of all orders for each event was the intake's cost.
  */
 const RECOMMENDATION_TTL_MS = 60_000;
+/** How many sets of categories are kept at most: the least recently computed go first. */
+const RECOMMENDATIONS_KEPT = 1_000;
 
-type Kept = Map<string, { at: number; category: Promise<string | null> }>;
+/**
+ * Results kept for a while, at most `max` of them: past `ttlMs` one is computed again, and when
+ * full the oldest goes, so keys that come from customers' data (sets of categories) cannot grow
+ * the process without bound.
+ */
+export class RecentResults<V> {
+  private readonly kept = new Map<string, { at: number; value: V }>();
 
-const recommendations = new WeakMap<Db, Kept>();
+  constructor(
+    private readonly max: number,
+    private readonly ttlMs: number,
+  ) {}
+
+  get size(): number {
+    return this.kept.size;
+  }
+
+  get(key: string, now: number): V | undefined {
+    const kept = this.kept.get(key);
+    if (!kept) return undefined;
+    if (now - kept.at < this.ttlMs) return kept.value;
+    this.kept.delete(key);
+    return undefined;
+  }
+
+  set(key: string, value: V, now: number): void {
+    // Deleted first, so the key is the newest in the map's order (which is insertion order).
+    this.kept.delete(key);
+    this.kept.set(key, { at: now, value });
+    for (const oldest of this.kept.keys()) {
+      if (this.kept.size <= this.max) break;
+      this.kept.delete(oldest);
+    }
+  }
+
+  delete(key: string): void {
+    this.kept.delete(key);
+  }
+}
+
+const recommendations = new WeakMap<Db, RecentResults<Promise<string | null>>>();
 
 function recommendFor(db: Db, categories: string[]): Promise<string | null> {
   let cache = recommendations.get(db);
-  if (!cache) recommendations.set(db, (cache = new Map() as Kept));
+  if (!cache) recommendations.set(db, (cache = new RecentResults(RECOMMENDATIONS_KEPT, RECOMMENDATION_TTL_MS)));
   const key = JSON.stringify(categories);
   const now = Date.now();
-  const kept = cache.get(key);
-  if (kept && now - kept.at < RECOMMENDATION_TTL_MS) return kept.category;
+  const kept = cache.get(key, now);
+  if (kept) return kept;
   const category = recommendFromCategories(db, categories);
-  cache.set(key, { at: now, category });
+  cache.set(key, category, now);
   // A failed query is not kept.
   category.catch(() => cache.delete(key));
   return category;

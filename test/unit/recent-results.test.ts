@@ -1,0 +1,23 @@
+/** The recommendation cache: bounded in size and in age, so customers' data cannot grow it for ever. */
+import { RecentResults } from '../../activities/store/facts';
+
+test('keeps at most its bound, dropping the least recently set first', () => {
+  const recent = new RecentResults<number>(3, 60_000);
+  for (let i = 0; i < 10_000; i++) recent.set(`set-${i}`, i, 0);
+  expect(recent.size).toBe(3);
+  expect(recent.get('set-9999', 1)).toBe(9999);
+  expect(recent.get('set-0', 1)).toBeUndefined();
+  // Setting a kept key again makes it the newest: the next one in pushes out another.
+  recent.set('set-9997', 1, 2);
+  recent.set('new', 2, 3);
+  expect(recent.get('set-9997', 4)).toBe(1);
+  expect(recent.get('set-9998', 4)).toBeUndefined();
+});
+
+test('a result past its age is computed again, and is no longer kept', () => {
+  const recent = new RecentResults<string>(10, 60_000);
+  recent.set('rock', 'jazz', 1_000);
+  expect(recent.get('rock', 60_999)).toBe('jazz');
+  expect(recent.get('rock', 61_000)).toBeUndefined();
+  expect(recent.size).toBe(0);
+});
