@@ -298,6 +298,47 @@ describe('API keys', () => {
     expect(scoped.json<{ detail: string }>().detail).toBe('this API key lacks the scope customers:read');
     expect((await stack.api.inject({ method: 'GET', url: '/v1/keys', headers: auth(shop.key) })).statusCode).toBe(403);
 
+    // A key that sends events cannot change where a customer is reached, or their consent, through an
+    // event's profile, nor in a batch or an order; a name it may set. Nothing of a refused request
+    // is accepted.
+    const tries = [
+      { url: '/v1/events', payload: { ...event, id: 'keyed-2', profile: { email: 'attacker@example.com' } } },
+      { url: '/v1/events', payload: { ...event, id: 'keyed-3', profile: { phone: '+15005550009' } } },
+      {
+        url: '/v1/events',
+        payload: { ...event, id: 'keyed-4', profile: { consent: { email: { marketing: true } } } },
+      },
+      {
+        url: '/v1/events',
+        payload: {
+          events: [
+            { ...event, id: 'keyed-5' },
+            { ...event, id: 'keyed-6', profile: { email: 'x@example.com' } },
+          ],
+        },
+      },
+      {
+        url: '/v1/orders',
+        payload: { customer: event.customer, orderId: 'K-1', total: 1, profile: { phone: '+15005550009' } },
+      },
+    ];
+    for (const attempt of tries) {
+      const res = await stack.api.inject({ method: 'POST', ...attempt, headers: auth(shop.key) });
+      expect(res.statusCode).toBe(403);
+      expect(res.json<{ detail: string }>().detail).toMatch(
+        /needs the customers:write scope \((events\[1\]\.)?profile\.(email|phone|consent)\)/,
+      );
+    }
+    const stored = await stack.db.selectFrom('events').select('id').where('id', 'like', 'keyed-%').execute();
+    expect(stored.map((e) => e.id)).toEqual(['keyed-1']);
+    const named = await stack.api.inject({
+      method: 'POST',
+      url: '/v1/events',
+      headers: auth(shop.key),
+      payload: { ...event, id: 'keyed-7', profile: { firstName: 'Kay' } },
+    });
+    expect(named.statusCode).toBe(202);
+
     // Stored hashed: the secret is nowhere in the database.
     const rows = await stack.db.selectFrom('api_keys').selectAll().execute();
     const secret = shop.key.slice(`rk_${shop.id}_`.length);

@@ -1,6 +1,7 @@
 /** Events in: one or a batch, orders, and imports of a customer base. */
 import { z } from 'zod';
 import { IMPORT_BATCH_MAX, importCustomers, importOrders } from '../../../../activities/store/imports';
+import { allows } from '../../../../activities/store/api-keys';
 import { orderData } from '../../../../activities/store/orders';
 import { IntakeError, MAX_WAIT_MS, ROUTED_WAIT_MS } from '../../events/intake';
 import {
@@ -10,6 +11,7 @@ import {
   incomingEvent,
   profileFields,
 } from '../../events/schema';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type App, noValidation } from '../app';
 import { sendProblem, zodErrors } from '../problems';
 import type { ApiDeps } from '../server';
@@ -89,6 +91,32 @@ function problemOf(err: unknown) {
   throw err;
 }
 
+/**
+ * The fields of an event's profile that change how Rapport reaches a customer, or whether it may
+ * (their address, their number, their consent): a key that may only send events cannot change them;
+ * they need `customers:write`. Without keys (open on this machine), nothing is refused.
+ */
+const CONTACT_FIELDS = ['email', 'phone', 'consent'] as const;
+
+function refusedContactChange(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  profiles: { at: string; profile: Record<string, unknown> | undefined }[],
+): FastifyReply | undefined {
+  const key = req.apiKey;
+  if (!key || allows(key.scopes, 'customers:write')) return undefined;
+  const fields = profiles.flatMap(({ at, profile }) =>
+    CONTACT_FIELDS.filter((f) => profile?.[f] !== undefined).map((f) => `${at}profile.${f}`),
+  );
+  if (fields.length === 0) return undefined;
+  return sendProblem(
+    reply,
+    403,
+    'Forbidden',
+    `changing a customer's email, phone or consent needs the customers:write scope (${fields.join(', ')}); nothing was accepted`,
+  );
+}
+
 export function eventRoutes(app: App, deps: ApiDeps): void {
   const maxBytes = deps.eventMaxBytes ?? DEFAULT_EVENT_MAX_BYTES;
   // One event, or a batch: {"events": [...]}. A batch is validated whole first (a bad event anywhere
@@ -122,6 +150,12 @@ export function eventRoutes(app: App, deps: ApiDeps): void {
             zodErrors(parsed.error),
           );
         }
+        const refused = refusedContactChange(
+          req,
+          reply,
+          parsed.data.events.map((e, i) => ({ at: `events[${i}].`, profile: e.profile })),
+        );
+        if (refused) return refused;
         // An event over the size limit is refused on its own; the others go in.
         const oversized = parsed.data.events.map((e) => tooLarge(e, maxBytes));
         const fitting = parsed.data.events.filter((_, i) => !oversized[i]);
@@ -150,6 +184,8 @@ export function eventRoutes(app: App, deps: ApiDeps): void {
           zodErrors(parsed.error),
         );
       }
+      const refused = refusedContactChange(req, reply, [{ at: '', profile: parsed.data.profile }]);
+      if (refused) return refused;
       const header = req.headers['idempotency-key'];
       try {
         const { receipt, replayed } = await deps.intake.accept(
@@ -214,6 +250,8 @@ export function eventRoutes(app: App, deps: ApiDeps): void {
       const big = tooLarge(req.body, maxBytes);
       if (big) return sendProblem(reply, big.status, big.title, big.detail);
       const { id, customer, occurredAt, profile, ...data } = req.body;
+      const refused = refusedContactChange(req, reply, [{ at: '', profile }]);
+      if (refused) return refused;
       try {
         const { receipt, replayed } = await deps.intake.accept(
           {
