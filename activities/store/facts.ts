@@ -5,6 +5,7 @@ import type { Db } from '../db/database';
 import type { CustomerRow } from '../db/schema';
 import { allConsent } from './consent';
 import { toCustomerView } from './customers';
+import { RecentResults } from '../recent-results';
 
 export async function customerMetrics(db: Db, customerId: string): Promise<CustomerMetrics> {
   const totals = await db
@@ -45,46 +46,6 @@ export async function customerMetrics(db: Db, customerId: string): Promise<Custo
 const RECOMMENDATION_TTL_MS = 60_000;
 /** How many sets of categories are kept at most: the least recently computed go first. */
 const RECOMMENDATIONS_KEPT = 1_000;
-
-/**
- * Results kept for a while, at most `max` of them: past `ttlMs` one is computed again, and when
- * full the oldest goes, so keys that come from customers' data (sets of categories) cannot grow
- * the process without bound.
- */
-export class RecentResults<V> {
-  private readonly kept = new Map<string, { at: number; value: V }>();
-
-  constructor(
-    private readonly max: number,
-    private readonly ttlMs: number,
-  ) {}
-
-  get size(): number {
-    return this.kept.size;
-  }
-
-  get(key: string, now: number): V | undefined {
-    const kept = this.kept.get(key);
-    if (!kept) return undefined;
-    if (now - kept.at < this.ttlMs) return kept.value;
-    this.kept.delete(key);
-    return undefined;
-  }
-
-  set(key: string, value: V, now: number): void {
-    // Deleted first, so the key is the newest in the map's order (which is insertion order).
-    this.kept.delete(key);
-    this.kept.set(key, { at: now, value });
-    for (const oldest of this.kept.keys()) {
-      if (this.kept.size <= this.max) break;
-      this.kept.delete(oldest);
-    }
-  }
-
-  delete(key: string): void {
-    this.kept.delete(key);
-  }
-}
 
 const recommendations = new WeakMap<Db, RecentResults<Promise<string | null>>>();
 

@@ -7,9 +7,9 @@
 import { isMap, LineCounter, parseDocument } from 'yaml';
 import { checkCel, type CelPlace } from '../cel';
 import { journeyDefinition, type EmailTemplate, type JourneyDefinition, type SmsTemplate } from '../schema/journey';
-import { writtenSpec, type CheckContext } from '../steps';
+import { text, writtenSpec, type CheckContext, type PathSeg } from '../steps';
 import type { TemplateChannel } from '../templates';
-import { describeIssue, formatPath, Locator, type PathSeg, valueAt } from './locate';
+import { describeIssue, formatPath, Locator, valueAt } from './locate';
 import { unknownVariable } from './texts';
 import { walkSteps } from './written';
 
@@ -47,10 +47,6 @@ export function formatProblem(p: Problem): string {
   return `${p.file}:${p.line}:${p.column}: ${p.path ? `${p.path}: ` : ''}${p.message}`;
 }
 
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v.length > 0 ? v : undefined;
-}
-
 export function compileJourney(source: string, file: string, options: CompileOptions): CompileResult {
   const lines = new LineCounter();
   const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
@@ -85,7 +81,7 @@ export function compileJourney(source: string, file: string, options: CompileOpt
   const visits = walkSteps(written.steps, ['steps']).map((v) => ({ ...v, spec: writtenSpec(v.step) }));
   const seen = new Map<string, string>();
   for (const { step, path } of visits) {
-    const id = str(step.id);
+    const id = text(step.id);
     if (!id) continue;
     const first = seen.get(id);
     if (first) add([...path, 'id'], `duplicate step id "${id}": already used at ${first}`);
@@ -103,7 +99,7 @@ export function compileJourney(source: string, file: string, options: CompileOpt
     ),
   ];
   for (const e of expressions) {
-    const expression = str(valueAt(data, e.path));
+    const expression = text(valueAt(data, e.path));
     if (!expression) continue;
     const problem = checkCel(expression, e.place, e.expect);
     if (problem) add(e.path, `CEL: ${problem.message}`, loc.inScalar(e.path, problem.offset));
@@ -115,11 +111,11 @@ export function compileJourney(source: string, file: string, options: CompileOpt
     if (spec?.exposes && typeof step.id === 'string') known[spec.exposes].add(step.id);
   }
   const liquid = options.liquid;
-  const checkText = (path: PathSeg[], text: unknown, where = '') => {
-    if (!liquid || typeof text !== 'string') return;
-    const problem = liquid.check(text);
+  const checkText = (path: PathSeg[], source: unknown, where = '') => {
+    if (!liquid || typeof source !== 'string') return;
+    const problem = liquid.check(source);
     if (problem) return void add(path, `${where}Liquid: ${problem}`);
-    for (const segments of liquid.variables(text)) {
+    for (const segments of liquid.variables(source)) {
       const unknown = unknownVariable(segments, known);
       if (unknown) return void add(path, `${where}${unknown}`);
     }
@@ -152,7 +148,7 @@ function checkUnreachable(list: unknown, path: PathSeg[], add: (p: PathSeg[], m:
   if (!Array.isArray(list)) return;
   const exitAt = list.findIndex((s) => s && typeof s === 'object' && (s as Record<string, unknown>).type === 'exit');
   if (exitAt >= 0 && exitAt < list.length - 1) {
-    const exitId = str((list[exitAt] as Record<string, unknown>).id) ?? `step ${exitAt}`;
+    const exitId = text((list[exitAt] as Record<string, unknown>).id) ?? `step ${exitAt}`;
     add([...path, exitAt + 1], `unreachable: this step comes after the exit step "${exitId}"`);
   }
   list.forEach((s, i) => {

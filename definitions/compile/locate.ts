@@ -6,9 +6,8 @@ import { isMap, type Document, type LineCounter, type Node as YamlNode } from 'y
 import type { z } from 'zod';
 import { journeyDefinition } from '../schema/journey';
 import { stepKinds } from '../schema/registry';
+import type { PathSeg } from '../steps';
 import { closest } from '../suggest';
-
-export type PathSeg = string | number;
 
 export function formatPath(path: readonly PathSeg[]): string {
   let out = '';

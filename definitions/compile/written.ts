@@ -1,5 +1,5 @@
 /** A journey as written, walked before the schema has accepted it, however malformed the rest is. */
-import type { PathSeg } from './locate';
+import type { PathSeg } from '../steps';
 
 export interface StepVisit {
   step: Record<string, unknown>;

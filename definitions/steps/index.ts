@@ -16,6 +16,7 @@ import { waitFor } from './wait-for';
 import { webhook } from './webhook';
 
 export type { Arm, CheckContext, PathSeg, StepSpec, Written };
+export { text } from './spec';
 
 export const stepSpecs = {
   send,

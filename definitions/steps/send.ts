@@ -1,12 +1,8 @@
 import { parseTemplateFile } from '../templates';
 import type { CheckContext, PathSeg, StepSpec, Written } from './spec';
-import { mapping, noArms, noEvents, noExpressions } from './spec';
+import { mapping, noArms, noEvents, noExpressions, text } from './spec';
 
 const MESSAGE_FIELDS = ['subject', 'text', 'html'];
-
-function text(value: unknown): string | undefined {
-  return typeof value === 'string' && value.length > 0 ? value : undefined;
-}
 
 /**
  * The message a send step says, for each channel it may go on: its own block (`email:`, `sms:`), the

@@ -79,6 +79,11 @@ export function mapping(value: unknown): Written {
   return value && typeof value === 'object' && !Array.isArray(value) ? (value as Written) : {};
 }
 
+/** A field of a written step that is text, or undefined when it is not, or empty. */
+export function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
 /** A field of a written step that is a list, or an empty one. */
 export function list(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];

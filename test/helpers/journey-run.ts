@@ -4,12 +4,9 @@
  * channels, no API. What a fake receives is kept, and its answers can be set per test, so each step
  * kind is tested on its own in test/workflows/<kind>.test.ts.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import type { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import type { Activities, FinishRequest, SendOutcome, SendRequest } from '../../activities';
 import type { TaskRequest, UpdateRequest } from '../../activities/journey-records';
@@ -21,7 +18,7 @@ import { compileJourney } from '../../definitions/compile';
 import type { CustomerFacts } from '../../definitions/facts';
 import { JOURNEY_WORKFLOW, type JourneyWorkflow } from '../../workflows/messages';
 import type { JourneyResult, StepOutcome } from '../../workflows/types';
-import { projectRoot } from '../../paths';
+import { historyName, recordHistories, recordingHistories } from './histories';
 
 /** What the fake activities were asked, in order. */
 interface Calls {
@@ -154,38 +151,15 @@ export async function runJourney(env: TestWorkflowEnvironment, source: string, o
     });
     await options.during?.(handle, env);
     const result = await handle.result();
-    if (process.env.RAPPORT_RECORD_HISTORIES === '1')
-      await recordHistories(env, handle.workflowId, handle.firstExecutionRunId);
+    // Each step kind's paths are guarded by the replay test as the built-in journeys' are.
+    if (recordingHistories) {
+      const test = expect.getState();
+      const name = historyName(`${path.basename(test.testPath ?? '', '.test.ts')}-${test.currentTestName ?? ''}`);
+      await recordHistories(env.client, handle.workflowId, `kinds--${name}`, handle.firstExecutionRunId);
+    }
     return result;
   });
   return { result, calls, outcomes: result.history.map((h) => ({ stepId: h.stepId, result: h.result })) };
-}
-
-/**
- * RAPPORT_RECORD_HISTORIES=1 writes the history of each run of the journey (each run after
- * continue-as-new too) to test/fixtures/histories/latest/, named `kinds--<test>`, which
- * test/integration/replay.test.ts replays against the current interpreter: each step kind's paths
- * are guarded as the built-in journeys' are.
- */
-async function recordHistories(env: TestWorkflowEnvironment, workflowId: string, firstRunId: string): Promise<void> {
-  const dir = path.join(projectRoot, 'test', 'fixtures', 'histories', 'latest');
-  fs.mkdirSync(dir, { recursive: true });
-  const test = expect.getState();
-  const name = `${path.basename(test.testPath ?? '', '.test.ts')}-${test.currentTestName ?? ''}`
-    .replace(/[^a-z0-9]+/gi, '-')
-    .toLowerCase()
-    .slice(0, 60);
-  // The first run, then each run it continued as, by the run id its last event names.
-  let runId: string | undefined = firstRunId;
-  for (let run = 1; runId; run++) {
-    const history: temporal.api.history.v1.IHistory = await env.client.workflow
-      .getHandle(workflowId, runId)
-      .fetchHistory();
-    const last = history.events?.[history.events.length - 1];
-    runId = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
-    const suffix = run > 1 || runId ? `--run-${run}` : '';
-    fs.writeFileSync(path.join(dir, `kinds--${name}${suffix}.json`), historyToJSON(history));
-  }
 }
 
 /** A journey around `steps` (YAML, indented as a list under `steps:`). */

@@ -2,15 +2,12 @@
  * The four built-in journeys, every path, on the time-skipping server: which messages go out and
  * when, which tasks are created, and what changes on the customer's record.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { projectRoot } from '../../paths';
 import type { JourneyResult } from '../../workflows/types';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';
 import { eventually } from '../helpers/eventually';
+import { historyName, recordHistories, recordingHistories } from '../helpers/histories';
 
 let env: TestWorkflowEnvironment;
 let stack: TestStack;
@@ -51,24 +48,12 @@ function workflowOf(receipt: Awaited<ReturnType<typeof send>>, journey: string):
   return e.workflowId;
 }
 
-// RAPPORT_RECORD_HISTORIES=1 writes the history of every path driven here to
-// test/fixtures/histories/latest/, which test/integration/replay.test.ts replays against the current
-// interpreter in every run. Before an interpreter change that new journeys see (a patch), move
-// latest/ to a folder named for the old behaviour, so histories of both kinds stay guarded.
+// Histories of every path driven here are kept with RAPPORT_RECORD_HISTORIES=1 (../helpers/histories.ts).
 afterEach(async () => {
-  const recording = process.env.RAPPORT_RECORD_HISTORIES === '1';
   for (const { journey, workflowId } of driven.splice(0)) {
-    if (!recording) continue;
-    const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
-    const dir = path.join(projectRoot, 'test', 'fixtures', 'histories', 'latest');
-    fs.mkdirSync(dir, { recursive: true });
-    const name = `${journey}--${expect
-      .getState()
-      .currentTestName!.replace(/^[a-z-]+ /, '')
-      .replace(/[^a-z0-9]+/gi, '-')
-      .toLowerCase()
-      .slice(0, 60)}`;
-    fs.writeFileSync(path.join(dir, `${name}.json`), historyToJSON(history));
+    if (!recordingHistories) continue;
+    const test = expect.getState().currentTestName!.replace(/^[a-z-]+ /, '');
+    await recordHistories(env.client, workflowId, `${journey}--${historyName(test)}`);
   }
 });
 

@@ -137,20 +137,15 @@ test('a marketing email arrives with From, Reply-To, its Message-ID, both parts 
   );
   // A repeat is harmless, in any form.
   expect((await stack.api.inject({ method: 'POST', url: path })).statusCode).toBe(200);
-  const urlencoded = await stack.api.inject({
-    method: 'POST',
-    url: path,
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    payload: 'List-Unsubscribe=One-Click',
-  });
-  expect(urlencoded.statusCode).toBe(200);
-  const text = await stack.api.inject({
-    method: 'POST',
-    url: path,
-    headers: { 'content-type': 'text/plain' },
-    payload: 'List-Unsubscribe=One-Click',
-  });
-  expect(text.statusCode).toBe(200);
+  for (const type of ['application/x-www-form-urlencoded', 'text/plain']) {
+    const repeat = await stack.api.inject({
+      method: 'POST',
+      url: path,
+      headers: { 'content-type': type },
+      payload: 'List-Unsubscribe=One-Click',
+    });
+    expect(repeat.statusCode).toBe(200);
+  }
 
   // The next marketing email is not sent: the withdrawal is what is on record.
   const again = await stack.sendEvent({

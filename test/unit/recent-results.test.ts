@@ -1,5 +1,5 @@
 /** The recommendation cache: bounded in size and in age, so customers' data cannot grow it for ever. */
-import { RecentResults } from '../../activities/store/facts';
+import { RecentResults } from '../../activities/recent-results';
 
 test('keeps at most its bound, dropping the least recently set first', () => {
   const recent = new RecentResults<number>(3, 60_000);
