@@ -111,16 +111,18 @@ export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
     },
 
     async updateCustomer(req: UpdateRequest): Promise<string> {
-      // Applied once: a retry after the change was written finds it on the timeline.
+      const row = await getCustomer(db, req.customerId);
+      if (!row) throw ApplicationFailure.nonRetryable(`no customer ${req.customerId}`, 'CustomerNotFound');
+      // Applied once: a retry after the change was written finds it on the timeline (by the index
+      // on customer, kind and ref; written under the record that stays, as below).
       const done = await db
         .selectFrom('timeline')
         .select('summary')
+        .where('customer_id', '=', row.id)
         .where('kind', '=', 'change')
         .where('ref', '=', req.changeKey)
         .executeTakeFirst();
       if (done) return done.summary.replace(/ \([^)]*\)$/, '');
-      const row = await getCustomer(db, req.customerId);
-      if (!row) throw ApplicationFailure.nonRetryable(`no customer ${req.customerId}`, 'CustomerNotFound');
       const vars = await variables(db, row.id, req.facts);
       const attributes: Record<string, unknown> = {};
       for (const [key, value] of Object.entries(req.set?.attributes ?? {})) {

@@ -29,7 +29,7 @@ import {
   reclaimSend,
   recordOutcome,
 } from './store/ledger';
-import { activeSuppression, consentFor, recentSends, suppress } from './store/consent';
+import { activeSuppression, addressSuppression, consentFor, recentSends, suppress } from './store/consent';
 import { decide, DEFAULT_POLICY, type PolicySettings } from './policy';
 import { appendTimeline } from './store/timeline';
 
@@ -149,7 +149,9 @@ export function createMessaging(deps: MessagingDeps) {
     const earlier = await db
       .selectFrom('send_ledger')
       .select('channel')
-      .where('send_key', 'like', `${req.keyBase}:%`)
+      // The key of each channel it could have chosen: equality on the primary key, where a LIKE
+      // prefix uses no index under a non-C collation (and `_` in a key would match any character).
+      .where('send_key', 'in', [`${req.keyBase}:email`, `${req.keyBase}:sms`])
       .executeTakeFirst();
     const choice = earlier ? earlier.channel : chooseChannel(req, customer);
     if (typeof choice !== 'string') {
@@ -179,7 +181,10 @@ export function createMessaging(deps: MessagingDeps) {
     // The contact policy, at the time the journey sends, or now for a retry that comes later.
     const now = Math.max(Date.parse(req.at), Date.now());
     const consent = await consentFor(db, customer.id, channel);
-    const suppressed = await activeSuppression(db, customer.id, channel);
+    const address = channel === 'sms' ? customer.phone : customer.email;
+    const suppressed =
+      (await activeSuppression(db, customer.id, channel)) ??
+      (address ? await addressSuppression(db, channel, address) : undefined);
     const claimRow = {
       sendKey,
       customerId: customer.id,

@@ -25,6 +25,32 @@ export function renderHtml(source: string, variables: Record<string, unknown>): 
 
 const engine = new Liquid(limits);
 
+/**
+ * For JSON bodies (webhooks): every value is escaped as the inside of a JSON string, so a customer's
+ * name cannot close its string and add or rewrite fields. `| json` writes a whole JSON value (quotes
+ * included) and is not escaped again.
+ */
+const jsonEngine = new Liquid({
+  ...limits,
+  outputEscape: (value: unknown) => {
+    const text =
+      typeof value === 'string'
+        ? value
+        : value !== null && typeof value === 'object'
+          ? JSON.stringify(value)
+          : String((value as number | boolean | undefined) ?? '');
+    return JSON.stringify(text).slice(1, -1);
+  },
+});
+jsonEngine.registerFilter('json', {
+  handler: (value: unknown, space?: number) => JSON.stringify(value ?? null, null, space),
+  raw: true,
+});
+
+export function renderJson(source: string, variables: Record<string, unknown>): Promise<string> {
+  return jsonEngine.parseAndRender(source, variables) as Promise<string>;
+}
+
 export function renderText(source: string, variables: Record<string, unknown>): Promise<string> {
   return engine.parseAndRender(source, variables) as Promise<string>;
 }

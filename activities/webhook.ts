@@ -10,7 +10,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { Agent, request } from 'undici';
 import type { Facts } from '../definitions/facts';
 import type { Db } from './db/database';
-import { renderText } from './render';
+import { renderJson } from './render';
 import { currentCustomerId, getCustomer } from './store/customers';
 import { customerFacts } from './store/facts';
 import { appendTimeline } from './store/timeline';
@@ -116,7 +116,7 @@ export function createWebhooks(db: Db, policy: WebhookPolicy) {
       const row = await getCustomer(db, req.customerId);
       const vars = { ...req.facts, ...(row ? { customer: await customerFacts(db, row) } : {}) };
       const body = req.body
-        ? await renderText(req.body, vars)
+        ? await renderJson(req.body, vars)
         : JSON.stringify({ customerId: req.customerId, journey: req.journeyId, step: req.stepId });
       const pinned = new Agent({
         connect: {

@@ -180,7 +180,7 @@ export async function benchWorker(
   });
   const rapport = createRapport(
     config,
-    { database: { db: options.db }, temporal: env.client, logger: pino({ level: 'silent' }) },
+    { database: { db: options.db }, connection: env.connection, logger: pino({ level: 'silent' }) },
     { outboxDir: options.outboxDir },
   );
   const worker = await rapport.createWorker(env.nativeConnection, {

@@ -19,3 +19,9 @@ export function journeyWorkflowId(journeyId: string, customerId: string, concurr
   const base = `journey:${journeyId}:${customerId}`;
   return concurrentEnrollmentId ? `${base}:${concurrentEnrollmentId}` : base;
 }
+
+/** The customer a journey's workflow id names (journeyWorkflowId's inverse); undefined for other workflows. */
+export function customerOfWorkflow(workflowId: string): string | undefined {
+  const [kind, journey, customer] = workflowId.split(':');
+  return kind === 'journey' && journey && customer ? customer : undefined;
+}

@@ -53,6 +53,8 @@ export function bundleKey(dirs: string[] = bundleSources): string {
 export function buildWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({
     workflowsPath,
+    // Failures' messages go through the payload codec (client/server/protection.ts).
+    failureConverterPath: require.resolve('../workflows/failure-converter'),
     preloadModules: PRELOADED_MODULES.map((m) => path.join(projectRoot, m)),
     logger: {
       trace() {},

@@ -105,6 +105,20 @@ const configSchema = z.object({
   ),
   /** Secrets that signed links before the current one (comma-separated): those links keep working. */
   RAPPORT_UNSUBSCRIBE_PREVIOUS_SECRETS: optionalText,
+  /**
+   * The master key (32 bytes, base64) that wraps each customer's data key, with which everything
+   * Rapport writes to Temporal is encrypted. Default: a key made at first start in the data folder
+   * (master.key). Every process sharing a database needs the same one.
+   */
+  RAPPORT_MASTER_KEY: optionalText.pipe(
+    z
+      .string()
+      .refine(
+        (v) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(v) && Buffer.from(v, 'base64').length === 32,
+        'expected 32 bytes in base64, such as the output of `openssl rand -base64 32`',
+      )
+      .optional(),
+  ),
 
   /** Twilio: without an account, SMS go to the outbox folder. */
   TWILIO_ACCOUNT_SID: optionalText.pipe(
@@ -216,6 +230,7 @@ const SECRET_SETTINGS = new Set([
   'TEMPORAL_API_KEY',
   'RAPPORT_UNSUBSCRIBE_SECRET',
   'RAPPORT_UNSUBSCRIBE_PREVIOUS_SECRETS',
+  'RAPPORT_MASTER_KEY',
   'TWILIO_AUTH_TOKEN',
 ]);
 
@@ -260,6 +275,21 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     twilioProblems.push('TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID: expected one, the sender of SMS');
   }
   if (twilioProblems.length > 0) throw new ConfigError(twilioProblems);
+  // Unsubscribe links in mail, and the address Twilio signs its webhooks for, are the public URL.
+  const publicProblems: string[] = [];
+  if ((c.SMTP_URL || c.TWILIO_ACCOUNT_SID) && !c.RAPPORT_PUBLIC_URL) {
+    publicProblems.push(
+      `RAPPORT_PUBLIC_URL: expected the address customers and Twilio reach Rapport at, since ${c.SMTP_URL ? 'SMTP_URL' : 'TWILIO_ACCOUNT_SID'} is set: ` +
+        `unsubscribe links and Twilio's webhook signatures use it, and would otherwise point at this machine (${publicUrl(c)})`,
+    );
+  }
+  const given = c.RAPPORT_PUBLIC_URL ? URL.parse(c.RAPPORT_PUBLIC_URL) : null;
+  if (given && given.protocol !== 'https:' && !/^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i.test(given.hostname)) {
+    publicProblems.push(
+      `RAPPORT_PUBLIC_URL: expected https:// (links carry customers' unsubscribe tokens; http is for loopback only) (got ${JSON.stringify(c.RAPPORT_PUBLIC_URL)})`,
+    );
+  }
+  if (publicProblems.length > 0) throw new ConfigError(publicProblems);
   if (c.RAPPORT_ROLE !== 'all') {
     const missing = [
       ...(c.DATABASE_URL ? [] : ['DATABASE_URL (a PostgreSQL server)']),
@@ -279,15 +309,9 @@ export function publicUrl(config: Config): string {
   return (config.RAPPORT_PUBLIC_URL ?? `http://${config.RAPPORT_HOST}:${config.RAPPORT_PORT}`).replace(/\/+$/, '');
 }
 
-/** The unsubscribe secrets: the configured one, or one generated at first start and kept in the data folder. */
-export function unsubscribeSecrets(config: Config): { current: string; previous: string[]; generated: boolean } {
-  const previous = (config.RAPPORT_UNSUBSCRIBE_PREVIOUS_SECRETS ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (config.RAPPORT_UNSUBSCRIBE_SECRET)
-    return { current: config.RAPPORT_UNSUBSCRIBE_SECRET, previous, generated: false };
-  const file = path.join(config.RAPPORT_DATA_DIR, 'unsubscribe.secret');
+/** A secret kept in the data folder, made by the first process that needs it (readable by its owner only). */
+function keptSecret(config: Config, name: string): string {
+  const file = path.join(config.RAPPORT_DATA_DIR, name);
   if (!fs.existsSync(file)) {
     fs.mkdirSync(config.RAPPORT_DATA_DIR, { recursive: true });
     try {
@@ -297,7 +321,24 @@ export function unsubscribeSecrets(config: Config): { current: string; previous:
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
   }
-  return { current: fs.readFileSync(file, 'utf8').trim(), previous, generated: true };
+  return fs.readFileSync(file, 'utf8').trim();
+}
+
+/** The unsubscribe secrets: the configured one, or one generated at first start and kept in the data folder. */
+export function unsubscribeSecrets(config: Config): { current: string; previous: string[]; generated: boolean } {
+  const previous = (config.RAPPORT_UNSUBSCRIBE_PREVIOUS_SECRETS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (config.RAPPORT_UNSUBSCRIBE_SECRET)
+    return { current: config.RAPPORT_UNSUBSCRIBE_SECRET, previous, generated: false };
+  return { current: keptSecret(config, 'unsubscribe.secret'), previous, generated: true };
+}
+
+/** The master key of customers' data keys: RAPPORT_MASTER_KEY, or the one kept in the data folder. */
+export function masterKey(config: Config): { key: Buffer; generated: boolean } {
+  if (config.RAPPORT_MASTER_KEY) return { key: Buffer.from(config.RAPPORT_MASTER_KEY, 'base64'), generated: false };
+  return { key: Buffer.from(keptSecret(config, 'master.key'), 'base64url'), generated: true };
 }
 
 export function journeyDirs(config: Config): string[] {

@@ -121,6 +121,32 @@ async function stopLeftoverServer(dataDir: string, logger: Logger): Promise<void
   });
 }
 
+/**
+ * The URL of the embedded PostgreSQL a running Rapport started in `dir`, from the server's own
+ * postmaster.pid (its process, port and socket folder); undefined when none runs there.
+ */
+export function runningEmbeddedPostgres(dir: string): string | undefined {
+  let lines: string[];
+  try {
+    lines = fs.readFileSync(path.join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || !Number.isInteger(port)) return undefined;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return undefined; // the file of a server that has stopped
+  }
+  const password = encodeURIComponent(fs.readFileSync(path.join(dir, 'password'), 'utf8').trim());
+  const socketDir = lines[4]?.trim();
+  return socketDir
+    ? `postgres://rapport:${password}@localhost:${port}/postgres?host=${encodeURIComponent(socketDir)}`
+    : `postgres://rapport:${password}@127.0.0.1:${port}/postgres`;
+}
+
 export interface EmbeddedPostgresOptions {
   /** The binaries (embeddedPostgresHome()). */
   home: string;

@@ -14,7 +14,7 @@
  */
 import path from 'node:path';
 import v8 from 'node:v8';
-import type { Client } from '@temporalio/client';
+import { Client, type ClientOptions, type Connection } from '@temporalio/client';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { type Activities, type ActivityDeps, createActivities } from '../activities';
@@ -26,8 +26,9 @@ import type { WebhookPolicy } from '../activities/webhook';
 import type { ChannelSettings } from '../client/server/api/channel-callbacks';
 import { buildApi } from '../client/server/api/server';
 import { EventIntake } from '../client/server/events/intake';
+import { createDataProtection, dataConverterOf, type DataProtection } from '../client/server/protection';
 import { bundleWorkflows } from './bundle';
-import { policySettings, publicUrl, unsubscribeSecrets, webhookPolicy, type Config } from './config';
+import { masterKey, policySettings, publicUrl, unsubscribeSecrets, webhookPolicy, type Config } from './config';
 
 /**
  * How far a V8 heap may grow past what survived its last full collection before the next one, in
@@ -47,7 +48,8 @@ function boundHeapGrowth(): void {
 export interface RapportDeps {
   /** The customer database; without `locks`, each customer's events are kept in order within this process only. */
   database: Pick<OpenDatabase, 'db'> & Partial<Pick<OpenDatabase, 'locks'>>;
-  temporal: Client;
+  /** Temporal, for the client Rapport builds on it (with its codec: client/server/protection.ts). */
+  connection: Connection;
   logger: Logger;
 }
 
@@ -65,10 +67,16 @@ export interface RapportOverrides {
   onSendPoint?: ActivityDeps['onSendPoint'];
   /** Wraps the activities the worker runs, to inject a fault or hold one at a chosen point. */
   wrapActivities?: (activities: Activities) => Activities;
+  /** Makes the Temporal client from Rapport's options (a test's time-skipping client). */
+  newClient?: (options: ClientOptions) => Client;
 }
 
 export interface RapportParts {
   config: Config;
+  /** The Temporal client, whose payloads are encrypted per customer. */
+  temporal: Client;
+  /** The payload codec and its keys. */
+  protection: DataProtection;
   intake: EventIntake;
   activities: Activities;
   mailer: Mailer;
@@ -92,7 +100,20 @@ export interface RapportParts {
 }
 
 export function createRapport(config: Config, deps: RapportDeps, overrides: RapportOverrides = {}): RapportParts {
-  const { database, temporal, logger } = deps;
+  const { database, logger } = deps;
+  const master = masterKey(config);
+  if (master.generated) {
+    logger.info(
+      'customer data sent to Temporal is encrypted with keys wrapped by a master key kept in the data folder; set RAPPORT_MASTER_KEY when several instances share a database',
+    );
+  }
+  const protection = createDataProtection(database.db, master.key);
+  const dataConverter = dataConverterOf(protection);
+  const temporal = (overrides.newClient ?? ((options) => new Client(options)))({
+    connection: deps.connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter,
+  });
   const outboxDir = overrides.outboxDir ?? path.join(config.RAPPORT_DATA_DIR, 'outbox');
   const taskQueue = config.TEMPORAL_TASK_QUEUE;
 
@@ -145,6 +166,8 @@ export function createRapport(config: Config, deps: RapportDeps, overrides: Rapp
 
   return {
     config,
+    temporal,
+    protection,
     intake,
     activities,
     mailer,
@@ -159,6 +182,7 @@ export function createRapport(config: Config, deps: RapportDeps, overrides: Rapp
         maxCachedWorkflows: config.RAPPORT_MAX_CACHED_WORKFLOWS,
         ...options,
         workflowBundle: options.workflowBundle ?? (await bundleWorkflows()),
+        dataConverter,
         connection,
         namespace: config.TEMPORAL_NAMESPACE,
         taskQueue,
@@ -170,6 +194,7 @@ export function createRapport(config: Config, deps: RapportDeps, overrides: Rapp
         db: database.db,
         intake,
         temporal,
+        protection,
         outboxDir,
         logger,
         allowHttpWebhooks: config.RAPPORT_WEBHOOK_ALLOW_HTTP,

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client, type Connection } from '@temporalio/client';
+import type { Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { activeKeyCount } from '../activities/store/api-keys';
@@ -52,7 +52,7 @@ function installRuntime(logger: Logger): void {
 }
 
 /** Which embedded database a start without DATABASE_URL runs, and why when it is not the default. */
-function embeddedDatabase(
+export function embeddedDatabase(
   config: Config,
 ): { engine: 'postgres'; home: string; reason?: undefined } | { engine: 'pglite'; reason?: string } {
   if (config.RAPPORT_EMBEDDED_DATABASE === 'pglite') return { engine: 'pglite' };
@@ -131,7 +131,6 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
     const connection: Connection = await connectClient(config, address);
     onStop('temporal client', () => connection.close());
     if (config.TEMPORAL_ADDRESS) await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE, logger);
-    const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 
     // Customer database.
     let databaseUrl = config.DATABASE_URL;
@@ -164,8 +163,12 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
     });
     logger.info({ journeys: published.map((p) => `${p.journey}@${p.version}`) }, 'journeys published');
 
-    const rapport = createRapport(config, { database, temporal: client, logger });
+    const rapport = createRapport(config, { database, connection, logger });
     onStop('mailer', () => rapport.close());
+    // A master key that cannot open this database's data keys would leave journeys unable to read
+    // their own histories: refused here, before anything runs.
+    await rapport.protection.check();
+    const client = rapport.temporal;
     const role = config.RAPPORT_ROLE;
     if (role !== 'api') {
       const nativeConnection = await connectWorker(config, address);

@@ -62,3 +62,24 @@ export async function readOutboxEml(dir: string, name: string): Promise<Buffer |
     return undefined;
   }
 }
+
+/** Deletes every outbox message sent to one of these addresses (erasure); how many. */
+export async function eraseOutbox(dir: string, addresses: string[]): Promise<number> {
+  if (addresses.length === 0) return 0;
+  const to = new Set(addresses.map((a) => a.toLowerCase()));
+  let files: string[];
+  try {
+    files = await fs.readdir(dir);
+  } catch {
+    return 0;
+  }
+  let erased = 0;
+  for (const file of files.filter((f) => f.endsWith('.json'))) {
+    const entry = JSON.parse(await fs.readFile(path.join(dir, file), 'utf8')) as OutboxEntry;
+    if (!to.has(entry.to.toLowerCase())) continue;
+    await fs.rm(path.join(dir, `${entry.name}.eml`), { force: true });
+    await fs.rm(path.join(dir, file), { force: true });
+    erased++;
+  }
+  return erased;
+}

@@ -304,6 +304,39 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('events').addColumn('routed_seq', 'bigint').execute();
     },
   },
+  '0010-data-keys': {
+    async up(db: Kysely<unknown>) {
+      // Each customer's key for what Rapport writes to Temporal about them, wrapped by the master key;
+      // erasure deletes it (client/server/protection.ts).
+      await db.schema
+        .createTable('data_keys')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('subject', 'text', (c) => c.notNull().unique())
+        .addColumn('wrapped', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+    },
+  },
+  '0011-inbound-once-and-address-suppressions': {
+    async up(db: Kysely<unknown>) {
+      // Each inbound SMS is acted on once: a replayed START cannot undo a later STOP.
+      await db.schema
+        .createTable('inbound_messages')
+        .addColumn('sid', 'text', (c) => c.primaryKey())
+        .addColumn('received_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+      // Opt-outs by address (a SHA-256 of it, not the address), whoever has it now or later.
+      await db.schema
+        .createTable('address_suppressions')
+        .addColumn('channel', 'text', (c) => c.notNull())
+        .addColumn('address_hash', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addColumn('lifted_at', 'timestamptz')
+        .addPrimaryKeyConstraint('address_suppressions_pk', ['channel', 'address_hash'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

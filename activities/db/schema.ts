@@ -212,6 +212,31 @@ interface ApiKeysTable {
   revoked_at: Timestamp | null;
 }
 
+interface DataKeysTable {
+  /** Named in each payload it encrypts. */
+  id: string;
+  /** A customer's id, or `system` for what belongs to no customer. */
+  subject: string;
+  /** The key, encrypted with the master key (AES-256-GCM): base64 of IV, ciphertext and tag. */
+  wrapped: string;
+  created_at: CreatedAt;
+}
+
+interface InboundMessagesTable {
+  /** Twilio's MessageSid of an inbound SMS acted on. */
+  sid: string;
+  received_at: CreatedAt;
+}
+
+interface AddressSuppressionsTable {
+  channel: Channel;
+  /** SHA-256 (hex) of the address as sent to (lowercase email, E.164 phone): no address in clear. */
+  address_hash: string;
+  reason: SuppressionReason;
+  created_at: Timestamp;
+  lifted_at: Timestamp | null;
+}
+
 export interface Database {
   customers: CustomersTable;
   events: EventsTable;
@@ -228,6 +253,9 @@ export interface Database {
   suppressions: SuppressionsTable;
   api_keys: ApiKeysTable;
   merge_followups: MergeFollowupsTable;
+  data_keys: DataKeysTable;
+  inbound_messages: InboundMessagesTable;
+  address_suppressions: AddressSuppressionsTable;
 }
 
 export type CustomerRow = Selectable<CustomersTable>;

@@ -74,8 +74,15 @@ export async function activeKeyCount(db: Db): Promise<number> {
 }
 
 /** The key a bearer token names, if it is active and the secret matches. */
+const KEY_SHAPE = /^rk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
+
+/** Whether a token has an API key's shape (`rk_<12 hex>_<43 base64url>`), before any query. */
+export function wellFormedApiKey(token: string): boolean {
+  return KEY_SHAPE.test(token);
+}
+
 export async function verifyApiKey(db: Db, token: string): Promise<{ id: string; scopes: Scope[] } | undefined> {
-  const m = /^rk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/.exec(token);
+  const m = KEY_SHAPE.exec(token);
   if (!m) return undefined;
   const [, id, secret] = m as unknown as [string, string, string];
   const row = await db

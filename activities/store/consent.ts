@@ -1,4 +1,5 @@
-/** Consent per channel and purpose, with its evidence, and suppression of a channel. */
+/** Consent per channel and purpose, with its evidence, and suppression of a channel or an address. */
+import { createHash } from 'node:crypto';
 import type { Category } from '../../definitions/schema/common';
 import type { Db } from '../db/database';
 import type { Channel, SuppressionReason } from '../db/schema';
@@ -122,6 +123,62 @@ export async function suppress(
     data: { channel, reason, detail },
   });
   return true;
+}
+
+/** An address as address suppressions keep it: a SHA-256, never the address. */
+function addressHash(address: string): string {
+  return createHash('sha256').update(address.trim().toLowerCase()).digest('hex');
+}
+
+/**
+ * Suppresses an address on a channel (a STOP from a number), whoever has it now or gets it later:
+ * an opt-out from a number no customer has yet is kept, not forgotten.
+ */
+export async function suppressAddress(
+  db: Db,
+  channel: Channel,
+  address: string,
+  reason: SuppressionReason,
+  at: Date | string = new Date(),
+): Promise<void> {
+  await db
+    .insertInto('address_suppressions')
+    .values({ channel, address_hash: addressHash(address), reason, created_at: at, lifted_at: null })
+    .onConflict((oc) =>
+      oc.columns(['channel', 'address_hash']).doUpdateSet({ reason, created_at: at, lifted_at: null }),
+    )
+    .execute();
+}
+
+/** Lifts an address's suppression (a START from the number). */
+export async function liftAddressSuppression(
+  db: Db,
+  channel: Channel,
+  address: string,
+  at: Date | string = new Date(),
+): Promise<void> {
+  await db
+    .updateTable('address_suppressions')
+    .set({ lifted_at: at })
+    .where('channel', '=', channel)
+    .where('address_hash', '=', addressHash(address))
+    .where('lifted_at', 'is', null)
+    .execute();
+}
+
+export async function addressSuppression(
+  db: Db,
+  channel: Channel,
+  address: string,
+): Promise<SuppressionReason | undefined> {
+  const row = await db
+    .selectFrom('address_suppressions')
+    .select('reason')
+    .where('channel', '=', channel)
+    .where('address_hash', '=', addressHash(address))
+    .where('lifted_at', 'is', null)
+    .executeTakeFirst();
+  return row?.reason;
 }
 
 /** Messages sent to a customer since `since`, for the frequency cap. */

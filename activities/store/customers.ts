@@ -1,5 +1,6 @@
 import type { CustomerFacts } from '../../definitions/facts';
 import type { Db } from '../db/database';
+import { destroyDataKeys } from './data-keys';
 import type { Channel, CustomerRow, LifecycleStage } from '../db/schema';
 import { newId } from './ids';
 
@@ -278,13 +279,42 @@ class CustomerNotFoundError extends Error {
   }
 }
 
+/** What an erasure removed, for what lies outside the database: the outbox, keys held in memory. */
+export interface Erasure {
+  /** The customer and every record merged into them. */
+  customers: string[];
+  /** Their email addresses and phone numbers as they were. */
+  addresses: string[];
+  /** The data keys destroyed: what they encrypted in Temporal can no longer be read. */
+  keyIds: string[];
+}
+
 /**
- * Erases a customer's personal data on request: name, addresses, attributes, tags, identities and
- * the contents of their timeline; every channel is suppressed, so nothing more is sent. The record
- * keeps its id, its orders (amounts and dates, no personal data) and a timeline entry saying when it
- * was erased, so the erasure itself can be shown.
+ * Erases a customer's personal data on request, with that of every record merged into them: names,
+ * addresses, attributes, tags, identities, the contents of their timeline and events, their tasks'
+ * titles, descriptions and notes, what suppressions, consents and sends recorded in words (a bounce's
+ * text, a STOP reply, an error), and their data keys, so everything Rapport wrote to Temporal about
+ * them is unreadable. Every channel is suppressed, so nothing more is sent. The record keeps its id,
+ * its orders (amounts and dates, no personal data) and a timeline entry saying when it was erased,
+ * so the erasure itself can be shown.
  */
-export async function eraseCustomer(db: Db, customerId: string, at: Date = new Date()): Promise<void> {
+export async function eraseCustomer(db: Db, customerId: string, at: Date = new Date()): Promise<Erasure> {
+  const ids = [customerId];
+  for (let i = 0; i < ids.length; i++) {
+    const merged = await db.selectFrom('customers').select('id').where('merged_into', '=', ids[i]!).execute();
+    for (const m of merged) if (!ids.includes(m.id)) ids.push(m.id);
+  }
+  const rows = await db.selectFrom('customers').select(['email', 'phone']).where('id', 'in', ids).execute();
+  const identities = await db
+    .selectFrom('identities')
+    .select('value')
+    .where('customer_id', 'in', ids)
+    .where('kind', 'in', ['email', 'phone'])
+    .execute();
+  const addresses = [
+    ...new Set([...rows.flatMap((r) => [r.email, r.phone]), ...identities.map((i) => i.value)].filter((a) => !!a)),
+  ] as string[];
+  const erased = JSON.stringify({ erased: true });
   await db
     .updateTable('customers')
     .set({
@@ -297,20 +327,24 @@ export async function eraseCustomer(db: Db, customerId: string, at: Date = new D
       preferred_channel: null,
       updated_at: at,
     })
-    .where('id', '=', customerId)
+    .where('id', 'in', ids)
     .execute();
-  await db.deleteFrom('identities').where('customer_id', '=', customerId).execute();
-  await db
-    .updateTable('timeline')
-    .set({ summary: '[erased]', data: JSON.stringify({ erased: true }) })
-    .where('customer_id', '=', customerId)
-    .execute();
+  await db.deleteFrom('identities').where('customer_id', 'in', ids).execute();
+  await db.updateTable('timeline').set({ summary: '[erased]', data: erased }).where('customer_id', 'in', ids).execute();
   await db
     .updateTable('events')
-    .set({ data: JSON.stringify({}) })
-    .where('customer_id', '=', customerId)
+    .set({ data: JSON.stringify({}), route_error: null })
+    .where('customer_id', 'in', ids)
     .execute();
-  await db.updateTable('tasks').set({ description: null, note: null }).where('customer_id', '=', customerId).execute();
+  await db
+    .updateTable('tasks')
+    .set({ title: '[erased]', description: null, note: null })
+    .where('customer_id', 'in', ids)
+    .execute();
+  await db.updateTable('suppressions').set({ detail: null }).where('customer_id', 'in', ids).execute();
+  await db.updateTable('send_ledger').set({ last_error: null }).where('customer_id', 'in', ids).execute();
+  await db.updateTable('consents').set({ evidence: erased }).where('customer_id', 'in', ids).execute();
+  const keyIds = await destroyDataKeys(db, ids);
   for (const channel of ['email', 'sms'] as const) {
     await db
       .insertInto('suppressions')
@@ -324,8 +358,9 @@ export async function eraseCustomer(db: Db, customerId: string, at: Date = new D
       at,
       kind: 'change',
       summary: 'personal data erased on request',
-      data: JSON.stringify({ erased: true }),
+      data: erased,
       ref: `erased:${at.toISOString()}`,
     })
     .execute();
+  return { customers: ids, addresses, keyIds };
 }

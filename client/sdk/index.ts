@@ -179,8 +179,18 @@ export class RapportClient {
   updateCustomer(ref: string, profile: NonNullable<IncomingEvent['profile']>): Promise<CustomerDetail> {
     return this.request('PATCH', `/v1/customers/${encodeURIComponent(ref)}`, profile, {}, true);
   }
-  /** Erases the customer's personal data, cancelling their journeys. */
-  eraseCustomer(ref: string): Promise<{ customer: string; erased: true; cancelled: string[] }> {
+  /**
+   * Erases the customer's personal data (and that of records merged into them), cancelling their
+   * journeys; their data keys are destroyed, so what Temporal keeps of them cannot be read.
+   */
+  eraseCustomer(ref: string): Promise<{
+    customer: string;
+    erased: true;
+    cancelled: string[];
+    mergedRecords: number;
+    keysDestroyed: number;
+    outboxMessages: number;
+  }> {
     return this.request('POST', `/v1/customers/${encodeURIComponent(ref)}/erase`, undefined, {}, true);
   }
   async listEnrollments(

@@ -5,6 +5,7 @@
  * Pure: file access comes in through `CompileOptions`, so workflow code may import this module.
  */
 import { isMap, LineCounter, parseDocument } from 'yaml';
+import { celBoundsProblem } from '../cel-bounds';
 import { checkCel, type CelPlace } from '../cel';
 import { journeyDefinition, type EmailTemplate, type JourneyDefinition, type SmsTemplate } from '../schema/journey';
 import { text, writtenSpec, type CheckContext, type PathSeg } from '../steps';
@@ -101,7 +102,7 @@ export function compileJourney(source: string, file: string, options: CompileOpt
   for (const e of expressions) {
     const expression = text(valueAt(data, e.path));
     if (!expression) continue;
-    const problem = checkCel(expression, e.place, e.expect);
+    const problem = checkCel(expression, e.place, e.expect) ?? celBoundsProblem(expression);
     if (problem) add(e.path, `CEL: ${problem.message}`, loc.inScalar(e.path, problem.offset));
   }
 

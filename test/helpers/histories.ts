@@ -7,9 +7,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
+import type { Payload, PayloadCodec } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { temporal } from '@temporalio/proto';
 import { projectRoot } from '../../paths';
+import { SEALED_ENCODING } from '../../client/server/protection';
 
 export const recordingHistories = process.env.RAPPORT_RECORD_HISTORIES === '1';
 
@@ -21,11 +23,53 @@ export function historyName(text: string): string {
     .slice(0, 60);
 }
 
+type JsonPayload = { metadata: Record<string, string>; data?: string };
+const sealed = Buffer.from(SEALED_ENCODING).toString('base64');
+
+/**
+ * The history's JSON with every payload Rapport's codec sealed opened again, so that the replay test
+ * needs no key: a history as the Temporal CLI exports it with the codec endpoint.
+ */
+async function opened(json: string, codec: PayloadCodec): Promise<string> {
+  const found: JsonPayload[] = [];
+  const walk = (value: unknown): void => {
+    if (Array.isArray(value)) value.forEach(walk);
+    else if (value && typeof value === 'object') {
+      const p = value as Partial<JsonPayload>;
+      if (p.metadata && p.metadata.encoding === sealed) found.push(p as JsonPayload);
+      else Object.values(value).forEach(walk);
+    }
+  };
+  const history: unknown = JSON.parse(json);
+  walk(history);
+  const decoded = await codec.decode(
+    found.map<Payload>((p) => ({
+      metadata: Object.fromEntries(Object.entries(p.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
+      data: Buffer.from(p.data ?? '', 'base64'),
+    })),
+  );
+  found.forEach((p, i) => {
+    const d = decoded[i]!;
+    p.metadata = Object.fromEntries(
+      Object.entries(d.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? []).toString('base64')]),
+    );
+    p.data = Buffer.from(d.data ?? []).toString('base64');
+  });
+  return JSON.stringify(history, null, 2);
+}
+
 /**
  * Writes `<name>.json`: the history of the workflow's run, or with `firstRunId` of each of its runs,
- * the first and each it continued as (`<name>--run-<n>.json` when there are several).
+ * the first and each it continued as (`<name>--run-<n>.json` when there are several). With `codec`,
+ * the payloads it sealed are written opened.
  */
-export async function recordHistories(client: Client, workflowId: string, name: string, firstRunId?: string) {
+export async function recordHistories(
+  client: Client,
+  workflowId: string,
+  name: string,
+  firstRunId?: string,
+  codec?: PayloadCodec,
+) {
   const dir = path.join(projectRoot, 'test', 'fixtures', 'histories', 'latest');
   fs.mkdirSync(dir, { recursive: true });
   let runId = firstRunId;
@@ -35,7 +79,8 @@ export async function recordHistories(client: Client, workflowId: string, name: 
     // The run it continued as, by the run id its last event names.
     const next = firstRunId ? last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId : undefined;
     const suffix = run > 1 || next ? `--run-${run}` : '';
-    fs.writeFileSync(path.join(dir, `${name}${suffix}.json`), historyToJSON(history));
+    const json = historyToJSON(history);
+    fs.writeFileSync(path.join(dir, `${name}${suffix}.json`), codec ? await opened(json, codec) : json);
     if (!next) return;
     runId = next;
   }

@@ -6,7 +6,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Client } from '@temporalio/client';
 import pino from 'pino';
 import { buildApi } from '../../client/server/api/server';
 import { RapportClient } from '../../client/sdk';
@@ -128,7 +127,7 @@ describe('one event, two journeys', () => {
     });
     expect(upgraded.enrolled.map((e) => e.journey)).toEqual(['paid']);
     expect(upgraded.signalled.map((s) => s.journey)).toEqual(['trial']);
-    const trial = await env.client.workflow.getHandle(started.enrolled[0]!.workflowId).result();
+    const trial = await stack.temporal.workflow.getHandle(started.enrolled[0]!.workflowId).result();
     expect(
       (trial as { history: { stepId: string; outcome: string }[] }).history.map((h) => `${h.stepId}:${h.outcome}`),
     ).toEqual(['upgraded:event', 'thanks:sent']);
@@ -193,9 +192,7 @@ describe('customers, orders and enrollments', () => {
 
   test('a journey lists its customers with where each is; one can be taken out', async () => {
     const r = await stack.sendEvent({ id: 'upgrade-2', type: 'plan.upgraded', customer: { email: 'out@example.com' } });
-    const handle = new Client({ connection: env.connection, namespace: env.namespace ?? 'default' }).workflow.getHandle(
-      r.enrolled[0]!.workflowId,
-    );
+    const handle = stack.temporal.workflow.getHandle(r.enrolled[0]!.workflowId);
     await eventually('the journey to reach its pause', () => handle.query(journeyStateQuery), {
       until: (s) => s.currentStep === 'pause',
     });
@@ -381,7 +378,8 @@ describe('API keys', () => {
     const limited = buildApi({
       db: stack.db,
       intake: stack.intake,
-      temporal: env.client,
+      temporal: stack.temporal,
+      protection: stack.protection,
       outboxDir: stack.outboxDir,
       logger: pino({ level: 'silent' }),
       rateLimit: { perKey: 3, public: 2 },

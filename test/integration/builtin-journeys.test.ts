@@ -53,7 +53,13 @@ afterEach(async () => {
   for (const { journey, workflowId } of driven.splice(0)) {
     if (!recordingHistories) continue;
     const test = expect.getState().currentTestName!.replace(/^[a-z-]+ /, '');
-    await recordHistories(env.client, workflowId, `${journey}--${historyName(test)}`);
+    await recordHistories(
+      stack.temporal,
+      workflowId,
+      `${journey}--${historyName(test)}`,
+      undefined,
+      stack.protection.codec,
+    );
   }
 });
 
@@ -108,7 +114,7 @@ describe('prospect-conversion', () => {
         },
       },
     );
-    const result = (await env.client.workflow
+    const result = (await stack.temporal.workflow
       .getHandle(workflowOf(r, 'prospect-conversion'))
       .result()) as JourneyResult;
     expect(result.outcome).toBe('completed');
@@ -131,7 +137,7 @@ describe('prospect-conversion', () => {
       { email: 'cy@home.example' },
       { profile: { firstName: 'Cy', consent: MARKETING_CONSENT } },
     );
-    const handle = env.client.workflow.getHandle(workflowOf(r, 'prospect-conversion'));
+    const handle = stack.temporal.workflow.getHandle(workflowOf(r, 'prospect-conversion'));
     await env.sleep('3d');
     await send(
       'order.placed',
@@ -167,7 +173,7 @@ describe('onboarding', () => {
         data: { orderId: 'O-1', total: 40, lines: [{ product: 'cd-a', category: 'rock', price: 40 }] },
       },
     );
-    const result = (await env.client.workflow.getHandle(workflowOf(r, 'onboarding')).result()) as JourneyResult;
+    const result = (await stack.temporal.workflow.getHandle(workflowOf(r, 'onboarding')).result()) as JourneyResult;
     expect(result.outcome).toBe('completed');
     const messages = await journal(r.customerId, t0, 'onboarding', ['message']);
     expect(messages.slice(0, 3)).toEqual([
@@ -200,7 +206,7 @@ describe('onboarding', () => {
   test('a second order within 60 days is the goal: the journey ends and the customer is a repeat customer', async () => {
     const t0 = await now();
     const r = await send('order.placed', { email: 'ed@example.com' }, { data: { orderId: 'O-2', total: 15 } });
-    const handle = env.client.workflow.getHandle(workflowOf(r, 'onboarding'));
+    const handle = stack.temporal.workflow.getHandle(workflowOf(r, 'onboarding'));
     await env.sleep('5d');
     const second = await send('order.placed', { id: r.customerId }, { data: { orderId: 'O-3', total: 22 } });
     expect(second.signalled.map((s) => s.journey)).toContain('onboarding');
@@ -213,7 +219,7 @@ describe('onboarding', () => {
 
   test('a customer without a phone number: the SMS check-in is skipped, and says why', async () => {
     const r = await send('order.placed', { email: 'fay@example.com' }, { data: { orderId: 'O-4', total: 12 } });
-    const result = (await env.client.workflow.getHandle(workflowOf(r, 'onboarding')).result()) as JourneyResult;
+    const result = (await stack.temporal.workflow.getHandle(workflowOf(r, 'onboarding')).result()) as JourneyResult;
     expect(result.history.find((h) => h.stepId === 'check-in')).toMatchObject({
       outcome: 'skipped',
       detail: expect.stringContaining('no phone number'),
@@ -253,7 +259,7 @@ describe('cross-sell', () => {
         data: { orderId: 'X-1', total: 18, lines: [{ product: 'kind-of-blue', category: 'jazz', price: 18 }] },
       },
     );
-    const result = (await env.client.workflow.getHandle(workflowOf(r, 'cross-sell')).result()) as JourneyResult;
+    const result = (await stack.temporal.workflow.getHandle(workflowOf(r, 'cross-sell')).result()) as JourneyResult;
     expect(result.outcome).toBe('completed');
     const messages = await journal(r.customerId, t0, 'cross-sell', ['message']);
     expect(messages).toEqual([
@@ -272,7 +278,7 @@ describe('cross-sell', () => {
         data: { orderId: 'X-2', total: 18, lines: [{ product: 'a-love-supreme', category: 'jazz', price: 18 }] },
       },
     );
-    const handle = env.client.workflow.getHandle(workflowOf(r, 'cross-sell'));
+    const handle = stack.temporal.workflow.getHandle(workflowOf(r, 'cross-sell'));
     await env.sleep('8d');
     // An order in another category is not the goal.
     await send(
@@ -308,7 +314,7 @@ describe('cross-sell', () => {
         },
       },
     );
-    const result = (await env.client.workflow.getHandle(workflowOf(r, 'cross-sell')).result()) as JourneyResult;
+    const result = (await stack.temporal.workflow.getHandle(workflowOf(r, 'cross-sell')).result()) as JourneyResult;
     expect(result).toMatchObject({ outcome: 'exited', reason: 'no category to recommend' });
   });
 });
@@ -324,7 +330,7 @@ describe('complaint-recovery', () => {
         data: { subject: 'Broken case', message: 'The CD case arrived cracked.' },
       },
     );
-    return { t0, r, handle: env.client.workflow.getHandle(workflowOf(r, 'complaint-recovery')) };
+    return { t0, r, handle: stack.temporal.workflow.getHandle(workflowOf(r, 'complaint-recovery')) };
   }
 
   test('resolved in time, still unhappy: acknowledgement, task, survey, retention offer, outcome recorded', async () => {
@@ -402,7 +408,7 @@ describe('complaint-recovery', () => {
       { id: first.r.customerId },
       { data: { subject: 'Late delivery', message: 'The parcel came a week late.' } },
     );
-    const secondHandle = env.client.workflow.getHandle(workflowOf(second, 'complaint-recovery'));
+    const secondHandle = stack.temporal.workflow.getHandle(workflowOf(second, 'complaint-recovery'));
     expect(secondHandle.workflowId).not.toBe(first.handle.workflowId);
     expect(second.notEnrolled).toEqual([]);
     const tasks = await eventually(

@@ -4,7 +4,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import pino from 'pino';
+import { openDatabase } from '../../activities/db/database';
+import { verifyApiKey } from '../../activities/store/api-keys';
 import { projectRoot } from '../../paths';
+import { embeddedPostgresHome, runningEmbeddedPostgres, startEmbeddedPostgres } from '../../worker/embedded-postgres';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';
 import { eventually } from '../helpers/eventually';
@@ -15,11 +19,20 @@ let url: string;
 let dir: string;
 
 function rapport(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return rapportWith({ RAPPORT_URL: url }, ...args);
+}
+
+/** The command line with these settings (and none of the test process's RAPPORT_URL or key). */
+function rapportWith(
+  settings: NodeJS.ProcessEnv,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { RAPPORT_URL: _url, RAPPORT_API_KEY: _key, ...inherited } = process.env;
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       ['--require', 'tsx/cjs', path.join(projectRoot, 'client/tools/cli/main.ts'), ...args],
-      { cwd: projectRoot, env: { ...process.env, RAPPORT_URL: url }, timeout: 60_000 },
+      { cwd: projectRoot, env: { ...inherited, ...settings }, timeout: 60_000 },
       (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -229,4 +242,41 @@ test('keys create, list and revoke; once a key exists, the command line needs on
   const revoked = await rapport('keys', 'revoke', key.id, '--api-key', key.key);
   expect(revoked.stdout).toBe(`API key ${key.id} revoked\n`);
   expect((await rapport('keys', 'list', '--api-key', key.key)).code).toBe(1);
+});
+
+test('on Rapport’s machine, keys create writes the key straight to its database, running or not', async () => {
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-cli-keys-'));
+  const local = { RAPPORT_DATA_DIR: data };
+  try {
+    // Rapport is not running: the command starts the data folder's PostgreSQL, and stops it after.
+    const first = await rapportWith(local, 'keys', 'create', '--name', 'first', '--scopes', 'admin', '--json');
+    expect(first.code).toBe(0);
+    const firstKey = JSON.parse(first.stdout) as { key: string; scopes: string[] };
+    expect(firstKey.scopes).toEqual(['admin']);
+    expect(runningEmbeddedPostgres(path.join(data, 'postgres'))).toBeUndefined();
+
+    // Rapport is running (its PostgreSQL is): the command uses that server and leaves it running.
+    const server = await startEmbeddedPostgres({
+      home: embeddedPostgresHome()!,
+      dir: path.join(data, 'postgres'),
+      logger: pino({ level: 'silent' }),
+    });
+    try {
+      const second = await rapportWith(local, 'keys', 'create', '--name', 'shop', '--scopes', 'events:write', '--json');
+      expect(second.code).toBe(0);
+      const secondKey = JSON.parse(second.stdout) as { key: string };
+      expect(runningEmbeddedPostgres(path.join(data, 'postgres'))).toBeDefined();
+      const database = await openDatabase({ url: server.url });
+      try {
+        expect(await verifyApiKey(database.db, firstKey.key)).toMatchObject({ scopes: ['admin'] });
+        expect(await verifyApiKey(database.db, secondKey.key)).toMatchObject({ scopes: ['events:write'] });
+      } finally {
+        await database.close();
+      }
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    fs.rmSync(data, { recursive: true, force: true });
+  }
 });

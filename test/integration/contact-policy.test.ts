@@ -3,7 +3,6 @@
  * local goes out at 08:00 local; a customer at the frequency cap gets marketing skipped or deferred
  * as each journey says, while a transactional message still goes out; no consent, no marketing.
  */
-import { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DateTime } from 'luxon';
 import { suppress } from '../../activities/store/consent';
@@ -70,12 +69,8 @@ async function start(type: string, customer: Record<string, unknown>, profile: R
   return { customerId: r.customerId, workflowId: r.enrolled[0]!.workflowId };
 }
 
-function plain(): Client {
-  return new Client({ connection: env.connection, namespace: env.namespace ?? 'default' });
-}
-
 async function until(workflowId: string, done: (state: JourneyState, status: string) => boolean): Promise<void> {
-  const handle = plain().workflow.getHandle(workflowId);
+  const handle = stack.plainTemporal.workflow.getHandle(workflowId);
   await eventually(
     `workflow ${workflowId} to get there`,
     async () => ({
@@ -88,7 +83,7 @@ async function until(workflowId: string, done: (state: JourneyState, status: str
 
 async function finished(workflowId: string): Promise<JourneyResult> {
   await until(workflowId, (_state, status) => status !== 'RUNNING');
-  return (await plain().workflow.getHandle(workflowId).result()) as JourneyResult;
+  return (await stack.plainTemporal.workflow.getHandle(workflowId).result()) as JourneyResult;
 }
 
 async function run(type: string, customer: Record<string, unknown>, profile: Record<string, unknown> = {}) {

@@ -72,7 +72,7 @@ async function run(type: string, email: string, firstName = 'Ada') {
     profile: { firstName, consent: { email: { marketing: true } } },
   });
   const workflowId = r.enrolled[0]!.workflowId;
-  const result = (await env.client.workflow.getHandle(workflowId).result()) as JourneyResult;
+  const result = (await stack.temporal.workflow.getHandle(workflowId).result()) as JourneyResult;
   const ledger = await stack.db
     .selectFrom('send_ledger')
     .selectAll()
@@ -153,7 +153,7 @@ test('a marketing email arrives with From, Reply-To, its Message-ID, both parts 
     type: 'promo.start',
     customer: { email: 'ada@example.com' },
   });
-  const second = (await env.client.workflow.getHandle(again.enrolled[0]!.workflowId).result()) as JourneyResult;
+  const second = (await stack.temporal.workflow.getHandle(again.enrolled[0]!.workflowId).result()) as JourneyResult;
   expect(second.history.map((h) => `${h.stepId}:${h.outcome}`)).toEqual(['offer:skipped']);
   expect(received('ada@example.com')).toHaveLength(1);
 });

@@ -154,6 +154,7 @@ test('Temporal unreachable: the event is accepted, and routed once Temporal is b
     db: stack.db,
     intake: offline,
     temporal: new Client({ connection: away }),
+    protection: stack.protection,
     outboxDir: stack.outboxDir,
     logger: pino({ level: 'silent' }),
   });
@@ -179,7 +180,7 @@ test('routing that keeps failing parks the event with its error; a retry routes 
     .execute();
   const fresh = new EventIntake({
     db: stack.db,
-    temporal: env.client,
+    temporal: stack.temporal,
     taskQueue: stack.taskQueue,
     logger: pino({ level: 'silent' }),
   });
@@ -246,11 +247,11 @@ test('a new enrollment never joins a run that is still ending: it starts once th
     customer: { email: 'again@example.com' },
   });
   const workflowId = first.enrolled[0]!.workflowId;
-  await env.client.workflow.getHandle(workflowId).result();
+  await stack.temporal.workflow.getHandle(workflowId).result();
   // The customer may enter hello again; a run under its workflow id is still going (as the last
   // enrollment's run would be, between recording its end and closing).
   await stack.publish({ 'hello.yaml': helloJourney.replace('steps:', 'entry: { reentry: always }\nsteps:') });
-  await env.client.workflow.start<JourneyWorkflow>(JOURNEY_WORKFLOW, {
+  await stack.temporal.workflow.start<JourneyWorkflow>(JOURNEY_WORKFLOW, {
     taskQueue: 'nobody-polls-this',
     workflowId,
     args: [{ plan: { definition: {}, templates: {}, contentHash: '' } } as never],
@@ -260,11 +261,11 @@ test('a new enrollment never joins a run that is still ending: it starts once th
   const waiting = await stack.intake.routeOrDefer('again-2');
   expect(waiting).toMatchObject({ status: 'accepted', error: expect.stringMatching(/is still ending/) });
 
-  await env.client.workflow.getHandle(workflowId).terminate('the old run closes');
+  await stack.temporal.workflow.getHandle(workflowId).terminate('the old run closes');
   await stack.intake.retry('again-2');
   const routed = (await stack.api.inject({ method: 'GET', url: '/v1/events/again-2' })).json<EventReceipt>();
   expect(routed).toMatchObject({ status: 'routed', enrolled: [expect.objectContaining({ workflowId })] });
-  const run = await env.client.workflow.getHandle(workflowId).describe();
+  const run = await stack.temporal.workflow.getHandle(workflowId).describe();
   expect(run.memo?.enrollmentId).toBe(routed.enrolled[0]!.enrollmentId);
   expect(routed.enrolled[0]!.enrollmentId).not.toBe((first.enrolled[0] as { enrollmentId?: string }).enrollmentId);
 });

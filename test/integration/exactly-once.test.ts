@@ -6,14 +6,17 @@
  * flight and recording its outcome), where the send is detected and reported as unknown, not resent.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import pino from 'pino';
 import { migrate, openDatabase, type OpenDatabase } from '../../activities/db/database';
 import type { SendPoint } from '../../activities/messaging';
 import { EventIntake } from '../../client/server/events/intake';
+import { createDataProtection, dataConverterOf } from '../../client/server/protection';
 import { publishFolders } from '../../client/server/journeys/publish';
 import { projectRoot } from '../../paths';
 import { completeTask } from '../../activities/store/tasks';
@@ -31,6 +34,9 @@ let database: OpenDatabase;
 let intake: EventIntake;
 let scratch: string;
 let bundlePath: string;
+/** The workers' and this test's master key, and this test's client with Rapport's codec. */
+const master = randomBytes(32);
+let client: Client;
 const taskQueue = 'crash-tests';
 const workers: ChildProcess[] = [];
 
@@ -98,7 +104,12 @@ beforeAll(async () => {
     [path.join(scratch, 'journeys')],
     path.join(projectRoot, 'definitions', 'templates'),
   );
-  intake = new EventIntake({ db: database.db, temporal: env.client, taskQueue, logger: pino({ level: 'silent' }) });
+  client = new Client({
+    connection: env.connection,
+    namespace: env.namespace ?? 'default',
+    dataConverter: dataConverterOf(createDataProtection(database.db, master)),
+  });
+  intake = new EventIntake({ db: database.db, temporal: client, taskQueue, logger: pino({ level: 'silent' }) });
   bundlePath = path.join(scratch, 'workflows.js');
   fs.writeFileSync(bundlePath, (await workflowBundle()).code);
 });
@@ -126,8 +137,10 @@ function startWorker(crashAt?: SendPoint | 'after-task-created') {
         DATABASE_URL: postgres.url,
         MAIL_FROM: 'Rapport Test <journeys@rapport.test>',
         SMTP_URL: smtp.url,
+        RAPPORT_PUBLIC_URL: 'https://rapport.test',
         WORKFLOW_BUNDLE: bundlePath,
         CRASH_DIR: scratch,
+        RAPPORT_MASTER_KEY: master.toString('base64'),
         ...(crashAt ? { CRASH_AT: crashAt } : {}),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -172,7 +185,7 @@ test.each<[SendPoint, number, string]>([
 
     const healthy = startWorker();
     await healthy.ready;
-    const result = (await env.client.workflow.getHandle(receipt.enrolled[0]!.workflowId).result()) as JourneyResult;
+    const result = (await client.workflow.getHandle(receipt.enrolled[0]!.workflowId).result()) as JourneyResult;
     healthy.child.kill('SIGKILL');
     await healthy.exited;
 
@@ -232,7 +245,7 @@ test('a worker killed after it wrote a task: completed before any worker recorde
   const done = await completeTask(database.db, task.id, 'reached', 'called at once');
   if ('error' in done) throw new Error(`could not complete the task: ${done.error}`);
   const workflowId = receipt.enrolled[0]!.workflowId;
-  await env.client.workflow.getHandle(workflowId).signal(taskCompletedSignal, {
+  await client.workflow.getHandle(workflowId).signal(taskCompletedSignal, {
     stepId: 'call',
     taskId: task.id,
     outcome: 'reached',
@@ -245,7 +258,7 @@ test('a worker killed after it wrote a task: completed before any worker recorde
   // The task waits a day: only a completion that was taken ends the wait now.
   const state = await eventually(
     'the journey to thank the customer',
-    () => env.client.workflow.getHandle(workflowId).query(journeyStateQuery),
+    () => client.workflow.getHandle(workflowId).query(journeyStateQuery),
     { until: (s) => s.status !== 'active' },
   );
   healthy.child.kill('SIGKILL');

@@ -77,7 +77,7 @@ test('the survivorâ€™s enrollment is further along: it stays, the merged recordâ
   expect(gone.status).toBe('cancelled');
   expect(gone.outcome).toBe(`records merged: enrollment ${kept.id} kept, 3 step(s) along against 1`);
   expect((await h.stack.intake.settleMerges()).length).toBe(0);
-  const described = await h.env.client.workflow.getHandle(b.workflowId).describe();
+  const described = await h.stack.plainTemporal.workflow.getHandle(b.workflowId).describe();
   expect(described.status.name).toBe('TERMINATED');
   const timeline = (await h.timeline(a.customerId)).map((t) => t.summary);
   expect(timeline).toContain(`left nurture: cancelled (${gone.outcome})`);

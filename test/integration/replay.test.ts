@@ -3,9 +3,12 @@
  * (RAPPORT_RECORD_HISTORIES=1), replay against the current interpreter. An interpreter change that
  * would break a running journey fails here; such a change goes behind `patched()`.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { migrate, openDatabase } from '../../activities/db/database';
+import { createDataProtection, dataConverterOf } from '../../client/server/protection';
 import { projectRoot } from '../../paths';
 import { workflowBundle } from '../helpers/temporal';
 
@@ -65,11 +68,20 @@ test('new journeys run their records as local activities: markers, not activity 
   );
 });
 
-test('every recorded history replays against the current interpreter', async () => {
+test('every recorded history replays against the current interpreter, with Rapport’s data converter', async () => {
+  // As a worker runs: the payload codec and the failure converter that encodes failures' messages.
+  // Histories written before the codec hold plain payloads; those recorded since were opened with it.
+  const database = await openDatabase({});
+  await migrate(database.db);
+  const dataConverter = dataConverterOf(createDataProtection(database.db, randomBytes(32)));
   const results = [];
-  for await (const r of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
+  for await (const r of Worker.runReplayHistories(
+    { workflowBundle: await workflowBundle(), dataConverter },
+    histories,
+  )) {
     results.push({ workflowId: r.workflowId, error: r.error?.message ?? null });
   }
+  await database.close();
   expect(results).toEqual(histories.map((h) => ({ workflowId: h.workflowId, error: null })));
 });
 

@@ -33,6 +33,7 @@ test('a customer waiting when Rapport stops finishes the journey after the next 
     TEMPORAL_PORT: String(await freePort()),
     TEMPORAL_UI_PORT: String(await freePort()),
     SMTP_URL: smtp.url,
+    RAPPORT_PUBLIC_URL: 'https://rapport.test',
     RAPPORT_JOURNEYS_DIRS: path.join(projectRoot, 'test/fixtures/journeys'),
   };
   const api = `http://127.0.0.1:${env.RAPPORT_PORT}`;
@@ -96,6 +97,7 @@ test('an event answered 202 takes effect even when the process is killed right a
     TEMPORAL_PORT: String(await freePort()),
     TEMPORAL_UI_PORT: String(await freePort()),
     SMTP_URL: smtp.url,
+    RAPPORT_PUBLIC_URL: 'https://rapport.test',
     RAPPORT_JOURNEYS_DIRS: path.join(projectRoot, 'test/fixtures/journeys'),
   };
   const api = `http://127.0.0.1:${env.RAPPORT_PORT}`;

@@ -5,6 +5,7 @@
  * were sent, nobody is enrolled twice, and two sends for one customer at the same instant (two
  * journeys, run by two workers) do not both pass a frequency cap of one.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -98,11 +99,14 @@ beforeAll(async () => {
     DATABASE_URL: postgres.url,
     TEMPORAL_ADDRESS: temporal.address,
     SMTP_URL: smtp.url,
+    RAPPORT_PUBLIC_URL: 'https://rapport.test',
     RAPPORT_JOURNEYS_DIRS: journeysDir,
     RAPPORT_PUBLISH_BUILTINS: 'false',
     RAPPORT_MARKETING_CONSENT: 'opt-out',
     RAPPORT_CAP_MARKETING: '1/1d',
     RAPPORT_UNSUBSCRIBE_SECRET: 'scale-out-test-secret-of-at-least-32-characters',
+    // Every process sharing the database wraps customers' data keys with the same master key.
+    RAPPORT_MASTER_KEY: randomBytes(32).toString('base64'),
   };
   const start = async (role: string) => {
     const p = runRapport(

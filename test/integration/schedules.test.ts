@@ -100,8 +100,8 @@ async function enrolledIn(journey: string): Promise<string[]> {
 
 test('a scheduled journey gets a Schedule; each run enrolls the segment, once per customer', async () => {
   await stack.publish({ 'regulars.yaml': scheduled('regulars', 'customer.metrics.orderCount >= 2') });
-  expect(await syncSchedule(env.client, stack.db, stack.taskQueue, 'regulars')).toBe('created');
-  const handle = env.client.schedule.getHandle(scheduleId('regulars'));
+  expect(await syncSchedule(stack.temporal, stack.db, stack.taskQueue, 'regulars')).toBe('created');
+  const handle = stack.temporal.schedule.getHandle(scheduleId('regulars'));
   const description = await handle.describe();
   expect(description.spec.calendars?.length ?? description.spec.intervals?.length ?? 0).toBeGreaterThan(0);
   expect(description.state.paused).toBe(false);
@@ -112,7 +112,7 @@ test('a scheduled journey gets a Schedule; each run enrolls the segment, once pe
       `run ${n} to start`,
       async () => (await handle.describe()).info.recentActions[n - 1],
     );
-    return env.client.workflow.getHandle<SegmentRunWorkflow>(action.action.workflow.workflowId).result();
+    return stack.temporal.workflow.getHandle<SegmentRunWorkflow>(action.action.workflow.workflowId).result();
   };
   const first = await runOnce(1);
   expect(first).toEqual({ scanned: 12, matched: 7, enrolled: 7, done: true });
@@ -136,13 +136,13 @@ test('a scheduled journey gets a Schedule; each run enrolls the segment, once pe
       'trigger: { event: regulars.requested }',
     ),
   });
-  expect(await syncSchedule(env.client, stack.db, stack.taskQueue, 'regulars')).toBe('deleted');
+  expect(await syncSchedule(stack.temporal, stack.db, stack.taskQueue, 'regulars')).toBe('deleted');
 });
 
 test('two runs that share a workflow id (the schedule names runs to the second) each enroll by their own events', async () => {
   await stack.publish({ 'weekly.yaml': scheduled('weekly', 'customer.metrics.orderCount >= 2', 'always') });
   const runWith = async () =>
-    env.client.workflow.execute<SegmentRunWorkflow>(SEGMENT_RUN_WORKFLOW, {
+    stack.temporal.workflow.execute<SegmentRunWorkflow>(SEGMENT_RUN_WORKFLOW, {
       args: [{ journeyId: 'weekly' }],
       taskQueue: stack.taskQueue,
       workflowId: 'segment-run:weekly-2026-12-07T09:00:00Z',
@@ -159,7 +159,7 @@ test('a run stopped in the middle by a worker stop goes on from where it was, en
   const reached = new Promise<void>((resolve) => (hold.reached = resolve));
   hold.armed = true;
   pagesEnrolled = 0;
-  const run = await env.client.workflow.start<SegmentRunWorkflow>(SEGMENT_RUN_WORKFLOW, {
+  const run = await stack.temporal.workflow.start<SegmentRunWorkflow>(SEGMENT_RUN_WORKFLOW, {
     args: [{ journeyId: 'big-spenders', pageSize: 2 }],
     taskQueue: stack.taskQueue,
     workflowId: 'segment-run:big-spenders:test',

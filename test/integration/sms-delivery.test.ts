@@ -73,7 +73,7 @@ async function run(type: string, phone: string, data: Record<string, unknown> = 
     profile: { firstName: 'Zoé' },
     data,
   });
-  const result = (await env.client.workflow.getHandle(r.enrolled[0]!.workflowId).result()) as JourneyResult;
+  const result = (await stack.temporal.workflow.getHandle(r.enrolled[0]!.workflowId).result()) as JourneyResult;
   const ledger = await stack.db
     .selectFrom('send_ledger')
     .selectAll()
@@ -238,6 +238,38 @@ test.each(['STOPALL', 'unsubscribe', 'Cancel', 'END', 'quit', 'REVOKE', 'opt out
     expect(await activeSuppression(stack.db, customerId, 'sms')).toBe('stop');
   },
 );
+
+test('a replayed START, signed and all, does not undo a later STOP: each message is acted on once', async () => {
+  const phone = '+14155550191';
+  const { customerId } = await run('order.shipped', phone);
+  const message = (sid: string, body: string) =>
+    webhook('/webhooks/twilio/inbound', { MessageSid: sid, From: phone, To: standIn.from, Body: body });
+  expect((await message('SMreplay1', 'STOP')).statusCode).toBe(200);
+  expect((await message('SMreplay2', 'START')).statusCode).toBe(200);
+  expect((await message('SMreplay3', 'STOP')).statusCode).toBe(200);
+  expect(await activeSuppression(stack.db, customerId, 'sms')).toBe('stop');
+  // An attacker who captured the START replays it, exactly as Twilio signed it.
+  const replayed = await message('SMreplay2', 'START');
+  expect(replayed.statusCode).toBe(200);
+  expect(await activeSuppression(stack.db, customerId, 'sms')).toBe('stop');
+  expect((await run('order.shipped', phone)).outcomes).toEqual(['notice:skipped']);
+  const received = (await messageEntries(customerId)).filter((e) => e.summary.startsWith('sms received'));
+  expect(received).toHaveLength(3);
+});
+
+test('a STOP from a number no customer has yet holds for the customer who gets it later', async () => {
+  const phone = '+14155550192';
+  expect((await reply(phone, 'STOP')).statusCode).toBe(200);
+  const later = await run('order.shipped', phone);
+  expect(later.outcomes).toEqual(['notice:skipped']);
+  expect(to(phone)).toHaveLength(0);
+  // The number is kept as a hash, not in clear.
+  const kept = await stack.db.selectFrom('address_suppressions').selectAll().execute();
+  expect(JSON.stringify(kept)).not.toContain(phone);
+  // START from the number lifts it.
+  expect((await reply(phone, 'START')).statusCode).toBe(200);
+  expect((await run('order.shipped', phone)).outcomes).toEqual(['notice:sent']);
+});
 
 test('HELP is answered with the configured help text', async () => {
   const res = await reply('+14155550106', 'help');

@@ -149,7 +149,7 @@ test('a VIP who activates on iOS: event branch, task completed through the API, 
     .set({ tags: JSON.stringify(['vip']) })
     .where('id', '=', customerId)
     .execute();
-  const handle = env.client.workflow.getHandle<JourneyWorkflow>(started.enrolled[0]!.workflowId);
+  const handle = stack.temporal.workflow.getHandle<JourneyWorkflow>(started.enrolled[0]!.workflowId);
 
   // An event that does not match the condition is not the one the step waits for.
   const android = await stack.sendEvent({
@@ -251,7 +251,7 @@ test('no activation and no VIP: the timeout path, the split, and the SMS', async
     profile: { firstName: 'Pat' },
     data: { plan: 'basic' },
   });
-  const result = await env.client.workflow.getHandle<JourneyWorkflow>(started.enrolled[0]!.workflowId).result();
+  const result = await stack.temporal.workflow.getHandle<JourneyWorkflow>(started.enrolled[0]!.workflowId).result();
   const steps = result.history.map((h) => `${h.stepId}:${h.outcome}`);
   expect(steps.slice(0, 4)).toEqual(['greet:sent', 'activation:timeout', 'nudge:sent', 'value:branch']);
   expect(steps[4]).toBe('ab:path');
@@ -287,7 +287,7 @@ test('an exit event ends the enrollment wherever the customer is', async () => {
     customer: { email: 'exit@example.com' },
     data: { plan: 'pro' },
   });
-  const handle = env.client.workflow.getHandle<JourneyWorkflow>(started.enrolled[0]!.workflowId);
+  const handle = stack.temporal.workflow.getHandle<JourneyWorkflow>(started.enrolled[0]!.workflowId);
   await env.sleep('1h');
   expect((await handle.query(journeyStateQuery)).currentStep).toBe('activation');
   const closed = await stack.sendEvent({ id: 'close-1', type: 'account.closed', customer: { id: started.customerId } });
@@ -331,7 +331,7 @@ steps:
     type: 'lead.created',
     customer: { email: 'goal@example.com' },
   });
-  const handle = env.client.workflow.getHandle<JourneyWorkflow>(started.enrolled[0]!.workflowId);
+  const handle = stack.temporal.workflow.getHandle<JourneyWorkflow>(started.enrolled[0]!.workflowId);
   await env.sleep('2d');
   // Too small an order does not meet the goal's condition.
   await stack.sendEvent({
@@ -410,7 +410,7 @@ steps:
       .where('journey_id', '=', 'long-runner')
       .executeTakeFirstOrThrow()
   ).definition as JourneyInput['plan'];
-  const handle = await env.client.workflow.start<JourneyWorkflow>(JOURNEY_WORKFLOW, {
+  const handle = await stack.temporal.workflow.start<JourneyWorkflow>(JOURNEY_WORKFLOW, {
     taskQueue: stack.taskQueue,
     workflowId: `long-can-${customerId}`,
     args: [
@@ -452,7 +452,7 @@ steps:
     'last:sent',
   ]);
   expect(result.history.find((h) => h.stepId === 'pong')?.detail).toBe('email: Pong 7');
-  const runs = await env.client.workflow.getHandle(`long-can-${customerId}`).describe();
+  const runs = await stack.temporal.workflow.getHandle(`long-can-${customerId}`).describe();
   expect(runs.runId).not.toBe(handle.firstExecutionRunId);
 });
 
@@ -468,7 +468,7 @@ test('the complete example of the journey format runs', async () => {
     profile: { firstName: 'Ada', lastName: 'King', consent: { email: { marketing: true } } },
     data: { orderId: 'EX-1', total: 650 },
   });
-  const handle = env.client.workflow.getHandle<JourneyWorkflow>(
+  const handle = stack.temporal.workflow.getHandle<JourneyWorkflow>(
     big.enrolled.find((e) => e.journey === 'onboarding')!.workflowId,
   );
   const result = await handle.result();
@@ -563,8 +563,8 @@ steps:
 
   const b = await stack.sendEvent({ id: 'ver-b', type: 'versioned.start', customer: { email: 'vb@example.com' } });
   expect(b.enrolled[0]!.version).toBe(2);
-  const ra = await env.client.workflow.getHandle<JourneyWorkflow>(a.enrolled[0]!.workflowId).result();
-  const rb = await env.client.workflow.getHandle<JourneyWorkflow>(b.enrolled[0]!.workflowId).result();
+  const ra = await stack.temporal.workflow.getHandle<JourneyWorkflow>(a.enrolled[0]!.workflowId).result();
+  const rb = await stack.temporal.workflow.getHandle<JourneyWorkflow>(b.enrolled[0]!.workflowId).result();
   expect(ra.history.map((h) => h.detail)).toEqual([
     'email: Hello (v1)',
     expect.stringMatching(/^2d/),

@@ -57,7 +57,7 @@ describe.each([
     expect(receipt.enrolled).toHaveLength(1);
     expect(receipt.enrolled[0]).toMatchObject({ journey: 'welcome', version: 1 });
 
-    const handle = env.client.workflow.getHandle(receipt.enrolled[0]!.workflowId);
+    const handle = stack.temporal.workflow.getHandle(receipt.enrolled[0]!.workflowId);
     const result = (await handle.result()) as JourneyResult;
 
     expect(result.outcome).toBe('completed');
@@ -126,7 +126,7 @@ describe.each([
     expect(changed.headers['content-type']).toContain('application/problem+json');
     expect(changed.json()).toMatchObject({ status: 409, detail: expect.stringContaining('signup-bob-1') });
 
-    await env.client.workflow.getHandle(first.json<EventReceipt>().enrolled[0]!.workflowId).result();
+    await stack.temporal.workflow.getHandle(first.json<EventReceipt>().enrolled[0]!.workflowId).result();
   });
 
   test('a customer already in the journey is not enrolled twice', async () => {
@@ -145,7 +145,7 @@ describe.each([
       enrolled: [],
       notEnrolled: [{ journey: 'welcome', reason: 'already in this journey' }],
     });
-    await env.client.workflow.getHandle(a.json<EventReceipt>().enrolled[0]!.workflowId).result();
+    await stack.temporal.workflow.getHandle(a.json<EventReceipt>().enrolled[0]!.workflowId).result();
   });
 
   test('a malformed event is refused with every problem and where it is', async () => {

@@ -149,6 +149,46 @@ test.each<[string, string, Partial<Problem>]>([
     { line: 9, column: 16, path: 'steps[0].cases[0].when', message: 'CEL: Unknown variable: custmer' },
   ],
   [
+    'a CEL pattern whose time can explode (nested quantifiers)',
+    journey(
+      `  - id: check\n    type: branch\n    cases:\n      - when: 'customer.email.matches("^(a+)+$")'\n        steps: [{ id: done, type: exit }]`,
+    ),
+    {
+      line: 9,
+      column: 39,
+      path: 'steps[0].cases[0].when',
+      message: 'CEL: expected a matches() pattern without nested quantifiers such as (a+)+, whose time can explode',
+    },
+  ],
+  [
+    'a CEL pattern taken from the event’s data',
+    journey(
+      `  - id: check\n    type: branch\n    cases:\n      - when: 'customer.email.matches(event.data.pattern)'\n        steps: [{ id: done, type: exit }]`,
+    ),
+    {
+      path: 'steps[0].cases[0].when',
+      message: 'CEL: expected a matches() pattern written in the expression, not taken from data',
+    },
+  ],
+  [
+    'a CEL pattern with a backreference',
+    journey(
+      `  - id: check\n    type: branch\n    cases:\n      - when: 'customer.firstName.matches("(a)\\\\1")'\n        steps: [{ id: done, type: exit }]`,
+    ),
+    { path: 'steps[0].cases[0].when', message: 'CEL: expected a matches() pattern without backreferences' },
+  ],
+  [
+    'a CEL comprehension inside another',
+    journey(
+      `  - id: check\n    type: branch\n    cases:\n      - when: 'customer.tags.all(a, customer.tags.exists(b, a == b))'\n        steps: [{ id: done, type: exit }]`,
+    ),
+    {
+      path: 'steps[0].cases[0].when',
+      message:
+        'CEL: expected no exists() inside another comprehension: its work would grow with the square of the list',
+    },
+  ],
+  [
     'a condition that is not true or false',
     journey(
       `  - id: check\n    type: branch\n    cases:\n      - when: "customer.metrics.orderCount + 1"\n        steps: [{ id: done, type: exit }]`,

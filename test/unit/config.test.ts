@@ -52,6 +52,7 @@ test('a cluster, PostgreSQL and SMTP are taken as given', () => {
     TEMPORAL_API_KEY: 'key',
     DATABASE_URL: 'postgres://rapport:secret@db:5432/rapport',
     SMTP_URL: 'smtp://user:pass@smtp.example.com:587',
+    RAPPORT_PUBLIC_URL: 'https://journeys.example.com',
     RAPPORT_JOURNEYS_DIRS: '/srv/journeys',
     RAPPORT_PUBLISH_BUILTINS: 'false',
   });
@@ -72,7 +73,12 @@ test('Twilio needs the account, its token and a sender; each mistake is named', 
   expect(() => parseConfig({ TWILIO_ACCOUNT_SID: 'AC123', TWILIO_FROM: '0612345678' })).toThrow(
     /TWILIO_ACCOUNT_SID: expected an Account SID[\s\S]*TWILIO_FROM: expected a phone number in E.164 form/,
   );
-  const c = parseConfig({ TWILIO_ACCOUNT_SID: sid, TWILIO_AUTH_TOKEN: 'x', TWILIO_FROM: '+15005550006' });
+  const c = parseConfig({
+    TWILIO_ACCOUNT_SID: sid,
+    TWILIO_AUTH_TOKEN: 'x',
+    TWILIO_FROM: '+15005550006',
+    RAPPORT_PUBLIC_URL: 'https://journeys.example.com',
+  });
   expect(c.TWILIO_FROM).toBe('+15005550006');
 });
 
@@ -137,4 +143,34 @@ test('a process of one role needs the shared PostgreSQL and Temporal server, and
   expect(() => parseConfig({ RAPPORT_ROLE: 'router' })).toThrow(/RAPPORT_ROLE: expected all, api or worker/);
   const shared = { DATABASE_URL: 'postgres://db/rapport', TEMPORAL_ADDRESS: 'temporal:7233' };
   expect(parseConfig({ ...shared, RAPPORT_ROLE: 'worker' }).RAPPORT_ROLE).toBe('worker');
+});
+
+test('with SMTP or Twilio set, the public URL is required, and https unless on this machine', () => {
+  const problems = (env: NodeJS.ProcessEnv) => {
+    try {
+      parseConfig(env);
+      return [];
+    } catch (e) {
+      return (e as ConfigError).problems;
+    }
+  };
+  const smtp = { SMTP_URL: 'smtp://smtp.example.com:587' };
+  expect(problems(smtp)).toEqual([
+    expect.stringMatching(
+      /^RAPPORT_PUBLIC_URL: expected the address customers and Twilio reach Rapport at, since SMTP_URL is set.*http:\/\/127\.0\.0\.1:3000/,
+    ),
+  ]);
+  const sid = `AC${'1'.repeat(32)}`;
+  expect(problems({ TWILIO_ACCOUNT_SID: sid, TWILIO_AUTH_TOKEN: 't', TWILIO_FROM: '+15005550006' })).toEqual([
+    expect.stringMatching(/^RAPPORT_PUBLIC_URL: .*since TWILIO_ACCOUNT_SID is set/),
+  ]);
+  expect(problems({ ...smtp, RAPPORT_PUBLIC_URL: 'http://journeys.example.com' })).toEqual([
+    expect.stringMatching(/^RAPPORT_PUBLIC_URL: expected https:\/\/.*\(got "http:\/\/journeys\.example\.com"\)$/),
+  ]);
+  expect(problems({ ...smtp, RAPPORT_PUBLIC_URL: 'HTTP://journeys.example.com' })).toHaveLength(1);
+  expect(problems({ ...smtp, RAPPORT_PUBLIC_URL: 'https://journeys.example.com' })).toEqual([]);
+  expect(problems({ ...smtp, RAPPORT_PUBLIC_URL: 'http://127.0.0.1:3000' })).toEqual([]);
+  expect(problems({ ...smtp, RAPPORT_PUBLIC_URL: 'http://localhost:3000' })).toEqual([]);
+  // Without a provider, mail and SMS go to the outbox: no public URL is needed.
+  expect(problems({})).toEqual([]);
 });

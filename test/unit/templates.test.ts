@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Liquid } from 'liquidjs';
-import { limits, renderHtml, renderText } from '../../activities/render';
+import { limits, renderHtml, renderJson, renderText } from '../../activities/render';
 import type { CustomerFacts } from '../../definitions/facts';
 import { parseTemplateFile } from '../../definitions/templates';
 import { projectRoot } from '../../paths';
@@ -106,5 +106,30 @@ describe('a template reaching outside its variables gets nothing', () => {
     await expect(renderHtml('<p>Hi {{ customer.firstName }}</p>', evil)).resolves.toBe(
       '<p>Hi &lt;script&gt;alert(1)&lt;/script&gt;</p>',
     );
+  });
+});
+
+describe('a webhook’s JSON body', () => {
+  const attacker = { firstName: 'Ann", "admin": true, "x": "', note: 'back\\slash\nnew line' };
+
+  test('a value cannot close its string: the body keeps its fields, the value arrives whole', async () => {
+    const body = await renderJson('{"name": "{{ customer.firstName }}", "note": "{{ customer.note }}"}', {
+      customer: attacker,
+    });
+    const parsed = JSON.parse(body) as Record<string, unknown>;
+    expect(Object.keys(parsed)).toEqual(['name', 'note']);
+    expect(parsed).toEqual({ name: attacker.firstName, note: attacker.note });
+  });
+
+  test('| json writes a whole value, quotes included, escaped once', async () => {
+    const body = await renderJson(
+      '{"name": {{ customer.firstName | json }}, "n": {{ n }}, "tags": {{ tags | json }}}',
+      {
+        customer: attacker,
+        n: 42,
+        tags: ['vip', 'a"b'],
+      },
+    );
+    expect(JSON.parse(body)).toEqual({ name: attacker.firstName, n: 42, tags: ['vip', 'a"b'] });
   });
 });

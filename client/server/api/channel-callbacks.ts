@@ -3,6 +3,7 @@
  * X-Twilio-Signature, verified before anything is read), and the one-click unsubscribe of marketing
  * email (RFC 8058).
  */
+import formbody from '@fastify/formbody';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { validateRequest } from 'twilio/lib/webhooks/webhooks';
@@ -10,10 +11,17 @@ import { z } from 'zod';
 import type { Db } from '../../../activities/db/database';
 import { smsKeyword } from '../../../activities/channels/sms-keywords';
 import { type UnsubscribeKeys, verifyUnsubscribe } from '../../../activities/channels/unsubscribe';
-import { liftSuppression, recordConsent, suppress } from '../../../activities/store/consent';
+import {
+  liftAddressSuppression,
+  liftSuppression,
+  recordConsent,
+  suppress,
+  suppressAddress,
+} from '../../../activities/store/consent';
 import { findCustomer, getCustomer } from '../../../activities/store/customers';
 import { recordDeliveryStatus } from '../../../activities/store/delivery';
 import { appendTimeline } from '../../../activities/store/timeline';
+import { FailureLimiter } from './auth';
 import { sendProblem } from './problems';
 
 export interface ChannelSettings {
@@ -25,6 +33,9 @@ export interface ChannelSettings {
   /** The answer to HELP. */
   smsHelpText: string;
 }
+
+/** The largest body a public route takes: Twilio's forms and unsubscribe posts are far smaller. */
+const PUBLIC_BODY_LIMIT = 64 * 1024;
 
 const inboundSms = z.object({
   MessageSid: z.string().min(1).max(64),
@@ -63,9 +74,21 @@ function page(reply: FastifyReply, status: number, title: string, body: string) 
 }
 
 /** The routes, as a Fastify plugin. */
-export function channelRoutes(db: Db, settings: ChannelSettings, logger: Logger): FastifyPluginAsync {
-  // eslint-disable-next-line @typescript-eslint/require-await
-  return async (app) => registerChannelRoutes(app, db, settings, logger);
+export function channelRoutes(
+  db: Db,
+  settings: ChannelSettings,
+  logger: Logger,
+  failures = new FailureLimiter(),
+): FastifyPluginAsync {
+  return async (app) => {
+    app.addHook('onRoute', (route) => {
+      route.bodyLimit = Math.min(route.bodyLimit ?? PUBLIC_BODY_LIMIT, PUBLIC_BODY_LIMIT);
+    });
+    // Forms are parsed here only: a form another site's page posts to an admin route is refused
+    // there (415), not parsed (a cross-site request needs no preflight for a form).
+    await app.register(formbody, { bodyLimit: PUBLIC_BODY_LIMIT });
+    registerChannelRoutes(app, db, settings, logger, failures);
+  };
 }
 
 function registerChannelRoutes(
@@ -73,12 +96,14 @@ function registerChannelRoutes(
   db: Db,
   settings: ChannelSettings,
   logger: Logger,
+  failures: FailureLimiter,
 ): void {
   const log = logger.child({ component: 'channels' });
   const base = settings.publicUrl.replace(/\/+$/, '');
 
   /** Refuses, and logs, a webhook whose signature does not match; true when it may go on. */
   const signed = (req: FastifyRequest, reply: FastifyReply): boolean => {
+    if (failures.refused(req, reply)) return false;
     const token = settings.twilioAuthToken;
     if (!token) {
       void sendProblem(reply, 503, 'Twilio is not configured', 'set TWILIO_AUTH_TOKEN to receive Twilio webhooks');
@@ -92,6 +117,7 @@ function registerChannelRoutes(
         { route: req.routeOptions.url, ip: req.ip, signed: typeof signature === 'string' },
         'Twilio webhook refused: the X-Twilio-Signature does not match',
       );
+      failures.note(req.ip);
       void sendProblem(reply, 403, 'Forbidden', 'the X-Twilio-Signature header does not match this request');
       return false;
     }
@@ -104,33 +130,42 @@ function registerChannelRoutes(
     if (!parsed.success) return sendProblem(reply, 422, 'Invalid webhook', 'expected MessageSid, From and Body');
     const { MessageSid: sid, From: from, Body: text } = parsed.data;
     const keyword = smsKeyword(text);
-    const customer = await findCustomer(db, { phone: from });
-    if (!customer) {
-      log.info({ sid, keyword }, 'inbound SMS from a number no customer has');
-      return keyword === 'help' ? twiml(reply, settings.smsHelpText) : twiml(reply);
-    }
+    const help = () => (keyword === 'help' ? twiml(reply, settings.smsHelpText) : twiml(reply));
     const at = new Date();
-    await appendTimeline(db, {
-      customerId: customer.id,
-      at,
-      kind: 'message',
-      summary: keyword ? `sms received: ${keyword.toUpperCase()}` : 'sms received',
-      ref: `sms-in:${sid}`,
-      data: { status: 'received', channel: 'sms', direction: 'inbound', providerRef: sid, text, keyword },
-    });
-    if (keyword === 'stop') {
+    // Acted on once, in one transaction with what it does: a replayed (or retried) message changes
+    // nothing, so a START replayed after a later STOP cannot subscribe the customer again.
+    const outcome = await db.transaction().execute(async (tx) => {
+      const first = await tx
+        .insertInto('inbound_messages')
+        .values({ sid, received_at: at })
+        .onConflict((oc) => oc.column('sid').doNothing())
+        .returning('sid')
+        .executeTakeFirst();
+      if (!first) return 'replayed' as const;
+      // The number itself: an opt-out holds for whoever has it, now or later.
+      if (keyword === 'stop') await suppressAddress(tx, 'sms', from, 'stop', at);
+      if (keyword === 'start') await liftAddressSuppression(tx, 'sms', from, at);
+      const customer = await findCustomer(tx, { phone: from });
+      if (!customer) return 'no-customer' as const;
+      await appendTimeline(tx, {
+        customerId: customer.id,
+        at,
+        kind: 'message',
+        summary: keyword ? `sms received: ${keyword.toUpperCase()}` : 'sms received',
+        ref: `sms-in:${sid}`,
+        data: { status: 'received', channel: 'sms', direction: 'inbound', providerRef: sid, text, keyword },
+      });
       // Every SMS stops at once, whichever journey would send it: the send checks suppression first.
-      await suppress(db, customer.id, 'sms', 'stop', `replied ${text.trim().slice(0, 40)}`, at);
-      log.info({ customerId: customer.id, sid }, 'sms opt-out');
-      return twiml(reply);
-    }
-    if (keyword === 'start') {
-      await liftSuppression(db, customer.id, 'sms', ['stop'], `replied ${text.trim().slice(0, 40)}`, at);
-      log.info({ customerId: customer.id, sid }, 'sms opt-in again');
-      return twiml(reply);
-    }
-    if (keyword === 'help') return twiml(reply, settings.smsHelpText);
-    return twiml(reply);
+      if (keyword === 'stop') await suppress(tx, customer.id, 'sms', 'stop', `replied ${text.trim().slice(0, 40)}`, at);
+      if (keyword === 'start')
+        await liftSuppression(tx, customer.id, 'sms', ['stop'], `replied ${text.trim().slice(0, 40)}`, at);
+      return customer.id;
+    });
+    if (outcome === 'replayed') log.info({ sid, keyword }, 'inbound SMS already acted on: a replay or a retry');
+    else if (outcome === 'no-customer') log.info({ sid, keyword }, 'inbound SMS from a number no customer has');
+    else if (keyword === 'stop' || keyword === 'start')
+      log.info({ customerId: outcome, sid }, keyword === 'stop' ? 'sms opt-out' : 'sms opt-in again');
+    return help();
   });
 
   app.post('/webhooks/twilio/status', async (req, reply) => {
@@ -189,7 +224,9 @@ function registerChannelRoutes(
   // One click: mailbox providers post List-Unsubscribe=One-Click here, as a urlencoded form or as
   // multipart/form-data (RFC 8058 allows both) or otherwise; the page's button posts nothing. The
   // signed token is what authorizes: any body is taken, kept as text when it is not a form.
-  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: PUBLIC_BODY_LIMIT }, (_req, body, done) =>
+    done(null, body),
+  );
   app.post('/u/:token', async (req, reply) => {
     const token = verifiedToken(req, reply);
     if (!token) return reply;

@@ -3,7 +3,6 @@
  * Every request body, query and path is validated by zod; the same schemas describe the API in the
  * OpenAPI document (/openapi.json), browsable at /docs.
  */
-import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -13,10 +12,12 @@ import type { Logger } from 'pino';
 import type { Db } from '../../../activities/db/database';
 import type { EventIntake } from '../events/intake';
 import { isTemporalUnavailable } from '../events/router';
+import type { DataProtection } from '../protection';
 import { type App, createApp, RequestValidationError } from './app';
-import { createAuth } from './auth';
+import { createAuth, FailureLimiter } from './auth';
 import { type ChannelSettings, channelRoutes } from './channel-callbacks';
 import { sendProblem, zodErrors } from './problems';
+import { codecRoutes } from './routes/codec';
 import { customerRoutes } from './routes/customers';
 import { eventRoutes } from './routes/events';
 import { journeyRoutes } from './routes/journeys';
@@ -28,6 +29,8 @@ export interface ApiDeps {
   db: Db;
   intake: EventIntake;
   temporal: Client;
+  /** The payload codec: the codec endpoint, and erasure's destroying of keys. */
+  protection: DataProtection;
   outboxDir: string;
   /** Accept http:// webhook URLs in journeys published through the API. */
   allowHttpWebhooks?: boolean;
@@ -48,7 +51,9 @@ const PUBLIC = /^\/(u|webhooks)\//;
 
 export function buildApi(deps: ApiDeps) {
   const app = createApp(deps.logger);
-  const auth = createAuth(deps.db);
+  // Refusals per address, shared by the keys' check and Twilio's signature check.
+  const failures = new FailureLimiter();
+  const auth = createAuth(deps.db, failures);
   const onKeysChanged = deps.onKeysChanged;
   const routeDeps: ApiDeps = {
     ...deps,
@@ -102,12 +107,17 @@ export function buildApi(deps: ApiDeps) {
   const limits = deps.rateLimit ?? { perKey: 6000, public: 600 };
   void app.register(rateLimit, {
     global: true,
-    // After authentication, so a key's requests count against the key, wherever they come from.
-    hook: 'preHandler',
+    // Before the body is read (a flood costs no parsing), after authentication (an onRequest hook
+    // added before), so a key's requests count against the key, wherever they come from.
+    hook: 'onRequest',
     timeWindow: 60_000,
     max: (req) => (PUBLIC.test(req.url) ? limits.public : limits.perKey),
     keyGenerator: (req) => (req.apiKey ? `key:${req.apiKey.id}` : `ip:${req.ip}`),
-    allowList: (req) => req.url === '/health',
+    // Twilio's signed webhooks (opt-outs among them) are never limited: their signature is checked
+    // on each, and an address whose signatures fail is refused (FailureLimiter).
+    allowList: (req) =>
+      req.url === '/health' ||
+      (req.url.startsWith('/webhooks/twilio/') && req.headers['x-twilio-signature'] !== undefined),
     errorResponseBuilder: (_req, context) => ({
       statusCode: 429,
       message: `at most ${context.max} requests a minute; try again in ${context.after}`,
@@ -129,9 +139,8 @@ export function buildApi(deps: ApiDeps) {
   });
   void app.register(swaggerUi, { routePrefix: '/docs' });
 
-  // Twilio's webhooks and one-click unsubscribe post forms.
-  void app.register(formbody, { bodyLimit: 64 * 1024 });
-  if (deps.channels) void app.register(channelRoutes(deps.db, deps.channels, deps.logger));
+  // Twilio's webhooks and one-click unsubscribe post forms; they alone parse them (the plugin's scope).
+  if (deps.channels) void app.register(channelRoutes(deps.db, deps.channels, deps.logger, failures));
 
   void app.register((scope, _opts, done) => {
     scope.get('/health', { schema: { hide: true } }, () => ({ status: 'ok' }));
@@ -149,6 +158,7 @@ export function buildApi(deps: ApiDeps) {
     taskRoutes(routes, routeDeps);
     keyRoutes(routes, routeDeps);
     outboxRoutes(routes, routeDeps);
+    codecRoutes(routes, routeDeps);
   });
   return app;
 }

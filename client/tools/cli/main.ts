@@ -194,7 +194,9 @@ const keys = program
 connection(
   keys
     .command('create')
-    .description('Create an API key; it is printed once')
+    .description(
+      'Create an API key; it is printed once. Without --url, RAPPORT_URL or an API key, it is written straight to the customer database of this machine’s Rapport (its settings: DATABASE_URL or the data folder)',
+    )
     .requiredOption('--name <name>', 'who uses it, such as shop-backend')
     .requiredOption('--scopes <scopes>', `comma-separated: ${SCOPES.join(', ')}`)
     .option('--json', 'print JSON'),

@@ -1,6 +1,9 @@
 /** `rapport events send`, `rapport tasks list|complete` and `rapport keys create|list|revoke`. */
 import { randomUUID } from 'node:crypto';
-import { SCOPES, type Scope } from '../../../activities/store/api-keys';
+import { createApiKey, SCOPES, type Scope } from '../../../activities/store/api-keys';
+import { parseConfig } from '../../../worker/config';
+import { withCustomerDatabase } from '../../../worker/customer-database';
+import { createLogger } from '../../../worker/logger';
 import type { EventReceipt, IncomingEvent } from '../../server/events/schema';
 import { clientFrom, type ConnectionOptions } from './journeys';
 
@@ -110,8 +113,24 @@ function parseScopes(text: string): Scope[] {
   return scopes as Scope[];
 }
 
+/**
+ * Through the API when given one (`--url`, RAPPORT_URL, or an API key); otherwise straight into the
+ * customer database Rapport's own settings name (DATABASE_URL, or the data folder's embedded
+ * PostgreSQL): on the machine Rapport runs on, the first key needs no open API.
+ */
 export async function keysCreate(options: ConnectionOptions & { name: string; scopes: string; json?: boolean }) {
-  const k = await clientFrom(options).createKey(options.name, parseScopes(options.scopes));
+  const scopes = parseScopes(options.scopes);
+  const throughApi = options.url ?? process.env.RAPPORT_URL ?? options.apiKey ?? process.env.RAPPORT_API_KEY;
+  const k = throughApi
+    ? await clientFrom(options).createKey(options.name, scopes)
+    : await withCustomerDatabase(
+        parseConfig(),
+        createLogger({ level: 'warn', destination: process.stderr }),
+        async ({ db }) => {
+          const { key, view } = await createApiKey(db, options.name, scopes);
+          return { key, ...view };
+        },
+      );
   if (options.json) return out(JSON.stringify(k, null, 2));
   out(
     `${k.key}\n\nAPI key ${k.id} (${k.name}; ${k.scopes.join(', ')}). This is the only time it is shown: keep it now.`,

@@ -12,7 +12,6 @@
  *
  * Time moves only when the harness moves it (advance, finish), so what happened "by day 3" is exact.
  */
-import { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { listOutbox, type OutboxEntry } from '../../../activities/channels/outbox';
 import { listTimeline, type TimelineItem } from '../../../activities/store/timeline';
@@ -77,7 +76,7 @@ export async function createHarness(
     throw err;
   }
   // Reads through a plain client: only advance() and finish() move the clock.
-  const plain = new Client({ connection: env.connection, namespace: env.namespace ?? 'default' });
+  const plain = stack.plainTemporal;
   if (options.journeys) await stack.publish(options.journeys);
 
   /** The journeys this harness started. */
@@ -135,7 +134,7 @@ export async function createHarness(
       return new Date(await env.currentTimeMs());
     },
     async finish(workflowId) {
-      return env.client.workflow.getHandle<JourneyWorkflow>(workflowId).result();
+      return stack.temporal.workflow.getHandle<JourneyWorkflow>(workflowId).result();
     },
     async state(workflowId) {
       return plain.workflow.getHandle(workflowId).query(journeyStateQuery);

@@ -6,13 +6,16 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { TimeSkippingClient } from '@temporalio/testing/lib/client';
 import pino, { type Logger } from 'pino';
 import type { Activities } from '../../../activities';
 import { migrate, openDatabase, type OpenDatabase } from '../../../activities/db/database';
 import type { WebhookPolicy } from '../../../activities/webhook';
 import type { Api } from '../../server/api/server';
 import type { EventIntake } from '../../server/events/intake';
+import { type DataProtection, dataConverterOf } from '../../server/protection';
 import { publishFolders } from '../../server/journeys/publish';
 import { builtinTemplatesDir, builtinJourneysDir } from '../../../paths';
 import { workflowBundle } from './environment';
@@ -22,6 +25,14 @@ import { createRapport } from '../../../worker/rapport';
 
 export interface TestStack {
   db: OpenDatabase['db'];
+  /**
+   * Rapport's Temporal client: it reads and writes the encrypted payloads (client/server/protection.ts).
+   * On the time-skipping server, waiting for a result through it lets time skip (as env.client does).
+   */
+  temporal: Client;
+  /** The same, except that it never moves the time-skipping server's clock. */
+  plainTemporal: Client;
+  protection: DataProtection;
   api: Api;
   intake: EventIntake;
   taskQueue: string;
@@ -115,13 +126,16 @@ export async function startTestStack(env: TestWorkflowEnvironment, options: Test
   });
   const rapport = createRapport(
     config,
-    { database, temporal: env.client, logger },
+    { database, connection: env.connection, logger },
     {
       outboxDir,
       ...(options.smtpTimeoutMs ? { smtpTimeoutMs: options.smtpTimeoutMs } : {}),
       ...(options.twilio?.timeoutMs ? { twilioTimeoutMs: options.twilio.timeoutMs } : {}),
       ...(options.webhooks ? { webhooks: options.webhooks } : {}),
       ...(options.wrapActivities ? { wrapActivities: options.wrapActivities } : {}),
+      // On the time-skipping server, waiting for a journey's result lets time skip, as env.client does.
+      newClient: (clientOptions) =>
+        env.supportsTimeSkipping ? new TimeSkippingClient(clientOptions) : new Client(clientOptions),
     },
   );
   const { intake } = rapport;
@@ -130,7 +144,7 @@ export async function startTestStack(env: TestWorkflowEnvironment, options: Test
   let running = worker.run();
   const api = rapport.createApi({
     onPublished: async (journeyId) => {
-      if (options.schedules) await syncSchedule(env.client, database.db, taskQueue, journeyId, logger);
+      if (options.schedules) await syncSchedule(rapport.temporal, database.db, taskQueue, journeyId, logger);
     },
   });
   await api.ready();
@@ -139,6 +153,13 @@ export async function startTestStack(env: TestWorkflowEnvironment, options: Test
   let published = 0;
   return {
     db: database.db,
+    temporal: rapport.temporal,
+    plainTemporal: new Client({
+      connection: env.connection,
+      namespace: env.namespace ?? 'default',
+      dataConverter: dataConverterOf(rapport.protection),
+    }),
+    protection: rapport.protection,
     api,
     intake,
     taskQueue,

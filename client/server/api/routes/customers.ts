@@ -1,5 +1,6 @@
 /** Customers: create or update, the single view with its timeline, explain, merge, erase. */
 import { z } from 'zod';
+import { eraseOutbox } from '../../../../activities/channels/outbox';
 import { recordConsent } from '../../../../activities/store/consent';
 import {
   eraseCustomer,
@@ -193,8 +194,18 @@ export function customerRoutes(app: App, deps: ApiDeps): void {
       const active = (await listEnrollments(db, row.id)).filter((e) => e.status === 'active');
       for (const e of active)
         await cancelEnrollment(deps, e.id, e.workflowId, row.id, e.journeyId, 'personal data erased');
-      await db.transaction().execute((tx) => eraseCustomer(tx, row.id));
-      return { customer: row.id, erased: true, cancelled: active.map((e) => e.journeyId) };
+      const erased = await db.transaction().execute((tx) => eraseCustomer(tx, row.id));
+      // What lies outside the database: keys this process holds, and the local outbox's copies.
+      deps.protection.forget(erased.keyIds);
+      const outbox = await eraseOutbox(deps.outboxDir, erased.addresses);
+      return {
+        customer: row.id,
+        erased: true,
+        cancelled: active.map((e) => e.journeyId),
+        mergedRecords: erased.customers.length - 1,
+        keysDestroyed: erased.keyIds.length,
+        outboxMessages: outbox,
+      };
     },
   );
 }

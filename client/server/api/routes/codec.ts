@@ -1,0 +1,72 @@
+/**
+ * The remote codec endpoint Temporal's CLI and UI call to show Rapport's encrypted payloads
+ * (client/server/protection.ts) to operators: `POST /v1/codec/decode` and `/v1/codec/encode`, in
+ * Temporal's JSON form (base64 metadata and data). Admin keys only: it reads every customer's data.
+ * A payload of an erased customer stays unreadable (422, with its key's id).
+ */
+import type { Payload } from '@temporalio/common';
+import { z } from 'zod';
+import { DestroyedKeyError } from '../../protection';
+import type { App } from '../app';
+import { sendProblem } from '../problems';
+import type { ApiDeps } from '../server';
+
+const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64');
+const payloads = z
+  .object({
+    payloads: z.array(z.object({ metadata: z.record(z.string(), base64).optional(), data: base64.optional() })),
+  })
+  .strict();
+type JsonPayloads = z.infer<typeof payloads>;
+
+const fromJson = (body: JsonPayloads): Payload[] =>
+  body.payloads.map((p) => ({
+    metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
+    data: Buffer.from(p.data ?? '', 'base64'),
+  }));
+const toJson = (list: Payload[]): JsonPayloads => ({
+  payloads: list.map((p) => ({
+    metadata: Object.fromEntries(
+      Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? new Uint8Array()).toString('base64')]),
+    ),
+    data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
+  })),
+});
+
+/** Decoding a page of history may carry many payloads. */
+const CODEC_BODY_LIMIT = 4 * 1024 * 1024;
+
+export function codecRoutes(app: App, deps: ApiDeps): void {
+  const { codec } = deps.protection;
+  app.post(
+    '/v1/codec/decode',
+    {
+      bodyLimit: CODEC_BODY_LIMIT,
+      schema: {
+        summary: 'Decrypt Temporal payloads (the remote codec of the Temporal CLI and UI)',
+        tags: ['keys'],
+        body: payloads,
+      },
+    },
+    async (req, reply) => {
+      try {
+        return toJson(await codec.decode(fromJson(req.body)));
+      } catch (err) {
+        if (err instanceof DestroyedKeyError) return sendProblem(reply, 422, 'Erased', err.message);
+        throw err;
+      }
+    },
+  );
+  app.post(
+    '/v1/codec/encode',
+    {
+      bodyLimit: CODEC_BODY_LIMIT,
+      schema: {
+        summary: 'Encrypt Temporal payloads (the remote codec of the Temporal CLI and UI)',
+        tags: ['keys'],
+        body: payloads,
+      },
+    },
+    async (req) => toJson(await codec.encode(fromJson(req.body))),
+  );
+}
