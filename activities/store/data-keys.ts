@@ -3,6 +3,7 @@
  * belongs to no customer (`system`). Stored wrapped by the master key; only client/server/protection.ts
  * unwraps them. Erasure deletes a customer's key, which leaves every payload it encrypted unreadable.
  */
+import { sql } from 'kysely';
 import type { Db } from '../db/database';
 
 export interface StoredDataKey {
@@ -11,7 +12,7 @@ export interface StoredDataKey {
   wrapped: string;
 }
 
-export async function dataKeyOf(db: Db, subject: string): Promise<StoredDataKey | undefined> {
+async function dataKeyOf(db: Db, subject: string): Promise<StoredDataKey | undefined> {
   return db
     .selectFrom('data_keys')
     .select(['id', 'subject', 'wrapped'])
@@ -23,15 +24,24 @@ export async function dataKeyById(db: Db, id: string): Promise<StoredDataKey | u
   return db.selectFrom('data_keys').select(['id', 'subject', 'wrapped']).where('id', '=', id).executeTakeFirst();
 }
 
-/** Stores a new key for its subject, unless another process stored one first: the stored key either way. */
-export async function storeDataKey(db: Db, key: StoredDataKey): Promise<StoredDataKey> {
-  await db
-    .insertInto('data_keys')
-    .values(key)
-    .onConflict((oc) => oc.column('subject').doNothing())
-    .execute();
-  const stored = await dataKeyOf(db, key.subject);
-  if (!stored) throw new Error(`the data key of ${key.subject} was deleted as it was stored`);
+/**
+ * The subject's key, stored now as `fresh` unless one is stored already: one statement either way
+ * (a new customer's first payload costs one round trip, not a read and then a write).
+ */
+export async function dataKeyOrStore(db: Db, fresh: StoredDataKey): Promise<StoredDataKey> {
+  const { rows } = await sql<StoredDataKey>`
+    with stored as (
+      insert into data_keys (id, subject, wrapped) values (${fresh.id}, ${fresh.subject}, ${fresh.wrapped})
+      on conflict (subject) do nothing
+      returning id, subject, wrapped
+    )
+    select id, subject, wrapped from stored
+    union all
+    select id, subject, wrapped from data_keys where subject = ${fresh.subject}
+    limit 1`.execute(db);
+  // Another process stored one after this statement's snapshot: it is there now.
+  const stored = rows[0] ?? (await dataKeyOf(db, fresh.subject));
+  if (!stored) throw new Error(`the data key of ${fresh.subject} was deleted as it was stored`);
   return stored;
 }
 

@@ -20,7 +20,7 @@ import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:
 import type { DataConverter, Payload, PayloadCodec, SerializationContext } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { Db } from '../../activities/db/database';
-import { dataKeyById, dataKeyOf, storeDataKey } from '../../activities/store/data-keys';
+import { dataKeyById, dataKeyOrStore } from '../../activities/store/data-keys';
 import { customerOfWorkflow } from '../../definitions/search-attributes';
 
 /** The `encoding` of a sealed payload. */
@@ -138,12 +138,10 @@ export function createDataProtection(db: Db, masterKey: Buffer, options: Protect
     let pending = making.get(subject);
     if (!pending) {
       pending = (async () => {
-        let stored = await dataKeyOf(db, subject);
-        if (!stored) {
-          const id = randomUUID();
-          const wrapped = seal(masterKey, randomBytes(32), `data-key:${id}`).toString('base64');
-          stored = await storeDataKey(db, { id, subject, wrapped });
-        }
+        // A key made here is stored unless the subject has one; either way, the stored one is used.
+        const id = randomUUID();
+        const wrapped = seal(masterKey, randomBytes(32), `data-key:${id}`).toString('base64');
+        const stored = await dataKeyOrStore(db, { id, subject, wrapped });
         const key = unwrap(stored.id, stored.wrapped);
         remember(bySubject, subject, key);
         remember(byId, key.id, key);
