@@ -188,6 +188,11 @@ const configSchema = z.object({
   RAPPORT_WEBHOOK_ALLOW_PRIVATE: bool.default(false),
   /** Accept http:// webhook URLs when publishing (https is the rule). */
   RAPPORT_WEBHOOK_ALLOW_HTTP: bool.default(false),
+  /**
+   * Web origins (comma-separated) whose pages may call the codec endpoint from a browser: the Temporal
+   * UI's. Default: the embedded dev server's UI, http://127.0.0.1:TEMPORAL_UI_PORT and localhost.
+   */
+  RAPPORT_CODEC_ORIGINS: optionalText,
 
   /** opt-in (default): marketing needs recorded consent; opt-out: allowed unless withdrawn. */
   RAPPORT_MARKETING_CONSENT: z.enum(['opt-in', 'opt-out'], { error: 'expected opt-in or opt-out' }).default('opt-in'),
@@ -339,6 +344,16 @@ export function unsubscribeSecrets(config: Config): { current: string; previous:
 export function masterKey(config: Config): { key: Buffer; generated: boolean } {
   if (config.RAPPORT_MASTER_KEY) return { key: Buffer.from(config.RAPPORT_MASTER_KEY, 'base64'), generated: false };
   return { key: Buffer.from(keptSecret(config, 'master.key'), 'base64url'), generated: true };
+}
+
+/** The origins allowed to call the codec endpoint from a browser (RAPPORT_CODEC_ORIGINS). */
+export function codecOrigins(config: Config): string[] {
+  if (config.RAPPORT_CODEC_ORIGINS) {
+    return config.RAPPORT_CODEC_ORIGINS.split(',')
+      .map((o) => o.trim().replace(/\/+$/, ''))
+      .filter(Boolean);
+  }
+  return [`http://127.0.0.1:${config.TEMPORAL_UI_PORT}`, `http://localhost:${config.TEMPORAL_UI_PORT}`];
 }
 
 export function journeyDirs(config: Config): string[] {

@@ -28,7 +28,15 @@ import { buildApi } from '../client/server/api/server';
 import { EventIntake } from '../client/server/events/intake';
 import { createDataProtection, dataConverterOf, type DataProtection } from '../client/server/protection';
 import { bundleWorkflows } from './bundle';
-import { masterKey, policySettings, publicUrl, unsubscribeSecrets, webhookPolicy, type Config } from './config';
+import {
+  codecOrigins,
+  masterKey,
+  policySettings,
+  publicUrl,
+  unsubscribeSecrets,
+  webhookPolicy,
+  type Config,
+} from './config';
 
 /**
  * How far a V8 heap may grow past what survived its last full collection before the next one, in
@@ -198,6 +206,7 @@ export function createRapport(config: Config, deps: RapportDeps, overrides: Rapp
         outboxDir,
         logger,
         allowHttpWebhooks: config.RAPPORT_WEBHOOK_ALLOW_HTTP,
+        codecOrigins: codecOrigins(config),
         channels,
         rateLimit: { perKey: config.RAPPORT_RATE_LIMIT, public: config.RAPPORT_PUBLIC_RATE_LIMIT },
         eventMaxBytes: config.RAPPORT_EVENT_MAX_BYTES,

@@ -109,6 +109,32 @@ describe('once a key exists', () => {
     expect((await stack.api.inject({ method: 'GET', url: '/v1/outbox' })).statusCode).toBe(401);
   });
 
+  test('the codec endpoint: admin keys only; the Temporal UI’s page may call it, other sites may not', async () => {
+    const ui = 'http://127.0.0.1:8233';
+    const preflight = (origin: string) =>
+      stack.api.inject({
+        method: 'OPTIONS',
+        url: '/v1/codec/decode',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' },
+      });
+    const allowed = await preflight(ui);
+    expect(allowed.statusCode).toBe(204);
+    expect(allowed.headers['access-control-allow-origin']).toBe(ui);
+    expect(allowed.headers['access-control-allow-headers']).toContain('authorization');
+    expect((await preflight('https://attacker.example')).statusCode).toBe(403);
+    const decode = (key: string) =>
+      stack.api.inject({
+        method: 'POST',
+        url: '/v1/codec/decode',
+        headers: { authorization: `Bearer ${key}`, origin: ui },
+        payload: { payloads: [] },
+      });
+    const byAdmin = await decode(admin.key);
+    expect(byAdmin.statusCode).toBe(200);
+    expect(byAdmin.headers['access-control-allow-origin']).toBe(ui);
+    expect((await decode(sender.key)).statusCode).toBe(403);
+  });
+
   test('malformed tokens cost no query, and an address that keeps guessing is refused for the minute', async () => {
     const guesser = { remoteAddress: '198.51.100.7' };
     queries.length = 0;

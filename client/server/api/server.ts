@@ -31,6 +31,8 @@ export interface ApiDeps {
   temporal: Client;
   /** The payload codec: the codec endpoint, and erasure's destroying of keys. */
   protection: DataProtection;
+  /** Web origins whose pages may call the codec endpoint (the Temporal UI's). */
+  codecOrigins?: string[];
   outboxDir: string;
   /** Accept http:// webhook URLs in journeys published through the API. */
   allowHttpWebhooks?: boolean;

@@ -5,6 +5,7 @@
  * A payload of an erased customer stays unreadable (422, with its key's id).
  */
 import type { Payload } from '@temporalio/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { DestroyedKeyError } from '../../protection';
 import type { App } from '../app';
@@ -38,6 +39,34 @@ const CODEC_BODY_LIMIT = 4 * 1024 * 1024;
 
 export function codecRoutes(app: App, deps: ApiDeps): void {
   const { codec } = deps.protection;
+  const origins = new Set(deps.codecOrigins ?? []);
+  /** CORS for the Temporal UI's page: its origin may call, with the key a proxy or the UI adds. */
+  const allowOrigin = (req: FastifyRequest, reply: FastifyReply): boolean => {
+    const origin = req.headers.origin;
+    if (typeof origin !== 'string' || !origins.has(origin)) return false;
+    void reply
+      .header('access-control-allow-origin', origin)
+      .header('access-control-allow-credentials', 'true')
+      .header('vary', 'origin');
+    return true;
+  };
+  for (const url of ['/v1/codec/decode', '/v1/codec/encode']) {
+    app.options(url, { schema: { hide: true } }, (req, reply) => {
+      if (!allowOrigin(req, reply))
+        return sendProblem(
+          reply,
+          403,
+          'Forbidden',
+          'this origin may not call the codec endpoint (RAPPORT_CODEC_ORIGINS)',
+        );
+      return reply
+        .header('access-control-allow-methods', 'POST')
+        .header('access-control-allow-headers', 'authorization, content-type, x-namespace')
+        .header('access-control-max-age', '600')
+        .code(204)
+        .send();
+    });
+  }
   app.post(
     '/v1/codec/decode',
     {
@@ -49,6 +78,7 @@ export function codecRoutes(app: App, deps: ApiDeps): void {
       },
     },
     async (req, reply) => {
+      allowOrigin(req, reply);
       try {
         return toJson(await codec.decode(fromJson(req.body)));
       } catch (err) {
@@ -67,6 +97,9 @@ export function codecRoutes(app: App, deps: ApiDeps): void {
         body: payloads,
       },
     },
-    async (req) => toJson(await codec.encode(fromJson(req.body))),
+    async (req, reply) => {
+      allowOrigin(req, reply);
+      return toJson(await codec.encode(fromJson(req.body)));
+    },
   );
 }
