@@ -171,6 +171,17 @@ test.each<[string, string, Partial<Problem>]>([
     },
   ],
   [
+    'a CEL pattern with a repeated group of alternatives',
+    journey(
+      `  - id: check\n    type: branch\n    cases:\n      - when: 'customer.email.matches("^(a|ab)*c$")'\n        steps: [{ id: done, type: exit }]`,
+    ),
+    {
+      path: 'steps[0].cases[0].when',
+      message:
+        'CEL: expected a matches() pattern without a repeated group of alternatives such as (a|b)*: write [ab]* instead',
+    },
+  ],
+  [
     'a CEL pattern with a backreference',
     journey(
       `  - id: check\n    type: branch\n    cases:\n      - when: 'customer.firstName.matches("(a)\\\\1")'\n        steps: [{ id: done, type: exit }]`,
