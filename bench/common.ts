@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkerOptions, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import pino from 'pino';
@@ -171,7 +172,7 @@ export async function benchWorker(
     workflowBundle: WorkflowBundleWithSourceMap;
     worker?: Partial<WorkerOptions>;
   },
-): Promise<{ stop(): Promise<void> }> {
+): Promise<{ stop(): Promise<void>; temporal: Client }> {
   const config = parseConfig({
     RAPPORT_DATA_DIR: path.dirname(options.outboxDir),
     TEMPORAL_NAMESPACE: env.namespace ?? 'default',
@@ -189,6 +190,8 @@ export async function benchWorker(
   });
   const running = worker.run();
   return {
+    /** Rapport's client: it reads the payloads the worker encrypted. */
+    temporal: rapport.temporal,
     async stop() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running.catch(() => undefined);
