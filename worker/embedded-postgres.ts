@@ -140,11 +140,16 @@ export function runningEmbeddedPostgres(dir: string): string | undefined {
   } catch {
     return undefined; // the file of a server that has stopped
   }
-  const password = encodeURIComponent(fs.readFileSync(path.join(dir, 'password'), 'utf8').trim());
-  const socketDir = lines[4]?.trim();
+  const password = fs.readFileSync(path.join(dir, 'password'), 'utf8').trim();
+  return serverUrl(password, port, lines[4]?.trim() || undefined);
+}
+
+/** How Rapport reaches the server: through its socket folder when it has one, else on loopback. */
+function serverUrl(password: string, port: number, socketDir: string | undefined): string {
+  const user = `rapport:${encodeURIComponent(password)}`;
   return socketDir
-    ? `postgres://rapport:${password}@localhost:${port}/postgres?host=${encodeURIComponent(socketDir)}`
-    : `postgres://rapport:${password}@127.0.0.1:${port}/postgres`;
+    ? `postgres://${user}@localhost:${port}/postgres?host=${encodeURIComponent(socketDir)}`
+    : `postgres://${user}@127.0.0.1:${port}/postgres`;
 }
 
 export interface EmbeddedPostgresOptions {
@@ -229,9 +234,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   );
   const server = supervise(child, { name: 'the embedded PostgreSQL', logger, group: false, onExitSignal: 'SIGINT' });
 
-  const url = viaSocket
-    ? `postgres://rapport:${encodeURIComponent(password)}@localhost:${port}/postgres?host=${encodeURIComponent(socketDir)}`
-    : `postgres://rapport:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+  const url = serverUrl(password, port, viaSocket ? socketDir : undefined);
   // Ready when it takes a connection; it exits on a bad start (the reason is in its last lines).
   for (let waited = 0; ; waited += 100) {
     if (server.exitCode !== undefined) {

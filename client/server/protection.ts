@@ -194,11 +194,9 @@ export function createDataProtection(db: Db, masterKey: Buffer, options: Protect
       await keyOf(MASTER_CHECK_SUBJECT);
     },
     forget(keyIds) {
-      for (const id of keyIds) {
-        const key = byId.get(id);
-        byId.delete(id);
-        for (const [subject, held] of bySubject) if (held === key || held.id === id) bySubject.delete(subject);
-      }
+      const gone = new Set(keyIds);
+      for (const id of gone) byId.delete(id);
+      for (const [subject, held] of bySubject) if (gone.has(held.id)) bySubject.delete(subject);
     },
   };
 }

@@ -7,9 +7,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import type { Payload, PayloadCodec } from '@temporalio/common';
+import type { PayloadCodec } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import type { temporal } from '@temporalio/proto';
+import { temporal } from '@temporalio/proto';
 import { projectRoot } from '../../paths';
 import { SEALED_ENCODING } from '../../client/server/protection';
 
@@ -42,18 +42,14 @@ async function opened(json: string, codec: PayloadCodec): Promise<string> {
   };
   const history: unknown = JSON.parse(json);
   walk(history);
-  const decoded = await codec.decode(
-    found.map<Payload>((p) => ({
-      metadata: Object.fromEntries(Object.entries(p.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
-      data: Buffer.from(p.data ?? '', 'base64'),
-    })),
-  );
+  // Temporal's JSON form of payloads (base64 bytes), as protobufjs reads and writes it.
+  const { Payload: ProtoPayload } = temporal.api.common.v1;
+  const decoded = await codec.decode(found.map((p) => ProtoPayload.fromObject(p)));
   found.forEach((p, i) => {
-    const d = decoded[i]!;
-    p.metadata = Object.fromEntries(
-      Object.entries(d.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? []).toString('base64')]),
-    );
-    p.data = Buffer.from(d.data ?? []).toString('base64');
+    const open = ProtoPayload.toObject(ProtoPayload.create(decoded[i]), { bytes: String }) as JsonPayload;
+    p.metadata = open.metadata;
+    if (open.data === undefined) delete p.data;
+    else p.data = open.data;
   });
   return JSON.stringify(history, null, 2);
 }

@@ -189,14 +189,12 @@ describe.each([
     const opened = await stack.protection.codec.decode(started);
     expect(JSON.stringify(opened.map((p) => defaultPayloadConverter.fromPayload(p)))).toContain(canary.subject);
     // As operators read them: the codec endpoint the Temporal CLI and UI call.
-    const asJson = {
-      payloads: started.map((p) => ({
-        metadata: Object.fromEntries(
-          Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
-        ),
-        data: Buffer.from(p.data ?? []).toString('base64'),
-      })),
-    };
+    const asJson = temporal.api.common.v1.Payloads.toObject(
+      temporal.api.common.v1.Payloads.create({ payloads: started }),
+      {
+        bytes: String,
+      },
+    );
     const endpoint = await stack.api.inject({ method: 'POST', url: '/v1/codec/decode', payload: asJson });
     expect(endpoint.statusCode).toBe(200);
     const decoded = endpoint.json<{ payloads: { data: string }[] }>().payloads;

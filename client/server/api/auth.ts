@@ -61,9 +61,9 @@ const FAILURES_PER_MINUTE = 30;
 
 /** Headers a proxy adds: a request that carries one did not come from this machine, whatever its address. */
 const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-real-ip', 'via'];
-const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d{1,5})?$/i;
-const LOOPBACK_ORIGIN = /^https?:\/\/(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d{1,5})?$/i;
 const isLoopback = (ip: string) => ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1';
+/** Whether a URL (an Origin, or http:// and a Host) names this machine. */
+const namesLoopback = (url: string) => /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i.test(URL.parse(url)?.hostname ?? '');
 
 /**
  * Whether a request comes from this machine itself, as open mode (no key yet) requires: a loopback
@@ -75,9 +75,9 @@ function isLocalRequest(req: Pick<FastifyRequest, 'ip' | 'headers'>): boolean {
   if (!isLoopback(req.ip)) return false;
   if (FORWARDING_HEADERS.some((h) => req.headers[h] !== undefined)) return false;
   const host = req.headers.host;
-  if (typeof host !== 'string' || !LOOPBACK_HOST.test(host)) return false;
+  if (typeof host !== 'string' || !namesLoopback(`http://${host}`)) return false;
   const origin = req.headers.origin;
-  if (origin !== undefined && !(typeof origin === 'string' && LOOPBACK_ORIGIN.test(origin))) return false;
+  if (origin !== undefined && !(typeof origin === 'string' && namesLoopback(origin))) return false;
   return req.headers['sec-fetch-site'] !== 'cross-site';
 }
 

@@ -5,6 +5,7 @@
  * A payload of an erased customer stays unreadable (422, with its key's id).
  */
 import type { Payload } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { DestroyedKeyError } from '../../protection';
@@ -20,18 +21,11 @@ const payloads = z
   .strict();
 type JsonPayloads = z.infer<typeof payloads>;
 
-const fromJson = (body: JsonPayloads): Payload[] =>
-  body.payloads.map((p) => ({
-    metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
-    data: Buffer.from(p.data ?? '', 'base64'),
-  }));
+/** Temporal's JSON form of payloads (base64 bytes), as protobufjs reads and writes it. */
+const { Payload: ProtoPayload } = temporal.api.common.v1;
+const fromJson = (body: JsonPayloads): Payload[] => body.payloads.map((p) => ProtoPayload.fromObject(p));
 const toJson = (list: Payload[]): JsonPayloads => ({
-  payloads: list.map((p) => ({
-    metadata: Object.fromEntries(
-      Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? new Uint8Array()).toString('base64')]),
-    ),
-    data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
-  })),
+  payloads: list.map((p) => ProtoPayload.toObject(ProtoPayload.create(p), { bytes: String })),
 });
 
 /** Decoding a page of history may carry many payloads. */
