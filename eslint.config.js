@@ -207,6 +207,16 @@ module.exports = tseslint.config(
     },
   },
   {
+    // A step kind's workflow test sits next to its executor; it runs in Jest, not in the sandbox, and
+    // drives the interpreter through the test helpers.
+    files: ['workflows/**/*.test.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': 'off',
+      'no-restricted-globals': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+    },
+  },
+  {
     // definitions/ is the bottom layer: the workflows build on it, not the other way.
     files: ['definitions/**/*.ts'],
     rules: {

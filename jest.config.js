@@ -11,7 +11,8 @@ module.exports = {
     '^.+\\.m?js$': swc('ecmascript'),
   },
   transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
-  testMatch: ['<rootDir>/test/**/*.test.ts'],
+  // Each step kind's workflow test sits next to its executor (workflows/steps/<kind>.test.ts).
+  testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/workflows/**/*.test.ts'],
   testTimeout: 120000,
   // Each integration file starts its own Temporal server and worker; two cores take two files at a time.
   maxWorkers: 2,

@@ -5,7 +5,7 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import type { CustomerFacts, Facts } from '../definitions/facts';
-import type { UpdateStep } from '../definitions/schema/steps/update';
+import type { UpdateStep } from '../definitions/steps/update';
 import type { Db } from './db/database';
 import { renderText } from './render';
 import { currentCustomerId, getCustomer } from './store/customers';

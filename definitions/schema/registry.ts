@@ -1,18 +1,18 @@
 /**
- * Every step kind's schema, by its `type`. What else each kind declares (its arms, label, events)
- * is in ../steps/, typed as a record over `StepKind`, so a kind added here does not compile until it
- * has its spec there.
+ * Every step kind's schema, by its `type`. Each kind is one unit in ../steps/<kind>.ts: its schema
+ * and type, and what else it declares (its arms, label, events), typed as a record over `StepKind`,
+ * so a kind added here does not compile until it has its spec there.
  */
 import { z } from 'zod';
-import { branchStep, type BranchStep } from './steps/branch';
-import { exitStep, type ExitStep } from './steps/exit';
-import { sendStep, type SendStep } from './steps/send';
-import { splitStep, type SplitStep } from './steps/split';
-import { taskStep, type TaskStep } from './steps/task';
-import { updateStep, type UpdateStep } from './steps/update';
-import { waitStep, type WaitStep } from './steps/wait';
-import { waitForStep, type WaitForStep } from './steps/wait-for';
-import { webhookStep, type WebhookStep } from './steps/webhook';
+import { branchStep, type BranchStep } from '../steps/branch';
+import { exitStep, type ExitStep } from '../steps/exit';
+import { sendStep, type SendStep } from '../steps/send';
+import { splitStep, type SplitStep } from '../steps/split';
+import { taskStep, type TaskStep } from '../steps/task';
+import { updateStep, type UpdateStep } from '../steps/update';
+import { waitStep, type WaitStep } from '../steps/wait';
+import { waitForStep, type WaitForStep } from '../steps/wait-for';
+import { webhookStep, type WebhookStep } from '../steps/webhook';
 
 /** One step of a journey, any kind. */
 export type Step =

@@ -1,6 +1,6 @@
 /**
- * Every step kind's spec, by its `type` (the schema of each is in ../schema/steps/): a kind added to
- * the schema does not compile until it has a spec here. `walk()` visits every step of a list,
+ * Every step kind's spec, by its `type`. Each kind is one file here, its schema and its spec side by
+ * side; a kind added to the schema registry does not compile until it has a spec here. `walk()` visits every step of a list,
  * nested ones included, through each kind's arms.
  */
 import type { Step, StepKind } from '../schema/registry';

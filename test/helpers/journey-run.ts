@@ -2,7 +2,7 @@
  * The fast tier of workflow tests: one journey, given as YAML, run by the real interpreter on the
  * time-skipping server, with typed fakes for every activity (`Activities`): no database, no
  * channels, no API. What a fake receives is kept, and its answers can be set per test, so each step
- * kind is tested on its own in test/workflows/<kind>.test.ts.
+ * kind is tested on its own, next to its executor: workflows/steps/<kind>.test.ts.
  */
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';

@@ -1,6 +1,6 @@
 import { log } from '@temporalio/workflow';
 import { evaluateCondition } from '../../definitions/cel';
-import type { BranchStep } from '../../definitions/schema/steps/branch';
+import type { BranchStep } from '../../definitions/steps/branch';
 import { takeArm, type StepContext, type StepResult } from './context';
 
 export async function runBranch(step: BranchStep, ctx: StepContext): Promise<StepResult> {

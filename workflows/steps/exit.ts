@@ -1,4 +1,4 @@
-import type { ExitStep } from '../../definitions/schema/steps/exit';
+import type { ExitStep } from '../../definitions/steps/exit';
 import type { StepContext, StepResult } from './context';
 
 export function runExit(step: ExitStep, ctx: StepContext): Promise<StepResult> {

@@ -1,5 +1,5 @@
 import { ActivityFailure } from '@temporalio/workflow';
-import type { SendStep } from '../../definitions/schema/steps/send';
+import type { SendStep } from '../../definitions/steps/send';
 import type { EmailTemplate, SmsTemplate } from '../../definitions/schema/journey';
 import type { EmailContent, SmsContent } from '../../activities/channels/content';
 import { NEXT, type StepContext, type StepResult } from './context';

@@ -1,4 +1,4 @@
-import type { SplitStep } from '../../definitions/schema/steps/split';
+import type { SplitStep } from '../../definitions/steps/split';
 import { takeArm, type StepContext, type StepResult } from './context';
 
 /** FNV-1a: a stable hash, so the assignment is the same on replay, after continue-as-new, anywhere. */

@@ -1,5 +1,5 @@
 import { durationMs } from '../../definitions/duration';
-import type { TaskStep } from '../../definitions/schema/steps/task';
+import type { TaskStep } from '../../definitions/steps/task';
 import { NEXT, takeArm, type StepContext, type StepResult } from './context';
 
 export async function runTask(step: TaskStep, ctx: StepContext): Promise<StepResult> {

@@ -1,4 +1,4 @@
-import type { UpdateStep } from '../../definitions/schema/steps/update';
+import type { UpdateStep } from '../../definitions/steps/update';
 import { NEXT, type StepContext, type StepResult } from './context';
 
 export async function runUpdate(step: UpdateStep, ctx: StepContext): Promise<StepResult> {

@@ -1,7 +1,7 @@
 import { log } from '@temporalio/workflow';
 import { evaluateCondition } from '../../definitions/cel';
 import { durationMs } from '../../definitions/duration';
-import type { WaitForStep } from '../../definitions/schema/steps/wait-for';
+import type { WaitForStep } from '../../definitions/steps/wait-for';
 import { NEXT, takeArm, type StepContext, type StepResult } from './context';
 
 /**

@@ -1,7 +1,7 @@
 import { log } from '@temporalio/workflow';
 import { evaluateTimestamp } from '../../definitions/cel';
 import { durationMs, formatDuration } from '../../definitions/duration';
-import type { WaitStep } from '../../definitions/schema/steps/wait';
+import type { WaitStep } from '../../definitions/steps/wait';
 import { nextLocalTime } from '../../definitions/local-time';
 import { NEXT, type StepContext, type StepResult } from './context';
 

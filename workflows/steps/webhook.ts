@@ -1,6 +1,6 @@
 import { ActivityFailure } from '@temporalio/workflow';
 import { durationMs } from '../../definitions/duration';
-import type { WebhookStep } from '../../definitions/schema/steps/webhook';
+import type { WebhookStep } from '../../definitions/steps/webhook';
 import { NEXT, type StepContext, type StepResult } from './context';
 
 export async function runWebhook(step: WebhookStep, ctx: StepContext): Promise<StepResult> {

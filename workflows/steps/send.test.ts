@@ -1,6 +1,6 @@
 /** The send step on its own: the request it makes, and each outcome it records. */
 import { ApplicationFailure } from '@temporalio/common';
-import { journeyWith, runJourney, timeSkippingServer } from '../helpers/journey-run';
+import { journeyWith, runJourney, timeSkippingServer } from '../../test/helpers/journey-run';
 
 const server = timeSkippingServer();
 

@@ -1,5 +1,5 @@
 /** The wait step on its own: a duration, an expression, and an expression that cannot be read. */
-import { customer, journeyWith, runJourney, timeSkippingServer } from '../helpers/journey-run';
+import { customer, journeyWith, runJourney, timeSkippingServer } from '../../test/helpers/journey-run';
 
 const server = timeSkippingServer();
 

@@ -1,5 +1,5 @@
 /** The split step on its own: a path is chosen, recorded, and run; a holdout runs nothing. */
-import { journeyWith, runJourney, timeSkippingServer } from '../helpers/journey-run';
+import { journeyWith, runJourney, timeSkippingServer } from '../../test/helpers/journey-run';
 
 const server = timeSkippingServer();
 

@@ -1,5 +1,5 @@
 /** The update step on its own: the change it asks for, keyed so a retry changes nothing twice. */
-import { journeyWith, runJourney, timeSkippingServer } from '../helpers/journey-run';
+import { journeyWith, runJourney, timeSkippingServer } from '../../test/helpers/journey-run';
 
 const server = timeSkippingServer();
 

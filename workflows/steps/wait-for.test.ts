@@ -1,6 +1,6 @@
 /** The wait_for step on its own: the event arrives, or the timeout passes. */
-import { journeyEventSignal } from '../../workflows/messages';
-import { customer, journeyWith, runJourney, timeSkippingServer } from '../helpers/journey-run';
+import { journeyEventSignal } from '../messages';
+import { customer, journeyWith, runJourney, timeSkippingServer } from '../../test/helpers/journey-run';
 
 const server = timeSkippingServer();
 

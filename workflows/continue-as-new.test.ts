@@ -2,7 +2,7 @@
  * The interpreter continues as new when Temporal suggests it (or after `maxStepsPerRun` steps):
  * the next run keeps the journey's place, its memory and the history of its steps.
  */
-import { journeyWith, runJourney, timeSkippingServer } from '../helpers/journey-run';
+import { journeyWith, runJourney, timeSkippingServer } from '../test/helpers/journey-run';
 
 const server = timeSkippingServer();
 

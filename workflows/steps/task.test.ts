@@ -1,6 +1,6 @@
 /** The task step on its own: created; with wait, completed in time or not. */
-import { taskCompletedSignal } from '../../workflows/messages';
-import { journeyWith, runJourney, timeSkippingServer } from '../helpers/journey-run';
+import { taskCompletedSignal } from '../messages';
+import { journeyWith, runJourney, timeSkippingServer } from '../../test/helpers/journey-run';
 
 const server = timeSkippingServer();
 

@@ -1,5 +1,5 @@
 /** The exit step on its own: the enrollment ends there, with its reason. */
-import { journeyWith, runJourney, timeSkippingServer } from '../helpers/journey-run';
+import { journeyWith, runJourney, timeSkippingServer } from '../../test/helpers/journey-run';
 
 const server = timeSkippingServer();
 

@@ -1,6 +1,6 @@
 /** The webhook step on its own: the call it asks for, and what its answer is recorded as. */
 import { ApplicationFailure } from '@temporalio/common';
-import { journeyWith, runJourney, timeSkippingServer } from '../helpers/journey-run';
+import { journeyWith, runJourney, timeSkippingServer } from '../../test/helpers/journey-run';
 
 const server = timeSkippingServer();
 

@@ -1,5 +1,5 @@
 /** The branch step on its own: the first case that holds, otherwise, or none. */
-import { customer, journeyWith, runJourney, timeSkippingServer } from '../helpers/journey-run';
+import { customer, journeyWith, runJourney, timeSkippingServer } from '../../test/helpers/journey-run';
 
 const server = timeSkippingServer();
 
