@@ -156,7 +156,14 @@ export function createRapport(config: Config, deps: RapportDeps, overrides: Rapp
         })
       : createOutboxSmsSender(outboxDir);
 
-  const intake = new EventIntake({ db: database.db, temporal, taskQueue, logger, locks: database.locks });
+  const intake = new EventIntake({
+    db: database.db,
+    temporal,
+    taskQueue,
+    logger,
+    locks: database.locks,
+    protection,
+  });
   const real = createActivities({
     enroll: intake.enrollScheduled,
     db: database.db,

@@ -45,6 +45,20 @@ export async function dataKeyOrStore(db: Db, fresh: StoredDataKey): Promise<Stor
   return stored;
 }
 
+/**
+ * Stores `fresh` as the subject's key unless one is stored already, within the caller's transaction
+ * (a new customer's key is made with the customer). True when `fresh` was stored.
+ */
+export async function storeDataKey(db: Db, fresh: StoredDataKey): Promise<boolean> {
+  const stored = await db
+    .insertInto('data_keys')
+    .values(fresh)
+    .onConflict((oc) => oc.column('subject').doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  return stored !== undefined;
+}
+
 /** Deletes the subjects' keys (erasure): what they encrypted cannot be read again. The ids deleted. */
 export async function destroyDataKeys(db: Db, subjects: string[]): Promise<string[]> {
   if (subjects.length === 0) return [];

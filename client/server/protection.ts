@@ -20,7 +20,7 @@ import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:
 import type { DataConverter, Payload, PayloadCodec, SerializationContext } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { Db } from '../../activities/db/database';
-import { dataKeyById, dataKeyOrStore } from '../../activities/store/data-keys';
+import { dataKeyById, dataKeyOrStore, storeDataKey } from '../../activities/store/data-keys';
 import { customerOfWorkflow } from '../../definitions/search-attributes';
 
 /** The `encoding` of a sealed payload. */
@@ -84,6 +84,12 @@ export interface DataProtection {
   check(): Promise<void>;
   /** Drops the keys of these ids held in memory (after erasure has deleted them). */
   forget(keyIds: string[]): void;
+  /**
+   * Makes a new customer's key within `tx`, the transaction that creates the customer, so that their
+   * first payload (the journey's start, routed later) needs no statement of its own. Returns what to
+   * call once `tx` has committed, which holds the key in memory; nothing when one was stored already.
+   */
+  keyWithin(tx: Db, subject: string): Promise<(() => void) | undefined>;
 }
 
 interface CachedKey {
@@ -131,6 +137,15 @@ export function createDataProtection(db: Db, masterKey: Buffer, options: Protect
     }
   };
 
+  const freshKey = (subject: string) => {
+    const id = randomUUID();
+    return { id, subject, wrapped: seal(masterKey, randomBytes(32), `data-key:${id}`).toString('base64') };
+  };
+  const hold = (key: CachedKey, subject: string) => {
+    remember(bySubject, subject, key);
+    remember(byId, key.id, key);
+  };
+
   /** The subject's key: held, stored, or made now. */
   async function keyOf(subject: string): Promise<CachedKey> {
     const held = recall(bySubject, subject);
@@ -139,12 +154,9 @@ export function createDataProtection(db: Db, masterKey: Buffer, options: Protect
     if (!pending) {
       pending = (async () => {
         // A key made here is stored unless the subject has one; either way, the stored one is used.
-        const id = randomUUID();
-        const wrapped = seal(masterKey, randomBytes(32), `data-key:${id}`).toString('base64');
-        const stored = await dataKeyOrStore(db, { id, subject, wrapped });
+        const stored = await dataKeyOrStore(db, freshKey(subject));
         const key = unwrap(stored.id, stored.wrapped);
-        remember(bySubject, subject, key);
-        remember(byId, key.id, key);
+        hold(key, subject);
         return key;
       })().finally(() => making.delete(subject));
       making.set(subject, pending);
@@ -192,6 +204,12 @@ export function createDataProtection(db: Db, masterKey: Buffer, options: Protect
     codec,
     async check() {
       await keyOf(MASTER_CHECK_SUBJECT);
+    },
+    async keyWithin(tx, subject) {
+      const fresh = freshKey(subject);
+      if (!(await storeDataKey(tx, fresh))) return undefined;
+      // Held only once committed: a key rolled back with its transaction must never seal a payload.
+      return () => hold(unwrap(fresh.id, fresh.wrapped), subject);
     },
     forget(keyIds) {
       const gone = new Set(keyIds);

@@ -91,6 +91,40 @@ describe.each([
     expect(value((await protection.codec.decode([bobs!]))[0]!)).toEqual({ name: 'Bob' });
   });
 
+  test('a key made with a new customer seals their payloads once committed; one rolled back is never used', async () => {
+    const protection = createDataProtection(database.db, master);
+    const stored = async (subject: string) =>
+      database.db.selectFrom('data_keys').select('id').where('subject', '=', subject).execute();
+    const keyOf = (p: Payload) => Buffer.from(p.metadata!['rapport-key']!).toString();
+
+    const cy = (await upsertCustomer(database.db, { email: 'cy@example.com' }, {})).customer;
+    let made: (() => void) | undefined;
+    await database.db.transaction().execute(async (tx) => {
+      made = await protection.keyWithin(tx, cy.id);
+    });
+    expect(made).toBeDefined();
+    // A second one for the same customer is not stored.
+    await database.db.transaction().execute(async (tx) => {
+      expect(await protection.keyWithin(tx, cy.id)).toBeUndefined();
+    });
+    made!();
+    const [sealed] = await protection.codec.encode([payload({ n: 1 })], workflow(cy.id));
+    expect((await stored(cy.id)).map((r) => r.id)).toEqual([keyOf(sealed!)]);
+
+    const dee = (await upsertCustomer(database.db, { email: 'dee@example.com' }, {})).customer;
+    await expect(
+      database.db.transaction().execute(async (tx) => {
+        made = await protection.keyWithin(tx, dee.id);
+        throw new Error('the event was refused');
+      }),
+    ).rejects.toThrow('the event was refused');
+    expect(await stored(dee.id)).toEqual([]);
+    // Its payloads get a key that is stored, and read back by another process.
+    const [dees] = await protection.codec.encode([payload({ n: 2 })], workflow(dee.id));
+    expect((await stored(dee.id)).map((r) => r.id)).toEqual([keyOf(dees!)]);
+    expect(value((await createDataProtection(database.db, master).codec.decode([dees!]))[0]!)).toEqual({ n: 2 });
+  });
+
   test('payloads written before the codec are read as they are', async () => {
     const protection = createDataProtection(database.db, master);
     const plain = payload({ step: 'welcome' });

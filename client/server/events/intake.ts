@@ -71,6 +71,14 @@ function requestHash(event: ParsedEvent): string {
   return createHash('sha256').update(JSON.stringify(rest)).digest('hex');
 }
 
+/** An event written in its transaction, and what to do once that has committed. */
+interface Written {
+  accepted: RoutedEvent;
+  merged: boolean;
+  /** Holds the new customer's data key in memory (only after the commit). */
+  keyMade: (() => void) | undefined;
+}
+
 export class EventIntake {
   /** Routes what this intake accepts (and, started, everything accepted and not routed). */
   readonly router: EventRouter;
@@ -159,10 +167,12 @@ export class EventIntake {
         .executeTakeFirst();
       if (prior) return (waitMs) => this.replay(id, hash, prior, waitMs);
       try {
-        const { accepted, merged } = batch
+        const { accepted, merged, keyMade } = batch
           ? await this.writeBehindSavepoint(batch, id, hash, event)
           : await this.deps.db.transaction().execute((tx) => this.write(tx, id, hash, event));
         return async (waitMs) => {
+          // Committed by now (the batch's closures run after its commit).
+          keyMade?.();
           // Records this event merged may have brought two enrollments in one journey together: one
           // stays before the event is routed to it.
           if (merged)
@@ -189,7 +199,7 @@ export class EventIntake {
     id: string,
     hash: string,
     event: ParsedEvent,
-  ): Promise<{ accepted: RoutedEvent; merged: boolean }> {
+  ): Promise<Written> {
     const saved = await batch.savepoint('event').execute();
     try {
       const written = await this.write(saved, id, hash, event);
@@ -202,13 +212,11 @@ export class EventIntake {
   }
 
   /** Writes an accepted event within the transaction `tx`: its customer, the event, order, consent and timeline. */
-  private async write(
-    tx: Transaction<Database>,
-    id: string,
-    hash: string,
-    event: ParsedEvent,
-  ): Promise<{ accepted: RoutedEvent; merged: boolean }> {
-    const { customer, merged } = await upsertCustomer(tx, event.customer, event.profile ?? {});
+  private async write(tx: Transaction<Database>, id: string, hash: string, event: ParsedEvent): Promise<Written> {
+    const { customer, created, merged } = await upsertCustomer(tx, event.customer, event.profile ?? {});
+    // A new customer's data key is made with them, in this transaction: routing their event then
+    // seals the journey's payloads without a statement (and a commit) of its own.
+    const keyMade = created ? await this.deps.protection?.keyWithin(tx, customer.id) : undefined;
     const inserted = await tx
       .insertInto('events')
       .values({
@@ -248,7 +256,7 @@ export class EventIntake {
       occurred_at: inserted.occurred_at,
       data: event.data,
     };
-    return { accepted, merged: merged.length > 0 };
+    return { accepted, merged: merged.length > 0, keyMade };
   }
 
   private async replay(

@@ -38,6 +38,7 @@ import { pool } from './pool';
 import { decideEnrollment } from './decide';
 import { settleMerges } from './enrollments';
 import type { EventReceipt } from './schema';
+import type { DataProtection } from '../protection';
 import { JOURNEY_WORKFLOW, journeyEventSignal, type JourneyWorkflow } from '../../../workflows/messages';
 
 export interface RouterDeps {
@@ -47,6 +48,8 @@ export interface RouterDeps {
   logger: Logger;
   /** Serialize each customer's routing; default: within this process (see activities/db/locks.ts). */
   locks?: KeyLocks | undefined;
+  /** Makes a new customer's data key as they are accepted (client/server/protection.ts). */
+  protection?: DataProtection | undefined;
 }
 
 /** Routing tries an event this many times before it parks it, unless Temporal was away (it waits for that). */
