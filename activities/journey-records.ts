@@ -18,7 +18,8 @@ export interface FinishRequest {
   enrollmentId: string;
   customerId: string;
   journeyId: string;
-  outcome: 'completed' | 'exited' | 'goal';
+  /** `failed`: a step failed for good (`reason` says which, and why). */
+  outcome: 'completed' | 'exited' | 'goal' | 'failed';
   reason?: string;
   at: string;
 }
@@ -239,9 +240,9 @@ export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
     },
 
     async finishEnrollment(req: FinishRequest): Promise<void> {
-      const status = req.outcome === 'exited' ? 'exited' : 'completed';
+      const status = req.outcome === 'exited' || req.outcome === 'failed' ? req.outcome : 'completed';
       await finishEnrollment(db, req.enrollmentId, status, req.reason ?? req.outcome, req.at);
-      const verb = req.outcome === 'completed' ? 'completed' : req.outcome === 'goal' ? 'converted in' : 'left';
+      const verb = { completed: 'completed', goal: 'converted in', exited: 'left', failed: 'failed in' }[req.outcome];
       await appendTimeline(db, {
         customerId: await currentCustomerId(db, req.customerId),
         at: req.at,

@@ -91,6 +91,24 @@ const configSchema = z.object({
     .max(500, 'expected at most 500 connections')
     .default(20),
 
+  /**
+   * Seconds a PostgreSQL statement may run, and a query wait for the server's answer, before it fails
+   * (and is retried where the work allows); a connection is given up after a third of it.
+   */
+  RAPPORT_DATABASE_TIMEOUT: z.coerce
+    .number({ error: 'expected a number of seconds' })
+    .int('expected a whole number of seconds')
+    .min(1, 'expected at least 1 second')
+    .max(3600, 'expected at most 3600 seconds')
+    .default(30),
+
+  /** Seconds between two reconciliations of enrollments and sends with Temporal (a worker's). */
+  RAPPORT_RECONCILE_EVERY: z.coerce
+    .number({ error: 'expected a number of seconds' })
+    .int('expected a whole number of seconds')
+    .min(1, 'expected at least 1 second')
+    .default(60),
+
   /** An SMTP server; without it, mail goes to the outbox folder. */
   SMTP_URL: url(['smtp:', 'smtps:'], 'smtp://user:password@smtp.example.com:587'),
   MAIL_FROM: z.string().min(3).default('Rapport <noreply@rapport.local>'),

@@ -15,6 +15,7 @@ import { syncSchedule, syncSchedules } from './schedules';
 import { migrate, openDatabase, type OpenDatabase } from '../activities/db/database';
 import { publishFolders } from '../client/server/journeys/publish';
 import { journeyDirs, type Config } from './config';
+import { startReconciling } from '../client/server/events/reconcile';
 import { createRapport } from './rapport';
 import { ensureBinaries } from './temporal/binaries';
 import { connectClient, connectWorker, ensureSearchAttributes } from './temporal/connection';
@@ -150,6 +151,7 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
       url: databaseUrl,
       dataDir: path.join(config.RAPPORT_DATA_DIR, 'pglite'),
       poolSize: config.RAPPORT_DATABASE_POOL_SIZE,
+      statementTimeoutMs: config.RAPPORT_DATABASE_TIMEOUT * 1000,
     });
     onStop('database', () => database.close());
     const applied = await migrate(database.db);
@@ -180,6 +182,13 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
         await running;
       });
       running.catch((err: unknown) => logger.error({ err }, 'the worker stopped with an error'));
+      // Enrollments whose workflow failed or vanished, and sends whose journey has gone, are recorded
+      // as such (client/server/events/reconcile.ts); workers of several processes may share it.
+      const reconciler = startReconciling(
+        { db: database.db, temporal: client, logger },
+        { everyMs: config.RAPPORT_RECONCILE_EVERY * 1000 },
+      );
+      onStop('reconciler', () => reconciler.stop());
     }
 
     let apiUrl: string | undefined;

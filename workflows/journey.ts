@@ -6,11 +6,14 @@
  */
 import {
   allHandlersFinished,
+  ApplicationFailure,
   condition,
+  ContinueAsNew,
   continueAsNew,
   log,
   patched,
   setHandler,
+  TemporalFailure,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -38,6 +41,8 @@ const HISTORY_KEPT = 200;
 
 /** Behind it, an enrollment whose steps ran out listens for its goal until the goal's window closes. */
 const GOAL_WINDOW_PATCH = 'goal-window';
+/** Since this change, a step that fails for good ends the enrollment as `failed`, recorded. */
+const FAILURES_RECORDED_PATCH = 'failures-recorded';
 /** The step search attribute of an enrollment whose steps ran out and which waits for its goal. */
 const GOAL_WINDOW_STEP = 'goal-window';
 const INBOX_KEPT = 50;
@@ -214,73 +219,110 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
     interrupted: () => interrupt !== undefined,
   };
 
-  let stepsThisRun = 0;
-  let exitedAt: string | undefined;
-  while (memory.stack.length > 0 && !interrupt) {
-    const top = memory.stack[memory.stack.length - 1]!;
-    const list = listAt(def, top.path);
-    if (top.index >= list.length) {
-      memory.stack.pop();
-      const parent = memory.stack[memory.stack.length - 1];
-      if (parent) parent.index += 1;
-      continue;
+  /** Walks the steps from where the enrollment is, and ends it. */
+  async function walk(): Promise<JourneyResult> {
+    let stepsThisRun = 0;
+    let exitedAt: string | undefined;
+    while (memory.stack.length > 0 && !interrupt) {
+      const top = memory.stack[memory.stack.length - 1]!;
+      const list = listAt(def, top.path);
+      if (top.index >= list.length) {
+        memory.stack.pop();
+        const parent = memory.stack[memory.stack.length - 1];
+        if (parent) parent.index += 1;
+        continue;
+      }
+      const suggested = workflowInfo().continueAsNewSuggested;
+      if (suggested || (input.maxStepsPerRun !== undefined && stepsThisRun >= input.maxStepsPerRun)) {
+        await condition(allHandlersFinished);
+        // A handler that finished just now may have ended the enrollment.
+        if (interrupt) break;
+        await continueAsNew<typeof journeyWorkflow>({ ...input, memory: { ...memory, interrupt: null } });
+      }
+      const step = list[top.index]!;
+      state.currentStep = step.id;
+      if (!localRecords) upsertSearchAttributes([{ key: SA_STEP, value: step.id }]);
+      const result = await runStep(step, ctx);
+      memory.visits[step.id] = (memory.visits[step.id] ?? 0) + 1;
+      stepsThisRun += 1;
+      if ('exit' in result) {
+        exitedAt = result.exit;
+        break;
+      }
+      if ('enter' in result) memory.stack.push({ path: [...top.path, top.index, ...result.enter], index: 0 });
+      else top.index += 1;
     }
-    const suggested = workflowInfo().continueAsNewSuggested;
-    if (suggested || (input.maxStepsPerRun !== undefined && stepsThisRun >= input.maxStepsPerRun)) {
-      await condition(allHandlersFinished);
-      // A handler that finished just now may have ended the enrollment.
-      if (interrupt) break;
-      await continueAsNew<typeof journeyWorkflow>({ ...input, memory: { ...memory, interrupt: null } });
+
+    // The steps ran out, but the goal's window may still be open: the enrollment keeps listening for its
+    // goal and its exit events until the window closes, so a conversion after the last step still
+    // counts. Nothing is sent meanwhile. Journeys that reached their end before this replay as they ran.
+    const stepsRanOut = !interrupt && exitedAt === undefined;
+    const within = def.goal?.within;
+    if (stepsRanOut && within && memory.goalMetAt === null && patched(GOAL_WINDOW_PATCH)) {
+      const closesAt = Date.parse(memory.enrolledAt) + durationMs(within);
+      if (closesAt > Date.now()) {
+        state.currentStep = null;
+        state.waitingFor = `its goal (${def.goal!.event}) until ${new Date(closesAt).toISOString()}`;
+        setStepAttribute(GOAL_WINDOW_STEP);
+        await acts.markStep({ enrollmentId: input.enrollmentId, stepId: null, waitingFor: state.waitingFor });
+        await condition(() => interrupt !== undefined || memory.goalMetAt !== null, closesAt - Date.now());
+        state.waitingFor = null;
+      }
     }
-    const step = list[top.index]!;
-    state.currentStep = step.id;
-    if (!localRecords) upsertSearchAttributes([{ key: SA_STEP, value: step.id }]);
-    const result = await runStep(step, ctx);
-    memory.visits[step.id] = (memory.visits[step.id] ?? 0) + 1;
-    stepsThisRun += 1;
-    if ('exit' in result) {
-      exitedAt = result.exit;
-      break;
-    }
-    if ('enter' in result) memory.stack.push({ path: [...top.path, top.index, ...result.enter], index: 0 });
-    else top.index += 1;
+
+    // A goal met after the last step ends the enrollment as completed, with its goal met; an exit event
+    // in the window ends it as exited.
+    const ended = stepsRanOut && interrupt?.outcome !== 'exited' ? undefined : interrupt;
+    const outcome: EnrollmentOutcome = ended?.outcome ?? (exitedAt !== undefined ? 'exited' : 'completed');
+    const reason = ended?.reason ?? exitedAt;
+    state.status = outcome;
+    state.currentStep = null;
+    setStepAttribute(outcome);
+    await condition(allHandlersFinished);
+    await acts.finishEnrollment({
+      enrollmentId: input.enrollmentId,
+      customerId: input.customerId,
+      journeyId: def.journey,
+      outcome,
+      ...(reason ? { reason } : {}),
+      at: new Date().toISOString(),
+    });
+    return { outcome, ...(reason ? { reason } : {}), goalMet: memory.goalMetAt !== null, history: memory.history };
   }
 
-  // The steps ran out, but the goal's window may still be open: the enrollment keeps listening for its
-  // goal and its exit events until the window closes, so a conversion after the last step still
-  // counts. Nothing is sent meanwhile. Journeys that reached their end before this replay as they ran.
-  const stepsRanOut = !interrupt && exitedAt === undefined;
-  const within = def.goal?.within;
-  if (stepsRanOut && within && memory.goalMetAt === null && patched(GOAL_WINDOW_PATCH)) {
-    const closesAt = Date.parse(memory.enrolledAt) + durationMs(within);
-    if (closesAt > Date.now()) {
-      state.currentStep = null;
-      state.waitingFor = `its goal (${def.goal!.event}) until ${new Date(closesAt).toISOString()}`;
-      setStepAttribute(GOAL_WINDOW_STEP);
-      await acts.markStep({ enrollmentId: input.enrollmentId, stepId: null, waitingFor: state.waitingFor });
-      await condition(() => interrupt !== undefined || memory.goalMetAt !== null, closesAt - Date.now());
-      state.waitingFor = null;
-    }
+  try {
+    return await walk();
+  } catch (err) {
+    // Continuing as new is not a failure.
+    if (err instanceof ContinueAsNew || !patched(FAILURES_RECORDED_PATCH)) throw err;
+    // A step that failed for good (an activity out of retries, a template or condition that cannot
+    // be evaluated): the enrollment is recorded as failed, with the reason, and the run fails with
+    // it, so the customer may enter again by the journey's rules. Journeys that failed before this
+    // replay as they ran.
+    const reason = `step ${state.currentStep ?? '(none)'} failed: ${failureMessage(err)}`;
+    state.status = 'failed';
+    await acts.finishEnrollment({
+      enrollmentId: input.enrollmentId,
+      customerId: input.customerId,
+      journeyId: def.journey,
+      outcome: 'failed',
+      reason,
+      at: new Date().toISOString(),
+    });
+    // An error of the workflow's own code would otherwise fail only its task, retried for ever.
+    throw err instanceof TemporalFailure ? err : ApplicationFailure.nonRetryable(reason, 'StepFailed');
   }
+}
 
-  // A goal met after the last step ends the enrollment as completed, with its goal met; an exit event
-  // in the window ends it as exited.
-  const ended = stepsRanOut && interrupt?.outcome !== 'exited' ? undefined : interrupt;
-  const outcome: EnrollmentOutcome = ended?.outcome ?? (exitedAt !== undefined ? 'exited' : 'completed');
-  const reason = ended?.reason ?? exitedAt;
-  state.status = outcome;
-  state.currentStep = null;
-  setStepAttribute(outcome);
-  await condition(allHandlersFinished);
-  await acts.finishEnrollment({
-    enrollmentId: input.enrollmentId,
-    customerId: input.customerId,
-    journeyId: def.journey,
-    outcome,
-    ...(reason ? { reason } : {}),
-    at: new Date().toISOString(),
-  });
-  return { outcome, ...(reason ? { reason } : {}), goalMet: memory.goalMetAt !== null, history: memory.history };
+/** What a failure says, down to its cause: an activity's failure names the activity's error. */
+function failureMessage(err: unknown): string {
+  let message = err instanceof Error ? err.message : String(err);
+  let cause = err instanceof Error ? err.cause : undefined;
+  while (cause instanceof Error) {
+    if (cause.message && !message.includes(cause.message)) message += `: ${cause.message}`;
+    cause = cause.cause;
+  }
+  return message;
 }
 
 // The definition callers start it by (workflows/messages.ts) is this function's type.

@@ -105,7 +105,8 @@ export interface JourneyState {
   customerId: string;
   enrollmentId: string;
   enrolledAt: string;
-  status: 'active' | EnrollmentOutcome;
+  /** `failed`: a step failed for good, and the enrollment ended with it. */
+  status: 'active' | EnrollmentOutcome | 'failed';
   currentStep: string | null;
   /** What the customer waits for at the current step, in words. */
   waitingFor: string | null;

@@ -2,7 +2,7 @@
  * Opens the customer database: PostgreSQL when a URL is given, else the embedded PGlite in a data
  * folder (or in memory), and brings its schema up to date.
  */
-import { Kysely, type KyselyConfig, Migrator, PostgresDialect } from 'kysely';
+import { Kysely, type KyselyConfig, Migrator, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { clusterLocks, type KeyLocks, processLocks } from './locks';
 import { migrationProvider } from './migrations';
@@ -23,7 +23,16 @@ export interface DatabaseOptions {
   poolSize?: number | undefined;
   /** Called after each query with its SQL and duration (benchmarks count queries with it). */
   onQuery?: ((sql: string, ms: number) => void) | undefined;
+  /**
+   * PostgreSQL: how long a statement may run, and a query wait for the server's answer, before it
+   * fails (default 30 s); a connection is given up after a third of it. A server that stopped
+   * answering then fails requests and activities, which retry, instead of hanging them.
+   */
+  statementTimeoutMs?: number | undefined;
 }
+
+/** See DatabaseOptions.statementTimeoutMs. */
+const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
 
 export interface OpenDatabase {
   db: Db;
@@ -49,12 +58,21 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
   const log = queryLog(options.onQuery);
   if (options.url) {
     const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
-    const pool = new pg.Pool({ connectionString: options.url, max: poolSize });
+    const timeout = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: poolSize,
+      connectionTimeoutMillis: Math.ceil(timeout / 3),
+      // The server ends a statement that runs too long; the client gives up on one it never hears
+      // back about (a server stopped, a network gone) a little later.
+      statement_timeout: timeout,
+      query_timeout: timeout + 5_000,
+    });
     // An idle connection the server closed (a restart, a failover) is dropped by the pool and opened
     // again when needed; unhandled, its error would end the process.
     pool.on('error', () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...log });
-    const locks = clusterLocks(options.url, poolSize);
+    const locks = clusterLocks(options.url, poolSize, Math.ceil(timeout / 3));
     return {
       db,
       engine: 'postgres',
@@ -82,8 +100,21 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
 
 /** Applies every migration not yet applied; throws with the failing migration's name. */
 export async function migrate(db: Db): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: migrationProvider, migrationTableName: 'rapport_migrations' });
-  const { error, results } = await migrator.migrateToLatest();
+  // On one connection without the statement timeout: building an index on a large table may take
+  // longer than any query should.
+  const { error, results } = await db.connection().execute(async (conn) => {
+    await sql`set statement_timeout = 0`.execute(conn);
+    try {
+      const migrator = new Migrator({
+        db: conn,
+        provider: migrationProvider,
+        migrationTableName: 'rapport_migrations',
+      });
+      return await migrator.migrateToLatest();
+    } finally {
+      await sql`reset statement_timeout`.execute(conn);
+    }
+  });
   const failed = results?.find((r) => r.status === 'Error');
   if (error) {
     const reason = error instanceof Error ? error.message : JSON.stringify(error);

@@ -41,9 +41,15 @@ export function processLocks(): KeyLocks {
  * Locks across every process connected to the PostgreSQL server at `url`, at most `sessions` held at
  * once (a key waits for a session when all are busy).
  */
-export function clusterLocks(url: string, sessions = 20): KeyLocks {
+export function clusterLocks(url: string, sessions = 20, connectTimeoutMs = 10_000): KeyLocks {
   const queue = new KeyedQueue();
-  const lockSessions = new pg.Pool({ connectionString: url, max: sessions, application_name: 'rapport-locks' });
+  // No statement timeout: a lock waits as long as the customer's events before it take to route.
+  const lockSessions = new pg.Pool({
+    connectionString: url,
+    max: sessions,
+    application_name: 'rapport-locks',
+    connectionTimeoutMillis: connectTimeoutMs,
+  });
   // An idle session's error (the server restarted) drops that session; the next lock opens another.
   lockSessions.on('error', () => undefined);
   return {

@@ -337,6 +337,26 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0012-reconciliation': {
+    async up(db: Kysely<unknown>) {
+      // When the reconciler last compared an active enrollment with its workflow: it takes the
+      // least recently compared first (client/server/events/reconcile.ts).
+      await db.schema.alterTable('enrollments').addColumn('reconciled_at', 'timestamptz').execute();
+      await db.schema
+        .createIndex('enrollments_to_reconcile')
+        .on('enrollments')
+        .columns(['reconciled_at', 'started_at'])
+        .where(sql.ref('status'), '=', 'active')
+        .execute();
+      // Claims of sends still open, for the sweep of those whose journey has gone.
+      await db.schema
+        .createIndex('send_ledger_claimed')
+        .on('send_ledger')
+        .column('claimed_at')
+        .where(sql.ref('state'), '=', 'claimed')
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -109,6 +109,8 @@ interface EnrollmentsTable {
   outcome: string | null;
   started_at: CreatedAt;
   ended_at: Timestamp | null;
+  /** When the reconciler last compared it with its workflow (client/server/events/reconcile.ts). */
+  reconciled_at: ColumnType<Date | null, Date | string | undefined, Date | string | null>;
 }
 
 export type LedgerState = 'claimed' | 'sent' | 'failed_retryable' | 'failed_permanent' | 'skipped' | 'unknown';

@@ -16,6 +16,7 @@ import type { TimelineItem } from '../../activities/store/timeline';
 import type { JourneyPlan } from '../../definitions/schema/journey';
 import type { CustomerMetrics } from '../../definitions/facts';
 import type { EnrollmentExplanation } from '../../activities/store/explain';
+import type { ReconcileReport } from '../server/events/reconcile';
 
 export interface BatchResult {
   accepted: number;
@@ -25,7 +26,7 @@ export interface BatchResult {
   )[];
 }
 
-export type { ImportReport, ImportRow, Scope };
+export type { ImportReport, ImportRow, ReconcileReport, Scope };
 
 /** An order as POST /v1/orders takes it. */
 export type OrderInput = z.input<typeof orderBody>;
@@ -164,6 +165,10 @@ export class RapportClient {
   /** Routes a parked event again (after fixing what stopped it); its receipt. */
   retryEvent(id: string): Promise<EventReceipt> {
     return this.request('POST', `/v1/events/${encodeURIComponent(id)}/retry`, undefined, {}, true);
+  }
+  /** Compares active enrollments and open send claims with Temporal now (admin); what changed. */
+  reconcile(options: { minAgeSeconds?: number; limit?: number } = {}): Promise<ReconcileReport> {
+    return this.request('POST', '/v1/reconcile', options);
   }
   sendEvents(events: IncomingEvent[], options: { waitForRouting?: boolean } = {}): Promise<BatchResult> {
     return this.request('POST', options.waitForRouting ? '/v1/events?wait=routed' : '/v1/events', { events }, {}, true);

@@ -23,6 +23,7 @@ import { eventRoutes } from './routes/events';
 import { journeyRoutes } from './routes/journeys';
 import { keyRoutes } from './routes/keys';
 import { outboxRoutes } from './routes/outbox';
+import { reconcileRoutes } from './routes/reconcile';
 import { taskRoutes } from './routes/tasks';
 
 export interface ApiDeps {
@@ -161,6 +162,7 @@ export function buildApi(deps: ApiDeps) {
     keyRoutes(routes, routeDeps);
     outboxRoutes(routes, routeDeps);
     codecRoutes(routes, routeDeps);
+    reconcileRoutes(routes, routeDeps);
   });
   return app;
 }

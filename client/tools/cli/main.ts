@@ -8,7 +8,17 @@ import { validateCommand } from './validate';
 import { importCommand } from './import';
 import { simulateCommand } from './simulate';
 import { testCommand } from './test';
-import { eventsRetry, eventsSend, eventsShow, keysCreate, keysList, keysRevoke, tasksComplete, tasksList } from './ops';
+import {
+  eventsRetry,
+  eventsSend,
+  eventsShow,
+  keysCreate,
+  keysList,
+  keysRevoke,
+  reconcileNow,
+  tasksComplete,
+  tasksList,
+} from './ops';
 import { SCOPES } from '../../../activities/store/api-keys';
 
 const program = new Command()
@@ -168,6 +178,16 @@ connection(
     .argument('<id>', 'the event id')
     .option('--json', 'print the receipt as JSON'),
 ).action(eventsRetry);
+
+connection(
+  program
+    .command('reconcile')
+    .description(
+      'Compare active enrollments and open send claims with Temporal now (a worker does it every minute): failed, terminated or missing journeys are recorded as failed, orphaned claims closed',
+    )
+    .option('--min-age <seconds>', 'leave what is younger than this alone (default 60)')
+    .option('--json', 'print the report as JSON'),
+).action(reconcileNow);
 
 const tasks = program.command('tasks').description('Tasks the journeys created for people');
 connection(

@@ -78,6 +78,22 @@ export async function eventsRetry(id: string, options: ConnectionOptions & { jso
   if (r.status !== 'routed') process.exitCode = 1;
 }
 
+export async function reconcileNow(options: ConnectionOptions & { minAge?: string; json?: boolean }) {
+  const r = await clientFrom(options).reconcile(
+    options.minAge !== undefined ? { minAgeSeconds: Number(options.minAge) } : {},
+  );
+  if (options.json) return out(JSON.stringify(r, null, 2));
+  out(
+    [
+      `${r.checked} active enrollments compared with Temporal; ${r.failed.length} recorded as failed`,
+      ...r.failed.map((f) => `  ${f.enrollmentId}  ${f.journey}  ${f.customerId}: ${f.reason}`),
+      `${r.claimsClosed} orphaned send claims closed (nothing was sent); ${r.claimsAmbiguous.length} marked unknown (the request was with the provider)`,
+      ...r.claimsAmbiguous.map((c) => `  ${c.sendKey}  ${c.customerId}  step ${c.stepId}`),
+      `${r.parkedEvents} parked events (rapport events show|retry)`,
+    ].join('\n'),
+  );
+}
+
 export async function tasksList(options: ConnectionOptions & { team?: string; status?: string; json?: boolean }) {
   const tasks = await clientFrom(options).listTasks({ team: options.team, status: options.status });
   if (options.json) return out(JSON.stringify(tasks, null, 2));
