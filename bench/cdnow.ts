@@ -7,7 +7,8 @@
  * at a time (default 16; 1 replays them one after another, as the first measurements did), each
  * customer's orders of the day in order. BENCH_CDNOW_FILE=master replays CDNOW_master.txt (23,570
  * customers) instead of the sample. BENCH_CDNOW_SHARDS (default 2) splits the customers over that many
- * time-skipping servers.
+ * time-skipping servers. BENCH_CDNOW_CACHE sets each worker's cache of journeys
+ * (RAPPORT_MAX_CACHED_WORKFLOWS; default the product's 300).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -47,13 +48,18 @@ export async function cdnowBench(ctx: BenchContext): Promise<Figure[]> {
   // customer database and a Rapport stack of its own, all replayed at once: customers do not share
   // journeys, and each server jumps its own clock between its own timers.
   const shardCount = Math.max(1, Number(process.env.BENCH_CDNOW_SHARDS ?? 2));
+  const cache = process.env.BENCH_CDNOW_CACHE ? Number(process.env.BENCH_CDNOW_CACHE) : undefined;
   const shardOf = new Map([...keep].map((c, i) => [c, i % shardCount]));
   const shards = await Promise.all(
     Array.from({ length: shardCount }, async () => {
       const env = await timeSkippingEnv();
       // The customer database as `npm start` runs it: the embedded PostgreSQL.
       const database = await embeddedDatabase();
-      const stack = await startTestStack(env, { journeysDirs: [scratch], databaseUrl: database.url });
+      const stack = await startTestStack(env, {
+        journeysDirs: [scratch],
+        databaseUrl: database.url,
+        ...(cache ? { maxCachedWorkflows: cache } : {}),
+      });
       return { env, database, stack };
     }),
   );
@@ -139,7 +145,7 @@ export async function cdnowBench(ctx: BenchContext): Promise<Figure[]> {
         name: 'customers',
         value: keep.size,
         unit: '',
-        note: `CDNOW_${which}.txt: ${purchases.length} orders, 18 months simulated, ${concurrency} at a time${shardCount > 1 ? `, ${shardCount} time-skipping servers` : ''}`,
+        note: `CDNOW_${which}.txt: ${purchases.length} orders, 18 months simulated, ${concurrency} at a time${shardCount > 1 ? `, ${shardCount} time-skipping servers` : ''}${cache ? `, ${cache} journeys cached per worker` : ''}`,
       },
       {
         benchmark: 'cdnow',

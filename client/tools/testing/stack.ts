@@ -68,6 +68,8 @@ export interface TestStackOptions {
   logger?: Logger;
   /** The mailer's wait for a reply, in ms. */
   smtpTimeoutMs?: number;
+  /** Journeys the worker keeps cached (RAPPORT_MAX_CACHED_WORKFLOWS); default the product's. */
+  maxCachedWorkflows?: number;
   /** SMS through the twilio SDK to this address (the stand-in) instead of the outbox. */
   twilio?: { url: string; accountSid: string; authToken: string; from: string; timeoutMs?: number };
   /** Requests a minute per API key or address (RAPPORT_RATE_LIMIT); default Rapport's own. */
@@ -114,6 +116,7 @@ export async function startTestStack(env: TestWorkflowEnvironment, options: Test
     RAPPORT_UNSUBSCRIBE_SECRET: TEST_UNSUBSCRIBE_SECRET,
     RAPPORT_SMS_HELP_TEXT: TEST_SMS_HELP,
     ...(options.rateLimit ? { RAPPORT_RATE_LIMIT: String(options.rateLimit) } : {}),
+    ...(options.maxCachedWorkflows ? { RAPPORT_MAX_CACHED_WORKFLOWS: String(options.maxCachedWorkflows) } : {}),
     ...(options.smtpUrl ? { SMTP_URL: options.smtpUrl } : {}),
     ...(options.twilio
       ? {
