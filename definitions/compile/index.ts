@@ -4,7 +4,7 @@
  *
  * Pure: file access comes in through `CompileOptions`, so workflow code may import this module.
  */
-import { isMap, LineCounter, parseDocument } from 'yaml';
+import { isMap, LineCounter, parseDocument, visit } from 'yaml';
 import { celBoundsProblem } from '../cel-bounds';
 import { checkCel, type CelPlace } from '../cel';
 import { journeyDefinition, type EmailTemplate, type JourneyDefinition, type SmsTemplate } from '../schema/journey';
@@ -65,7 +65,29 @@ export function compileJourney(source: string, file: string, options: CompileOpt
     add([], 'expected a journey: a mapping with journey, name, category, trigger and steps');
     return { ok: false, problems };
   }
-  const data: unknown = doc.toJS();
+  // An alias whose anchor is not set before it is not among the parser's errors; reading it is.
+  visit(doc, {
+    Alias(_key, node) {
+      if (node.resolve(doc) === undefined) {
+        const { line, col } = lines.linePos(node.range?.[0] ?? 0);
+        problems.push({
+          file,
+          line,
+          column: col,
+          path: '',
+          message: `YAML: the alias *${node.source} has no anchor &${node.source} before it`,
+        });
+      }
+    },
+  });
+  if (problems.length > 0) return { ok: false, problems };
+  let data: unknown;
+  try {
+    data = doc.toJS();
+  } catch (err) {
+    add([], `YAML: ${(err as Error).message}`);
+    return { ok: false, problems };
+  }
 
   const parsed = journeyDefinition.safeParse(data);
   if (!parsed.success) {

@@ -11,7 +11,12 @@ import { closest } from '../suggest';
 
 export function formatPath(path: readonly PathSeg[]): string {
   let out = '';
-  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : out ? `.${seg}` : seg;
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    // A key that is not a plain name (empty, with spaces or dots) is quoted, so it can be seen.
+    else if (!/^[A-Za-z0-9_$][\w$-]*$/.test(seg)) out += `[${JSON.stringify(seg)}]`;
+    else out += out ? `.${seg}` : seg;
+  }
   return out;
 }
 

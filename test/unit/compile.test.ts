@@ -273,6 +273,14 @@ test.each<[string, string, Partial<Problem>]>([
     },
   ],
   ['broken YAML', 'journey: x\nsteps: [\n', { line: 3, column: 1, message: expect.stringMatching(/^YAML: /) }],
+  // Found by the fuzzing test (fuzz-journeys.test.ts): reading this alias threw instead.
+  [
+    'an alias without its anchor',
+    'journey: x\nname: *title\n',
+    { line: 2, column: 7, path: '', message: 'YAML: the alias *title has no anchor &title before it' },
+  ],
+  // Also found by fuzzing: the path of an empty key was empty, as if the file as a whole were wrong.
+  ['an empty key, quoted in the path', journey(`  - { id: bye, type: exit }`, '\n"": x'), { path: '[""]' }],
 ])('%s', (_name, source, expected) => {
   const found = problems(source);
   expect(found).toEqual(expect.arrayContaining([expect.objectContaining({ file: 'broken.yaml', ...expected })]));
