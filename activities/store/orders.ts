@@ -7,18 +7,23 @@ import type { Db } from '../db/database';
 
 /** The most lines one order may have. */
 const MAX_ORDER_LINES = 500;
+/** Totals are kept as numeric(14,2): below a trillion. */
+const MAX_ORDER_TOTAL = 999_999_999_999.99;
 
 export const orderData = z.object({
   orderId: z.string().min(1, 'expected the order id in data.orderId').max(200, 'expected at most 200 characters'),
-  total: z.number({ error: 'expected the order total in data.total' }).nonnegative(),
+  total: z
+    .number({ error: 'expected the order total in data.total' })
+    .nonnegative()
+    .max(MAX_ORDER_TOTAL, 'expected an order total below 1,000,000,000,000'),
   currency: z.string().length(3).optional(),
   lines: z
     .array(
       z.object({
         product: z.string().min(1).max(200, 'expected at most 200 characters'),
         category: z.string().min(1).max(100, 'expected at most 100 characters').optional(),
-        quantity: z.number().int().positive().optional(),
-        price: z.number().nonnegative().optional(),
+        quantity: z.number().int().positive().max(1_000_000, 'expected at most 1,000,000').optional(),
+        price: z.number().nonnegative().max(MAX_ORDER_TOTAL, 'expected a price below 1,000,000,000,000').optional(),
       }),
     )
     .max(MAX_ORDER_LINES, `expected at most ${MAX_ORDER_LINES} lines in an order`)

@@ -6,6 +6,7 @@ import Fastify from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import { sendProblem } from './problems';
 
 /** A request part that did not match its schema: the error handler answers 422 with each problem. */
 export class RequestValidationError extends Error {
@@ -26,6 +27,8 @@ export function createApp(logger: Logger) {
     bodyLimit: 5 * 1024 * 1024,
     // Unsubscribe tokens travel in the path.
     routerOptions: { maxParamLength: 1000 },
+    // A URL the router cannot read (a malformed %-escape) is refused with a problem document too.
+    frameworkErrors: (error, _req, reply) => sendProblem(reply, 400, 'Bad request', error.message),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler<z.ZodType>(({ schema, httpPart }) => (data) => {
     const result = schema.safeParse(data);
