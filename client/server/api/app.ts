@@ -28,7 +28,9 @@ export function createApp(logger: Logger) {
     // Unsubscribe tokens travel in the path.
     routerOptions: { maxParamLength: 1000 },
     // A URL the router cannot read (a malformed %-escape) is refused with a problem document too.
-    frameworkErrors: (error, _req, reply) => sendProblem(reply, 400, 'Bad request', error.message),
+    frameworkErrors: (error, _req, reply) => {
+      void sendProblem(reply, 400, 'Bad request', error.message);
+    },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler<z.ZodType>(({ schema, httpPart }) => (data) => {
     const result = schema.safeParse(data);
