@@ -46,7 +46,7 @@ const deterministicImports = (more) => [
     ],
     patterns: [
       {
-        regex: reaching(['activities', 'worker', 'client', 'paths', 'test', 'bench', 'scripts']),
+        regex: reaching(['activities', 'worker', 'client', 'paths', 'test', 'bench', 'faults', 'scripts']),
         allowTypeImports: true,
         message: 'Workflow code may import only types from activities/ (and nothing from worker/ or client/).',
       },
@@ -56,12 +56,22 @@ const deterministicImports = (more) => [
 ];
 
 const outside = {
-  folders: ['test', 'bench', 'scripts'],
-  message: 'Product code does not import tests, benchmarks or scripts.',
+  folders: ['test', 'bench', 'faults', 'scripts'],
+  message: 'Product code does not import tests, benchmarks, fault runs or scripts.',
 };
 
 module.exports = tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.tools/**', 'data/**', 'coverage/**', 'bench/results/**'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'dist/**',
+      '.tools/**',
+      'data/**',
+      'coverage/**',
+      'bench/results/**',
+      'faults/results/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   prettier,

@@ -71,7 +71,18 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
     // An idle connection the server closed (a restart, a failover) is dropped by the pool and opened
     // again when needed; unhandled, its error would end the process.
     pool.on('error', () => undefined);
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...log });
+    // So does a connection in use when the server goes away: its query fails with the error, which
+    // is handled where it was made; unlistened, the client's error event would end the process.
+    pool.on('connect', (client) => client.on('error', () => undefined));
+    // A connection that cannot be made says so (see isDatabaseUnavailable).
+    const connecting = {
+      connect: () =>
+        pool.connect().catch((err: unknown) => {
+          throw Object.assign(err instanceof Error ? err : new Error(String(err)), { databaseUnavailable: true });
+        }),
+      end: () => pool.end(),
+    };
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: connecting }), ...log });
     const locks = clusterLocks(options.url, poolSize, Math.ceil(timeout / 3));
     return {
       db,
@@ -99,6 +110,27 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
 }
 
 /** Applies every migration not yet applied; throws with the failing migration's name. */
+/**
+ * Whether an error says the PostgreSQL server could not be reached or went away (stopped, restarted,
+ * not answering), rather than refused what was asked: the request may simply be tried again.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; e && depth < 5; depth++) {
+    if ((e as { databaseUnavailable?: unknown }).databaseUnavailable === true) return true;
+    const { code, severity } = e as { code?: unknown; severity?: unknown };
+    // Connection exceptions, the server shutting down or starting, too many connections.
+    if (typeof severity === 'string' && typeof code === 'string' && /^(08|57P0[123]|53300)/.test(code)) return true;
+    if (
+      e instanceof Error &&
+      /Connection terminated|Query read timeout|timeout exceeded when trying to connect/.test(e.message)
+    )
+      return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 export async function migrate(db: Db): Promise<string[]> {
   // On one connection without the statement timeout: building an index on a large table may take
   // longer than any query should.

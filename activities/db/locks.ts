@@ -52,6 +52,8 @@ export function clusterLocks(url: string, sessions = 20, connectTimeoutMs = 10_0
   });
   // An idle session's error (the server restarted) drops that session; the next lock opens another.
   lockSessions.on('error', () => undefined);
+  // A session holding a lock when the server goes away: the unlock fails and the session is dropped.
+  lockSessions.on('connect', (client) => client.on('error', () => undefined));
   return {
     scope: 'cluster',
     run: (key, task) =>

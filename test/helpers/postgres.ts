@@ -11,6 +11,8 @@ import { freePort } from './ports';
 
 export interface Postgres {
   url: string;
+  /** Stops the server at once, as a crash would, and starts it again `downMs` later, on the same port. */
+  restart(downMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -50,18 +52,25 @@ export async function startPostgres(): Promise<Postgres> {
   const data = path.join(dir, 'data');
   const port = await freePort();
   run(initdb, ['-D', data, '-U', 'rapport', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
-  run(pgCtl, [
-    '-D',
-    data,
-    '-l',
-    path.join(dir, 'server.log'),
-    '-o',
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
-    '-w',
-    'start',
-  ]);
+  const start = () =>
+    run(pgCtl, [
+      '-D',
+      data,
+      '-l',
+      path.join(dir, 'server.log'),
+      '-o',
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
+      '-w',
+      'start',
+    ]);
+  start();
   return {
     url: `postgres://rapport@127.0.0.1:${port}/postgres`,
+    async restart(downMs) {
+      run(pgCtl, ['-D', data, '-m', 'immediate', '-w', 'stop']);
+      await new Promise((resolve) => setTimeout(resolve, downMs));
+      start();
+    },
     stop() {
       try {
         run(pgCtl, ['-D', data, '-m', 'immediate', '-w', 'stop']);

@@ -9,8 +9,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 type TwilioFault =
-  /** Answer with this HTTP status (429, 500, 503) and create nothing. */
-  | { status: number; code?: number }
+  /** Answer with this HTTP status (429, 500, 503) and create nothing; a 429 may say when to retry. */
+  | { status: number; code?: number; retryAfterSeconds?: number }
+  /** Create the message, then answer 201 with a body that is not JSON. */
+  | { malformed: true }
   /** Create the message, then answer only after this delay (longer than the client's timeout). */
   | { replyAfterMs: number }
   /** Create nothing, and answer 503 only after this delay: the request was lost on the way. */
@@ -133,6 +135,7 @@ export async function startTwilioStandIn(): Promise<TwilioStandIn> {
         return;
       }
       if (fault && 'status' in fault) {
+        if (fault.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(fault.retryAfterSeconds));
         return error(res, fault.status, fault.code ?? (fault.status === 429 ? 20429 : 20500), 'injected fault');
       }
       if (!/^\+[1-9]\d{6,14}$/.test(to) || to === INVALID_NUMBER) {
@@ -158,7 +161,8 @@ export async function startTwilioStandIn(): Promise<TwilioStandIn> {
       const answer = () => {
         if (res.destroyed) return;
         res.writeHead(201, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(resource(accountSid, message)));
+        const json = JSON.stringify(resource(accountSid, message));
+        res.end(fault && 'malformed' in fault ? json.slice(0, json.length / 2) : json);
       };
       if (fault && 'replyAfterMs' in fault) setTimeout(answer, fault.replyAfterMs);
       else answer();

@@ -9,7 +9,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { Client } from '@temporalio/client';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
-import type { Db } from '../../../activities/db/database';
+import { type Db, isDatabaseUnavailable } from '../../../activities/db/database';
 import type { EventIntake } from '../events/intake';
 import { isTemporalUnavailable } from '../events/router';
 import type { DataProtection } from '../protection';
@@ -74,6 +74,16 @@ export function buildApi(deps: ApiDeps) {
         `Invalid ${err.part === 'querystring' ? 'query' : err.part}`,
         err.message,
         zodErrors(err.zodError, err.part === 'body' ? '' : err.part === 'querystring' ? 'query' : err.part),
+      );
+    }
+    // The customer database is down or restarting: nothing of the request was kept; try again shortly.
+    if (isDatabaseUnavailable(err)) {
+      void reply.header('retry-after', '5');
+      return sendProblem(
+        reply,
+        503,
+        'Service unavailable',
+        'the customer database cannot be reached just now; try again shortly',
       );
     }
     // A call that needs Temporal at once while it is unreachable: try again shortly.
