@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Category } from '../definitions/schema/common';
 import type { JourneyEvent } from '../definitions/events';
 import type { EventFacts, TaskFacts } from '../definitions/facts';
-import type { Db } from './db/database';
+import { type Db, isDatabaseUnavailable } from './db/database';
 import type { Channel, CustomerRow } from './db/schema';
 import type { EmailContent, SmsContent } from './channels/content';
 import type { Mailer } from './channels/email';
@@ -325,7 +325,7 @@ export function createMessaging(deps: MessagingDeps) {
             : {}),
         });
         at('after-send', sendKey);
-        await recordOutcome(db, sendKey, 'sent', {
+        await recordSent(db, sendKey, {
           providerRef: result.response,
           sentAt: req.at,
           category: req.category,
@@ -353,7 +353,7 @@ export function createMessaging(deps: MessagingDeps) {
   }
 
   async function smsSent(req: SendRequest, sendKey: string, text: string, ref: string, template?: string) {
-    await recordOutcome(db, sendKey, 'sent', { providerRef: ref, sentAt: req.at, category: req.category });
+    await recordSent(db, sendKey, { providerRef: ref, sentAt: req.at, category: req.category });
     const firstLine = text.split('\n')[0] ?? '';
     await writeTimeline(req, sendKey, `sms sent: ${firstLine}`, {
       status: 'sent',
@@ -467,6 +467,27 @@ function withTextFooter(text: string, url: string): string {
 function withHtmlFooter(html: string, url: string): string {
   const footer = `<p style="font-size:12px;color:#666">${footerNote} <a href="${url}">Unsubscribe</a></p>`;
   return /<\/body>/i.test(html) ? html.replace(/<\/body>/i, `${footer}</body>`) : `${html}${footer}`;
+}
+
+/** How long a send the provider took waits for the database to record it. */
+const RECORD_SENT_PATIENCE_MS = 60_000;
+
+/**
+ * Records a send the provider took. Only this process knows it went out: if the database is away for
+ * a moment (a restart, a failover), the record is tried again, for up to a minute (the activity
+ * heartbeats meanwhile), rather than failing and leaving the send ambiguous for its retry.
+ */
+async function recordSent(db: Db, sendKey: string, details: Parameters<typeof recordOutcome>[3]): Promise<void> {
+  let waited = 0;
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+    try {
+      return await recordOutcome(db, sendKey, 'sent', details);
+    } catch (err) {
+      if (!isDatabaseUnavailable(err) || waited >= RECORD_SENT_PATIENCE_MS) throw err;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      waited += delay;
+    }
+  }
 }
 
 function heartbeatIfActive(): void {

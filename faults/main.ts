@@ -167,7 +167,8 @@ async function runFault(fault: Fault, n: number): Promise<Row> {
   const env = await timeSkippingEnv();
   const sink = await startSmtpSink();
   const standIn = await startTwilioStandIn();
-  const postgres = fault.database ? await startPostgres() : undefined;
+  // As PostgreSQL runs in production: a commit is on disk before it is acknowledged.
+  const postgres = fault.database ? await startPostgres({ durable: true }) : undefined;
   let stack: TestStack | undefined;
   try {
     stack = await startTestStack(env, {
@@ -188,6 +189,7 @@ async function runFault(fault: Fault, n: number): Promise<Row> {
     const address = (i: number) =>
       fault.channel === 'email' ? `c${i}@example.com` : `+1415555${String(i).padStart(4, '0')}`;
     let accepted = 0;
+    const acceptedIds: string[] = [];
     let unavailable = 0;
     // The database fault: the server stops at once, a third of the way through, and comes back 3 s later.
     let outage: Promise<void> | undefined;
@@ -204,6 +206,7 @@ async function runFault(fault: Fault, n: number): Promise<Row> {
         const res = await stack.api.inject({ method: 'POST', url: '/v1/events?wait=routed', payload: event });
         if (res.statusCode === 202) {
           accepted += 1;
+          acceptedIds.push(event.id);
           break;
         }
         if (res.statusCode !== 503) throw new Error(`event ${event.id}: ${res.statusCode} ${res.body}`);
@@ -212,13 +215,17 @@ async function runFault(fault: Fault, n: number): Promise<Row> {
       }
     }
     await outage;
-    // Events accepted and not routed yet (their routing met the fault) are routed by the router; here
-    // at once, until none is left.
-    for (let round = 0; round < 100; round++) {
-      await stack.intake.routeDue().catch(() => 0);
-      const left = await sql<{ n: string }>`select count(*) as n from events where routed_at is null`.execute(stack.db);
-      if (Number(left.rows[0]?.n ?? 0) === 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 200));
+    // Events accepted and not routed yet (their routing met the fault) wait for the router's next
+    // try, up to a minute away; here they are routed at once, until none is left.
+    for (let round = 0; round < 20; round++) {
+      const left = await stack.db
+        .selectFrom('events')
+        .select('id')
+        .where('routed_at', 'is', null)
+        .orderBy('seq')
+        .execute();
+      if (left.length === 0) break;
+      for (const { id } of left) await stack.intake.routeOrDefer(id).catch(() => undefined);
     }
     const workflows = (await stack.db.selectFrom('enrollments').select('workflow_id').execute()).map(
       (e) => e.workflow_id,
@@ -240,6 +247,16 @@ async function runFault(fault: Fault, n: number): Promise<Row> {
     const routed = await sql<{ n: string }>`select count(*) as n from events where routed_at is not null`.execute(
       stack.db,
     );
+    if (process.env.FAULTS_DEBUG) {
+      const rows = await stack.db
+        .selectFrom('events')
+        .select(['id', 'routed_at', 'parked_at', 'route_error', 'route_attempts'])
+        .execute();
+      const kept = new Map(rows.map((r) => [r.id, r]));
+      for (const id of acceptedIds)
+        if (!kept.get(id)?.routed_at)
+          process.stderr.write(`not routed: ${id} ${JSON.stringify(kept.get(id) ?? 'missing')}\n`);
+    }
     const ledger = await sql<{
       state: string;
       n: string;

@@ -44,7 +44,12 @@ function run(bin: string, args: string[]): void {
   else execFileSync(bin, args, { stdio: 'pipe' });
 }
 
-export async function startPostgres(): Promise<Postgres> {
+/**
+ * `durable`: PostgreSQL's own settings (fsync, synchronous commit), for a run that crashes the server
+ * and counts what survived; without it the tests' server trades durability for speed, and a
+ * transaction committed just before a crash may be gone after it.
+ */
+export async function startPostgres(options: { durable?: boolean } = {}): Promise<Postgres> {
   const initdb = findBin('initdb');
   const pgCtl = findBin('pg_ctl');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-pg-'));
@@ -59,7 +64,7 @@ export async function startPostgres(): Promise<Postgres> {
       '-l',
       path.join(dir, 'server.log'),
       '-o',
-      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${options.durable ? '' : ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off'}`,
       '-w',
       'start',
     ]);

@@ -14,7 +14,7 @@ import {
 } from '@temporalio/client';
 import { type Selectable, sql } from 'kysely';
 import type { Logger } from 'pino';
-import type { Db } from '../../../activities/db/database';
+import { type Db, isDatabaseUnavailable } from '../../../activities/db/database';
 import type { EventsTable } from '../../../activities/db/schema';
 import { type KeyLocks, processLocks } from '../../../activities/db/locks';
 import { newId } from '../../../activities/store/ids';
@@ -350,7 +350,8 @@ export class EventRouter {
 
   /**
    * Routes an accepted event; when that fails, records the failure, so the router tries again with
-   * backoff (and parks the event after MAX_ROUTE_ATTEMPTS, unless Temporal was only unreachable).
+   * backoff (and parks the event after MAX_ROUTE_ATTEMPTS, unless Temporal or the database was only
+   * unreachable).
    * Never throws for a routing failure: the event is accepted either way.
    */
   async routeOrDefer(eventId: string, known?: RoutedEvent): Promise<EventReceipt> {
@@ -362,7 +363,10 @@ export class EventRouter {
   }
 
   private async deferRouting(eventId: string, err: unknown): Promise<EventReceipt> {
-    const transient = isTemporalUnavailable(err);
+    // Neither Temporal nor the customer database away is the event's fault: it waits, never parked.
+    const databaseAway = isDatabaseUnavailable(err);
+    const temporalAway = !databaseAway && isTemporalUnavailable(err);
+    const transient = databaseAway || temporalAway;
     const message = err instanceof Error ? err.message : String(err);
     const row = await this.deps.db
       .selectFrom('events')
@@ -372,8 +376,12 @@ export class EventRouter {
     const attempts = row.route_attempts + 1;
     const park = !transient && attempts >= MAX_ROUTE_ATTEMPTS;
     const backoff = Math.min(MAX_ROUTE_BACKOFF_MS, 1000 * 2 ** (attempts - 1));
-    const error = transient ? `Temporal unreachable: ${message}` : message;
-    if (transient) this.temporalAwayUntil = Date.now() + TEMPORAL_AWAY_MS;
+    const error = temporalAway
+      ? `Temporal unreachable: ${message}`
+      : databaseAway
+        ? `the customer database unreachable: ${message}`
+        : message;
+    if (temporalAway) this.temporalAwayUntil = Date.now() + TEMPORAL_AWAY_MS;
     await this.deps.db
       .updateTable('events')
       .set({
