@@ -25,7 +25,17 @@ const seeds = [
     .map((f) => path.join(projectRoot, 'test', 'fixtures', 'journeys', f)),
 ].map((file) => fs.readFileSync(file, 'utf8'));
 
-const options = { readTemplate: templateReader(builtinTemplatesDir), liquid: liquidChecker };
+// The templates are read once: the documents change, the template files do not.
+const readTemplate = templateReader(builtinTemplatesDir);
+const templates = new Map<string, ReturnType<typeof readTemplate>>();
+const options = {
+  readTemplate: (...args: Parameters<typeof readTemplate>) => {
+    const key = JSON.stringify(args);
+    if (!templates.has(key)) templates.set(key, readTemplate(...args));
+    return templates.get(key);
+  },
+  liquid: liquidChecker,
+};
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Seg = string | number;
