@@ -11,7 +11,7 @@
  * 0 stuck; the command fails when one is missed.
  *
  *   npm run faults                  # every fault, 100 customers each
- *   npm run faults -- --quick       # 12 customers each (CI runs this)
+ *   npm run faults -- --quick       # 6 customers each (CI runs this)
  *   npm run faults -- --only smtp-421,twilio-429
  *
  * Writes faults/results/<full|quick>.json; faults/README.md has the figures and what is not covered.
@@ -334,7 +334,7 @@ async function main() {
     process.stderr.write(`unknown fault(s) ${unknown.join(', ')}; expected ${FAULTS.map((f) => f.name).join(', ')}\n`);
     process.exit(2);
   }
-  const n = quick ? 12 : 100;
+  const n = quick ? 6 : 100;
   const started = Date.now();
   const rows: (Row & { problems: string[] })[] = [];
   for (const fault of FAULTS.filter((f) => only.includes(f.name))) {
