@@ -76,25 +76,16 @@ export function buildApi(deps: ApiDeps) {
         zodErrors(err.zodError, err.part === 'body' ? '' : err.part === 'querystring' ? 'query' : err.part),
       );
     }
-    // The customer database is down or restarting: nothing of the request was kept; try again shortly.
-    if (isDatabaseUnavailable(err)) {
+    // What the request needs is away a moment (the customer database, or Temporal for a call that
+    // needs it at once): nothing of it was kept; try again shortly.
+    const away = isDatabaseUnavailable(err)
+      ? 'the customer database cannot be reached just now; try again shortly'
+      : isTemporalUnavailable(err)
+        ? 'Temporal cannot be reached just now; try again shortly (events are still accepted, and routed once it is back)'
+        : undefined;
+    if (away) {
       void reply.header('retry-after', '5');
-      return sendProblem(
-        reply,
-        503,
-        'Service unavailable',
-        'the customer database cannot be reached just now; try again shortly',
-      );
-    }
-    // A call that needs Temporal at once while it is unreachable: try again shortly.
-    if (isTemporalUnavailable(err)) {
-      void reply.header('retry-after', '5');
-      return sendProblem(
-        reply,
-        503,
-        'Service unavailable',
-        'Temporal cannot be reached just now; try again shortly (events are still accepted, and routed once it is back)',
-      );
+      return sendProblem(reply, 503, 'Service unavailable', away);
     }
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) req.log.error({ err }, 'request failed');
