@@ -27,6 +27,7 @@ import { projectRoot } from '../paths';
 import { startPostgres } from '../test/helpers/postgres';
 import { startSmtpSink, type SmtpSink } from '../test/helpers/smtp-sink';
 import { startTwilioStandIn, type TwilioStandIn } from '../test/helpers/twilio-standin';
+import { KILL_FAULTS, runKill, withKillStack } from './kill';
 
 /** The providers' clients give up after this; a provider stalled longer leaves the send ambiguous. */
 const CLIENT_TIMEOUT_MS = 2_000;
@@ -140,6 +141,10 @@ interface Row {
   ambiguousDelivered: number;
   /** Answers of 503 while the fault was on (each event sent again until accepted). */
   unavailable: number;
+  /** Times Rapport's process was killed (the kill faults). */
+  kills?: number;
+  /** What a fault's own checks found (a task made twice, an order imported twice). */
+  problems?: string[];
   seconds: number;
 }
 
@@ -314,7 +319,7 @@ async function runFault(fault: Fault, n: number): Promise<Row> {
 
 /** What a row must show: nothing lost, nothing sent twice, nothing stuck, every message accounted for. */
 function problemsOf(r: Row): string[] {
-  const out: string[] = [];
+  const out: string[] = [...(r.problems ?? [])];
   if (r.routed !== r.accepted) out.push(`${r.accepted - r.routed} accepted events not routed`);
   if (r.duplicated > 0) out.push(`${r.duplicated} messages delivered twice`);
   if (r.stuck > 0) out.push(`${r.stuck} enrollments stuck`);
@@ -328,19 +333,32 @@ async function main() {
   const args = process.argv.slice(2);
   const quick = args.includes('--quick');
   const onlyArg = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
-  const only = onlyArg ? onlyArg.split(',') : FAULTS.map((f) => f.name);
-  const unknown = only.filter((o) => !FAULTS.some((f) => f.name === o));
+  const names = [...FAULTS.map((f) => f.name), ...KILL_FAULTS.map((f) => f.name)];
+  const only = onlyArg ? onlyArg.split(',') : names;
+  const unknown = only.filter((o) => !names.includes(o));
   if (unknown.length > 0) {
-    process.stderr.write(`unknown fault(s) ${unknown.join(', ')}; expected ${FAULTS.map((f) => f.name).join(', ')}\n`);
+    process.stderr.write(`unknown fault(s) ${unknown.join(', ')}; expected ${names.join(', ')}\n`);
     process.exit(2);
   }
   const n = quick ? 6 : 100;
   const started = Date.now();
+  const say = (line: string) => process.stderr.write(`[${Math.round((Date.now() - started) / 1000)} s] ${line}\n`);
   const rows: (Row & { problems: string[] })[] = [];
   for (const fault of FAULTS.filter((f) => only.includes(f.name))) {
-    process.stderr.write(`[${Math.round((Date.now() - started) / 1000)} s] ${fault.name}: ${fault.what}\n`);
+    say(`${fault.name}: ${fault.what}`);
     const row = await runFault(fault, n);
     rows.push({ ...row, problems: problemsOf(row) });
+  }
+  // Rapport killed with -9 at each point: 20 times each (once in quick mode), on one shared stack.
+  const kills = KILL_FAULTS.filter((f) => only.includes(f.name));
+  if (kills.length > 0) {
+    await withKillStack(async (shared) => {
+      for (const fault of kills) {
+        say(`${fault.name}: ${fault.what}`);
+        const row = await runKill(shared, fault.point, quick ? 1 : 20);
+        rows.push({ ...row, problems: problemsOf(row) });
+      }
+    });
   }
   const head = [
     'fault',
@@ -353,6 +371,7 @@ async function main() {
     'ambiguous',
     'stuck',
     '503s',
+    'kills',
     's',
   ];
   const lines = [
@@ -369,6 +388,7 @@ async function main() {
         `${r.ambiguous}${r.ambiguous ? ` (${r.ambiguousDelivered} delivered)` : ''}`,
         r.stuck,
         r.unavailable,
+        r.kills ?? '',
         r.seconds,
       ].map(String),
     ),

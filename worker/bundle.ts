@@ -30,7 +30,7 @@ function sourceFiles(dir: string): string[] {
  * SDK freezes what they export; they keep no state per workflow, only caches any journey may share.
  * Paths are from the project's folder.
  */
-export const PRELOADED_MODULES = ['definitions/cel.ts', 'definitions/local-time.ts'];
+export const PRELOADED_MODULES = ['definitions/cel.ts', 'definitions/local-time.ts', 'definitions/steps/index.ts'];
 
 /** The folders the bundle is built from. */
 export const bundleSources = [path.join(projectRoot, 'workflows'), path.join(projectRoot, 'definitions')];
@@ -49,10 +49,14 @@ export function bundleKey(dirs: string[] = bundleSources): string {
   return hash.digest('hex').slice(0, 16);
 }
 
-/** Builds the bundle with webpack, whatever is kept. */
-export function buildWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+/**
+ * Builds the bundle with webpack, whatever is kept. `workflowInterceptorModules` adds workflow
+ * interceptors (`npm run faults` adds its fault points; Rapport itself has none).
+ */
+export function buildWorkflowBundle(workflowInterceptorModules: string[] = []): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({
     workflowsPath,
+    workflowInterceptorModules,
     // Failures' messages go through the payload codec (client/server/protection.ts).
     failureConverterPath: require.resolve('../workflows/failure-converter'),
     preloadModules: PRELOADED_MODULES.map((m) => path.join(projectRoot, m)),

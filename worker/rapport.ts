@@ -26,6 +26,7 @@ import type { WebhookPolicy } from '../activities/webhook';
 import type { ChannelSettings } from '../client/server/api/channel-callbacks';
 import { buildApi } from '../client/server/api/server';
 import { EventIntake } from '../client/server/events/intake';
+import type { RouterDeps } from '../client/server/events/router';
 import { createDataProtection, dataConverterOf, type DataProtection } from '../client/server/protection';
 import { bundleWorkflows } from './bundle';
 import {
@@ -73,6 +74,10 @@ export interface RapportOverrides {
   webhooks?: WebhookPolicy;
   /** Called at each point of a send (fault injection: see reliability notes). */
   onSendPoint?: ActivityDeps['onSendPoint'];
+  /** Called at each point of routing (fault injection). */
+  onRoutePoint?: RouterDeps['onRoutePoint'];
+  /** Journeys continue as new after this many steps (fault injection at continue-as-new). */
+  maxStepsPerRun?: number;
   /** Wraps the activities the worker runs, to inject a fault or hold one at a chosen point. */
   wrapActivities?: (activities: Activities) => Activities;
   /** Makes the Temporal client from Rapport's options (a test's time-skipping client). */
@@ -163,6 +168,8 @@ export function createRapport(config: Config, deps: RapportDeps, overrides: Rapp
     logger,
     locks: database.locks,
     protection,
+    onRoutePoint: overrides.onRoutePoint,
+    maxStepsPerRun: overrides.maxStepsPerRun,
   });
   const real = createActivities({
     enroll: intake.enrollScheduled,

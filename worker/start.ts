@@ -16,7 +16,7 @@ import { migrate, openDatabase, type OpenDatabase } from '../activities/db/datab
 import { publishFolders } from '../client/server/journeys/publish';
 import { journeyDirs, type Config } from './config';
 import { startReconciling } from '../client/server/events/reconcile';
-import { createRapport } from './rapport';
+import { createRapport, type RapportOverrides, type RapportParts } from './rapport';
 import { ensureBinaries } from './temporal/binaries';
 import { connectClient, connectWorker, ensureSearchAttributes } from './temporal/connection';
 import { startDevServer, type DevServer } from './temporal/dev-server';
@@ -72,7 +72,16 @@ export function embeddedDatabase(
   return { engine: 'pglite', reason };
 }
 
-export async function startRapport(config: Config, logger: Logger): Promise<Rapport> {
+/**
+ * What an embedder adds to a start: the overrides of createRapport, and the worker's options (a
+ * prebuilt workflow bundle, sinks). `npm run faults` starts Rapport so, with its fault hooks.
+ */
+export interface StartExtras {
+  overrides?: RapportOverrides;
+  worker?: Parameters<RapportParts['createWorker']>[1];
+}
+
+export async function startRapport(config: Config, logger: Logger, extras: StartExtras = {}): Promise<Rapport> {
   const cleanups: { name: string; run: () => Promise<void> | void }[] = [];
   const onStop = (name: string, run: () => Promise<void> | void) => cleanups.push({ name, run });
   const stopAll = async () => {
@@ -165,7 +174,7 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
     });
     logger.info({ journeys: published.map((p) => `${p.journey}@${p.version}`) }, 'journeys published');
 
-    const rapport = createRapport(config, { database, connection, logger });
+    const rapport = createRapport(config, { database, connection, logger }, extras.overrides);
     onStop('mailer', () => rapport.close());
     // A master key that cannot open this database's data keys would leave journeys unable to read
     // their own histories: refused here, before anything runs.
@@ -175,7 +184,7 @@ export async function startRapport(config: Config, logger: Logger): Promise<Rapp
     if (role !== 'api') {
       const nativeConnection = await connectWorker(config, address);
       onStop('worker connection', () => nativeConnection.close());
-      const worker = await rapport.createWorker(nativeConnection);
+      const worker = await rapport.createWorker(nativeConnection, extras.worker);
       const running = worker.run();
       onStop('worker', async () => {
         if (worker.getState() === 'RUNNING') worker.shutdown();

@@ -50,7 +50,17 @@ export interface RouterDeps {
   locks?: KeyLocks | undefined;
   /** Makes a new customer's data key as they are accepted (client/server/protection.ts). */
   protection?: DataProtection | undefined;
+  /** Called at each point of routing (fault injection: `npm run faults`, faults/README.md). */
+  onRoutePoint?: ((point: RoutePoint, eventId: string) => void) | undefined;
+  /** Journeys continue as new after this many steps, not only when Temporal suggests it (fault injection). */
+  maxStepsPerRun?: number | undefined;
 }
+
+/**
+ * Where routing can be interrupted: with the event accepted and not routed yet, and with a journey's
+ * run started in Temporal and the event not yet recorded as routed.
+ */
+type RoutePoint = 'before-route' | 'after-start';
 
 /** Routing tries an event this many times before it parks it, unless Temporal was away (it waits for that). */
 export const MAX_ROUTE_ATTEMPTS = 5;
@@ -141,6 +151,7 @@ export class EventRouter {
    */
   private async routeHere(eventId: string, event: RoutedEvent): Promise<EventReceipt> {
     const { db } = this.deps;
+    this.deps.onRoutePoint?.('before-route', eventId);
     const receipt: EventReceipt = {
       eventId,
       customerId: event.customer_id,
@@ -267,6 +278,7 @@ export class EventRouter {
         customerId: event.customer_id,
         enrollmentId: enrollment.id,
         event: journeyEvent,
+        ...(this.deps.maxStepsPerRun !== undefined ? { maxStepsPerRun: this.deps.maxStepsPerRun } : {}),
       };
       try {
         await this.deps.temporal.workflow.start<JourneyWorkflow>(JOURNEY_WORKFLOW, {
@@ -297,6 +309,7 @@ export class EventRouter {
           throw new Error(`the previous run of ${workflowId} is still ending; the new enrollment starts once it has`);
         }
       }
+      this.deps.onRoutePoint?.('after-start', eventId);
       receipt.enrolled.push({ journey, version, workflowId, enrollmentId: enrollment.id });
     }
     await db
