@@ -11,24 +11,29 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import pino from 'pino';
 import { sql } from 'kysely';
 import { openDatabase, type OpenDatabase } from '../activities/db/database';
 import { reconcile } from '../client/server/events/reconcile';
 import { createDataProtection, dataConverterOf } from '../client/server/protection';
-import { devServerEnv } from '../client/tools/testing/environment';
 import { projectRoot } from '../paths';
 import { freePort } from '../worker/child-process';
 import { buildWorkflowBundle } from '../worker/bundle';
+import { findBinary } from '../worker/temporal/binaries';
+import { startDevServer, type DevServer } from '../worker/temporal/dev-server';
 import { SEGMENT_RUN_WORKFLOW } from '../workflows/messages';
 import { startPostgres } from '../test/helpers/postgres';
 import { startSmtpSink, type SmtpSink } from '../test/helpers/smtp-sink';
 import type { KillPoint } from './rapport-process';
 
-export type KillFault = KillPoint | 'import';
+export type KillFault = KillPoint | 'import' | 'temporal';
 
-export const KILL_FAULTS: { name: `kill-${KillFault}`; point: KillFault; what: string }[] = [
+/**
+ * The points, each with what it does; `quick` ones run in CI's quick mode (the others wait out a
+ * send's heartbeat timeout after each kill; the exactly-once test covers sends in CI).
+ */
+export const KILL_FAULTS: { name: `kill-${KillFault}`; point: KillFault; what: string; quick?: true }[] = [
   {
     name: 'kill-before-route',
     point: 'before-route',
@@ -38,13 +43,25 @@ export const KILL_FAULTS: { name: `kill-${KillFault}`; point: KillFault; what: s
     name: 'kill-after-start',
     point: 'after-start',
     what: 'Rapport killed after starting the journey, before recording the event as routed',
+    quick: true,
   },
   { name: 'kill-in-flight', point: 'in-flight', what: 'Rapport killed in the middle of a send' },
   { name: 'kill-after-send', point: 'after-send', what: 'Rapport killed after a send, before recording its outcome' },
-  { name: 'kill-task-created', point: 'task-created', what: 'Rapport killed as a task is created' },
-  { name: 'kill-continue-as-new', point: 'continue-as-new', what: 'Rapport killed as a journey continues as new' },
+  { name: 'kill-task-created', point: 'task-created', what: 'Rapport killed as a task is created', quick: true },
+  {
+    name: 'kill-continue-as-new',
+    point: 'continue-as-new',
+    what: 'Rapport killed as a journey continues as new',
+    quick: true,
+  },
   { name: 'kill-segment-page', point: 'segment-page', what: 'Rapport killed between the pages of a scheduled run' },
-  { name: 'kill-import', point: 'import', what: 'Rapport killed in the middle of an import' },
+  { name: 'kill-import', point: 'import', what: 'Rapport killed in the middle of an import', quick: true },
+  {
+    name: 'kill-temporal',
+    point: 'temporal',
+    what: 'the Temporal dev server killed with -9 during the load, started again 3 s later',
+    quick: true,
+  },
 ];
 
 /** What one point's run found; the same counts as the other faults, with the kills. */
@@ -126,6 +143,7 @@ const JOURNEY_OF: Record<KillFault, string> = {
   'continue-as-new': 'kill-can',
   'segment-page': 'kill-segment',
   import: '',
+  temporal: 'kill-send',
 };
 
 interface Supervised {
@@ -208,6 +226,8 @@ async function post(url: string, body: unknown, rapport: Supervised): Promise<{ 
 }
 
 interface Shared {
+  /** Kills the Temporal dev server (SIGKILL) and starts it again on its files after `downMs`. */
+  restartTemporal(downMs: number): Promise<void>;
   db: OpenDatabase['db'];
   temporal: Client;
   sink: SmtpSink;
@@ -219,10 +239,25 @@ interface Shared {
 /** Starts the servers every point shares, runs `body`, and stops them. */
 export async function withKillStack<T>(body: (shared: Shared) => Promise<T>): Promise<T> {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-kill-'));
-  const temporalEnv = await devServerEnv();
+  // The dev server as `rapport start` runs it, on its SQLite files, so that it can be killed and
+  // started again with what it had.
+  const binary = findBinary('temporal');
+  if (!binary) throw new Error('the temporal CLI is not installed: npx tsx scripts/temporal-binaries.ts install');
+  const [temporalPort, uiPort] = [await freePort(), await freePort()];
+  const startTemporal = () =>
+    startDevServer({
+      binary,
+      dataDir: scratch,
+      port: temporalPort,
+      uiPort,
+      namespace: 'default',
+      logger: pino({ level: 'silent' }),
+    });
+  let temporalServer: DevServer = await startTemporal();
   const postgres = await startPostgres({ durable: true });
   const sink = await startSmtpSink();
   let database: OpenDatabase | undefined;
+  let connection: Connection | undefined;
   try {
     const journeys = path.join(scratch, 'journeys');
     const markers = path.join(scratch, 'markers');
@@ -236,8 +271,8 @@ export async function withKillStack<T>(body: (shared: Shared) => Promise<T>): Pr
     const port = await freePort();
     const env: NodeJS.ProcessEnv = {
       ...process.env,
-      TEMPORAL_ADDRESS: temporalEnv.address,
-      TEMPORAL_NAMESPACE: temporalEnv.namespace ?? 'default',
+      TEMPORAL_ADDRESS: temporalServer.address,
+      TEMPORAL_NAMESPACE: 'default',
       TEMPORAL_TASK_QUEUE: 'faults-kill',
       DATABASE_URL: postgres.url,
       SMTP_URL: sink.url,
@@ -254,17 +289,24 @@ export async function withKillStack<T>(body: (shared: Shared) => Promise<T>): Pr
     };
     database = await openDatabase({ url: postgres.url });
     const db = database.db;
+    connection = await Connection.connect({ address: temporalServer.address });
     const temporal = new Client({
-      connection: temporalEnv.connection,
-      namespace: temporalEnv.namespace ?? 'default',
+      connection,
+      namespace: 'default',
       dataConverter: dataConverterOf(createDataProtection(db, master)),
     });
-    return await body({ db, temporal, sink, env, apiUrl: `http://127.0.0.1:${port}`, markers });
+    const restartTemporal = async (downMs: number) => {
+      process.kill(temporalServer.pid, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, downMs));
+      temporalServer = await startTemporal();
+    };
+    return await body({ restartTemporal, db, temporal, sink, env, apiUrl: `http://127.0.0.1:${port}`, markers });
   } finally {
     await database?.close();
     await sink.close();
     await postgres.stop();
-    await temporalEnv.teardown();
+    await connection?.close();
+    await temporalServer.stop();
     fs.rmSync(scratch, { recursive: true, force: true });
   }
 }
@@ -275,7 +317,7 @@ export async function runKill(shared: Shared, point: KillFault, n: number): Prom
   const { db, sink, apiUrl } = shared;
   const rapport = supervise({
     ...shared.env,
-    ...(point === 'import' ? {} : { FAULTS_KILL_AT: point }),
+    ...(point === 'import' || point === 'temporal' ? {} : { FAULTS_KILL_AT: point }),
     ...(point === 'continue-as-new' ? { FAULTS_MAX_STEPS_PER_RUN: '2' } : {}),
   });
   const problems: string[] = [];
@@ -341,7 +383,24 @@ export async function runKill(shared: Shared, point: KillFault, n: number): Prom
       // reached n times.
       const type = { 'kill-send': 'kill.send', 'kill-task': 'kill.task', 'kill-can': 'kill.can' }[journey]!;
       customers = 0;
-      for (let wave = 0; wave < 5 && rapport.kills < n; wave++) {
+      if (point === 'temporal') {
+        // The dev server killed a third of the way through, the events going on meanwhile.
+        let outage: Promise<void> | undefined;
+        for (let i = 0; i < n; i++) {
+          if (i === Math.floor(n / 3)) outage = shared.restartTemporal(3_000);
+          const res = await post(
+            `${apiUrl}/v1/events`,
+            { id: `${point}-${run}-${i}`, type, customer: { email: address(i) }, data: {} },
+            rapport,
+          );
+          if (res.status !== 202) throw new Error(`event ${i}: ${res.status} ${JSON.stringify(res.json)}`);
+          accepted += 1;
+        }
+        await outage;
+        customers = n;
+        await ended(customers);
+      }
+      for (let wave = 0; point !== 'temporal' && wave < 5 && rapport.kills < n; wave++) {
         const size = wave === 0 ? n : n - rapport.kills;
         for (let i = customers; i < customers + size; i++) {
           const res = await post(
@@ -409,7 +468,7 @@ export async function runKill(shared: Shared, point: KillFault, n: number): Prom
     return {
       fault: `kill-${point}`,
       customers,
-      kills: rapport.kills,
+      kills: point === 'temporal' ? 1 : rapport.kills,
       accepted: point === 'segment-page' ? customers : accepted,
       routed: point === 'segment-page' ? perCustomer.size : routed,
       intended: pairs.length,

@@ -28,6 +28,7 @@ import { startPostgres } from '../test/helpers/postgres';
 import { startSmtpSink, type SmtpSink } from '../test/helpers/smtp-sink';
 import { startTwilioStandIn, type TwilioStandIn } from '../test/helpers/twilio-standin';
 import { KILL_FAULTS, runKill, withKillStack } from './kill';
+import { startTlsBreaker } from './tls-breaker';
 
 /** The providers' clients give up after this; a provider stalled longer leaves the send ambiguous. */
 const CLIENT_TIMEOUT_MS = 2_000;
@@ -45,6 +46,8 @@ interface Fault {
   twilio?: (n: number) => TwilioFault[];
   /** Run on a PostgreSQL server of its own, stopped and started again during the load. */
   database?: boolean;
+  /** SMTP connections whose STARTTLS upgrade fails (faults/tls-breaker.ts), for `n` customers. */
+  tlsBroken?: (n: number) => number;
 }
 
 const times = <T>(k: number, f: T): T[] => Array.from({ length: k }, () => f);
@@ -87,6 +90,12 @@ const FAULTS: Fault[] = [
     what: 'the server takes the message and stalls 30 s before replying',
     channel: 'email',
     smtp: (n) => times(third(n), { replyAfterMs: 30_000 }),
+  },
+  {
+    name: 'smtp-tls',
+    what: 'the STARTTLS upgrade fails (not a TLS handshake) on the first connections',
+    channel: 'email',
+    tlsBroken: (n) => third(n),
   },
   {
     name: 'database-restart',
@@ -174,12 +183,13 @@ async function runFault(fault: Fault, n: number): Promise<Row> {
   const standIn = await startTwilioStandIn();
   // As PostgreSQL runs in production: a commit is on disk before it is acknowledged.
   const postgres = fault.database ? await startPostgres({ durable: true }) : undefined;
+  const tls = fault.tlsBroken ? await startTlsBreaker(sink.url, fault.tlsBroken(n)) : undefined;
   let stack: TestStack | undefined;
   try {
     stack = await startTestStack(env, {
       ...(postgres ? { databaseUrl: postgres.url } : {}),
       journeysDirs: [],
-      smtpUrl: sink.url,
+      smtpUrl: tls?.url ?? sink.url,
       smtpTimeoutMs: CLIENT_TIMEOUT_MS,
       twilio: { ...standIn, timeoutMs: CLIENT_TIMEOUT_MS },
       // FAULTS_LOG_LEVEL=info shows what Rapport logs while the fault is on.
@@ -293,9 +303,14 @@ async function runFault(fault: Fault, n: number): Promise<Row> {
       (c) =>
         unknownCustomers.has(c.id) && (received.get((fault.channel === 'email' ? c.email : c.phone) ?? '') ?? 0) > 0,
     ).length;
+    const problems: string[] = [];
+    if (tls && fault.tlsBroken && tls.broken < fault.tlsBroken(n)) {
+      problems.push(`${tls.broken} connections broken of ${fault.tlsBroken(n)}`);
+    }
     return {
       fault: fault.name,
       customers: n,
+      problems,
       accepted,
       routed: Number(routed.rows[0]?.n ?? 0),
       intended: n,
@@ -310,6 +325,7 @@ async function runFault(fault: Fault, n: number): Promise<Row> {
     };
   } finally {
     await stack?.close();
+    await tls?.close();
     await sink.close();
     await standIn.close();
     await postgres?.stop();
@@ -349,8 +365,8 @@ async function main() {
     const row = await runFault(fault, n);
     rows.push({ ...row, problems: problemsOf(row) });
   }
-  // Rapport killed with -9 at each point: 20 times each (once in quick mode), on one shared stack.
-  const kills = KILL_FAULTS.filter((f) => only.includes(f.name));
+  // Rapport killed with -9 at each point: 20 times each (in quick mode, once at five of the points), on one shared stack.
+  const kills = KILL_FAULTS.filter((f) => only.includes(f.name) && (onlyArg || !quick || f.quick));
   if (kills.length > 0) {
     await withKillStack(async (shared) => {
       for (const fault of kills) {
