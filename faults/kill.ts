@@ -114,6 +114,21 @@ steps:
   - { id: again, type: wait, duration: 1s }
   - { id: three, type: send, channel: email, subject: "Three", text: "3" }
 `,
+  'soak.yaml': `
+journey: soak
+name: Soak, a customer's weeks in two minutes
+category: service
+trigger: { event: soak.order }
+steps:
+  - { id: thanks, type: send, channel: email, subject: "Thanks", text: "Thank you." }
+  - { id: settle, type: wait, duration: 20s }
+  - id: call
+    type: task
+    team: soak
+    title: Call the customer
+    wait: { timeout: 1m }
+  - { id: followup, type: send, channel: email, subject: "Follow-up", text: "How was it?" }
+`,
   'kill-segment.yaml': `
 journey: kill-segment
 name: Fault check, scheduled run
@@ -146,7 +161,7 @@ const JOURNEY_OF: Record<KillFault, string> = {
   temporal: 'kill-send',
 };
 
-interface Supervised {
+export interface Supervised {
   kills: number;
   child: ChildProcess | undefined;
   stop(): Promise<void>;
@@ -155,7 +170,7 @@ interface Supervised {
 }
 
 /** Runs Rapport, and starts it again each time it is killed, until stopped. */
-function supervise(env: NodeJS.ProcessEnv): Supervised {
+export function supervise(env: NodeJS.ProcessEnv): Supervised {
   let stopping = false;
   let exited: Promise<string> = Promise.resolve('');
   const state: Supervised = {
@@ -207,7 +222,11 @@ async function until(what: string, done: () => Promise<boolean>, rapport: Superv
 }
 
 /** A request to Rapport's API, sent again while Rapport is down (refused, reset) or answers 503. */
-async function post(url: string, body: unknown, rapport: Supervised): Promise<{ status: number; json: unknown }> {
+export async function post(
+  url: string,
+  body: unknown,
+  rapport: Supervised,
+): Promise<{ status: number; json: unknown }> {
   for (let attempt = 0; ; attempt++) {
     const res = await Promise.race([
       fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(
@@ -225,7 +244,7 @@ async function post(url: string, body: unknown, rapport: Supervised): Promise<{ 
   }
 }
 
-interface Shared {
+export interface Shared {
   /** Kills the Temporal dev server (SIGKILL) and starts it again on its files after `downMs`. */
   restartTemporal(downMs: number): Promise<void>;
   db: OpenDatabase['db'];

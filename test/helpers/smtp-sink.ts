@@ -80,6 +80,8 @@ export async function startSmtpSink(): Promise<SmtpSink> {
     for (const c of connections) if (c.id === session.id) c._socket.destroy();
   }
 
+  // A client that dies mid-connection (a killed worker) resets its socket: not the server's error.
+  server.on('error', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.server.address() as AddressInfo;
   const sink: SmtpSink = {

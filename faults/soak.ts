@@ -1,0 +1,223 @@
+/**
+ * `npm run soak -- --minutes 30`: a steady load on Rapport as `rapport start` runs it (in a process of
+ * its own, on the Temporal dev server, PostgreSQL and an SMTP server on loopback), for as long as
+ * asked: new customers' events at `--rate` a second (default 55, about 70 % of the routed capacity
+ * the event-path benchmark measured), each enrolling in a journey that sends, waits, makes a task
+ * (four in five completed through the API, the rest left to time out) and sends again. Each minute
+ * it reports Rapport's RSS, the p50 and p99 of accepting an event, errors, and the events not yet
+ * routed; at the end, once every journey has ended, the reconciler's pass and what is stuck.
+ *
+ * Goals (printed as met or not): RSS growth under 50 MiB after the first minutes (warm-up), a flat
+ * p99 (the last minute's within twice the first's after warm-up), 0 errors, 0 stuck. Writes
+ * faults/results/soak.json. Exit 1 on errors or anything stuck.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import pino from 'pino';
+import { sql } from 'kysely';
+import { reconcile } from '../client/server/events/reconcile';
+import { projectRoot } from '../paths';
+import { post, supervise, withKillStack } from './kill';
+
+interface Minute {
+  minute: number;
+  sent: number;
+  errors: number;
+  p50: number;
+  p99: number;
+  rssMiB: number;
+  notRouted: number;
+  tasksCompleted: number;
+}
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name}: expected a positive number`);
+  return v;
+}
+
+const quantile = (sorted: number[], q: number) =>
+  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+
+function rssMiB(pid: number | undefined): number {
+  if (!pid) return 0;
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round((kb / 1024) * 10) / 10;
+}
+
+async function main(): Promise<void> {
+  const minutes = arg('minutes', 30);
+  const rate = arg('rate', 55);
+  const warmup = Math.min(2, Math.floor(minutes / 3));
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  const rows = await withKillStack(async (shared) => {
+    const rapport = supervise(shared.env);
+    const minuteRows: Minute[] = [];
+    try {
+      const run = Date.now().toString(36);
+      let n = 0;
+      let current = { sent: 0, errors: 0, latencies: [] as number[], tasksCompleted: 0 };
+      const errors: string[] = [];
+      const send = async () => {
+        const i = n++;
+        const t = performance.now();
+        try {
+          const res = await fetch(`${shared.apiUrl}/v1/events`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({
+              id: `soak-${run}-${i}`,
+              type: 'soak.order',
+              customer: { email: `soak-${run}-${i}@example.com` },
+              data: {},
+            }),
+          });
+          await res.arrayBuffer();
+          current.latencies.push(performance.now() - t);
+          current.sent += 1;
+          if (res.status !== 202) {
+            current.errors += 1;
+            if (errors.length < 20) errors.push(`event ${i}: ${res.status}`);
+          }
+        } catch (err) {
+          current.errors += 1;
+          if (errors.length < 20) errors.push(`event ${i}: ${(err as Error).message}`);
+        }
+      };
+      // Four in five open tasks completed, every 2 s, as a team working its queue would.
+      let completing = true;
+      const completer = (async () => {
+        const seen = new Set<string>();
+        while (completing) {
+          const res = await fetch(`${shared.apiUrl}/v1/tasks?team=soak`).catch(() => undefined);
+          const body = (await res?.json().catch(() => undefined)) as { tasks?: { id: string }[] } | undefined;
+          for (const task of body?.tasks ?? []) {
+            if (seen.has(task.id)) continue;
+            seen.add(task.id);
+            if (seen.size % 5 === 0) continue;
+            const done = await post(`${shared.apiUrl}/v1/tasks/${task.id}/complete`, { outcome: 'called' }, rapport);
+            if (done.status === 200) current.tasksCompleted += 1;
+          }
+          await new Promise((r) => setTimeout(r, 2000));
+        }
+      })();
+      // The load starts once Rapport answers.
+      for (let tries = 0; ; tries++) {
+        const health = await fetch(`${shared.apiUrl}/health`).catch(() => undefined);
+        if (health?.ok) break;
+        if (tries > 600) throw new Error('Rapport did not answer /health within two minutes');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const started = performance.now();
+      const inFlight = new Set<Promise<void>>();
+      for (let minute = 1; minute <= minutes; minute++) {
+        current = { sent: 0, errors: 0, latencies: [], tasksCompleted: 0 };
+        const minuteStart = started + (minute - 1) * 60_000;
+        // Paced: event k of the minute leaves at k / rate seconds into it.
+        for (let k = 0; k < rate * 60; k++) {
+          const due = minuteStart + (k / rate) * 1000;
+          const wait = due - performance.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          const p = send().finally(() => inFlight.delete(p));
+          inFlight.add(p);
+        }
+        await Promise.all([...inFlight]);
+        const sorted = [...current.latencies].sort((a, b) => a - b);
+        const notRouted = Number(
+          (await sql<{ n: string }>`select count(*) as n from events where routed_at is null`.execute(shared.db))
+            .rows[0]?.n ?? 0,
+        );
+        const row: Minute = {
+          minute,
+          sent: current.sent,
+          errors: current.errors,
+          p50: Math.round(quantile(sorted, 0.5)),
+          p99: Math.round(quantile(sorted, 0.99)),
+          rssMiB: rssMiB(rapport.child?.pid),
+          notRouted,
+          tasksCompleted: current.tasksCompleted,
+        };
+        minuteRows.push(row);
+        say(
+          `minute ${minute}/${minutes}: ${row.sent} events, ${row.errors} errors, accept p50 ${row.p50} ms p99 ${row.p99} ms, RSS ${row.rssMiB} MiB, ${row.notRouted} not routed yet, ${row.tasksCompleted} tasks completed`,
+        );
+      }
+      completing = false;
+      await completer;
+      // Every journey to its end (the last ones wait 20 s, then a task for up to a minute).
+      say('load stopped; waiting for every journey to end');
+      const deadline = Date.now() + 10 * 60_000;
+      let active = Infinity;
+      while (Date.now() < deadline) {
+        active = Number(
+          (
+            await sql<{
+              n: string;
+            }>`select count(*) as n from enrollments where journey_id = 'soak' and status = 'active'`.execute(shared.db)
+          ).rows[0]?.n ?? 0,
+        );
+        if (active === 0) break;
+        // Open tasks left: completed now, so their journeys end.
+        const res = await fetch(`${shared.apiUrl}/v1/tasks?team=soak`).catch(() => undefined);
+        const body = (await res?.json().catch(() => undefined)) as { tasks?: { id: string }[] } | undefined;
+        for (const task of body?.tasks ?? [])
+          await post(`${shared.apiUrl}/v1/tasks/${task.id}/complete`, { outcome: 'called' }, rapport);
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+      const report = await reconcile(
+        { db: shared.db, temporal: shared.temporal, logger: pino({ level: 'silent' }) },
+        { minAgeMs: 0 },
+      );
+      const stuck = Number(
+        (
+          await sql<{
+            n: string;
+          }>`select count(*) as n from enrollments where journey_id = 'soak' and status = 'active'`.execute(shared.db)
+        ).rows[0]?.n ?? 0,
+      );
+      return { minuteRows, errors, report, stuck, customers: n };
+    } finally {
+      await rapport.stop();
+    }
+  });
+  const { minuteRows, errors, report, stuck, customers } = rows;
+  const after = minuteRows.slice(warmup);
+  const growth = after.length > 0 ? after.at(-1)!.rssMiB - after[0]!.rssMiB : 0;
+  const p99First = after[0]?.p99 ?? 0;
+  const p99Last = after.at(-1)?.p99 ?? 0;
+  const totalErrors = minuteRows.reduce((a, r) => a + r.errors, 0);
+  const goals = {
+    rssGrowthMiB: { value: Math.round(growth * 10) / 10, met: growth < 50 },
+    p99Flat: { first: p99First, last: p99Last, met: p99Last <= 2 * Math.max(p99First, 1) },
+    errors: { value: totalErrors, met: totalErrors === 0 },
+    stuck: { value: stuck, met: stuck === 0 },
+  };
+  process.stdout.write(
+    [
+      'minute  events  errors  p50 ms  p99 ms  RSS MiB  not routed  tasks completed',
+      ...minuteRows.map((r) =>
+        [r.minute, r.sent, r.errors, r.p50, r.p99, r.rssMiB, r.notRouted, r.tasksCompleted]
+          .map((v, i) => String(v).padStart([6, 6, 6, 6, 6, 7, 10, 15][i]!))
+          .join('  '),
+      ),
+      `customers ${customers}; reconciliation: ${report.checked} checked, ${report.failed.length} failed, ${report.claimsClosed} claims closed, ${report.parkedEvents} parked`,
+      `RSS growth after the first ${warmup} minute(s): ${goals.rssGrowthMiB.value} MiB (goal < 50: ${goals.rssGrowthMiB.met ? 'met' : 'not met'})`,
+      `p99 after warm-up, first and last minute: ${p99First} / ${p99Last} ms (flat: ${goals.p99Flat.met ? 'met' : 'not met'})`,
+      `errors: ${totalErrors}${errors.length ? ` (${errors.slice(0, 5).join('; ')})` : ''}; stuck: ${stuck}`,
+    ].join('\n') + '\n',
+  );
+  const dir = path.join(projectRoot, 'faults', 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, 'soak.json'),
+    JSON.stringify({ at: new Date().toISOString(), minutes, rate, minuteRows, goals, reconciliation: report }, null, 2),
+  );
+  process.exit(goals.errors.met && goals.stuck.met ? 0 : 1);
+}
+
+void main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
