@@ -26,6 +26,7 @@ import { SEGMENT_RUN_WORKFLOW } from '../workflows/messages';
 import { startPostgres } from '../test/helpers/postgres';
 import { startSmtpSink, type SmtpSink } from '../test/helpers/smtp-sink';
 import type { KillPoint } from './rapport-process';
+import type { Row } from './row';
 
 export type KillFault = KillPoint | 'import' | 'temporal';
 
@@ -64,25 +65,8 @@ export const KILL_FAULTS: { name: `kill-${KillFault}`; point: KillFault; what: s
   },
 ];
 
-/** What one point's run found; the same counts as the other faults, with the kills. */
-export interface KillRow {
-  fault: string;
-  customers: number;
-  kills: number;
-  accepted: number;
-  routed: number;
-  intended: number;
-  delivered: number;
-  duplicated: number;
-  failed: number;
-  ambiguous: number;
-  ambiguousDelivered: number;
-  stuck: number;
-  unavailable: number;
-  /** What the point's own checks found (a task made twice, an order imported twice...). */
-  problems: string[];
-  seconds: number;
-}
+/** What one point's run found: the same counts as the other faults, with the kills and the point's own checks. */
+export type KillRow = Row & { kills: number; problems: string[] };
 
 const JOURNEYS: Record<string, string> = {
   'kill-send.yaml': `

@@ -28,6 +28,7 @@ import { startPostgres } from '../test/helpers/postgres';
 import { startSmtpSink, type SmtpSink } from '../test/helpers/smtp-sink';
 import { startTwilioStandIn, type TwilioStandIn } from '../test/helpers/twilio-standin';
 import { KILL_FAULTS, runKill, withKillStack } from './kill';
+import type { Row } from './row';
 import { startTlsBreaker } from './tls-breaker';
 
 /** The providers' clients give up after this; a provider stalled longer leaves the send ambiguous. */
@@ -134,28 +135,6 @@ const FAULTS: Fault[] = [
     twilio: (n) => times(third(n), { malformed: true }),
   },
 ];
-
-interface Row {
-  fault: string;
-  customers: number;
-  accepted: number;
-  routed: number;
-  intended: number;
-  delivered: number;
-  duplicated: number;
-  failed: number;
-  ambiguous: number;
-  stuck: number;
-  /** Ambiguous sends the provider did deliver: recorded `unknown`, and sent once. */
-  ambiguousDelivered: number;
-  /** Answers of 503 while the fault was on (each event sent again until accepted). */
-  unavailable: number;
-  /** Times Rapport's process was killed (the kill faults). */
-  kills?: number;
-  /** What a fault's own checks found (a task made twice, an order imported twice). */
-  problems?: string[];
-  seconds: number;
-}
 
 const JOURNEYS = {
   'fault-email.yaml': `
