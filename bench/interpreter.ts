@@ -6,9 +6,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { migrate, openDatabase } from '../activities/db/database';
 import { upsertCustomer } from '../activities/store/customers';
+import { buildWorkflowBundle } from '../worker/bundle';
 import type { JourneyInput } from '../workflows/types';
 import type { RawInput } from './workflows';
 import {
@@ -70,10 +70,9 @@ export async function interpreterBench(ctx: BenchContext): Promise<Figure[]> {
         (await upsertCustomer(database.db, { email: `i${i}@example.com` }, { firstName: `C${i}` })).customer.id,
       );
     }
-    const workflowBundle = await bundleWorkflowCode({
-      workflowsPath: require.resolve('./workflows'),
-      logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
-    });
+    // Built as Rapport builds its own (the preloaded modules, the failure converter), with the
+    // hand-written journey beside Rapport's workflows.
+    const workflowBundle = await buildWorkflowBundle({ workflows: require.resolve('./workflows') });
     const worker = await benchWorker(env, {
       db: database.db,
       taskQueue: 'bench',

@@ -269,7 +269,10 @@ export async function withKillStack<T>(body: (shared: Shared) => Promise<T>): Pr
     for (const [file, text] of Object.entries(JOURNEYS)) fs.writeFileSync(path.join(journeys, file), text);
     // Rapport's workflows with the two fault points inside workflow code (faults/interceptors.ts).
     const bundle = path.join(scratch, 'workflows.js');
-    fs.writeFileSync(bundle, (await buildWorkflowBundle([require.resolve('./interceptors')])).code);
+    fs.writeFileSync(
+      bundle,
+      (await buildWorkflowBundle({ workflowInterceptorModules: [require.resolve('./interceptors')] })).code,
+    );
     const master = randomBytes(32);
     const port = await freePort();
     const env: NodeJS.ProcessEnv = {

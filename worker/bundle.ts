@@ -51,12 +51,16 @@ export function bundleKey(dirs: string[] = bundleSources): string {
 
 /**
  * Builds the bundle with webpack, whatever is kept. `workflowInterceptorModules` adds workflow
- * interceptors (`npm run faults` adds its fault points; Rapport itself has none).
+ * interceptors (`npm run faults` adds its fault points; Rapport itself has none); `workflows` is
+ * another entry that exports Rapport's workflows and more (the benchmarks' hand-written journey),
+ * built with the same options.
  */
-export function buildWorkflowBundle(workflowInterceptorModules: string[] = []): Promise<WorkflowBundleWithSourceMap> {
+export function buildWorkflowBundle(
+  options: { workflowInterceptorModules?: string[]; workflows?: string } = {},
+): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({
-    workflowsPath,
-    workflowInterceptorModules,
+    workflowsPath: options.workflows ?? workflowsPath,
+    workflowInterceptorModules: options.workflowInterceptorModules ?? [],
     // Failures' messages go through the payload codec (client/server/protection.ts).
     failureConverterPath: require.resolve('../workflows/failure-converter'),
     preloadModules: PRELOADED_MODULES.map((m) => path.join(projectRoot, m)),
