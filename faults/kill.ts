@@ -125,12 +125,12 @@ steps:
 `,
 };
 
-/** The subjects a customer of each journey is sent, one message each. */
-const SUBJECTS: Record<string, string[]> = {
-  'kill-send': ['Receipt'],
-  'kill-task': ['We will call'],
-  'kill-can': ['One', 'Two', 'Three'],
-  'kill-segment': ['Segment'],
+/** The messages a customer of each journey is sent, by send step: its subject. */
+const SUBJECTS: Record<string, Record<string, string>> = {
+  'kill-send': { receipt: 'Receipt' },
+  'kill-task': { told: 'We will call' },
+  'kill-can': { one: 'One', two: 'Two', three: 'Three' },
+  'kill-segment': { hello: 'Segment' },
 };
 
 const JOURNEY_OF: Record<KillFault, string> = {
@@ -406,7 +406,7 @@ export async function runKill(shared: Shared, point: KillFault, n: number): Prom
         customers = n;
         await ended(customers);
       }
-      for (let wave = 0; point !== 'temporal' && wave < 5 && rapport.kills < n; wave++) {
+      for (let wave = 0; point !== 'temporal' && wave < 20 && rapport.kills < n; wave++) {
         const size = wave === 0 ? n : n - rapport.kills;
         for (let i = customers; i < customers + size; i++) {
           const res = await post(
@@ -423,6 +423,7 @@ export async function runKill(shared: Shared, point: KillFault, n: number): Prom
     }
     const emails = Array.from({ length: customers }, (_, i) => address(i));
     await rapport.stop();
+    if (point !== 'temporal' && rapport.kills < n) problems.push(`killed ${rapport.kills} times of ${n}`);
     const known = await ids(customers);
     await reconcile({ db, temporal: shared.temporal, logger: pino({ level: 'silent' }) }, { minAgeMs: 0 });
 
@@ -448,10 +449,11 @@ export async function runKill(shared: Shared, point: KillFault, n: number): Prom
     }
     const ledger = await db
       .selectFrom('send_ledger')
-      .select(['customer_id', 'state'])
+      .select(['customer_id', 'step_id', 'state'])
       .where('customer_id', 'in', known)
       .execute();
-    const unknown = new Set(ledger.filter((l) => l.state === 'unknown').map((l) => l.customer_id));
+    // Ambiguity is a message's: each send recorded `unknown`, whether its customer got it or not.
+    const unknown = ledger.filter((l) => l.state === 'unknown');
     const emailOf = new Map(
       (await db.selectFrom('customers').select(['id', 'email']).where('id', 'in', known).execute()).map((c) => [
         c.id,
@@ -465,11 +467,12 @@ export async function runKill(shared: Shared, point: KillFault, n: number): Prom
       const key = `${to}|${m.subject ?? ''}`;
       received.set(key, (received.get(key) ?? 0) + 1);
     }
-    const pairs = emails.flatMap((e) => SUBJECTS[journey]!.map((s) => `${e}|${s}`));
+    const subjects = SUBJECTS[journey]!;
+    const pairs = emails.flatMap((e) => Object.values(subjects).map((s) => `${e}|${s}`));
     const delivered = pairs.filter((p) => (received.get(p) ?? 0) > 0).length;
     const duplicated = pairs.filter((p) => (received.get(p) ?? 0) > 1).length;
-    const ambiguousDelivered = [...unknown].filter((id) =>
-      SUBJECTS[journey]!.some((s) => (received.get(`${emailOf.get(id)}|${s}`) ?? 0) > 0),
+    const ambiguousDelivered = unknown.filter(
+      (l) => (received.get(`${emailOf.get(l.customer_id)}|${subjects[l.step_id]}`) ?? 0) > 0,
     ).length;
     return {
       fault: `kill-${point}`,
@@ -481,7 +484,7 @@ export async function runKill(shared: Shared, point: KillFault, n: number): Prom
       delivered,
       duplicated,
       failed: ledger.filter((l) => l.state === 'failed_permanent' || l.state === 'failed_retryable').length,
-      ambiguous: unknown.size,
+      ambiguous: unknown.length,
       ambiguousDelivered,
       stuck: enrollments.filter((e) => e.status === 'active').length,
       unavailable: 0,
