@@ -178,10 +178,6 @@ export async function benchWorker(
     TEMPORAL_NAMESPACE: env.namespace ?? 'default',
     TEMPORAL_TASK_QUEUE: options.taskQueue,
     MAIL_FROM: 'Bench <bench@rapport.test>',
-    // As Rapport reads it from its environment (5 measures the SDK's own default).
-    ...(process.env.RAPPORT_WORKFLOW_DEADLOCK_TIMEOUT
-      ? { RAPPORT_WORKFLOW_DEADLOCK_TIMEOUT: process.env.RAPPORT_WORKFLOW_DEADLOCK_TIMEOUT }
-      : {}),
   });
   const rapport = createRapport(
     config,

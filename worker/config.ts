@@ -200,19 +200,6 @@ const configSchema = z.object({
     .min(2, 'expected at least 2 (the worker needs two to run)')
     .default(DEFAULT_MAX_CACHED_WORKFLOWS),
 
-  /**
-   * Seconds a workflow task's code may run before Temporal calls it a deadlock and fails the task;
-   * 0, the default, sets no limit. Node enforces such a limit with a thread it starts and joins for
-   * every call into the workflow sandbox, which took about a third of the workflow thread's time
-   * (patches/README.md). Rapport's workflow code walks a finite plan (the format has no loops, CEL
-   * no unbounded ones); set a limit when adding workflow code of your own.
-   */
-  RAPPORT_WORKFLOW_DEADLOCK_TIMEOUT: z.coerce
-    .number({ error: 'expected a number of seconds' })
-    .int('expected a whole number of seconds')
-    .min(0, 'expected 0 (no limit) or more seconds')
-    .default(0),
-
   /** Hosts (host or host:port, comma-separated) that webhook steps may call. */
   RAPPORT_WEBHOOK_HOSTS: optionalText,
   /** Let webhook steps reach private and loopback addresses (a webhook inside your own network). */

@@ -112,15 +112,6 @@ export interface RapportParts {
   close(): void;
 }
 
-/**
- * The time a call into the workflow sandbox may take, in milliseconds: an option the SDK takes (its
- * default 5 s) but does not declare. With the SDK as patched here (patches/README.md), 0 sets no
- * timeout, so Node starts no watchdog thread for each call.
- */
-export function sandboxTimeout(config: Config): { isolateExecutionTimeout: number } {
-  return { isolateExecutionTimeout: config.RAPPORT_WORKFLOW_DEADLOCK_TIMEOUT * 1000 };
-}
-
 export function createRapport(config: Config, deps: RapportDeps, overrides: RapportOverrides = {}): RapportParts {
   const { database, logger } = deps;
   const master = masterKey(config);
@@ -211,7 +202,6 @@ export function createRapport(config: Config, deps: RapportDeps, overrides: Rapp
       boundHeapGrowth();
       return Worker.create({
         maxCachedWorkflows: config.RAPPORT_MAX_CACHED_WORKFLOWS,
-        ...sandboxTimeout(config),
         ...options,
         workflowBundle: options.workflowBundle ?? (await bundleWorkflows()),
         dataConverter,

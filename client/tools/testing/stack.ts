@@ -117,10 +117,6 @@ export async function startTestStack(env: TestWorkflowEnvironment, options: Test
     RAPPORT_SMS_HELP_TEXT: TEST_SMS_HELP,
     ...(options.rateLimit ? { RAPPORT_RATE_LIMIT: String(options.rateLimit) } : {}),
     ...(options.maxCachedWorkflows ? { RAPPORT_MAX_CACHED_WORKFLOWS: String(options.maxCachedWorkflows) } : {}),
-    // As Rapport reads it from its environment (5 measures the SDK's own default).
-    ...(process.env.RAPPORT_WORKFLOW_DEADLOCK_TIMEOUT
-      ? { RAPPORT_WORKFLOW_DEADLOCK_TIMEOUT: process.env.RAPPORT_WORKFLOW_DEADLOCK_TIMEOUT }
-      : {}),
     ...(options.smtpUrl ? { SMTP_URL: options.smtpUrl } : {}),
     ...(options.twilio
       ? {
