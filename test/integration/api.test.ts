@@ -239,6 +239,23 @@ describe('customers, orders and enrollments', () => {
     expect((await stack.api.inject({ method: 'GET', url: '/v1/customers/forget.me@example.com' })).statusCode).toBe(
       404,
     );
+    // The same event sent again is answered as before, and brings no one back.
+    const again = await stack.api.inject({
+      method: 'POST',
+      url: '/v1/events',
+      payload: {
+        id: 'upgrade-erase',
+        type: 'plan.upgraded',
+        customer: { email: 'forget.me@example.com', phone: '+14155550199' },
+        profile: { firstName: 'Forget', attributes: { note: 'private' } },
+      },
+    });
+    expect(again.statusCode).toBe(202);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json()).toMatchObject({ customerId: r.customerId });
+    expect((await stack.api.inject({ method: 'GET', url: '/v1/customers/forget.me@example.com' })).statusCode).toBe(
+      404,
+    );
   });
 });
 

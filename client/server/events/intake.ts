@@ -160,12 +160,16 @@ export class EventIntake {
     const db = batch ?? this.deps.db;
 
     for (let attempt = 1; ; attempt++) {
-      const prior = await db
-        .selectFrom('events')
-        .select(['request_hash', 'result', 'routed_at'])
-        .where('id', '=', id)
-        .executeTakeFirst();
-      if (prior) return (waitMs) => this.replay(id, hash, prior, waitMs);
+      // A new event is written straight away (its insert finds any earlier one with the same id); a
+      // later round, after a failed write, first looks for the earlier one, to answer as it did.
+      if (attempt > 1) {
+        const prior = await db
+          .selectFrom('events')
+          .select(['request_hash', 'result', 'routed_at'])
+          .where('id', '=', id)
+          .executeTakeFirst();
+        if (prior) return (waitMs) => this.replay(id, hash, prior, waitMs);
+      }
       try {
         const { accepted, merged, keyMade } = batch
           ? await this.writeBehindSavepoint(batch, id, hash, event)
@@ -184,8 +188,11 @@ export class EventIntake {
       } catch (err) {
         // Another request with the same id committed first: the next round reads it and answers as it did.
         if (err instanceof LostRace) continue;
-        if (err instanceof Error && err.name === 'CustomerNotFoundError')
+        if (err instanceof Error && err.name === 'CustomerNotFoundError') {
+          // A replay of an event whose customer has since gone (erased, say) still answers as before.
+          if (attempt === 1) continue;
           throw new IntakeError(404, err.message, 'customer.id');
+        }
         // Another event created the same new customer at the same instant: the next round finds them.
         if (attempt < MAX_ACCEPT_ATTEMPTS && isRace(err)) continue;
         throw err;
