@@ -71,6 +71,24 @@ async function main(): Promise<void> {
       let n = 0;
       let current = { sent: 0, errors: 0, latencies: [] as number[], tasksCompleted: 0 };
       const errors: string[] = [];
+      // The soak journey's enrollments: running, and ended (any other status).
+      const enrollments = async () => {
+        const { rows } = await sql<{ active: string; ended: string }>`
+          select count(*) filter (where status = 'active') as active, count(*) filter (where status <> 'active') as ended
+          from enrollments where journey_id = 'soak'`.execute(shared.db);
+        return { active: Number(rows[0]?.active ?? 0), ended: Number(rows[0]?.ended ?? 0) };
+      };
+      // The soak team's open tasks, and completing them eight at a time, as a team of people would.
+      const openTasks = async () => {
+        const res = await fetch(`${shared.apiUrl}/v1/tasks?team=soak`).catch(() => undefined);
+        const body = (await res?.json().catch(() => undefined)) as { tasks?: { id: string }[] } | undefined;
+        return (body?.tasks ?? []).map((t) => t.id);
+      };
+      const complete = (ids: string[]) =>
+        pool(ids, 8, async (id) => {
+          const done = await post(`${shared.apiUrl}/v1/tasks/${id}/complete`, { outcome: 'called' }, rapport);
+          if (done.status === 200) current.tasksCompleted += 1;
+        });
       let customersSoFar = 0;
       let visits = 0;
       const send = async () => {
@@ -109,19 +127,13 @@ async function main(): Promise<void> {
       const completer = (async () => {
         const seen = new Set<string>();
         while (completing) {
-          const res = await fetch(`${shared.apiUrl}/v1/tasks?team=soak`).catch(() => undefined);
-          const body = (await res?.json().catch(() => undefined)) as { tasks?: { id: string }[] } | undefined;
           const toComplete: string[] = [];
-          for (const task of body?.tasks ?? []) {
-            if (seen.has(task.id)) continue;
-            seen.add(task.id);
-            if (seen.size % 5 !== 0) toComplete.push(task.id);
+          for (const id of await openTasks()) {
+            if (seen.has(id)) continue;
+            seen.add(id);
+            if (seen.size % 5 !== 0) toComplete.push(id);
           }
-          // Eight at a time, as a team of people would.
-          await pool(toComplete, 8, async (id) => {
-            const done = await post(`${shared.apiUrl}/v1/tasks/${id}/complete`, { outcome: 'called' }, rapport);
-            if (done.status === 200) current.tasksCompleted += 1;
-          });
+          await complete(toComplete);
           await new Promise((r) => setTimeout(r, 2000));
         }
       })();
@@ -152,10 +164,7 @@ async function main(): Promise<void> {
           (await sql<{ n: string }>`select count(*) as n from events where routed_at is null`.execute(shared.db))
             .rows[0]?.n ?? 0,
         );
-        const byStatus = await sql<{ status: string; n: string }>`
-          select status, count(*) as n from enrollments where journey_id = 'soak' group by status`.execute(shared.db);
-        const count = (status: string) => Number(byStatus.rows.find((r) => r.status === status)?.n ?? 0);
-        const endedSoFar = byStatus.rows.reduce((a, r) => a + (r.status === 'active' ? 0 : Number(r.n)), 0);
+        const now = await enrollments();
         const row: Minute = {
           minute,
           sent: current.sent,
@@ -165,10 +174,10 @@ async function main(): Promise<void> {
           rssMiB: rssMiB(rapport.child?.pid),
           notRouted,
           tasksCompleted: current.tasksCompleted,
-          ended: endedSoFar - ended,
-          active: count('active'),
+          ended: now.ended - ended,
+          active: now.active,
         };
-        ended = endedSoFar;
+        ended = now.ended;
         minuteRows.push(row);
         say(
           `minute ${minute}/${minutes}: ${row.sent} events, ${row.errors} errors, accept p50 ${row.p50} ms p99 ${row.p99} ms, RSS ${row.rssMiB} MiB, ${row.notRouted} not routed yet, ${row.tasksCompleted} tasks completed, ${row.ended} journeys ended, ${row.active} running`,
@@ -179,34 +188,17 @@ async function main(): Promise<void> {
       // Every journey to its end (the last ones wait 20 s, then a task for up to a minute).
       say('load stopped; waiting for every journey to end');
       const deadline = Date.now() + 10 * 60_000;
-      let active = Infinity;
       while (Date.now() < deadline) {
-        active = Number(
-          (
-            await sql<{
-              n: string;
-            }>`select count(*) as n from enrollments where journey_id = 'soak' and status = 'active'`.execute(shared.db)
-          ).rows[0]?.n ?? 0,
-        );
-        if (active === 0) break;
+        if ((await enrollments()).active === 0) break;
         // Open tasks left: completed now, so their journeys end.
-        const res = await fetch(`${shared.apiUrl}/v1/tasks?team=soak`).catch(() => undefined);
-        const body = (await res?.json().catch(() => undefined)) as { tasks?: { id: string }[] } | undefined;
-        for (const task of body?.tasks ?? [])
-          await post(`${shared.apiUrl}/v1/tasks/${task.id}/complete`, { outcome: 'called' }, rapport);
+        await complete(await openTasks());
         await new Promise((r) => setTimeout(r, 2000));
       }
       const report = await reconcile(
         { db: shared.db, temporal: shared.temporal, logger: pino({ level: 'silent' }) },
         { minAgeMs: 0 },
       );
-      const stuck = Number(
-        (
-          await sql<{
-            n: string;
-          }>`select count(*) as n from enrollments where journey_id = 'soak' and status = 'active'`.execute(shared.db)
-        ).rows[0]?.n ?? 0,
-      );
+      const stuck = (await enrollments()).active;
       return { minuteRows, errors, report, stuck, customers: customersSoFar, events: n, visits };
     } finally {
       await rapport.stop();
