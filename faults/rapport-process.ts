@@ -27,7 +27,10 @@ function need(name: string): string {
 async function main(): Promise<void> {
   const at = process.env.FAULTS_KILL_AT as KillPoint | undefined;
   const markers = need('FAULTS_MARKERS');
-  const logger = pino({ level: process.env.FAULTS_LOG_LEVEL ?? 'silent' }, pino.destination(2));
+  const logger = pino(
+    { level: process.env.FAULTS_LOG_LEVEL ?? 'silent' },
+    pino.destination(process.env.FAULTS_LOG_FILE ?? 2),
+  );
   /** Dies the first time `key` reaches the armed point, never again. */
   const reached = (point: KillPoint, key: string) => {
     if (point !== at) return;
@@ -60,6 +63,14 @@ async function main(): Promise<void> {
     worker: { workflowBundle: { codePath: need('FAULTS_BUNDLE') }, sinks },
   });
   process.stdout.write(`ready ${rapport.apiUrl}\n`);
+  // For the soak: the process's memory by kind every 5 s, so a growing RSS can be told apart as the
+  // JavaScript heap, buffers outside it, or native memory (Temporal's core, the allocator).
+  const memoryFile = process.env.FAULTS_MEMORY_FILE;
+  if (memoryFile) {
+    const write = () => fs.writeFileSync(memoryFile, JSON.stringify(process.memoryUsage()));
+    write();
+    setInterval(write, 5000).unref();
+  }
 }
 
 main().catch((err: unknown) => {

@@ -33,6 +33,9 @@ interface Minute {
   p50: number;
   p99: number;
   rssMiB: number;
+  /** Of the RSS: the JavaScript heap in use, and memory outside it held by JavaScript objects (buffers). */
+  heapMiB: number;
+  externalMiB: number;
   notRouted: number;
   tasksCompleted: number;
   /** Journeys that ended this minute, and those still running at its end. */
@@ -57,6 +60,17 @@ function rssMiB(pid: number | undefined): number {
   return Math.round((kb / 1024) * 10) / 10;
 }
 
+const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
+
+/** The Rapport process's own account of its memory (faults/rapport-process.ts, FAULTS_MEMORY_FILE). */
+function memory(file: string): { heapUsed: number; external: number } {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as { heapUsed: number; external: number };
+  } catch {
+    return { heapUsed: 0, external: 0 };
+  }
+}
+
 async function main(): Promise<void> {
   const minutes = arg('minutes', 30);
   const rate = arg('rate', 58);
@@ -64,7 +78,8 @@ async function main(): Promise<void> {
   const warmup = Math.min(2, Math.floor(minutes / 3));
   const say = (line: string) => process.stderr.write(`${line}\n`);
   const rows = await withKillStack(async (shared) => {
-    const rapport = supervise(shared.env);
+    const memoryFile = path.join(shared.markers, 'memory.json');
+    const rapport = supervise({ ...shared.env, FAULTS_MEMORY_FILE: memoryFile });
     const minuteRows: Minute[] = [];
     try {
       const run = Date.now().toString(36);
@@ -165,6 +180,7 @@ async function main(): Promise<void> {
             .rows[0]?.n ?? 0,
         );
         const now = await enrollments();
+        const mem = memory(memoryFile);
         const row: Minute = {
           minute,
           sent: current.sent,
@@ -172,6 +188,8 @@ async function main(): Promise<void> {
           p50: Math.round(quantile(sorted, 0.5)),
           p99: Math.round(quantile(sorted, 0.99)),
           rssMiB: rssMiB(rapport.child?.pid),
+          heapMiB: mib(mem.heapUsed),
+          externalMiB: mib(mem.external),
           notRouted,
           tasksCompleted: current.tasksCompleted,
           ended: now.ended - ended,
@@ -180,7 +198,7 @@ async function main(): Promise<void> {
         ended = now.ended;
         minuteRows.push(row);
         say(
-          `minute ${minute}/${minutes}: ${row.sent} events, ${row.errors} errors, accept p50 ${row.p50} ms p99 ${row.p99} ms, RSS ${row.rssMiB} MiB, ${row.notRouted} not routed yet, ${row.tasksCompleted} tasks completed, ${row.ended} journeys ended, ${row.active} running`,
+          `minute ${minute}/${minutes}: ${row.sent} events, ${row.errors} errors, accept p50 ${row.p50} ms p99 ${row.p99} ms, RSS ${row.rssMiB} MiB (heap ${row.heapMiB}, external ${row.externalMiB}), ${row.notRouted} not routed yet, ${row.tasksCompleted} tasks completed, ${row.ended} journeys ended, ${row.active} running`,
         );
       }
       completing = false;
@@ -225,10 +243,23 @@ async function main(): Promise<void> {
   };
   process.stdout.write(
     [
-      'minute  events  errors  p50 ms  p99 ms  RSS MiB  not routed  tasks completed  journeys ended  running',
+      'minute  events  errors  p50 ms  p99 ms  RSS MiB  heap MiB  external MiB  not routed  tasks completed  journeys ended  running',
       ...minuteRows.map((r) =>
-        [r.minute, r.sent, r.errors, r.p50, r.p99, r.rssMiB, r.notRouted, r.tasksCompleted, r.ended, r.active]
-          .map((v, i) => String(v).padStart([6, 6, 6, 6, 6, 7, 10, 15, 14, 7][i]!))
+        [
+          r.minute,
+          r.sent,
+          r.errors,
+          r.p50,
+          r.p99,
+          r.rssMiB,
+          r.heapMiB,
+          r.externalMiB,
+          r.notRouted,
+          r.tasksCompleted,
+          r.ended,
+          r.active,
+        ]
+          .map((v, i) => String(v).padStart([6, 6, 6, 6, 6, 7, 8, 12, 10, 15, 14, 7][i]!))
           .join('  '),
       ),
       `${events} events: ${customers} new customers' orders (each enrolled), ${visits} visits; reconciliation: ${report.checked} checked, ${report.failed.length} failed, ${report.claimsClosed} claims closed, ${report.parkedEvents} parked`,
