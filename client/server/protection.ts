@@ -55,7 +55,7 @@ function unseal(key: Buffer, sealed: Uint8Array, aad: string): Buffer {
  * A key held in memory gets memory of its own, and the buffer it came in is wiped. A small Buffer is
  * a slice of one of Node's shared 8 KiB pools, which stays allocated while any slice of it is held:
  * thousands of held 32-byte keys kept thousands of pools (the soak's external memory grew by
- * about 6 KiB for each new customer).
+ * about 7 KiB for each new customer).
  */
 function ownCopy(buffer: Buffer): Buffer {
   const own = Buffer.allocUnsafeSlow(buffer.length);
