@@ -57,7 +57,7 @@ function unseal(key: Buffer, sealed: Uint8Array, aad: string): Buffer {
  * thousands of held 32-byte keys kept thousands of pools (the soak's external memory grew by
  * about 7 KiB for each new customer).
  */
-function ownCopy(buffer: Buffer): Buffer {
+export function ownCopy(buffer: Buffer): Buffer {
   const own = Buffer.allocUnsafeSlow(buffer.length);
   buffer.copy(own);
   buffer.fill(0);

@@ -11,6 +11,7 @@ import {
   createDataProtection,
   DestroyedKeyError,
   isSealed,
+  ownCopy,
   subjectOf,
   WrongMasterKeyError,
 } from '../../client/server/protection';
@@ -34,6 +35,17 @@ const payload = (value: unknown): Payload => defaultPayloadConverter.toPayload(v
 const value = (p: Payload): unknown => defaultPayloadConverter.fromPayload(p);
 const bytes = (p: Payload) =>
   Buffer.concat([...Object.values(p.metadata ?? {}).map((v) => Buffer.from(v)), Buffer.from(p.data ?? [])]);
+
+test('a key held in memory has memory of its own, and the buffer it was unsealed into is wiped', () => {
+  // A small Buffer is a slice of a shared pool, which stays allocated while the slice is held.
+  const pooled = Buffer.from(randomBytes(32));
+  expect(pooled.buffer.byteLength).toBeGreaterThan(32);
+  const before = Buffer.from(pooled);
+  const own = ownCopy(pooled);
+  expect(own.buffer.byteLength).toBe(32);
+  expect(own.equals(before)).toBe(true);
+  expect(pooled.every((b) => b === 0)).toBe(true);
+});
 
 test('the subject of a payload: the customer a journey workflow names, else the system key', () => {
   expect(subjectOf(workflow('cus_1'))).toBe('cus_1');
