@@ -1,6 +1,6 @@
 /**
- * Results kept for a while, at most `max` of them: past `ttlMs` one is computed again, and when
- * full the oldest goes, so keys that come from customers' data (sets of categories) cannot grow
+ * Results kept for a while, at most `max` of them: past `ttlMs` one is computed again (and leaves
+ * as newer ones are set), and when full the oldest goes, so keys that come from customers' data (sets of categories) cannot grow
  * the process without bound.
  */
 export class RecentResults<V> {
@@ -24,16 +24,23 @@ export class RecentResults<V> {
   }
 
   set(key: string, value: V, now: number): void {
-    // Deleted first, so the key is the newest in the map's order (which is insertion order).
+    // Deleted first, so the key is the newest in the map's order (which is insertion order). The
+    // oldest are at the front: past the bound, or past their age, they go as new ones come, so what
+    // is kept is about a ttl's worth, not up to `max` results no one will read again.
     this.kept.delete(key);
     this.kept.set(key, { at: now, value });
-    for (const oldest of this.kept.keys()) {
-      if (this.kept.size <= this.max) break;
+    for (const [oldest, kept] of this.kept) {
+      if (this.kept.size <= this.max && now - kept.at < this.ttlMs) break;
       this.kept.delete(oldest);
     }
   }
 
   delete(key: string): void {
     this.kept.delete(key);
+  }
+
+  /** Drops every result `test` picks. */
+  deleteWhere(test: (value: V) => boolean): void {
+    for (const [key, kept] of this.kept) if (test(kept.value)) this.kept.delete(key);
   }
 }

@@ -20,6 +20,7 @@ import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:
 import type { DataConverter, Payload, PayloadCodec, SerializationContext } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { Db } from '../../activities/db/database';
+import { RecentResults } from '../../activities/recent-results';
 import { dataKeyById, dataKeyOrStore, storeDataKey } from '../../activities/store/data-keys';
 import { customerOfWorkflow } from '../../definitions/search-attributes';
 
@@ -108,8 +109,6 @@ export interface DataProtection {
 interface CachedKey {
   id: string;
   key: Buffer;
-  /** A key deleted by another process's erasure stays usable here until then. */
-  until: number;
 }
 
 export interface ProtectionOptions {
@@ -123,34 +122,14 @@ export function createDataProtection(db: Db, masterKey: Buffer, options: Protect
   if (masterKey.length !== 32) throw new Error(`the master key must be 32 bytes, not ${masterKey.length}`);
   const cacheSize = options.cacheSize ?? 10_000;
   const ttlMs = options.ttlMs ?? 60_000;
-  const bySubject = new Map<string, CachedKey>();
-  const byId = new Map<string, CachedKey>();
+  // A key deleted by another process's erasure stays usable here for at most `ttlMs`.
+  const bySubject = new RecentResults<CachedKey>(cacheSize, ttlMs);
+  const byId = new RecentResults<CachedKey>(cacheSize, ttlMs);
   const making = new Map<string, Promise<CachedKey>>();
 
-  // Newest last (a Map keeps insertion order), so the expired are at the front: they go as new keys
-  // come, and the maps hold about a ttl's worth of keys rather than up to `cacheSize` stale ones.
-  const remember = (map: Map<string, CachedKey>, name: string, key: CachedKey) => {
-    map.delete(name);
-    map.set(name, key);
-    const now = Date.now();
-    for (const [oldest, held] of map) {
-      if (map.size <= cacheSize && held.until > now) break;
-      map.delete(oldest);
-    }
-  };
-  const recall = (map: Map<string, CachedKey>, name: string) => {
-    const key = map.get(name);
-    if (key && key.until > Date.now()) return key;
-    if (key) map.delete(name);
-    return undefined;
-  };
   const unwrap = (id: string, wrapped: string): CachedKey => {
     try {
-      return {
-        id,
-        key: ownCopy(unseal(masterKey, Buffer.from(wrapped, 'base64'), `data-key:${id}`)),
-        until: Date.now() + ttlMs,
-      };
+      return { id, key: ownCopy(unseal(masterKey, Buffer.from(wrapped, 'base64'), `data-key:${id}`)) };
     } catch {
       throw new WrongMasterKeyError();
     }
@@ -161,13 +140,13 @@ export function createDataProtection(db: Db, masterKey: Buffer, options: Protect
     return { id, subject, wrapped: seal(masterKey, randomBytes(32), `data-key:${id}`).toString('base64') };
   };
   const hold = (key: CachedKey, subject: string) => {
-    remember(bySubject, subject, key);
-    remember(byId, key.id, key);
+    bySubject.set(subject, key, Date.now());
+    byId.set(key.id, key, Date.now());
   };
 
   /** The subject's key: held, stored, or made now. */
   async function keyOf(subject: string): Promise<CachedKey> {
-    const held = recall(bySubject, subject);
+    const held = bySubject.get(subject, Date.now());
     if (held) return held;
     let pending = making.get(subject);
     if (!pending) {
@@ -184,12 +163,12 @@ export function createDataProtection(db: Db, masterKey: Buffer, options: Protect
   }
 
   async function keyById(id: string): Promise<CachedKey> {
-    const held = recall(byId, id);
+    const held = byId.get(id, Date.now());
     if (held) return held;
     const stored = await dataKeyById(db, id);
     if (!stored) throw new DestroyedKeyError(id);
     const key = unwrap(stored.id, stored.wrapped);
-    remember(byId, id, key);
+    byId.set(id, key, Date.now());
     return key;
   }
 
@@ -233,7 +212,7 @@ export function createDataProtection(db: Db, masterKey: Buffer, options: Protect
     forget(keyIds) {
       const gone = new Set(keyIds);
       for (const id of gone) byId.delete(id);
-      for (const [subject, held] of bySubject) if (gone.has(held.id)) bySubject.delete(subject);
+      bySubject.deleteWhere((held) => gone.has(held.id));
     },
   };
 }

@@ -21,3 +21,24 @@ test('a result past its age is computed again, and is no longer kept', () => {
   expect(recent.get('rock', 61_000)).toBeUndefined();
   expect(recent.size).toBe(0);
 });
+
+test('results past their age leave as newer ones are set, though never read again', () => {
+  const recent = new RecentResults<number>(10_000, 60_000);
+  for (let i = 0; i < 100; i++) recent.set(`old-${i}`, i, 0);
+  recent.set('new', 1, 59_999);
+  expect(recent.size).toBe(101);
+  recent.set('newer', 2, 60_000);
+  expect(recent.size).toBe(2);
+  expect(recent.get('new', 60_000)).toBe(1);
+  expect(recent.get('newer', 60_000)).toBe(2);
+});
+
+test('drops the results a test picks', () => {
+  const recent = new RecentResults<{ id: string }>(10, 60_000);
+  recent.set('a', { id: 'k1' }, 0);
+  recent.set('b', { id: 'k2' }, 0);
+  recent.set('c', { id: 'k1' }, 0);
+  recent.deleteWhere((v) => v.id === 'k1');
+  expect(recent.size).toBe(1);
+  expect(recent.get('b', 1)).toEqual({ id: 'k2' });
+});
