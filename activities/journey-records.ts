@@ -13,6 +13,14 @@ import { finishEnrollment } from './store/enrollments';
 import { customerFacts } from './store/facts';
 import { newId } from './store/ids';
 import { appendTimeline } from './store/timeline';
+import {
+  enteredMark,
+  type JourneyReportBatch,
+  type Mark,
+  recordMarks,
+  stepMarks,
+  timeBucket,
+} from './store/journey-stats';
 
 export interface FinishRequest {
   enrollmentId: string;
@@ -22,6 +30,8 @@ export interface FinishRequest {
   outcome: 'completed' | 'exited' | 'goal' | 'failed';
   reason?: string;
   at: string;
+  /** For the journey's report: the steps run since the last report (absent from older journeys). */
+  report?: JourneyReportBatch;
 }
 
 export interface UpdateRequest {
@@ -55,6 +65,13 @@ async function variables(db: Db, customerId: string, facts: Facts): Promise<Reco
   return { ...facts, ...(row ? { customer: await customerFacts(db, row) } : {}) };
 }
 
+/** Counts a batch of step records, and the enrollment's entering, for the journey's report. */
+async function report(db: Db, enrollmentId: string, batch: JourneyReportBatch | undefined, more: Mark[] = []) {
+  if (!batch) return;
+  const marks = [enteredMark(batch.enrolledAt), ...stepMarks(batch.steps), ...more];
+  await recordMarks(db, { id: enrollmentId, journeyId: batch.journeyId, version: batch.version }, marks);
+}
+
 export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
   return {
     async loadCustomer(req: { customerId: string }): Promise<CustomerFacts | null> {
@@ -63,7 +80,18 @@ export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
     },
 
     /** Where the customer waits: a step, or null once the steps ran out and only the goal is awaited. */
-    async markStep(req: { enrollmentId: string; stepId: string | null; waitingFor: string }): Promise<void> {
+    async markStep(req: {
+      enrollmentId: string;
+      stepId: string | null;
+      waitingFor: string;
+      report?: JourneyReportBatch;
+    }): Promise<void> {
+      // The step it waits at is reached now, whatever comes of the wait (a goal or an exit may end it).
+      const at = req.report?.steps.at(-1)?.at ?? new Date().toISOString();
+      const waitsAt: Mark[] = req.stepId
+        ? [{ mark: `reached:${req.stepId}`, metric: 'step', key: req.stepId, at }]
+        : [];
+      await report(db, req.enrollmentId, req.report, waitsAt);
       await db
         .updateTable('enrollments')
         .set({ current_step: req.stepId })
@@ -99,7 +127,23 @@ export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
       eventId: string | null;
       eventType: string;
       at: string;
+      /** For the journey's report (absent from older journeys): the split paths the enrollment took. */
+      report?: JourneyReportBatch & { splits: Record<string, string> };
     }): Promise<void> {
+      if (req.report) {
+        const { enrolledAt, splits } = req.report;
+        const waited = Date.parse(req.at) - Date.parse(enrolledAt);
+        await report(db, req.enrollmentId, req.report, [
+          { mark: 'goal', metric: 'goal', key: '', at: req.at },
+          { mark: 'goal_time', metric: 'goal_time', key: String(timeBucket(Math.max(0, waited))), at: req.at },
+          ...Object.entries(splits).map(([step, path]): Mark => ({
+            mark: `goal:${step}`,
+            metric: 'goal_path',
+            key: `${step}:${path}`,
+            at: req.at,
+          })),
+        ]);
+      }
       await db.updateTable('enrollments').set({ goal_met: true }).where('id', '=', req.enrollmentId).execute();
       await appendTimeline(db, {
         customerId: await currentCustomerId(db, req.customerId),
@@ -240,6 +284,12 @@ export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
     },
 
     async finishEnrollment(req: FinishRequest): Promise<void> {
+      await report(db, req.enrollmentId, req.report, [
+        { mark: 'end', metric: 'ended', key: req.outcome, at: req.at },
+        ...(req.outcome === 'exited'
+          ? [{ mark: 'exit', metric: 'exit', key: req.reason ?? 'exited', at: req.at } satisfies Mark]
+          : []),
+      ]);
       const status = req.outcome === 'exited' || req.outcome === 'failed' ? req.outcome : 'completed';
       await finishEnrollment(db, req.enrollmentId, status, req.reason ?? req.outcome, req.at);
       const verb = { completed: 'completed', goal: 'converted in', exited: 'left', failed: 'failed in' }[req.outcome];

@@ -26,6 +26,7 @@ import { acts as localRecordActs, LOCAL_RECORDS_PATCH, remoteRecordActs } from '
 import { journeyEventSignal, journeyStateQuery, taskCompletedSignal, type JourneyWorkflow } from './messages';
 import { runStep, type StepContext } from './steps';
 import { outcomeKind } from './steps/context';
+import type { JourneyReportBatch } from '../activities/store/journey-stats';
 import type {
   EnrollmentOutcome,
   EventSignal,
@@ -87,6 +88,7 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
   };
   memory.seenEvents ??= [];
   memory.completions ??= {};
+  memory.unreported ??= [];
   memory.runs += 1;
   const state: JourneyState = {
     journey: def.journey,
@@ -105,6 +107,15 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
   // A goal met (with exit) or an exit event in an earlier run ends this one at once.
   let interrupt: { outcome: EnrollmentOutcome; reason: string } | undefined = memory.interrupt ?? undefined;
   let lastCustomer: CustomerFacts | undefined;
+
+  /** The step records not yet counted in the journey's report, taken to go with the record written now. */
+  const takeReport = (): JourneyReportBatch => ({
+    journeyId: def.journey,
+    version: input.version,
+    enrolledAt: memory.enrolledAt,
+    at: new Date().toISOString(),
+    steps: memory.unreported!.splice(0),
+  });
 
   const facts = (customer?: CustomerFacts): Facts => ({
     ...(customer ? { customer } : {}),
@@ -150,6 +161,15 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
           eventId: event.id ?? null,
           eventType: event.type,
           at: memory.goalMetAt,
+          // The steps stay for the main loop's next record; the paths taken count the goal by path.
+          report: {
+            journeyId: def.journey,
+            version: input.version,
+            enrolledAt: memory.enrolledAt,
+            at: memory.goalMetAt,
+            steps: [],
+            splits: { ...memory.splits },
+          },
         });
         if (goal.exit !== false) interrupt ??= { outcome: 'goal', reason: `goal met: ${event.type}` };
       }
@@ -190,10 +210,12 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
     acts,
     visits: (id) => memory.visits[id] ?? 0,
     record(stepId, result, detail) {
+      const at = new Date().toISOString();
+      memory.unreported!.push({ stepId, visit: memory.visits[stepId] ?? 0, at, result });
       memory.history.push({
         stepId,
         type: result.kind,
-        at: new Date().toISOString(),
+        at,
         outcome: outcomeKind(result),
         ...(detail ? { detail } : {}),
         result,
@@ -210,7 +232,12 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
     async waitUntil(what, ready, timeoutMs) {
       state.waitingFor = what;
       if (localRecords) setStepAttribute(state.currentStep ?? '');
-      await acts.markStep({ enrollmentId: input.enrollmentId, stepId: state.currentStep ?? '', waitingFor: what });
+      await acts.markStep({
+        enrollmentId: input.enrollmentId,
+        stepId: state.currentStep ?? '',
+        waitingFor: what,
+        report: takeReport(),
+      });
       const check = () => interrupt !== undefined || ready();
       const held = timeoutMs === undefined ? (await condition(check), true) : await condition(check, timeoutMs);
       state.waitingFor = null;
@@ -264,7 +291,12 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
         state.currentStep = null;
         state.waitingFor = `its goal (${def.goal!.event}) until ${new Date(closesAt).toISOString()}`;
         setStepAttribute(GOAL_WINDOW_STEP);
-        await acts.markStep({ enrollmentId: input.enrollmentId, stepId: null, waitingFor: state.waitingFor });
+        await acts.markStep({
+          enrollmentId: input.enrollmentId,
+          stepId: null,
+          waitingFor: state.waitingFor,
+          report: takeReport(),
+        });
         await condition(() => interrupt !== undefined || memory.goalMetAt !== null, closesAt - Date.now());
         state.waitingFor = null;
       }
@@ -286,6 +318,7 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
       outcome,
       ...(reason ? { reason } : {}),
       at: new Date().toISOString(),
+      report: takeReport(),
     });
     return { outcome, ...(reason ? { reason } : {}), goalMet: memory.goalMetAt !== null, history: memory.history };
   }
@@ -308,6 +341,7 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
       outcome: 'failed',
       reason,
       at: new Date().toISOString(),
+      report: takeReport(),
     });
     // An error of the workflow's own code would otherwise fail only its task, retried for ever.
     throw err instanceof TemporalFailure ? err : ApplicationFailure.nonRetryable(reason, 'StepFailed');

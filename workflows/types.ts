@@ -1,4 +1,5 @@
 /** What a journey workflow receives, keeps and answers. Shared with the client as types. */
+import type { ReportedStep } from '../activities/store/journey-stats';
 import type { CustomerFacts, EventFacts, TaskFacts } from '../definitions/facts';
 import type { JourneyEvent } from '../definitions/events';
 import type { JourneyPlan } from '../definitions/schema/journey';
@@ -84,6 +85,8 @@ export interface JourneyMemory {
   completions: Record<string, { outcome: string; note: string | null; completedAt: string }>;
   /** An end decided but not yet acted on. */
   interrupt?: { outcome: EnrollmentOutcome; reason: string } | null;
+  /** Step records not yet counted in the journey's report: sent with the next record written. */
+  unreported?: ReportedStep[];
 }
 
 export interface JourneyInput {

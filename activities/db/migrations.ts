@@ -357,6 +357,30 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0013-journey-report': {
+    async up(db: Kysely<unknown>) {
+      // What each enrollment has reported, so a retried record counts once (and a step reached
+      // twice, in a loop, counts its customer once).
+      await db.schema
+        .createTable('journey_marks')
+        .addColumn('enrollment_id', 'text', (c) => c.notNull())
+        .addColumn('mark', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('journey_marks_pk', ['enrollment_id', 'mark'])
+        .execute();
+      // The report's counts, kept as they happen: a report sums a journey's rows, whatever the
+      // number of enrollments behind them.
+      await db.schema
+        .createTable('journey_stats')
+        .addColumn('journey_id', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('day', 'date', (c) => c.notNull())
+        .addColumn('metric', 'text', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('count', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('journey_stats_pk', ['journey_id', 'version', 'day', 'metric', 'key'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

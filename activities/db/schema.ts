@@ -239,6 +239,26 @@ interface AddressSuppressionsTable {
   lifted_at: Timestamp | null;
 }
 
+/**
+ * What an enrollment has reported for its journey's report, once each (activities/store/journey-stats.ts):
+ * a retried record adds nothing.
+ */
+interface JourneyMarksTable {
+  enrollment_id: string;
+  mark: string;
+}
+
+/** The journey report's counts, kept as enrollments report: by journey, version, day (UTC) and figure. */
+interface JourneyStatsTable {
+  journey_id: string;
+  version: number;
+  /** The day the counted thing happened, in the journey's own time (simulated time in simulations). */
+  day: ColumnType<string, string, string>;
+  metric: string;
+  key: string;
+  count: ColumnType<string, number, number>;
+}
+
 export interface Database {
   customers: CustomersTable;
   events: EventsTable;
@@ -258,6 +278,8 @@ export interface Database {
   data_keys: DataKeysTable;
   inbound_messages: InboundMessagesTable;
   address_suppressions: AddressSuppressionsTable;
+  journey_marks: JourneyMarksTable;
+  journey_stats: JourneyStatsTable;
 }
 
 export type CustomerRow = Selectable<CustomersTable>;

@@ -17,6 +17,7 @@ import type { JourneyPlan } from '../../definitions/schema/journey';
 import type { CustomerMetrics } from '../../definitions/facts';
 import type { EnrollmentExplanation } from '../../activities/store/explain';
 import type { ReconcileReport } from '../server/events/reconcile';
+import type { JourneyReport, ReportQuery } from '../server/journeys/report';
 
 export interface BatchResult {
   accepted: number;
@@ -26,7 +27,7 @@ export interface BatchResult {
   )[];
 }
 
-export type { ImportReport, ImportRow, ReconcileReport, Scope };
+export type { ImportReport, ImportRow, JourneyReport, ReconcileReport, ReportQuery, Scope };
 
 /** An order as POST /v1/orders takes it. */
 export type OrderInput = z.input<typeof orderBody>;
@@ -249,6 +250,15 @@ export class RapportClient {
   }
   getJourney(id: string): Promise<JourneyDetail> {
     return this.request('GET', `/v1/journeys/${encodeURIComponent(id)}`);
+  }
+  /** Did the journey work: its report, for one version or all, over a range of days (UTC). */
+  journeyReport(id: string, query: ReportQuery = {}): Promise<JourneyReport> {
+    const q = new URLSearchParams();
+    if (query.version !== undefined) q.set('version', String(query.version));
+    if (query.since) q.set('since', query.since);
+    if (query.until) q.set('until', query.until);
+    const tail = q.size > 0 ? `?${q.toString()}` : '';
+    return this.request('GET', `/v1/journeys/${encodeURIComponent(id)}/report${tail}`);
   }
   publish(
     plan: JourneyPlan,

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { RapportApiError } from '../../sdk';
 import { graphCommand, journeysList, journeysSetStatus, journeysShow, publishCommand } from './journeys';
 import { customersShow, explainCommand } from './customers';
+import { reportCommand } from './report';
 import { startCommand } from './start';
 import { validateCommand } from './validate';
 import { importCommand } from './import';
@@ -71,6 +72,18 @@ program
   .option('--out <file>', 'write to this file instead of the terminal')
   .option('--templates <dir>', 'the templates folder (default: definitions/templates)')
   .action(graphCommand);
+
+connection(
+  program
+    .command('report')
+    .description('Did the journey work: entered, steps, messages, the goal, exits, and split paths compared')
+    .argument('<journey>')
+    .option('--version <n>', 'one version (default: all together)')
+    .option('--since <day>', 'first day counted, YYYY-MM-DD (UTC)')
+    .option('--until <day>', 'the day after the last counted, YYYY-MM-DD (UTC)')
+    .option('--svg <file>', 'also write the funnel as an SVG chart')
+    .option('--json', 'print JSON'),
+).action(reportCommand);
 
 const journeys = program.command('journeys').description('List, show, pause and resume published journeys');
 connection(

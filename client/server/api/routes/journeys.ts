@@ -4,15 +4,29 @@ import { z } from 'zod';
 import { liquidChecker } from '../../../../activities/render';
 import { getEnrollment, listJourneyEnrollments } from '../../../../activities/store/enrollments';
 import { listJourneys, publishVersion, setJourneyStatus } from '../../../../activities/store/journeys';
-import { journeyVersions, publishImpact } from '../../../../activities/store/versions';
+import { journeyVersions, publishImpact, versionPlan } from '../../../../activities/store/versions';
 import { compileJourney } from '../../../../definitions/compile';
 import { toPlan } from '../../journeys/load';
 import type { App } from '../app';
 import { sendProblem } from '../problems';
 import type { ApiDeps } from '../server';
 import { cancelEnrollment } from '../../events/enrollments';
+import { journeyReport } from '../../journeys/report';
 
 const idParam = z.object({ id: z.string().min(1) });
+
+const day = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a day: YYYY-MM-DD (UTC)')
+  .refine((d) => !Number.isNaN(Date.parse(d)), 'expected a day that exists');
+
+const reportQuery = z
+  .object({
+    version: z.coerce.number().int().min(1).optional(),
+    since: day.optional(),
+    until: day.optional(),
+  })
+  .refine((q) => !q.since || !q.until || q.since < q.until, { message: 'since must be before until', path: ['until'] });
 
 const publishBody = z
   .object({
@@ -68,6 +82,30 @@ export function journeyRoutes(app: App, deps: ApiDeps): void {
           customers: Number(e.n),
         })),
       };
+    },
+  );
+
+  app.get(
+    '/v1/journeys/:id/report',
+    {
+      schema: {
+        summary:
+          'Did it work: entered, each step and way out, messages by status, the goal, exits, and split paths compared',
+        description:
+          "Days are UTC, `since` inclusive and `until` exclusive, counted in the journey's own time. Without `version`, all versions together, laid out by the newest.",
+        tags: ['journeys'],
+        params: idParam,
+        querystring: reportQuery,
+      },
+    },
+    async (req, reply) => {
+      const { id } = req.params;
+      const versions = await journeyVersions(db, id);
+      if (versions.length === 0) return sendProblem(reply, 404, 'Not found', `no journey ${id}`);
+      const version = req.query.version ?? Math.max(...versions.map((v) => v.version));
+      const plan = await versionPlan(db, id, version);
+      if (!plan) return sendProblem(reply, 404, 'Not found', `journey ${id} has no version ${version}`);
+      return journeyReport(db, plan.definition, req.query);
     },
   );
 

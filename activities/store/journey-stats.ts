@@ -1,0 +1,181 @@
+/**
+ * The journey report's counts, kept as they happen. A journey reports what its steps did with the
+ * records it writes anyway (where a customer waits, the goal, the end), and each counted thing is a
+ * mark of its enrollment: a retried record, or a step reached again in a loop, adds nothing. The
+ * report (client/server/journeys/report.ts) sums the counts, whatever the number of enrollments.
+ */
+import { sql } from 'kysely';
+import type { Db } from '../db/database';
+import type { StepOutcome } from '../../workflows/types';
+
+/** What a report counts. */
+type Metric =
+  /** Enrollments that entered (key ''). */
+  | 'entered'
+  /** Enrollments that reached a step (key: the step id). */
+  | 'step'
+  /** Enrollments whose step had an outcome (key: `<step>:<outcome>`, see outcomeKey). */
+  | 'outcome'
+  /** Messages by channel and status (key: `<channel>:<status>`, or `<channel>:<status>:<held by>`). */
+  | 'message'
+  /** Enrollments that met the goal (key ''). */
+  | 'goal'
+  /** Goals met by how long after entering (key: a bucket, see timeBucket). */
+  | 'goal_time'
+  /** Goals met by split path (key: `<split step>:<path>`). */
+  | 'goal_path'
+  /** Enrollments that ended, by outcome (key: completed, goal, exited, failed). */
+  | 'ended'
+  /** Enrollments that left early, by reason (key: the reason). */
+  | 'exit'
+  /** Unsubscribes and STOPs, by the step whose message caused them (key: `<step>:<channel>`). */
+  | 'unsubscribe';
+
+export interface Mark {
+  /** Unique within the enrollment: the same mark twice counts once. */
+  mark: string;
+  metric: Metric;
+  key: string;
+  /** When it happened (ISO 8601, the journey's own time); the report's days are UTC. */
+  at: string;
+}
+
+/** A step's record as an enrollment reports it (the interpreter keeps them until reported). */
+export interface ReportedStep {
+  stepId: string;
+  /** How many times the step ran before in this enrollment. */
+  visit: number;
+  at: string;
+  result: StepOutcome;
+}
+
+/** What a record carries for the report: the steps run since the last report. */
+export interface JourneyReportBatch {
+  journeyId: string;
+  version: number;
+  /** When the enrollment entered: its first report counts it there. */
+  enrolledAt: string;
+  /** When this record is written (the journey's own time). */
+  at: string;
+  steps: ReportedStep[];
+}
+
+/** Why the contact policy held a message back, from its words (activities/policy.ts). */
+export function heldBy(reason: string | null): 'suppression' | 'consent' | 'quiet_hours' | 'cap' | undefined {
+  if (!reason) return undefined;
+  if (/\bsuppressed\b/.test(reason)) return 'suppression';
+  if (/\bconsent\b/.test(reason)) return 'consent';
+  if (reason.startsWith('quiet hours')) return 'quiet_hours';
+  if (reason.startsWith('frequency cap')) return 'cap';
+  return undefined;
+}
+
+/** A step outcome's name in the report: `case 2`, `otherwise`, `path b`, `event`, `timeout`, `sent`… */
+export function outcomeKey(result: StepOutcome): string {
+  switch (result.kind) {
+    case 'branch':
+      return result.case === null ? 'otherwise' : `case ${result.case}`;
+    case 'split':
+      return `path ${result.path}`;
+    case 'task':
+      return result.status === 'completed' && result.outcome ? `completed: ${result.outcome}` : result.status;
+    case 'update':
+      return 'updated';
+    case 'exit':
+      return 'exited';
+    default:
+      return result.status;
+  }
+}
+
+/** The marks of a batch of step records: the step reached, its outcome, and each message's status. */
+export function stepMarks(steps: readonly ReportedStep[]): Mark[] {
+  const marks: Mark[] = [];
+  for (const s of steps) {
+    marks.push({ mark: `reached:${s.stepId}`, metric: 'step', key: s.stepId, at: s.at });
+    const outcome = outcomeKey(s.result);
+    marks.push({ mark: `out:${s.stepId}:${outcome}`, metric: 'outcome', key: `${s.stepId}:${outcome}`, at: s.at });
+    if (s.result.kind === 'send') {
+      const { channel, status } = s.result;
+      const held = status === 'skipped' || status === 'deferred' ? heldBy(s.result.reason) : undefined;
+      const key = [channel ?? 'none', status, ...(held ? [held] : [])].join(':');
+      // A message per visit of the step; a deferred one counts as deferred, and again when it goes.
+      marks.push({ mark: `msg:${s.stepId}:${s.visit}:${status}:${s.at}`, metric: 'message', key, at: s.at });
+    }
+  }
+  return marks;
+}
+
+/** The marks of entering, counted on the enrollment's first report. */
+export function enteredMark(enrolledAt: string): Mark {
+  return { mark: 'entered', metric: 'entered', key: '', at: enrolledAt };
+}
+
+/**
+ * A duration's bucket for the median time to goal: buckets grow by a tenth, so the median read
+ * from them is within 5 % of the true one. Bucket 0 holds a second or less.
+ */
+export function timeBucket(ms: number): number {
+  const seconds = ms / 1000;
+  return seconds <= 1 ? 0 : Math.ceil(Math.log(seconds) / Math.log(1.1));
+}
+
+/** The middle of a bucket, in milliseconds. */
+export function bucketMiddleMs(bucket: number): number {
+  return bucket === 0 ? 1000 : Math.round(1000 * 1.1 ** (bucket - 0.5));
+}
+
+/**
+ * Counts an enrollment's marks, each once: those it reported before add nothing. One statement, so
+ * a retried record (a local activity run again after a worker died) is safe.
+ */
+export async function recordMarks(
+  db: Db,
+  enrollment: { id: string; journeyId: string; version: number },
+  marks: readonly Mark[],
+): Promise<void> {
+  if (marks.length === 0) return;
+  const rows = sql.join(
+    marks.map((m) => sql`(${m.mark}, ${m.metric}, ${m.key}, ${m.at.slice(0, 10)}::date)`),
+    sql`, `,
+  );
+  await sql`
+    with input (mark, metric, key, day) as (values ${rows}),
+    fresh as (
+      insert into journey_marks (enrollment_id, mark)
+      select distinct ${enrollment.id}, mark from input
+      on conflict do nothing
+      returning mark
+    )
+    insert into journey_stats (journey_id, version, day, metric, key, count)
+    select ${enrollment.journeyId}, ${enrollment.version}, i.day, i.metric, i.key, count(*)
+    from (select distinct on (mark) * from input) i join fresh using (mark)
+    group by i.day, i.metric, i.key
+    on conflict (journey_id, version, day, metric, key)
+    do update set count = journey_stats.count + excluded.count
+  `.execute(db);
+}
+
+export interface StatRow {
+  version: number;
+  metric: Metric;
+  key: string;
+  count: number;
+}
+
+/** A journey's counts, summed over the days of [since, until) (UTC dates), by version, figure and key. */
+export async function readStats(
+  db: Db,
+  journeyId: string,
+  range: { version?: number | undefined; since?: string | undefined; until?: string | undefined } = {},
+): Promise<StatRow[]> {
+  let q = db
+    .selectFrom('journey_stats')
+    .select(['version', 'metric', 'key', (eb) => eb.fn.sum<string>('count').as('n')])
+    .where('journey_id', '=', journeyId);
+  if (range.version !== undefined) q = q.where('version', '=', range.version);
+  if (range.since) q = q.where('day', '>=', range.since);
+  if (range.until) q = q.where('day', '<', range.until);
+  const rows = await q.groupBy(['version', 'metric', 'key']).execute();
+  return rows.map((r) => ({ version: r.version, metric: r.metric as Metric, key: r.key, count: Number(r.n) }));
+}

@@ -1,0 +1,118 @@
+/** `rapport report <journey>`: the journey report as a table with bars, as JSON, or as an SVG funnel. */
+import fs from 'node:fs';
+import type { JourneyReport } from '../../sdk';
+import { clientFrom, type ConnectionOptions } from './journeys';
+
+const BAR = 24;
+
+function bar(n: number, of: number): string {
+  const width = of > 0 ? Math.round((BAR * n) / of) : 0;
+  return '█'.repeat(width) + '·'.repeat(BAR - width);
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(1)} %`;
+
+function duration(ms: number): string {
+  const s = ms / 1000;
+  if (s < 120) return `${Math.round(s)} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  if (s < 172_800) return `${(s / 3600).toFixed(1)} h`;
+  return `${(s / 86_400).toFixed(1)} days`;
+}
+
+/** The report as people read it in a terminal. */
+export function formatReport(r: JourneyReport): string {
+  const range = [r.since ? `from ${r.since}` : '', r.until ? `until ${r.until}` : ''].filter(Boolean).join(' ');
+  const lines = [
+    `${r.journey}, ${r.version === null ? 'all versions' : `version ${r.version}`}${range ? `, ${range}` : ''}`,
+    `entered ${r.entered}`,
+    '',
+    'steps (enrollments that reached each, and what came of it):',
+  ];
+  const width = Math.max(...r.steps.map((s) => s.depth * 2 + s.id.length), 4);
+  for (const s of r.steps) {
+    const name = `${'  '.repeat(s.depth)}${s.id}`.padEnd(width);
+    lines.push(`  ${name} ${bar(s.reached, r.entered)} ${String(s.reached).padStart(7)}  ${s.type}`);
+    for (const o of s.outcomes) {
+      lines.push(`  ${' '.repeat(width)}   ${o.outcome}: ${o.count}`);
+    }
+  }
+  if (r.messages.length > 0) {
+    lines.push('', 'messages:');
+    for (const m of r.messages) {
+      lines.push(`  ${m.channel} ${m.status}${m.heldBy ? ` (${m.heldBy.replace('_', ' ')})` : ''}: ${m.count}`);
+    }
+  }
+  if (r.goal) {
+    const g = r.goal;
+    lines.push(
+      '',
+      `goal (${g.event}): ${g.met} of ${r.entered}, ${pct(g.rate)} (95 % interval ${pct(g.interval[0])} to ${pct(g.interval[1])})` +
+        (g.medianMs !== null ? `, median ${duration(g.medianMs)} after entering` : ''),
+    );
+  }
+  const ended = Object.entries(r.ended);
+  if (ended.length > 0) lines.push('', `ended: ${ended.map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  if (r.exits.length > 0) lines.push(`exits: ${r.exits.map((e) => `${e.reason} ${e.count}`).join(', ')}`);
+  if (r.unsubscribes.length > 0) {
+    lines.push(`unsubscribes: ${r.unsubscribes.map((u) => `${u.step} (${u.channel}) ${u.count}`).join(', ')}`);
+  }
+  for (const x of r.experiments) {
+    lines.push('', `split ${x.split}:`);
+    for (const p of x.paths) {
+      lines.push(
+        `  ${p.path}${p.holdout ? ' (holdout)' : ''}: ${p.goalMet} of ${p.entered}, ${pct(p.rate)} (${pct(p.interval[0])} to ${pct(p.interval[1])})`,
+      );
+    }
+    for (const c of x.comparisons) {
+      lines.push(
+        `  ${c.path} - ${c.against}: ${(c.difference * 100).toFixed(1)} points (${(c.interval[0] * 100).toFixed(1)} to ${(c.interval[1] * 100).toFixed(1)})` +
+          `${c.pValue !== null ? `, p = ${c.pValue.toPrecision(2)}` : ''}: ${c.verdict}`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+const escapeXml = (s: string) => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** The funnel as an SVG: a bar for those who entered, each step reached, and the goal. */
+export function funnelSvg(r: JourneyReport): string {
+  const rows: { label: string; n: number; depth: number }[] = [
+    { label: 'entered', n: r.entered, depth: 0 },
+    ...r.steps.map((s) => ({ label: s.id, n: s.reached, depth: s.depth })),
+    ...(r.goal ? [{ label: `goal: ${r.goal.event}`, n: r.goal.met, depth: 0 }] : []),
+  ];
+  const rowHeight = 28;
+  const labelWidth = 220;
+  const barWidth = 420;
+  const height = rows.length * rowHeight + 40;
+  const bars = rows.map((row, i) => {
+    const y = 30 + i * rowHeight;
+    const w = r.entered > 0 ? Math.max(1, Math.round((barWidth * row.n) / r.entered)) : 1;
+    return [
+      `<text x="${8 + row.depth * 14}" y="${y + 15}">${escapeXml(row.label)}</text>`,
+      `<rect x="${labelWidth}" y="${y}" width="${w}" height="${rowHeight - 8}" fill="#3b6ea8"/>`,
+      `<text x="${labelWidth + w + 6}" y="${y + 15}">${row.n}</text>`,
+    ].join('');
+  });
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${labelWidth + barWidth + 80}" height="${height}" font-family="sans-serif" font-size="13">`,
+    `<text x="8" y="18" font-weight="bold">${escapeXml(r.journey)}${r.version === null ? '' : ` v${r.version}`}</text>`,
+    ...bars,
+    '</svg>',
+  ].join('\n');
+}
+
+export async function reportCommand(
+  journey: string,
+  options: ConnectionOptions & { json?: boolean; svg?: string; version?: string; since?: string; until?: string },
+) {
+  const report = await clientFrom(options).journeyReport(journey, {
+    ...(options.version ? { version: Number(options.version) } : {}),
+    since: options.since,
+    until: options.until,
+  });
+  if (options.svg) fs.writeFileSync(options.svg, funnelSvg(report));
+  process.stdout.write(`${options.json ? JSON.stringify(report, null, 2) : formatReport(report)}\n`);
+}
