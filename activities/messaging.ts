@@ -3,7 +3,6 @@
  * (claimed in the ledger before the provider call, recorded after), writing the outcome on the
  * customer's timeline.
  */
-import { createHash } from 'node:crypto';
 import { activityInfo, ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import type { Category } from '../definitions/schema/common';
@@ -28,6 +27,7 @@ import {
   markInFlight,
   reclaimSend,
   recordOutcome,
+  sendKeyHash,
 } from './store/ledger';
 import { activeSuppression, addressSuppression, consentFor, recentSends, suppress } from './store/consent';
 import { decide, DEFAULT_POLICY, type PolicySettings } from './policy';
@@ -85,10 +85,6 @@ export interface MessagingDeps {
   policy?: PolicySettings;
   /** Called at each point of a send; test/integration/exactly-once.test.ts kills the worker there. */
   onSendPoint?: ((point: SendPoint, sendKey: string) => void) | undefined;
-}
-
-function hashKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex').slice(0, 32);
 }
 
 function domainOf(from: string): string {
@@ -276,7 +272,7 @@ export function createMessaging(deps: MessagingDeps) {
 
   /** The provider call and its outcome, for a key claimed by this attempt. */
   async function deliver(req: SendRequest, customer: CustomerRow, channel: Channel, sendKey: string) {
-    const keyHash = hashKey(sendKey);
+    const keyHash = sendKeyHash(sendKey);
     const unsubscribe =
       channel === 'email' && req.category === 'marketing' && deps.unsubscribe
         ? unsubscribeUrl(
@@ -408,7 +404,7 @@ export function createMessaging(deps: MessagingDeps) {
   async function unknownOutcome(req: SendRequest, channel: Channel, sendKey: string, reason: string) {
     await recordOutcome(db, sendKey, 'unknown', { error: reason.slice(0, 1000) });
     await writeTimeline(req, sendKey, `${channel} outcome unknown`, { status: 'unknown', channel, reason });
-    logger.warn({ sendKey: hashKey(sendKey), channel }, 'send outcome unknown: not sent again');
+    logger.warn({ sendKey: sendKeyHash(sendKey), channel }, 'send outcome unknown: not sent again');
     return { status: 'failed', channel, sendKey, detail: reason } satisfies SendOutcome;
   }
 
@@ -436,10 +432,10 @@ export function createMessaging(deps: MessagingDeps) {
         throw ApplicationFailure.retryable(reason, 'SendFailed');
       }
       if (ref) {
-        logger.info({ sendKey: hashKey(sendKey), ref }, 'sms reconciled: the provider had it');
+        logger.info({ sendKey: sendKeyHash(sendKey), ref }, 'sms reconciled: the provider had it');
         return smsSent(req, sendKey, text, ref, content.template);
       }
-      logger.info({ sendKey: hashKey(sendKey) }, 'sms reconciled: the provider does not have it, sending again');
+      logger.info({ sendKey: sendKeyHash(sendKey) }, 'sms reconciled: the provider does not have it, sending again');
       await reclaimSend(db, sendKey);
       return 'send-again';
     }

@@ -4,6 +4,10 @@
  * the message forward.
  */
 import type { Db } from '../db/database';
+import { recordMessageOutcome } from './journey-stats';
+
+/** The statuses that end a message's way, counted in its journey's report. */
+const FINAL = new Set(['delivered', 'undelivered', 'failed']);
 
 const RANK: Record<string, number> = {
   accepted: 1,
@@ -57,5 +61,6 @@ export async function recordDeliveryStatus(
     })
     .where('id', '=', entry.id)
     .execute();
+  if (FINAL.has(status)) await recordMessageOutcome(db, send.send_key, { kind: 'delivery', status }, new Date());
   return { kind: 'updated', customerId: send.customer_id, status };
 }

@@ -156,6 +156,44 @@ export async function recordMarks(
   `.execute(db);
 }
 
+/** The enrollment, step and channel of a journey's send key: `send:<enrollment>:<step>:<visit>:<channel>`. */
+export function sendKeyParts(sendKey: string): { enrollmentId: string; stepId: string; channel: string } | undefined {
+  const m = /^send:([^:]+):([^:]+):\d+:(email|sms)$/.exec(sendKey);
+  return m ? { enrollmentId: m[1]!, stepId: m[2]!, channel: m[3]! } : undefined;
+}
+
+/**
+ * Counts what happened to a message after it was sent (its delivery status, or the unsubscribe or
+ * STOP it caused) for the journey whose step sent it, once per message.
+ */
+export async function recordMessageOutcome(
+  db: Db,
+  sendKey: string,
+  what: { kind: 'delivery'; status: string } | { kind: 'unsubscribe' },
+  at: Date,
+): Promise<void> {
+  const parts = sendKeyParts(sendKey);
+  if (!parts) return;
+  const enrollment = await db
+    .selectFrom('enrollments')
+    .select(['journey_id', 'version'])
+    .where('id', '=', parts.enrollmentId)
+    .executeTakeFirst();
+  if (!enrollment) return;
+  const mark: Mark =
+    what.kind === 'delivery'
+      ? { mark: `dlv:${sendKey}`, metric: 'message', key: `${parts.channel}:${what.status}`, at: at.toISOString() }
+      : {
+          mark: `unsub:${sendKey}`,
+          metric: 'unsubscribe',
+          key: `${parts.stepId}:${parts.channel}`,
+          at: at.toISOString(),
+        };
+  await recordMarks(db, { id: parts.enrollmentId, journeyId: enrollment.journey_id, version: enrollment.version }, [
+    mark,
+  ]);
+}
+
 export interface StatRow {
   version: number;
   metric: Metric;

@@ -2,6 +2,7 @@
  * The send ledger: one row per send key. A send claims its key before the provider call and records
  * the outcome after, so a retried activity never sends twice what was already sent.
  */
+import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db } from '../db/database';
 import type { Channel, LedgerState } from '../db/schema';
@@ -17,6 +18,36 @@ export type Claim =
  * Holds the customer's send lock until the transaction `trx` ends: sends of one customer are counted
  * against the cap and claimed one at a time, on every process sharing the database.
  */
+/** A send key as an unsubscribe link carries it: a hash, so the link does not show the key. */
+export function sendKeyHash(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 32);
+}
+
+/** The send key of the customer's message whose key hashes to `hash` (an unsubscribe link's). */
+export async function sendKeyByHash(db: Db, customerId: string, hash: string): Promise<string | undefined> {
+  const keys = await db
+    .selectFrom('send_ledger')
+    .select('send_key')
+    .where('customer_id', '=', customerId)
+    .where('channel', '=', 'email')
+    .execute();
+  return keys.map((k) => k.send_key).find((k) => sendKeyHash(k) === hash);
+}
+
+/** The last SMS sent to the customer: the one a STOP answers. */
+export async function lastSmsSent(db: Db, customerId: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('send_ledger')
+    .select('send_key')
+    .where('customer_id', '=', customerId)
+    .where('channel', '=', 'sms')
+    .where('state', '=', 'sent')
+    .orderBy('updated_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row?.send_key;
+}
+
 export async function lockCustomerSends(trx: Db, customerId: string): Promise<void> {
   await sql`select pg_advisory_xact_lock(hashtextextended(${`send:${customerId}`}, 0))`.execute(trx);
 }

@@ -4,6 +4,7 @@
  * 5xx, a dropped connection, a reply slower than the client waits) and each recorded outcome is
  * checked, with no message delivered twice. One-click unsubscribe is exercised end to end.
  */
+import type { JourneyReport } from '../../client/server/journeys/report';
 import { createHash } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { ParsedMail } from 'mailparser';
@@ -156,6 +157,13 @@ test('a marketing email arrives with From, Reply-To, its Message-ID, both parts 
   const second = (await stack.temporal.workflow.getHandle(again.enrolled[0]!.workflowId).result()) as JourneyResult;
   expect(second.history.map((h) => `${h.stepId}:${h.outcome}`)).toEqual(['offer:skipped']);
   expect(received('ada@example.com')).toHaveLength(1);
+  // The journey's report counts the unsubscribe once, against the step whose email carried the link,
+  // and the second offer as held back for want of consent.
+  const report = (await stack.api.inject({ method: 'GET', url: '/v1/journeys/promo/report' })).json<JourneyReport>();
+  expect(report.unsubscribes).toEqual([{ step: 'offer', channel: 'email', count: 1 }]);
+  expect(report.messages).toEqual(
+    expect.arrayContaining([{ channel: 'email', status: 'skipped', heldBy: 'consent', count: 1 }]),
+  );
 });
 
 test('a tampered or foreign unsubscribe token is refused and changes nothing', async () => {

@@ -4,6 +4,7 @@
  * recipients and replies slower than the client waits. Twilio's webhooks (inbound STOP/START/HELP and
  * status callbacks) are posted signed, unsigned and forged.
  */
+import type { JourneyReport } from '../../client/server/journeys/report';
 import { createHash } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import pino from 'pino';
@@ -207,14 +208,25 @@ test('a recipient who unsubscribed at Twilio (21610) is recorded and suppressed'
   expect(standIn.creates - before).toBe(1);
 });
 
+/** The journey report's count of a figure: messages by status, or unsubscribes by step. */
+async function reported(journey: string): Promise<JourneyReport> {
+  return (await stack.api.inject({ method: 'GET', url: `/v1/journeys/${journey}/report` })).json<JourneyReport>();
+}
+const messages = (r: JourneyReport, status: string) =>
+  r.messages.find((m) => m.channel === 'sms' && m.status === status)?.count ?? 0;
+const stops = (r: JourneyReport) => r.unsubscribes.find((u) => u.step === 'notice' && u.channel === 'sms')?.count ?? 0;
+
 test('STOP suppresses every SMS at once; START resumes them', async () => {
   const phone = '+14155550105';
   const { customerId } = await run('order.shipped', phone);
+  const before = await reported('shipped');
   const stop = await reply(phone, ' Stop ');
   expect(stop.statusCode).toBe(200);
   expect(stop.headers['content-type']).toMatch(/^text\/xml/);
   expect(stop.body).toBe('<?xml version="1.0" encoding="UTF-8"?><Response></Response>');
   expect(await activeSuppression(stack.db, customerId, 'sms')).toBe('stop');
+  // The journey's report counts the STOP against the step whose text it answered.
+  expect(stops(await reported('shipped'))).toBe(stops(before) + 1);
 
   const blocked = await run('order.shipped', phone);
   expect(blocked.outcomes).toEqual(['notice:skipped']);
@@ -314,9 +326,10 @@ test('unsigned and forged webhooks are refused, logged, and change nothing', asy
   expect(refusals.join('\n')).not.toContain(phone.slice(1));
 });
 
-test('status callbacks update the message on the timeline, forward only', async () => {
+test('status callbacks update the message on the timeline, forward only, and the report counts each final one once', async () => {
   const phone = '+14155550108';
   const { customerId } = await run('order.shipped', phone);
+  const before = await reported('shipped');
   const sid = to(phone)[0]!.sid;
   const path = new URL(to(phone)[0]!.statusCallback!).pathname + new URL(to(phone)[0]!.statusCallback!).search;
   expect((await webhook(path, { MessageSid: sid, MessageStatus: 'sent' })).statusCode).toBe(204);
@@ -338,4 +351,7 @@ test('status callbacks update the message on the timeline, forward only', async 
     summary: 'sms sent: Your order A-1 has shipped. (undelivered, error 30003)',
     data: { delivery: 'undelivered', errorCode: '30003' },
   });
+  const after = await reported('shipped');
+  expect(messages(after, 'delivered')).toBe(messages(before, 'delivered') + 1);
+  expect(messages(after, 'undelivered')).toBe(messages(before, 'undelivered') + 1);
 });

@@ -11,6 +11,8 @@ import { z } from 'zod';
 import type { Db } from '../../../activities/db/database';
 import { smsKeyword } from '../../../activities/channels/sms-keywords';
 import { type UnsubscribeKeys, verifyUnsubscribe } from '../../../activities/channels/unsubscribe';
+import { recordMessageOutcome } from '../../../activities/store/journey-stats';
+import { lastSmsSent, sendKeyByHash } from '../../../activities/store/ledger';
 import {
   liftAddressSuppression,
   liftSuppression,
@@ -156,7 +158,12 @@ function registerChannelRoutes(
         data: { status: 'received', channel: 'sms', direction: 'inbound', providerRef: sid, text, keyword },
       });
       // Every SMS stops at once, whichever journey would send it: the send checks suppression first.
-      if (keyword === 'stop') await suppress(tx, customer.id, 'sms', 'stop', `replied ${text.trim().slice(0, 40)}`, at);
+      if (keyword === 'stop') {
+        await suppress(tx, customer.id, 'sms', 'stop', `replied ${text.trim().slice(0, 40)}`, at);
+        // Counted against the journey step whose text it answered: the last one sent.
+        const answered = await lastSmsSent(tx, customer.id);
+        if (answered) await recordMessageOutcome(tx, answered, { kind: 'unsubscribe' }, at);
+      }
       if (keyword === 'start')
         await liftSuppression(tx, customer.id, 'sms', ['stop'], `replied ${text.trim().slice(0, 40)}`, at);
       return customer.id;
@@ -248,6 +255,9 @@ function registerChannelRoutes(
           details: { send: token.s, kid: token.kid },
         },
       );
+      // Counted against the journey step whose message carried the link.
+      const sendKey = await sendKeyByHash(db, customer.id, token.s);
+      if (sendKey) await recordMessageOutcome(db, sendKey, { kind: 'unsubscribe' }, new Date());
       log.info({ customerId: customer.id, oneClick }, 'unsubscribed from marketing email');
     }
     return page(reply, 200, 'You are unsubscribed', '<p>You will not receive marketing email from us any more.</p>');
