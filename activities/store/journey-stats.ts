@@ -157,7 +157,7 @@ export async function recordMarks(
 }
 
 /** The enrollment, step and channel of a journey's send key: `send:<enrollment>:<step>:<visit>:<channel>`. */
-export function sendKeyParts(sendKey: string): { enrollmentId: string; stepId: string; channel: string } | undefined {
+function sendKeyParts(sendKey: string): { enrollmentId: string; stepId: string; channel: string } | undefined {
   const m = /^send:([^:]+):([^:]+):\d+:(email|sms)$/.exec(sendKey);
   return m ? { enrollmentId: m[1]!, stepId: m[2]!, channel: m[3]! } : undefined;
 }
