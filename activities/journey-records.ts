@@ -14,7 +14,7 @@ import { customerFacts } from './store/facts';
 import { newId } from './store/ids';
 import { appendTimeline } from './store/timeline';
 import {
-  enteredMark,
+  enteredMarks,
   type JourneyReportBatch,
   type Mark,
   recordMarks,
@@ -68,7 +68,7 @@ async function variables(db: Db, customerId: string, facts: Facts): Promise<Reco
 /** Counts a batch of step records, and the enrollment's entering, for the journey's report. */
 async function report(db: Db, enrollmentId: string, batch: JourneyReportBatch | undefined, more: Mark[] = []) {
   if (!batch) return;
-  const marks = [enteredMark(batch.enrolledAt), ...stepMarks(batch.steps), ...more];
+  const marks = [...enteredMarks(batch), ...stepMarks(batch.steps), ...more];
   await recordMarks(db, { id: enrollmentId, journeyId: batch.journeyId, version: batch.version }, marks);
 }
 
@@ -135,6 +135,9 @@ export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
         const waited = Date.parse(req.at) - Date.parse(enrolledAt);
         await report(db, req.enrollmentId, req.report, [
           { mark: 'goal', metric: 'goal', key: '', at: req.at },
+          ...(req.report.group
+            ? [{ mark: 'goal_group', metric: 'goal_group', key: req.report.group, at: req.at } satisfies Mark]
+            : []),
           { mark: 'goal_time', metric: 'goal_time', key: String(timeBucket(Math.max(0, waited))), at: req.at },
           ...Object.entries(splits).map(([step, path]): Mark => ({
             mark: `goal:${step}`,

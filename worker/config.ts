@@ -2,6 +2,7 @@
  * Rapport's configuration: one zod schema over the environment, parsed once at start. Every bad
  * value is reported at once, by variable name, with what was expected.
  */
+import { SHARE_PATTERN } from '../definitions/holdout';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -212,6 +213,14 @@ const configSchema = z.object({
    */
   RAPPORT_CODEC_ORIGINS: optionalText,
 
+  /**
+   * A share of customers, such as 5%, kept out of all marketing journeys' sends, their goals still
+   * counted: each marketing journey's report shows its lift against them. 0% (the default): none.
+   */
+  RAPPORT_GLOBAL_HOLDOUT: z
+    .string()
+    .regex(SHARE_PATTERN, { message: 'expected a share such as 5% (under 100%), or 0%' })
+    .default('0%'),
   /** opt-in (default): marketing needs recorded consent; opt-out: allowed unless withdrawn. */
   RAPPORT_MARKETING_CONSENT: z.enum(['opt-in', 'opt-out'], { error: 'expected opt-in or opt-out' }).default('opt-in'),
   /** SMS quiet hours in the customer's local time, such as 21:00-08:00, or none. */

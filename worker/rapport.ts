@@ -12,6 +12,7 @@
  * few overrides below, each for what a configuration cannot say: a test's fault hooks, a timeout
  * shorter than any user would set, a prebuilt workflow bundle.
  */
+import { parseShare } from '../definitions/holdout';
 import path from 'node:path';
 import v8 from 'node:v8';
 import { Client, type ClientOptions, type Connection } from '@temporalio/client';
@@ -170,6 +171,7 @@ export function createRapport(config: Config, deps: RapportDeps, overrides: Rapp
     protection,
     onRoutePoint: overrides.onRoutePoint,
     maxStepsPerRun: overrides.maxStepsPerRun,
+    globalHoldout: parseShare(config.RAPPORT_GLOBAL_HOLDOUT),
   });
   const real = createActivities({
     enroll: intake.enrollScheduled,

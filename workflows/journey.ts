@@ -114,6 +114,7 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
     version: input.version,
     enrolledAt: memory.enrolledAt,
     at: new Date().toISOString(),
+    group: input.holdout ?? 'treated',
     steps: memory.unreported!.splice(0),
   });
 
@@ -167,6 +168,7 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
             version: input.version,
             enrolledAt: memory.enrolledAt,
             at: memory.goalMetAt,
+            group: input.holdout ?? 'treated',
             steps: [],
             splits: { ...memory.splits },
           },

@@ -2,6 +2,7 @@
 import type { ReportedStep } from '../activities/store/journey-stats';
 import type { CustomerFacts, EventFacts, TaskFacts } from '../definitions/facts';
 import type { JourneyEvent } from '../definitions/events';
+import type { Holdout } from '../definitions/holdout';
 import type { JourneyPlan } from '../definitions/schema/journey';
 
 export type PathSeg = string | number;
@@ -100,6 +101,8 @@ export interface JourneyInput {
   memory?: JourneyMemory;
   /** Continue as new after this many steps in one run (tests); otherwise when Temporal suggests it. */
   maxStepsPerRun?: number;
+  /** Held out (definitions/holdout.ts): the journey sends this customer nothing; the goal still counts. */
+  holdout?: Holdout;
 }
 
 export interface JourneyState {

@@ -18,8 +18,12 @@ type Metric =
   | 'outcome'
   /** Messages by channel and status (key: `<channel>:<status>`, or `<channel>:<status>:<held by>`). */
   | 'message'
+  /** Enrollments that entered by group (key: treated, holdout, global; see definitions/holdout.ts). */
+  | 'group'
   /** Enrollments that met the goal (key ''). */
   | 'goal'
+  /** Goals met by group (key: treated, holdout, global). */
+  | 'goal_group'
   /** Goals met by how long after entering (key: a bucket, see timeBucket). */
   | 'goal_time'
   /** Goals met by split path (key: `<split step>:<path>`). */
@@ -57,12 +61,17 @@ export interface JourneyReportBatch {
   enrolledAt: string;
   /** When this record is written (the journey's own time). */
   at: string;
+  /** Whether the enrollment gets the journey's sends: `treated`, or held out (`holdout`, `global`). */
+  group?: 'treated' | 'holdout' | 'global';
   steps: ReportedStep[];
 }
 
 /** Why the contact policy held a message back, from its words (activities/policy.ts). */
-export function heldBy(reason: string | null): 'suppression' | 'consent' | 'quiet_hours' | 'cap' | undefined {
+export function heldBy(
+  reason: string | null,
+): 'holdout' | 'suppression' | 'consent' | 'quiet_hours' | 'cap' | undefined {
   if (!reason) return undefined;
+  if (reason === 'holdout' || reason === 'global holdout') return 'holdout';
   if (/\bsuppressed\b/.test(reason)) return 'suppression';
   if (/\bconsent\b/.test(reason)) return 'consent';
   if (reason.startsWith('quiet hours')) return 'quiet_hours';
@@ -106,9 +115,13 @@ export function stepMarks(steps: readonly ReportedStep[]): Mark[] {
   return marks;
 }
 
-/** The marks of entering, counted on the enrollment's first report. */
-export function enteredMark(enrolledAt: string): Mark {
-  return { mark: 'entered', metric: 'entered', key: '', at: enrolledAt };
+/** The marks of entering, counted on the enrollment's first report: entered, and in which group. */
+export function enteredMarks(batch: JourneyReportBatch): Mark[] {
+  const at = batch.enrolledAt;
+  return [
+    { mark: 'entered', metric: 'entered', key: '', at },
+    ...(batch.group ? [{ mark: 'group', metric: 'group', key: batch.group, at } satisfies Mark] : []),
+  ];
 }
 
 /**

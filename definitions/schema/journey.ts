@@ -1,4 +1,5 @@
 /** The journey definition format, v1: the contract with the ops teams who write journeys. */
+import { parseShare, SHARE_PATTERN } from '../holdout';
 import { z } from 'zod';
 import { category, celExpression, duration, localTime } from './common';
 import { eventTypeName } from './event-type';
@@ -97,6 +98,14 @@ export const journeyDefinition = z
       })
       .strict()
       .optional(),
+    holdout: z
+      .string()
+      .regex(SHARE_PATTERN, 'expected a share such as "10%" (more than 0, under 100)')
+      .refine((v) => !SHARE_PATTERN.test(v) || parseShare(v) > 0, 'expected a share more than 0%')
+      .optional()
+      .describe(
+        'A share of those who enter, such as "10%", who get none of this journey\'s sends while their goal is still counted: the report compares their goal rate with the rest (lift). Needs a goal.',
+      ),
     sending: z
       .object({
         quietHours: z.object({ start: localTime, end: localTime }).strict().optional(),
@@ -110,6 +119,15 @@ export const journeyDefinition = z
     steps: stepList.refine((l) => l.length > 0, 'expected at least one step'),
   })
   .strict()
+  .superRefine((d, ctx) => {
+    if (d.holdout && !d.goal) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['holdout'],
+        message: 'a holdout needs a goal: the goal rate of those held out is what it measures',
+      });
+    }
+  })
   .describe('A Rapport journey definition (format v1).');
 
 export type JourneyDefinition = z.infer<typeof journeyDefinition>;

@@ -11,6 +11,8 @@ import { buildReport } from '../../client/server/journeys/report';
 import { formatReport, funnelSvg } from '../../client/tools/cli/report';
 import { liquidChecker } from '../../activities/render';
 import { compileJourney } from '../../definitions/compile';
+import { holdoutOf } from '../../definitions/holdout';
+import type { JourneyDefinition } from '../../definitions/schema/journey';
 
 const close = (actual: number, expected: number, digits = 4) => expect(actual).toBeCloseTo(expected, digits);
 
@@ -182,4 +184,45 @@ test('the report as a table with bars, and as an SVG funnel', () => {
   expect(svg.startsWith('<svg')).toBe(true);
   expect(svg).toContain('>goal: plan.upgraded<');
   expect(svg.match(/<rect /g)).toHaveLength(1 + 3 + 1);
+});
+
+test('a holdout is a share with a goal; a journey without a goal, or a share out of range, is refused where it is written', () => {
+  const source = (holdout: string, goal = 'goal: { event: plan.upgraded }\n') => `
+journey: tips
+name: Tips
+category: service
+trigger: { event: trial.started }
+holdout: ${holdout}
+${goal}steps:
+  - id: hello
+    type: send
+    channel: email
+    subject: "Hi"
+    text: "Hi"
+`;
+  const problems = (text: string) => {
+    const r = compileJourney(text, 'tips.yaml', { liquid: liquidChecker, readTemplate: () => undefined });
+    return r.ok ? [] : r.problems.map((p) => `${p.line}: ${p.path}: ${p.message}`);
+  };
+  expect(problems(source('10%'))).toEqual([]);
+  expect(problems(source('2.5%'))).toEqual([]);
+  expect(problems(source('10%', ''))).toEqual([
+    '6: holdout: a holdout needs a goal: the goal rate of those held out is what it measures',
+  ]);
+  expect(problems(source('150%'))).toEqual(['6: holdout: expected a share such as "10%" (more than 0, under 100)']);
+  expect(problems(source('0%'))).toEqual(['6: holdout: expected a share more than 0%']);
+});
+
+test('holdouts take their share of customers, the global one only from marketing journeys, each customer always the same way', () => {
+  const marketing = { journey: 'spring', category: 'marketing', holdout: '10%' } as JourneyDefinition;
+  const service = { ...marketing, category: 'service' } as JourneyDefinition;
+  const ids = Array.from({ length: 20_000 }, (_, i) => `cus_01m8zwk4c07dwn5z5aqw4x${i.toString(36).padStart(4, '0')}`);
+  const count = (def: JourneyDefinition, global: number, which: string) =>
+    ids.filter((id) => holdoutOf(def, id, global) === which).length / ids.length;
+  expect(count(service, 0.05, 'global')).toBe(0);
+  expect(count(service, 0.05, 'holdout')).toBeCloseTo(0.1, 1);
+  expect(count(marketing, 0.05, 'global')).toBeCloseTo(0.05, 1);
+  expect(ids.slice(0, 100).map((id) => holdoutOf(marketing, id, 0.05))).toEqual(
+    ids.slice(0, 100).map((id) => holdoutOf(marketing, id, 0.05)),
+  );
 });

@@ -28,6 +28,12 @@ function smsContent(step: SendStep, ctx: StepContext): SmsContent | undefined {
 
 export async function runSend(step: SendStep, ctx: StepContext): Promise<StepResult> {
   const { input } = ctx;
+  if (input.holdout) {
+    // Held out: nothing is sent, and the goal is still counted (the report's lift).
+    const reason = input.holdout === 'global' ? 'global holdout' : 'holdout';
+    ctx.record(step.id, { kind: 'send', status: 'skipped', channel: null, reason }, reason);
+    return NEXT;
+  }
   const email = emailContent(step, ctx);
   const sms = smsContent(step, ctx);
   const facts = ctx.facts();

@@ -1,15 +1,6 @@
+import { unitHash } from '../../definitions/holdout';
 import type { SplitStep } from '../../definitions/steps/split';
 import { takeArm, type StepContext, type StepResult } from './context';
-
-/** FNV-1a: a stable hash, so the assignment is the same on replay, after continue-as-new, anywhere. */
-function unitHash(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h / 0x100000000;
-}
 
 function choosePath(paths: SplitStep['paths'], key: string): number {
   const total = paths.reduce((sum, p) => sum + p.weight, 0);

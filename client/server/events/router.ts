@@ -33,6 +33,7 @@ import {
   journeyWorkflowId,
 } from '../../../definitions/search-attributes';
 import { eventsOf, walk } from '../../../definitions/steps';
+import { holdoutOf } from '../../../definitions/holdout';
 import type { EventSignal, JourneyInput } from '../../../workflows/types';
 import { pool } from './pool';
 import { decideEnrollment } from './decide';
@@ -54,6 +55,8 @@ export interface RouterDeps {
   onRoutePoint?: ((point: RoutePoint, eventId: string) => void) | undefined;
   /** Journeys continue as new after this many steps, not only when Temporal suggests it (fault injection). */
   maxStepsPerRun?: number | undefined;
+  /** The share of customers kept out of every marketing journey's sends (RAPPORT_GLOBAL_HOLDOUT). */
+  globalHoldout?: number | undefined;
 }
 
 /**
@@ -280,6 +283,8 @@ export class EventRouter {
         event: journeyEvent,
         ...(this.deps.maxStepsPerRun !== undefined ? { maxStepsPerRun: this.deps.maxStepsPerRun } : {}),
       };
+      const holdout = holdoutOf(plan.definition, event.customer_id, this.deps.globalHoldout ?? 0);
+      if (holdout) input.holdout = holdout;
       try {
         await this.deps.temporal.workflow.start<JourneyWorkflow>(JOURNEY_WORKFLOW, {
           taskQueue: this.deps.taskQueue,

@@ -76,6 +76,28 @@ export interface JourneyReport {
   /** Unsubscribes and STOPs by the step whose message caused them. */
   unsubscribes: { step: string; channel: string; count: number }[];
   experiments: { split: string; paths: PathReport[]; comparisons: PathComparison[] }[];
+  /**
+   * Those who got the journey's sends against those held out (the journey's `holdout:` and the
+   * global holdout together): the goal rate of each, and the lift. Null when nobody was held out and
+   * the journey has no holdout.
+   */
+  holdout: {
+    share: string | null;
+    treated: GroupReport;
+    heldOut: GroupReport & { byJourney: number; byGlobal: number };
+    lift: Comparison & { verdict: string };
+  } | null;
+}
+
+interface GroupReport {
+  entered: number;
+  goalMet: number;
+  rate: number;
+  interval: [number, number];
+}
+
+function group(entered: number, goalMet: number): GroupReport {
+  return { entered, goalMet, rate: entered > 0 ? goalMet / entered : 0, interval: wilson(goalMet, entered) };
 }
 
 function sum(rows: StatRow[], metric: StatRow['metric'], key?: string): number {
@@ -178,6 +200,22 @@ export function buildReport(def: JourneyDefinition, rows: StatRow[], query: Repo
     });
   });
 
+  const groups = byKey(rows, 'group');
+  const goalGroups = byKey(rows, 'goal_group');
+  const heldOut = (m: Map<string, number>) => (m.get('holdout') ?? 0) + (m.get('global') ?? 0);
+  let holdout: JourneyReport['holdout'] = null;
+  if (def.holdout || heldOut(groups) > 0) {
+    const treated = group(groups.get('treated') ?? 0, goalGroups.get('treated') ?? 0);
+    const out = group(heldOut(groups), heldOut(goalGroups));
+    const lift = compare({ goals: treated.goalMet, n: treated.entered }, { goals: out.goalMet, n: out.entered });
+    holdout = {
+      share: def.holdout ?? null,
+      treated,
+      heldOut: { ...out, byJourney: groups.get('holdout') ?? 0, byGlobal: groups.get('global') ?? 0 },
+      lift: { ...lift, verdict: verdict(lift, 'treated', 'held out') },
+    };
+  }
+
   return {
     journey: def.journey,
     version: query.version ?? null,
@@ -207,6 +245,7 @@ export function buildReport(def: JourneyDefinition, rows: StatRow[], query: Repo
       return { step, channel, count };
     }),
     experiments,
+    holdout,
   };
 }
 

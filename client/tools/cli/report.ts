@@ -57,6 +57,19 @@ export function formatReport(r: JourneyReport): string {
   if (r.unsubscribes.length > 0) {
     lines.push(`unsubscribes: ${r.unsubscribes.map((u) => `${u.step} (${u.channel}) ${u.count}`).join(', ')}`);
   }
+  if (r.holdout) {
+    const { treated, heldOut, lift } = r.holdout;
+    const rate = (g: typeof treated) =>
+      `${g.goalMet} of ${g.entered}, ${pct(g.rate)} (${pct(g.interval[0])} to ${pct(g.interval[1])})`;
+    lines.push(
+      '',
+      `holdout${r.holdout.share ? ` ${r.holdout.share}` : ''} (the journey's sends against none):`,
+      `  treated: ${rate(treated)}`,
+      `  held out: ${rate(heldOut)}${heldOut.byGlobal > 0 ? `, ${heldOut.byGlobal} by the global holdout` : ''}`,
+      `  lift: ${(lift.difference * 100).toFixed(1)} points (${(lift.interval[0] * 100).toFixed(1)} to ${(lift.interval[1] * 100).toFixed(1)})` +
+        `${lift.pValue !== null ? `, p = ${lift.pValue.toPrecision(2)}` : ''}: ${lift.verdict}`,
+    );
+  }
   for (const x of r.experiments) {
     lines.push('', `split ${x.split}:`);
     for (const p of x.paths) {

@@ -59,7 +59,7 @@ export async function createHarness(
     journeys?: Record<string, string>;
     /** A time-skipping environment to share (kept open on close); default: a new one. */
     env?: TestWorkflowEnvironment;
-  } & Pick<TestStackOptions, 'journeysDirs' | 'logger' | 'templatesDir' | 'wrapActivities'> = {},
+  } & Pick<TestStackOptions, 'journeysDirs' | 'logger' | 'templatesDir' | 'wrapActivities' | 'settings'> = {},
 ): Promise<Harness> {
   const ownEnv = !options.env;
   const env = options.env ?? (await timeSkippingEnv());
@@ -70,6 +70,7 @@ export async function createHarness(
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.templatesDir ? { templatesDir: options.templatesDir } : {}),
       ...(options.wrapActivities ? { wrapActivities: options.wrapActivities } : {}),
+      ...(options.settings ? { settings: options.settings } : {}),
     });
   } catch (err) {
     if (ownEnv) await env.teardown();

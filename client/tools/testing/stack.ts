@@ -81,6 +81,8 @@ export interface TestStackOptions {
    * what happens when a worker stops in the middle, or a signal comes before an activity's answer).
    */
   wrapActivities?: (activities: Activities) => Activities;
+  /** More settings, as environment variables (`RAPPORT_GLOBAL_HOLDOUT: '5%'`), read as `rapport start` reads them. */
+  settings?: Record<string, string>;
 }
 
 /** The address unsubscribe links and Twilio webhooks use in tests. */
@@ -126,6 +128,7 @@ export async function startTestStack(env: TestWorkflowEnvironment, options: Test
           TWILIO_API_URL: options.twilio.url,
         }
       : {}),
+    ...options.settings,
   });
   const rapport = createRapport(
     config,
