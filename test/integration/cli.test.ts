@@ -12,6 +12,7 @@ import { embeddedPostgresHome, runningEmbeddedPostgres, startEmbeddedPostgres } 
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';
 import { eventually } from '../helpers/eventually';
+import type { JourneyReport } from '../../client/server/journeys/report';
 
 let env: TestWorkflowEnvironment;
 let stack: TestStack;
@@ -203,6 +204,25 @@ test('events send, tasks list and complete', async () => {
   const other = await rapport('tasks', 'complete', task.id, '--outcome', 'refunded');
   expect(other.code).toBe(1);
   expect(other.stderr).toContain('409 Conflict');
+});
+
+test('report: the journey as a table with bars, as JSON, as an SVG funnel; a bad day is refused', async () => {
+  // The complaint sent above entered complaint-recovery and waits on its support task.
+  const json = await eventually(
+    'the complaint counted in the report',
+    async () => JSON.parse((await rapport('report', 'complaint-recovery', '--json')).stdout) as JourneyReport,
+    { until: (r) => r.entered >= 1 },
+  );
+  expect(json.steps[0]!.reached).toBeGreaterThanOrEqual(1);
+  const svgFile = path.join(dir, 'funnel.svg');
+  const table = await rapport('report', 'complaint-recovery', '--svg', svgFile);
+  expect(table.code).toBe(0);
+  expect(table.stdout).toMatch(/^complaint-recovery, all versions\nentered \d+\n/);
+  expect(table.stdout).toMatch(new RegExp(`${json.steps[0]!.id} +[█·]{24} +\\d+ +${json.steps[0]!.type}`));
+  expect(fs.readFileSync(svgFile, 'utf8')).toMatch(/^<svg [^>]*>[\s\S]*complaint-recovery[\s\S]*<\/svg>$/);
+  const bad = await rapport('report', 'complaint-recovery', '--since', '2026-02-30');
+  expect(bad.code).toBe(1);
+  expect(bad.stderr).toMatch(/since/);
 });
 
 test('import: a summary, bad rows by line, and exit code 1 when some rows were refused', async () => {

@@ -18,7 +18,11 @@ const idParam = z.object({ id: z.string().min(1) });
 const day = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a day: YYYY-MM-DD (UTC)')
-  .refine((d) => !Number.isNaN(Date.parse(d)), 'expected a day that exists');
+  // Date.parse takes 2026-02-30 for 2 March: only a day that reads back the same exists.
+  .refine((d) => {
+    const t = Date.parse(d);
+    return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === d;
+  }, 'expected a day that exists');
 
 const reportQuery = z
   .object({
