@@ -17,6 +17,7 @@ import { recordsBench } from './records';
 import { restBench } from './rest';
 import { waitingBench } from './waiting';
 import { cdnowBench } from './cdnow';
+import { reportBench } from './report';
 
 const benchmarks: Record<string, (ctx: BenchContext) => Promise<Figure[]>> = {
   interpreter: interpreterBench,
@@ -26,6 +27,7 @@ const benchmarks: Record<string, (ctx: BenchContext) => Promise<Figure[]>> = {
   rest: restBench,
   waiting: waitingBench,
   cdnow: cdnowBench,
+  report: reportBench,
 };
 
 async function main() {
