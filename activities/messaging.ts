@@ -14,7 +14,8 @@ import type { EmailContent, SmsContent } from './channels/content';
 import type { Mailer } from './channels/email';
 import { ChannelError } from './channels/errors';
 import { smsSegments, type SmsSender } from './channels/sms';
-import { signUnsubscribe, unsubscribeUrl, type UnsubscribeKeys } from './channels/unsubscribe';
+import { signLink, signUnsubscribe, unsubscribeUrl, type UnsubscribeKeys } from './channels/unsubscribe';
+import { trackHtmlLinks, trackTextLinks, withOpenPixel } from './channels/tracking';
 import { OUTBOUND_MAX_ATTEMPTS } from '../definitions/retry';
 import { renderHtml, renderText, textToHtml } from './render';
 import { getCustomer } from './store/customers';
@@ -57,6 +58,8 @@ export interface SendRequest {
     whenCapped?: 'defer' | 'skip' | undefined;
     from?: string | undefined;
     replyTo?: string | undefined;
+    trackClicks?: boolean | undefined;
+    trackOpens?: boolean | undefined;
   };
 }
 
@@ -270,6 +273,32 @@ export function createMessaging(deps: MessagingDeps) {
     };
   }
 
+  /**
+   * Click tracking (on by default for marketing journeys, `sending.trackClicks`) and the open pixel
+   * (`sending.trackOpens`): the email's parts as they go out. Needs the public URL and its signing
+   * keys (those of unsubscribe links); without them, the parts as written.
+   */
+  function trackingOf(req: SendRequest, customerId: string, keyHash: string) {
+    const links = deps.unsubscribe;
+    if (!links) return { text: (text: string) => text, html: (html: string) => html };
+    const clicks = req.sending?.trackClicks ?? req.category === 'marketing';
+    const opens = req.sending?.trackOpens === true;
+    const base = links.publicUrl.replace(/\/+$/, '');
+    const track = (url: string) =>
+      `${base}/l/${signLink(links.keys, { customerId, sendKeyHash: keyHash, kind: 'click', url })}`;
+    return {
+      text: (text: string) => (clicks ? trackTextLinks(text, base, track) : text),
+      html: (html: string) => {
+        const clicked = clicks ? trackHtmlLinks(html, base, track) : html;
+        if (!opens) return clicked;
+        return withOpenPixel(
+          clicked,
+          `${base}/o/${signLink(links.keys, { customerId, sendKeyHash: keyHash, kind: 'open' })}`,
+        );
+      },
+    };
+  }
+
   /** The provider call and its outcome, for a key claimed by this attempt. */
   async function deliver(req: SendRequest, customer: CustomerRow, channel: Channel, sendKey: string) {
     const keyHash = sendKeyHash(sendKey);
@@ -297,6 +326,7 @@ export function createMessaging(deps: MessagingDeps) {
         // Every email has both parts: without an HTML template, the text is the HTML.
         const htmlPart = html ?? textToHtml(text);
         const footer = unsubscribe && !(content.html ?? content.text).includes('unsubscribeUrl');
+        const tracked = trackingOf(req, customer.id, keyHash);
         const from = req.sending?.from ?? deps.mailFrom;
         const replyTo = req.sending?.replyTo ?? deps.replyTo;
         const messageId = `<${keyHash}@${domainOf(from)}>`;
@@ -308,8 +338,10 @@ export function createMessaging(deps: MessagingDeps) {
           from,
           ...(replyTo ? { replyTo } : {}),
           subject,
-          text: unsubscribe && !content.text.includes('unsubscribeUrl') ? withTextFooter(text, unsubscribe) : text,
-          html: footer && unsubscribe ? withHtmlFooter(htmlPart, unsubscribe) : htmlPart,
+          text: tracked.text(
+            unsubscribe && !content.text.includes('unsubscribeUrl') ? withTextFooter(text, unsubscribe) : text,
+          ),
+          html: tracked.html(footer && unsubscribe ? withHtmlFooter(htmlPart, unsubscribe) : htmlPart),
           messageId,
           ...(unsubscribe
             ? {

@@ -40,6 +40,38 @@ export function unsubscribeKeys(current: string, previous: string[] = []): Unsub
 
 const sign = (secret: Buffer, body: string) => createHmac('sha256', secret).update(body).digest('base64url');
 
+/** A signed token of a payload: `<payload>.<signature>`, both base64url. */
+function signPayload(keys: UnsubscribeKeys, payload: object): string {
+  const body = Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
+  return `${body}.${sign(keys.current.secret, body)}`;
+}
+
+/** A token's payload once its signature holds, or why it is refused. Never throws. */
+function verifyPayload(
+  keys: UnsubscribeKeys,
+  token: string,
+): { ok: true; payload: Record<string, unknown> } | { ok: false; reason: string } {
+  const parts = token.split('.');
+  if (parts.length !== 2 || !parts[0] || !parts[1]) return { ok: false, reason: 'malformed token' };
+  const [body, signature] = parts as [string, string];
+  let payload: unknown;
+  try {
+    payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
+  } catch {
+    return { ok: false, reason: 'malformed token' };
+  }
+  if (typeof payload !== 'object' || payload === null) return { ok: false, reason: 'malformed token' };
+  const kid = (payload as { kid?: unknown }).kid;
+  const secret = typeof kid === 'string' ? keys.verifying.get(kid) : undefined;
+  if (!secret) return { ok: false, reason: 'signed with a key this instance does not know' };
+  const expected = Buffer.from(sign(secret, body), 'utf8');
+  const given = Buffer.from(signature, 'utf8');
+  if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
+    return { ok: false, reason: 'bad signature' };
+  }
+  return { ok: true, payload: payload as Record<string, unknown> };
+}
+
 export function signUnsubscribe(
   keys: UnsubscribeKeys,
   fields: { customerId: string; sendKeyHash: string; at?: Date },
@@ -52,8 +84,7 @@ export function signUnsubscribe(
     s: fields.sendKeyHash,
     iat: Math.floor((fields.at ?? new Date()).getTime() / 1000),
   };
-  const body = Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
-  return `${body}.${sign(keys.current.secret, body)}`;
+  return signPayload(keys, payload);
 }
 
 /** The token's payload, or why it is refused. Never throws. */
@@ -61,27 +92,62 @@ export function verifyUnsubscribe(
   keys: UnsubscribeKeys,
   token: string,
 ): { ok: true; payload: UnsubscribePayload } | { ok: false; reason: string } {
-  const parts = token.split('.');
-  if (parts.length !== 2 || !parts[0] || !parts[1]) return { ok: false, reason: 'malformed token' };
-  const [body, signature] = parts as [string, string];
-  let payload: Partial<UnsubscribePayload>;
-  try {
-    payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Partial<UnsubscribePayload>;
-  } catch {
-    return { ok: false, reason: 'malformed token' };
-  }
-  if (typeof payload !== 'object' || payload === null) return { ok: false, reason: 'malformed token' };
-  const secret = typeof payload.kid === 'string' ? keys.verifying.get(payload.kid) : undefined;
-  if (!secret) return { ok: false, reason: 'signed with a key this instance does not know' };
-  const expected = Buffer.from(sign(secret, body), 'utf8');
-  const given = Buffer.from(signature, 'utf8');
-  if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
-    return { ok: false, reason: 'bad signature' };
-  }
+  const verified = verifyPayload(keys, token);
+  if (!verified.ok) return verified;
+  const payload = verified.payload as Partial<UnsubscribePayload>;
   if (payload.v !== 1 || typeof payload.c !== 'string' || payload.l !== 'marketing') {
     return { ok: false, reason: 'unsupported token' };
   }
   return { ok: true, payload: payload as UnsubscribePayload };
+}
+
+/**
+ * A tracked link's token: the message it was in, and for a click the address it leads to, bound by
+ * the signature, so the redirect goes nowhere else. Its `l` keeps it from serving as an unsubscribe
+ * token, and the other way round.
+ */
+export interface LinkPayload {
+  v: 1;
+  kid: string;
+  /** The customer's id. */
+  c: string;
+  l: 'click' | 'open';
+  /** A hash of the send key of the message. */
+  s: string;
+  /** For a click: where the link leads. */
+  u?: string;
+  iat: number;
+}
+
+export function signLink(
+  keys: UnsubscribeKeys,
+  fields: { customerId: string; sendKeyHash: string; kind: 'click' | 'open'; url?: string; at?: Date },
+): string {
+  const payload: LinkPayload = {
+    v: 1,
+    kid: keys.current.kid,
+    c: fields.customerId,
+    l: fields.kind,
+    s: fields.sendKeyHash,
+    ...(fields.url ? { u: fields.url } : {}),
+    iat: Math.floor((fields.at ?? new Date()).getTime() / 1000),
+  };
+  return signPayload(keys, payload);
+}
+
+export function verifyLink(
+  keys: UnsubscribeKeys,
+  token: string,
+): { ok: true; payload: LinkPayload } | { ok: false; reason: string } {
+  const verified = verifyPayload(keys, token);
+  if (!verified.ok) return verified;
+  const p = verified.payload as Partial<LinkPayload>;
+  const valid =
+    p.v === 1 &&
+    typeof p.c === 'string' &&
+    typeof p.s === 'string' &&
+    (p.l === 'open' || (p.l === 'click' && typeof p.u === 'string' && /^https?:\/\//i.test(p.u)));
+  return valid ? { ok: true, payload: p as LinkPayload } : { ok: false, reason: 'unsupported token' };
 }
 
 export function unsubscribeUrl(publicUrl: string, token: string): string {

@@ -175,36 +175,47 @@ function sendKeyParts(sendKey: string): { enrollmentId: string; stepId: string; 
   return m ? { enrollmentId: m[1]!, stepId: m[2]!, channel: m[3]! } : undefined;
 }
 
-/**
- * Counts what happened to a message after it was sent (its delivery status, or the unsubscribe or
- * STOP it caused) for the journey whose step sent it, once per message.
- */
-export async function recordMessageOutcome(
+/** The journey, version and step whose send a message was, from its send key and its enrollment. */
+export async function messageOrigin(
   db: Db,
   sendKey: string,
-  what: { kind: 'delivery'; status: string } | { kind: 'unsubscribe' },
-  at: Date,
-): Promise<void> {
+): Promise<{ enrollmentId: string; journeyId: string; version: number; stepId: string; channel: string } | undefined> {
   const parts = sendKeyParts(sendKey);
-  if (!parts) return;
+  if (!parts) return undefined;
   const enrollment = await db
     .selectFrom('enrollments')
     .select(['journey_id', 'version'])
     .where('id', '=', parts.enrollmentId)
     .executeTakeFirst();
-  if (!enrollment) return;
+  return enrollment ? { ...parts, journeyId: enrollment.journey_id, version: enrollment.version } : undefined;
+}
+
+/**
+ * Counts what happened to a message after it was sent (its final delivery status, a click, an open,
+ * or the unsubscribe or STOP it caused) for the journey whose step sent it, each once per message.
+ */
+export async function recordMessageOutcome(
+  db: Db,
+  sendKey: string,
+  what: { kind: 'delivery'; status: string } | { kind: 'click' | 'open' | 'unsubscribe' },
+  at: Date,
+): Promise<void> {
+  const origin = await messageOrigin(db, sendKey);
+  if (!origin) return;
+  const { channel, stepId } = origin;
+  const when = at.toISOString();
   const mark: Mark =
-    what.kind === 'delivery'
-      ? { mark: `dlv:${sendKey}`, metric: 'message', key: `${parts.channel}:${what.status}`, at: at.toISOString() }
-      : {
-          mark: `unsub:${sendKey}`,
-          metric: 'unsubscribe',
-          key: `${parts.stepId}:${parts.channel}`,
-          at: at.toISOString(),
-        };
-  await recordMarks(db, { id: parts.enrollmentId, journeyId: enrollment.journey_id, version: enrollment.version }, [
-    mark,
-  ]);
+    what.kind === 'unsubscribe'
+      ? { mark: `unsub:${sendKey}`, metric: 'unsubscribe', key: `${stepId}:${channel}`, at: when }
+      : what.kind === 'delivery'
+        ? { mark: `dlv:${sendKey}`, metric: 'message', key: `${channel}:${what.status}`, at: when }
+        : {
+            mark: `${what.kind}:${sendKey}`,
+            metric: 'message',
+            key: `${channel}:${what.kind === 'click' ? 'clicked' : 'opened'}`,
+            at: when,
+          };
+  await recordMarks(db, { id: origin.enrollmentId, journeyId: origin.journeyId, version: origin.version }, [mark]);
 }
 
 export interface StatRow {

@@ -113,6 +113,16 @@ export const journeyDefinition = z
         whenCapped: z.enum(['defer', 'skip']).optional(),
         from: mailbox.optional().describe('The From of this journey\'s email, such as "Acme <news@acme.example>"'),
         replyTo: mailbox.optional().describe("Where replies to this journey's email go"),
+        trackClicks: z
+          .boolean()
+          .optional()
+          .describe(
+            "Make the links of this journey's email tracked redirects (default: true for marketing journeys, false for others)",
+          ),
+        trackOpens: z
+          .boolean()
+          .optional()
+          .describe("Add an open pixel to this journey's email (default false; mail privacy proxies inflate opens)"),
       })
       .strict()
       .optional(),

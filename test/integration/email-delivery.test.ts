@@ -12,7 +12,7 @@ import { signUnsubscribe, unsubscribeKeys } from '../../activities/channels/unsu
 import { activeSuppression, consentFor } from '../../activities/store/consent';
 import type { JourneyResult } from '../../workflows/types';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';
-import { startTestStack, TEST_PUBLIC_URL, type TestStack } from '../helpers/stack';
+import { startTestStack, TEST_PUBLIC_URL, TEST_UNSUBSCRIBE_SECRET, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';
 
 let env: TestWorkflowEnvironment;
@@ -40,6 +40,32 @@ steps:
     channel: email
     subject: "{{ customer.firstName }}, spring is here"
     text: "Hi {{ customer.firstName }},\\n\\n20% off everything this week."
+`,
+    'newsletter.yaml': `
+journey: newsletter
+name: Newsletter
+category: marketing
+trigger: { event: newsletter.start }
+entry: { reentry: always }
+sending: { trackOpens: true }
+steps:
+  - id: issue
+    type: send
+    channel: email
+    subject: "This week"
+    text: "Read it at https://news.example/issue/7?utm=mail"
+    html: '<p>Read <a href="https://news.example/issue/7?utm=mail&amp;x=1">issue 7</a> or <a data-rapport-track="off" href="https://news.example/plain">this</a>.</p>'
+  - id: read
+    type: wait_for
+    event: email.clicked
+    when: "event.data.step == 'issue'"
+    timeout: 2d
+    on_event:
+      - id: thanks
+        type: send
+        channel: email
+        subject: "Thanks for reading"
+        text: "More next week."
 `,
     'notice.yaml': `
 journey: notice
@@ -278,4 +304,73 @@ test('a server that keeps refusing is not retried forever: the send is recorded 
   );
   expect(received('busy@example.com')).toHaveLength(0);
   sink.faults.length = 0;
+});
+
+test('links are tracked: a signed redirect records the click, moves a journey waiting for it, and goes nowhere else', async () => {
+  const r = await stack.sendEvent({
+    id: `newsletter-${Date.now()}`,
+    type: 'newsletter.start',
+    customer: { email: 'reader@example.com' },
+    profile: { consent: { email: { marketing: true } } },
+  });
+  const handle = stack.temporal.workflow.getHandle(r.enrolled[0]!.workflowId);
+  await sink.waitFor(sink.received.length + 1);
+  const [mail] = received('reader@example.com');
+  const html = String(mail!.html);
+  const tracked = [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1]!);
+  expect(tracked[0]).toMatch(new RegExp(`^${TEST_PUBLIC_URL}/l/[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$`));
+  // A link marked off stays as written, without the mark.
+  expect(tracked[1]).toBe('https://news.example/plain');
+  expect(html).not.toContain('data-rapport-track');
+  expect(mail!.text).not.toContain('https://news.example/issue/7');
+  expect(mail!.text).toMatch(new RegExp(`Read it at ${TEST_PUBLIC_URL}/l/\\S+`));
+  const pixel = /<img src="([^"]+)"/.exec(html)![1]!;
+  expect(pixel).toMatch(new RegExp(`^${TEST_PUBLIC_URL}/o/`));
+
+  const path = tracked[0]!.slice(TEST_PUBLIC_URL.length);
+  const click = await stack.api.inject({ method: 'GET', url: path });
+  expect(click.statusCode).toBe(302);
+  expect(click.headers.location).toBe('https://news.example/issue/7?utm=mail&x=1');
+  // The address is bound by the signature: a token changed to lead elsewhere is refused, not followed.
+  const [body, sig] = path.slice('/l/'.length).split('.') as [string, string];
+  const payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as { u: string };
+  const forged = Buffer.from(JSON.stringify({ ...payload, u: 'https://evil.example/' })).toString('base64url');
+  const refused = await stack.api.inject({ method: 'GET', url: `/l/${forged}.${sig}` });
+  expect(refused.statusCode).toBe(404);
+  expect(refused.headers.location).toBeUndefined();
+  // This instance's own unsubscribe token is not a link token.
+  const unsub = signUnsubscribe(unsubscribeKeys(TEST_UNSUBSCRIBE_SECRET), {
+    customerId: r.customerId,
+    sendKeyHash: 'x',
+  });
+  expect((await stack.api.inject({ method: 'GET', url: `/l/${unsub}` })).statusCode).toBe(404);
+
+  const open = await stack.api.inject({ method: 'GET', url: pixel.slice(TEST_PUBLIC_URL.length) });
+  expect(open.statusCode).toBe(200);
+  expect(open.headers['content-type']).toBe('image/gif');
+
+  // The journey waiting for the click goes on.
+  const result = (await handle.result()) as JourneyResult;
+  expect(result.history.map((h) => `${h.stepId}:${h.outcome}`)).toEqual(['issue:sent', 'read:event', 'thanks:sent']);
+  // A second click redirects again and counts nothing more.
+  expect((await stack.api.inject({ method: 'GET', url: path })).statusCode).toBe(302);
+  const summaries = (await timeline(r.customerId)).map((t) => t.summary);
+  expect(summaries.filter((t) => t === 'email link clicked: news.example')).toHaveLength(1);
+  expect(summaries).toContain('email opened');
+  const report = (
+    await stack.api.inject({ method: 'GET', url: '/v1/journeys/newsletter/report' })
+  ).json<JourneyReport>();
+  expect(report.messages).toEqual(
+    expect.arrayContaining([
+      { channel: 'email', status: 'clicked', heldBy: null, count: 1 },
+      { channel: 'email', status: 'opened', heldBy: null, count: 1 },
+    ]),
+  );
+});
+
+test('a transactional email is not tracked unless its journey asks', async () => {
+  await run('notice.start', 'plain@example.com');
+  const [mail] = received('plain@example.com');
+  expect(String(mail!.html)).not.toContain('/l/');
+  expect(String(mail!.html)).not.toContain('<img');
 });

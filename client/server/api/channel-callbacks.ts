@@ -3,6 +3,7 @@
  * X-Twilio-Signature, verified before anything is read), and the one-click unsubscribe of marketing
  * email (RFC 8058).
  */
+import { createHash } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -10,8 +11,13 @@ import { validateRequest } from 'twilio/lib/webhooks/webhooks';
 import { z } from 'zod';
 import type { Db } from '../../../activities/db/database';
 import { smsKeyword } from '../../../activities/channels/sms-keywords';
-import { type UnsubscribeKeys, verifyUnsubscribe } from '../../../activities/channels/unsubscribe';
-import { recordMessageOutcome } from '../../../activities/store/journey-stats';
+import {
+  type LinkPayload,
+  type UnsubscribeKeys,
+  verifyLink,
+  verifyUnsubscribe,
+} from '../../../activities/channels/unsubscribe';
+import { messageOrigin, recordMessageOutcome } from '../../../activities/store/journey-stats';
 import { lastSmsSent, sendKeyByHash } from '../../../activities/store/ledger';
 import {
   liftAddressSuppression,
@@ -20,7 +26,8 @@ import {
   suppress,
   suppressAddress,
 } from '../../../activities/store/consent';
-import { findCustomer, getCustomer } from '../../../activities/store/customers';
+import { currentCustomerId, findCustomer, getCustomer } from '../../../activities/store/customers';
+import { incomingEvent, type ParsedEvent } from '../events/schema';
 import { recordDeliveryStatus } from '../../../activities/store/delivery';
 import { appendTimeline } from '../../../activities/store/timeline';
 import { FailureLimiter } from './auth';
@@ -35,6 +42,9 @@ export interface ChannelSettings {
   /** The answer to HELP. */
   smsHelpText: string;
 }
+
+/** A signed token in a path: an unsubscribe link's, a tracked link's, an open pixel's. */
+const tokenParam = z.object({ token: z.string().min(10).max(4000) });
 
 /** The largest body a public route takes: Twilio's forms and unsubscribe posts are far smaller. */
 const PUBLIC_BODY_LIMIT = 64 * 1024;
@@ -76,11 +86,15 @@ function page(reply: FastifyReply, status: number, title: string, body: string) 
 }
 
 /** The routes, as a Fastify plugin. */
+/** Sends an event into Rapport as if another system had: `email.clicked`, `email.opened`. */
+type Emit = (event: ParsedEvent) => Promise<unknown>;
+
 export function channelRoutes(
   db: Db,
   settings: ChannelSettings,
   logger: Logger,
   failures = new FailureLimiter(),
+  emit?: Emit,
 ): FastifyPluginAsync {
   return async (app) => {
     app.addHook('onRoute', (route) => {
@@ -90,7 +104,105 @@ export function channelRoutes(
     // there (415), not parsed (a cross-site request needs no preflight for a form).
     await app.register(formbody, { bodyLimit: PUBLIC_BODY_LIMIT });
     registerChannelRoutes(app, db, settings, logger, failures);
+    registerTrackingRoutes(app, db, settings, logger, emit);
   };
+}
+
+/** A transparent 1×1 GIF: what the open pixel answers. */
+const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
+
+/**
+ * Tracked links and the open pixel (activities/channels/tracking.ts). A click is recorded on the
+ * customer's timeline (once per link of a message), counted in its journey's report (once per
+ * message), and sent on as an `email.clicked` event that journeys can wait for; then the customer is
+ * sent where the link leads, which the token's signature binds: nothing else can be put there.
+ * Recording never stands in the customer's way: when it fails, the redirect still happens.
+ */
+function registerTrackingRoutes(
+  app: Parameters<FastifyPluginAsync>[0],
+  db: Db,
+  settings: ChannelSettings,
+  logger: Logger,
+  emit: Emit | undefined,
+) {
+  const log = logger.child({ component: 'tracking' });
+  const verified = (token: string, kind: 'click' | 'open'): LinkPayload | undefined => {
+    const keys = settings.unsubscribeKeys;
+    const result = keys ? verifyLink(keys, token) : { ok: false as const, reason: 'no signing keys' };
+    if (!result.ok || result.payload.l !== kind) {
+      log.warn({ reason: result.ok ? 'a token of another kind' : result.reason }, `${kind} link refused`);
+      return undefined;
+    }
+    return result.payload;
+  };
+
+  const record = async (payload: LinkPayload) => {
+    const customerId = await currentCustomerId(db, payload.c);
+    const sendKey = await sendKeyByHash(db, customerId, payload.s);
+    if (!sendKey) return;
+    const origin = await messageOrigin(db, sendKey);
+    const at = new Date();
+    const clicked = payload.l === 'click';
+    const ref = clicked
+      ? `click:${payload.s}:${createHash('sha256').update(payload.u!).digest('hex').slice(0, 16)}`
+      : `open:${payload.s}`;
+    await appendTimeline(db, {
+      customerId,
+      at,
+      kind: 'message',
+      summary: clicked ? `email link clicked: ${new URL(payload.u!).host}` : 'email opened',
+      ref,
+      data: {
+        status: clicked ? 'clicked' : 'opened',
+        channel: 'email',
+        ...(origin ? { journey: origin.journeyId, version: origin.version, step: origin.stepId } : {}),
+        ...(clicked ? { url: payload.u } : {}),
+      },
+    });
+    await recordMessageOutcome(db, sendKey, { kind: payload.l }, at);
+    // Once per link (the event id), so a second click of it moves no journey on again.
+    await emit?.(
+      incomingEvent.parse({
+        id: ref,
+        type: clicked ? 'email.clicked' : 'email.opened',
+        customer: { id: customerId },
+        occurredAt: at.toISOString(),
+        data: {
+          ...(origin ? { journey: origin.journeyId, step: origin.stepId } : {}),
+          ...(clicked ? { url: payload.u } : {}),
+        },
+      }),
+    );
+  };
+
+  const tokenOf = (params: unknown) => tokenParam.safeParse(params);
+
+  app.get('/l/:token', async (req, reply) => {
+    const params = tokenOf(req.params);
+    const payload = params.success ? verified(params.data.token, 'click') : undefined;
+    if (!payload) {
+      return page(reply, 404, 'Link not found', '<p>This link is not valid. Please use the link in the email.</p>');
+    }
+    try {
+      await record(payload);
+    } catch (err) {
+      log.error({ err }, 'a click could not be recorded; the customer is sent on');
+    }
+    return reply.code(302).header('cache-control', 'no-store').redirect(payload.u!);
+  });
+
+  app.get('/o/:token', async (req, reply) => {
+    const params = tokenOf(req.params);
+    const payload = params.success ? verified(params.data.token, 'open') : undefined;
+    if (payload) {
+      try {
+        await record(payload);
+      } catch (err) {
+        log.error({ err }, 'an open could not be recorded');
+      }
+    }
+    return reply.code(200).header('cache-control', 'no-store').type('image/gif').send(PIXEL);
+  });
 }
 
 function registerChannelRoutes(
@@ -197,8 +309,6 @@ function registerChannelRoutes(
       '<p>This unsubscribe link is not valid. Please use the link in the most recent email you received from us.</p>',
     );
   };
-
-  const tokenParam = z.object({ token: z.string().min(10).max(2000) });
 
   /** The payload of the link's token, or undefined once the refusal is sent. */
   const verifiedToken = (req: FastifyRequest, reply: FastifyReply) => {

@@ -11,6 +11,7 @@ import { jsonSchemaTransform } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import { type Db, isDatabaseUnavailable } from '../../../activities/db/database';
 import type { EventIntake } from '../events/intake';
+import type { ParsedEvent } from '../events/schema';
 import { isTemporalUnavailable } from '../events/router';
 import type { DataProtection } from '../protection';
 import { type App, createApp, RequestValidationError } from './app';
@@ -144,7 +145,11 @@ export function buildApi(deps: ApiDeps) {
   void app.register(swaggerUi, { routePrefix: '/docs' });
 
   // Twilio's webhooks and one-click unsubscribe post forms; they alone parse them (the plugin's scope).
-  if (deps.channels) void app.register(channelRoutes(deps.db, deps.channels, deps.logger, failures));
+  if (deps.channels) {
+    // A tracked click or open is sent on as an event (email.clicked, email.opened), accepted at once.
+    const emit = (event: ParsedEvent) => deps.intake.accept(event, undefined, 0);
+    void app.register(channelRoutes(deps.db, deps.channels, deps.logger, failures, emit));
+  }
 
   void app.register((scope, _opts, done) => {
     scope.get('/health', { schema: { hide: true } }, () => ({ status: 'ok' }));

@@ -87,7 +87,7 @@ export interface TestStackOptions {
 
 /** The address unsubscribe links and Twilio webhooks use in tests. */
 export const TEST_PUBLIC_URL = 'https://rapport.test';
-const TEST_UNSUBSCRIBE_SECRET = 'test-unsubscribe-secret-0123456789abcdef';
+export const TEST_UNSUBSCRIBE_SECRET = 'test-unsubscribe-secret-0123456789abcdef';
 export const TEST_SMS_HELP = 'Acme: reply STOP to opt out. Help at acme.example/help.';
 
 let counter = 0;
