@@ -122,6 +122,15 @@ const configSchema = z.object({
   RAPPORT_UNSUBSCRIBE_SECRET: optionalText.pipe(
     z.string().min(32, 'expected at least 32 characters, such as the output of `openssl rand -base64 32`').optional(),
   ),
+  /**
+   * Verifies POST /webhooks/email (bounces and complaints in Rapport's own shape): an HMAC-SHA256
+   * secret shared with whatever posts there. Without it, that webhook refuses everything.
+   */
+  RAPPORT_EMAIL_WEBHOOK_SECRET: optionalText.pipe(
+    z.string().min(32, 'expected at least 32 characters, such as the output of `openssl rand -base64 32`').optional(),
+  ),
+  /** Mailgun's webhook signing key: verifies POST /webhooks/mailgun. Without it, that webhook refuses everything. */
+  MAILGUN_WEBHOOK_SIGNING_KEY: optionalText,
   /** Secrets that signed links before the current one (comma-separated): those links keep working. */
   RAPPORT_UNSUBSCRIBE_PREVIOUS_SECRETS: optionalText,
   /**
@@ -264,6 +273,8 @@ const SECRET_SETTINGS = new Set([
   'RAPPORT_UNSUBSCRIBE_PREVIOUS_SECRETS',
   'RAPPORT_MASTER_KEY',
   'TWILIO_AUTH_TOKEN',
+  'RAPPORT_EMAIL_WEBHOOK_SECRET',
+  'MAILGUN_WEBHOOK_SIGNING_KEY',
 ]);
 
 /**

@@ -147,6 +147,8 @@ export function createRapport(config: Config, deps: RapportDeps, overrides: Rapp
     publicUrl: publicUrl(config),
     unsubscribeKeys: keys,
     twilioAuthToken: config.TWILIO_AUTH_TOKEN,
+    emailWebhookSecret: config.RAPPORT_EMAIL_WEBHOOK_SECRET,
+    mailgunSigningKey: config.MAILGUN_WEBHOOK_SIGNING_KEY,
     smsHelpText: config.RAPPORT_SMS_HELP_TEXT,
   };
   const sms =

@@ -192,12 +192,12 @@ export async function messageOrigin(
 
 /**
  * Counts what happened to a message after it was sent (its final delivery status, a click, an open,
- * or the unsubscribe or STOP it caused) for the journey whose step sent it, each once per message.
+ * a spam complaint, or the unsubscribe or STOP it caused) for the journey whose step sent it, each once per message.
  */
 export async function recordMessageOutcome(
   db: Db,
   sendKey: string,
-  what: { kind: 'delivery'; status: string } | { kind: 'click' | 'open' | 'unsubscribe' },
+  what: { kind: 'delivery'; status: string } | { kind: 'click' | 'open' | 'complaint' | 'unsubscribe' },
   at: Date,
 ): Promise<void> {
   const origin = await messageOrigin(db, sendKey);
@@ -212,7 +212,7 @@ export async function recordMessageOutcome(
         : {
             mark: `${what.kind}:${sendKey}`,
             metric: 'message',
-            key: `${channel}:${what.kind === 'click' ? 'clicked' : 'opened'}`,
+            key: `${channel}:${{ click: 'clicked', open: 'opened', complaint: 'complained' }[what.kind]}`,
             at: when,
           };
   await recordMarks(db, { id: origin.enrollmentId, journeyId: origin.journeyId, version: origin.version }, [mark]);

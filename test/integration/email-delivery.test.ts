@@ -5,7 +5,7 @@
  * checked, with no message delivered twice. One-click unsubscribe is exercised end to end.
  */
 import type { JourneyReport } from '../../client/server/journeys/report';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { ParsedMail } from 'mailparser';
 import { signUnsubscribe, unsubscribeKeys } from '../../activities/channels/unsubscribe';
@@ -19,13 +19,21 @@ let env: TestWorkflowEnvironment;
 let stack: TestStack;
 let sink: SmtpSink;
 
+const WEBHOOK_SECRET = 'test-email-webhook-secret-0123456789abcdef';
+const MAILGUN_KEY = 'key-test-mailgun-signing-0123456789';
+
 /** The mailer waits this long for a reply; the slow server answers later. */
 const CLIENT_TIMEOUT_MS = 1500;
 
 beforeAll(async () => {
   env = await timeSkippingEnv();
   sink = await startSmtpSink();
-  stack = await startTestStack(env, { journeysDirs: [], smtpUrl: sink.url, smtpTimeoutMs: CLIENT_TIMEOUT_MS });
+  stack = await startTestStack(env, {
+    journeysDirs: [],
+    smtpUrl: sink.url,
+    smtpTimeoutMs: CLIENT_TIMEOUT_MS,
+    settings: { RAPPORT_EMAIL_WEBHOOK_SECRET: WEBHOOK_SECRET, MAILGUN_WEBHOOK_SIGNING_KEY: MAILGUN_KEY },
+  });
   await stack.publish({
     'promo.yaml': `
 journey: promo
@@ -373,4 +381,85 @@ test('a transactional email is not tracked unless its journey asks', async () =>
   const [mail] = received('plain@example.com');
   expect(String(mail!.html)).not.toContain('/l/');
   expect(String(mail!.html)).not.toContain('<img');
+});
+
+/** A POST to Rapport's own email webhook, signed (or not) as a provider's adapter would. */
+function emailWebhook(body: unknown, options: { secret?: string; ageS?: number } = {}) {
+  const payload = JSON.stringify(body);
+  const timestamp = String(Math.floor(Date.now() / 1000) - (options.ageS ?? 0));
+  const signature = createHmac('sha256', options.secret ?? WEBHOOK_SECRET)
+    .update(`${timestamp}.${payload}`)
+    .digest('hex');
+  return stack.api.inject({
+    method: 'POST',
+    url: '/webhooks/email',
+    headers: {
+      'content-type': 'application/json',
+      'x-rapport-timestamp': timestamp,
+      'x-rapport-signature': `sha256=${signature}`,
+    },
+    payload,
+  });
+}
+
+const promoReport = async () =>
+  (await stack.api.inject({ method: 'GET', url: '/v1/journeys/promo/report' })).json<JourneyReport>();
+const counted = (r: JourneyReport, status: string) =>
+  r.messages.find((m) => m.channel === 'email' && m.status === status)?.count ?? 0;
+
+test('a hard bounce reported later through the signed webhook suppresses the address and counts in the report, once', async () => {
+  const { customerId } = await run('promo.start', 'gone@example.com');
+  const [mail] = received('gone@example.com');
+  const before = await promoReport();
+  const bounce = {
+    events: [
+      {
+        type: 'bounce',
+        bounce: 'hard',
+        email: 'gone@example.com',
+        messageId: mail!.messageId,
+        reason: '550 5.1.1 no such user',
+      },
+    ],
+  };
+  // Unsigned, signed with another secret, or too old: refused, and nothing changes.
+  const unsigned = await stack.api.inject({ method: 'POST', url: '/webhooks/email', payload: bounce });
+  expect(unsigned.statusCode).toBe(401);
+  expect((await emailWebhook(bounce, { secret: 'another-secret-of-at-least-32-characters' })).statusCode).toBe(401);
+  expect((await emailWebhook(bounce, { ageS: 600 })).statusCode).toBe(401);
+  expect(await activeSuppression(stack.db, customerId, 'email')).toBeUndefined();
+
+  expect((await emailWebhook(bounce)).statusCode).toBe(204);
+  expect((await emailWebhook(bounce)).statusCode).toBe(204);
+  expect(await activeSuppression(stack.db, customerId, 'email')).toBe('hard_bounce');
+  expect((await timeline(customerId)).map((t) => t.summary)).toContain('email bounced (hard): 550 5.1.1 no such user');
+  expect(counted(await promoReport(), 'bounced')).toBe(counted(before, 'bounced') + 1);
+  // A malformed event is refused with what was wrong.
+  const bad = await emailWebhook({ events: [{ type: 'bounce', email: 'not-an-address' }] });
+  expect(bad.statusCode).toBe(422);
+  expect(bad.body).toContain('events.0.email');
+});
+
+test("a spam complaint in Mailgun's shape, signed with its key, suppresses the address and counts", async () => {
+  const { customerId } = await run('promo.start', 'annoyed@example.com');
+  const [mail] = received('annoyed@example.com');
+  const before = await promoReport();
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const token = 'a'.repeat(50);
+  const event = (signature: string) => ({
+    signature: { timestamp, token, signature },
+    'event-data': {
+      event: 'complained',
+      recipient: 'annoyed@example.com',
+      timestamp: Number(timestamp),
+      message: { headers: { 'message-id': mail!.messageId!.replace(/^<|>$/g, '') } },
+    },
+  });
+  const forged = await stack.api.inject({ method: 'POST', url: '/webhooks/mailgun', payload: event('0'.repeat(64)) });
+  expect(forged.statusCode).toBe(401);
+  const signature = createHmac('sha256', MAILGUN_KEY).update(`${timestamp}${token}`).digest('hex');
+  const ok = await stack.api.inject({ method: 'POST', url: '/webhooks/mailgun', payload: event(signature) });
+  expect(ok.statusCode).toBe(204);
+  expect(await activeSuppression(stack.db, customerId, 'email')).toBe('complaint');
+  expect(counted(await promoReport(), 'complained')).toBe(counted(before, 'complained') + 1);
 });

@@ -31,6 +31,7 @@ import { incomingEvent, type ParsedEvent } from '../events/schema';
 import { recordDeliveryStatus } from '../../../activities/store/delivery';
 import { appendTimeline } from '../../../activities/store/timeline';
 import { FailureLimiter } from './auth';
+import { emailWebhooks } from './email-webhooks';
 import { sendProblem } from './problems';
 
 export interface ChannelSettings {
@@ -41,6 +42,10 @@ export interface ChannelSettings {
   twilioAuthToken?: string | undefined;
   /** The answer to HELP. */
   smsHelpText: string;
+  /** Verifies POST /webhooks/email (RAPPORT_EMAIL_WEBHOOK_SECRET); without it, that webhook refuses all. */
+  emailWebhookSecret?: string | undefined;
+  /** Verifies POST /webhooks/mailgun (MAILGUN_WEBHOOK_SIGNING_KEY); without it, that webhook refuses all. */
+  mailgunSigningKey?: string | undefined;
 }
 
 /** A signed token in a path: an unsubscribe link's, a tracked link's, an open pixel's. */
@@ -105,6 +110,9 @@ export function channelRoutes(
     await app.register(formbody, { bodyLimit: PUBLIC_BODY_LIMIT });
     registerChannelRoutes(app, db, settings, logger, failures);
     registerTrackingRoutes(app, db, settings, logger, emit);
+    await app.register(
+      emailWebhooks(db, { generic: settings.emailWebhookSecret, mailgun: settings.mailgunSigningKey }, logger),
+    );
   };
 }
 
