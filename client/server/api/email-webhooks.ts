@@ -84,7 +84,7 @@ export function emailWebhooks(
   secrets: { generic?: string | undefined; mailgun?: string | undefined },
   logger: Logger,
 ): FastifyPluginAsync {
-  return async (app) => {
+  return (app) => {
     const log = logger.child({ component: 'email-webhooks' });
     // The signature is over the body as sent: it is kept as text and parsed here.
     app.removeContentTypeParser('application/json');
@@ -138,5 +138,6 @@ export function emailWebhooks(
       if (feedback) await recordEmailFeedback(db, feedback);
       return reply.code(204).send();
     });
+    return Promise.resolve();
   };
 }
