@@ -18,6 +18,7 @@ import {
   type JourneyReportBatch,
   type Mark,
   recordMarks,
+  recordSlaBreach,
   stepMarks,
   timeBucket,
 } from './store/journey-stats';
@@ -272,9 +273,10 @@ export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
         .set({ status: 'timed_out' })
         .where('id', '=', req.taskId)
         .where('status', '=', 'open')
-        .returning(['journey_id', 'step_id'])
+        .returning(['journey_id', 'step_id', 'enrollment_id', 'due_at'])
         .executeTakeFirst();
       if (r) {
+        await recordSlaBreach(db, r, new Date(req.at));
         await appendTimeline(db, {
           customerId: await currentCustomerId(db, req.customerId),
           at: req.at,

@@ -218,6 +218,27 @@ export async function recordMessageOutcome(
   await recordMarks(db, { id: origin.enrollmentId, journeyId: origin.journeyId, version: origin.version }, [mark]);
 }
 
+/**
+ * A task of a journey finished (completed, or given up on by the journey) after it was due: counted
+ * as the step's `sla breached` in the report, once per enrollment and step.
+ */
+export async function recordSlaBreach(
+  db: Db,
+  task: { enrollment_id: string | null; journey_id: string | null; step_id: string | null; due_at: Date | null },
+  at: Date,
+): Promise<void> {
+  if (!task.due_at || at <= task.due_at || !task.enrollment_id || !task.journey_id || !task.step_id) return;
+  const enrollment = await db
+    .selectFrom('enrollments')
+    .select('version')
+    .where('id', '=', task.enrollment_id)
+    .executeTakeFirst();
+  if (!enrollment) return;
+  await recordMarks(db, { id: task.enrollment_id, journeyId: task.journey_id, version: enrollment.version }, [
+    { mark: `sla:${task.step_id}`, metric: 'outcome', key: `${task.step_id}:sla breached`, at: at.toISOString() },
+  ]);
+}
+
 export interface StatRow {
   version: number;
   metric: Metric;

@@ -1,3 +1,4 @@
+import { recordSlaBreach } from './journey-stats';
 import type { Db } from '../db/database';
 import type { TaskRow, TaskStatus } from '../db/schema';
 import { appendTimeline } from './timeline';
@@ -74,6 +75,7 @@ export async function completeTask(db: Db, id: string, outcome: string, note: st
       ref: `completed:${id}`,
       data: { taskId: id, outcome, note, journey: updated.journey_id, step: updated.step_id },
     });
+    await recordSlaBreach(db, updated, now);
     return { task: toTaskView(updated), changed: true };
   }
   const existing = await db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst();

@@ -197,3 +197,48 @@ test('a record retried (a worker that died after writing it) counts once', async
     { version: 1, metric: 'step', key: 'hello', count: 2 },
   ]);
 });
+
+test('a task finished after it was due counts as the step breaching its SLA; one completed in time does not', async () => {
+  await h.publish({
+    'callback.yaml': `
+journey: callback
+name: Call back
+category: service
+trigger: { event: callback.requested }
+entry: { reentry: always }
+steps:
+  - id: call
+    type: task
+    team: support
+    title: "Call the customer back"
+    due: 1d
+    wait:
+      timeout: 3d
+`,
+  });
+  const quick = await h.enroll('callback.requested', { email: 'quick@example.com' });
+  const slow = await h.enroll('callback.requested', { email: 'slow@example.com' });
+  const task = await h.stack.db
+    .selectFrom('tasks')
+    .select('id')
+    .where('customer_id', '=', quick.customerId)
+    .executeTakeFirstOrThrow();
+  const done = await h.stack.api.inject({
+    method: 'POST',
+    url: `/v1/tasks/${task.id}/complete`,
+    payload: { outcome: 'reached' },
+  });
+  expect(done.statusCode).toBe(200);
+  await h.finish(quick.workflowId);
+  await h.finish(slow.workflowId);
+  const r = (await h.stack.api.inject({ method: 'GET', url: '/v1/journeys/callback/report' })).json<JourneyReport>();
+  expect(r.steps[0]).toMatchObject({
+    id: 'call',
+    reached: 2,
+    outcomes: expect.arrayContaining([
+      { outcome: 'completed: reached', count: 1 },
+      { outcome: 'timeout', count: 1 },
+      { outcome: 'sla breached', count: 1 },
+    ]),
+  });
+});
