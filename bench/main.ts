@@ -18,6 +18,7 @@ import { restBench } from './rest';
 import { waitingBench } from './waiting';
 import { cdnowBench } from './cdnow';
 import { reportBench } from './report';
+import { insightsBench } from './insights';
 
 const benchmarks: Record<string, (ctx: BenchContext) => Promise<Figure[]>> = {
   interpreter: interpreterBench,
@@ -28,6 +29,7 @@ const benchmarks: Record<string, (ctx: BenchContext) => Promise<Figure[]>> = {
   waiting: waitingBench,
   cdnow: cdnowBench,
   report: reportBench,
+  insights: insightsBench,
 };
 
 async function main() {
