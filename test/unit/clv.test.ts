@@ -14,7 +14,9 @@ import {
   expectedSpend,
   fitBgNbd,
   fitGammaGamma,
+  gammaGammaLogLikelihood,
   lifetimeValue,
+  nelderMead,
   pAlive,
   populationSpend,
   summarize,
@@ -92,4 +94,26 @@ test('per customer: the chance of being active, churn risk, expected spend and a
   const value = lifetimeValue(m, g, { x: 4, tx: 36, T: 38, monetary: 40 });
   expect(value).toBeGreaterThan(lifetimeValue(m, g, { x: 4, tx: 10, T: 38, monetary: 40 }));
   expect(value).toBeGreaterThan(0);
+});
+
+test('the simplex method finds the minimum of a curved valley (Rosenbrock: 1, 1)', () => {
+  const rosenbrock = ([x, y]: number[]) => (1 - x!) ** 2 + 100 * (y! - x! ** 2) ** 2;
+  const { x, value } = nelderMead(rosenbrock, [-1.2, 1]);
+  expect(x[0]).toBeCloseTo(1, 4);
+  expect(x[1]).toBeCloseTo(1, 4);
+  expect(value).toBeLessThan(1e-9);
+});
+
+test('the fitted Gamma-Gamma parameters are the likeliest: any nearby set is less likely', () => {
+  const fit = fitGammaGamma(calibration);
+  const best = gammaGammaLogLikelihood(fit, calibration);
+  for (const [dp, dq, dg] of [
+    [1.01, 1, 1],
+    [1, 0.99, 1],
+    [1, 1, 1.01],
+  ] as const) {
+    expect(gammaGammaLogLikelihood({ p: fit.p * dp, q: fit.q * dq, gamma: fit.gamma * dg }, calibration)).toBeLessThan(
+      best,
+    );
+  }
 });
