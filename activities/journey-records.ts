@@ -134,17 +134,19 @@ export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
       if (req.report) {
         const { enrolledAt, splits } = req.report;
         const waited = Date.parse(req.at) - Date.parse(enrolledAt);
+        // Counted on the day the enrollment entered, as its entering is: a range of days then takes the
+        // enrollments that entered in it, and their goals whenever they came.
         await report(db, req.enrollmentId, req.report, [
-          { mark: 'goal', metric: 'goal', key: '', at: req.at },
+          { mark: 'goal', metric: 'goal', key: '', at: enrolledAt },
           ...(req.report.group
-            ? [{ mark: 'goal_group', metric: 'goal_group', key: req.report.group, at: req.at } satisfies Mark]
+            ? [{ mark: 'goal_group', metric: 'goal_group', key: req.report.group, at: enrolledAt } satisfies Mark]
             : []),
-          { mark: 'goal_time', metric: 'goal_time', key: String(timeBucket(Math.max(0, waited))), at: req.at },
+          { mark: 'goal_time', metric: 'goal_time', key: String(timeBucket(Math.max(0, waited))), at: enrolledAt },
           ...Object.entries(splits).map(([step, path]): Mark => ({
             mark: `goal:${step}`,
             metric: 'goal_path',
             key: `${step}:${path}`,
-            at: req.at,
+            at: enrolledAt,
           })),
         ]);
       }

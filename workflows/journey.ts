@@ -108,15 +108,20 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
   let interrupt: { outcome: EnrollmentOutcome; reason: string } | undefined = memory.interrupt ?? undefined;
   let lastCustomer: CustomerFacts | undefined;
 
-  /** The step records not yet counted in the journey's report, taken to go with the record written now. */
+  /**
+   * The step records not yet counted in the journey's report, to go with the record written now; they
+   * leave the list only once that record is written (`reported`), so a record that fails for good
+   * leaves them for the enrollment's last one.
+   */
   const takeReport = (): JourneyReportBatch => ({
     journeyId: def.journey,
     version: input.version,
     enrolledAt: memory.enrolledAt,
     at: new Date().toISOString(),
     group: input.holdout ?? 'treated',
-    steps: memory.unreported!.splice(0),
+    steps: memory.unreported!.slice(),
   });
+  const reported = (batch: JourneyReportBatch) => memory.unreported!.splice(0, batch.steps.length);
 
   const facts = (customer?: CustomerFacts): Facts => ({
     ...(customer ? { customer } : {}),
@@ -234,12 +239,14 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
     async waitUntil(what, ready, timeoutMs) {
       state.waitingFor = what;
       if (localRecords) setStepAttribute(state.currentStep ?? '');
+      const batch = takeReport();
       await acts.markStep({
         enrollmentId: input.enrollmentId,
         stepId: state.currentStep ?? '',
         waitingFor: what,
-        report: takeReport(),
+        report: batch,
       });
+      reported(batch);
       const check = () => interrupt !== undefined || ready();
       const held = timeoutMs === undefined ? (await condition(check), true) : await condition(check, timeoutMs);
       state.waitingFor = null;
@@ -293,12 +300,14 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
         state.currentStep = null;
         state.waitingFor = `its goal (${def.goal!.event}) until ${new Date(closesAt).toISOString()}`;
         setStepAttribute(GOAL_WINDOW_STEP);
+        const batch = takeReport();
         await acts.markStep({
           enrollmentId: input.enrollmentId,
           stepId: null,
           waitingFor: state.waitingFor,
-          report: takeReport(),
+          report: batch,
         });
+        reported(batch);
         await condition(() => interrupt !== undefined || memory.goalMetAt !== null, closesAt - Date.now());
         state.waitingFor = null;
       }

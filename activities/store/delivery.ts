@@ -51,6 +51,9 @@ export async function recordDeliveryStatus(
   if ((RANK[status] ?? 0) <= (RANK[current] ?? 0) && data.delivery !== undefined) {
     return { kind: 'unchanged', customerId: send.customer_id, status: current };
   }
+  // Counted first (once, however often it is reported): if counting fails, the provider's retry finds
+  // the status not yet recorded and both happen then.
+  if (FINAL.has(status)) await recordMessageOutcome(db, send.send_key, { kind: 'delivery', status }, new Date());
   const base = entry.summary.replace(/ \((?:queued|sending|sent|delivered|undelivered|failed|read)[^)]*\)$/, '');
   const label = update.errorCode ? `${status}, error ${update.errorCode}` : status;
   await db
@@ -61,6 +64,5 @@ export async function recordDeliveryStatus(
     })
     .where('id', '=', entry.id)
     .execute();
-  if (FINAL.has(status)) await recordMessageOutcome(db, send.send_key, { kind: 'delivery', status }, new Date());
   return { kind: 'updated', customerId: send.customer_id, status };
 }

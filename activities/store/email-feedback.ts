@@ -29,7 +29,9 @@ function keyHashOf(messageId: string | undefined): string | undefined {
   return m?.[1];
 }
 
-export async function recordEmailFeedback(db: Db, f: EmailFeedback): Promise<'recorded' | 'no-customer'> {
+export async function recordEmailFeedback(db: Db, reported: EmailFeedback): Promise<'recorded' | 'no-customer'> {
+  // A bounce that does not say which kind is taken as hard, everywhere below.
+  const f = reported.type === 'bounce' ? { ...reported, bounce: reported.bounce ?? 'hard' } : reported;
   const suppresses = f.type === 'complaint' || (f.type === 'bounce' && f.bounce === 'hard');
   const reason = f.type === 'complaint' ? 'complaint' : 'hard_bounce';
   if (suppresses) await suppressAddress(db, 'email', f.email, reason, f.at);
@@ -43,13 +45,13 @@ export async function recordEmailFeedback(db: Db, f: EmailFeedback): Promise<'re
       ? 'email marked as spam by the recipient'
       : f.type === 'delivered'
         ? 'email delivered'
-        : `email bounced (${f.bounce ?? 'hard'})${detail}`;
+        : `email bounced (${f.bounce})${detail}`;
   await appendTimeline(db, {
     customerId: customer.id,
     at: f.at,
     kind: 'message',
     summary,
-    ref: `${f.type}:${hash ?? f.email}:${f.type === 'bounce' ? (f.bounce ?? 'hard') : ''}`,
+    ref: `${f.type}:${hash ?? f.email}:${f.bounce ?? ''}`,
     data: {
       status: f.type,
       channel: 'email',
@@ -62,8 +64,7 @@ export async function recordEmailFeedback(db: Db, f: EmailFeedback): Promise<'re
     if (f.type === 'complaint') await recordMessageOutcome(db, sendKey, { kind: 'complaint' }, f.at);
     else if (f.type === 'delivered')
       await recordMessageOutcome(db, sendKey, { kind: 'delivery', status: 'delivered' }, f.at);
-    else if (f.bounce !== 'soft')
-      await recordMessageOutcome(db, sendKey, { kind: 'delivery', status: 'bounced' }, f.at);
+    else if (f.bounce === 'hard') await recordMessageOutcome(db, sendKey, { kind: 'bounce' }, f.at);
   }
   return 'recorded';
 }

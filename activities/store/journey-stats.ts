@@ -156,7 +156,7 @@ export async function recordMarks(
     with input (mark, metric, key, day) as (values ${rows}),
     fresh as (
       insert into journey_marks (enrollment_id, mark)
-      select distinct ${enrollment.id}, mark from input
+      select distinct ${enrollment.id}, mark from input order by 2
       on conflict do nothing
       returning mark
     )
@@ -164,6 +164,8 @@ export async function recordMarks(
     select ${enrollment.journeyId}, ${enrollment.version}, i.day, i.metric, i.key, count(*)
     from (select distinct on (mark) * from input) i join fresh using (mark)
     group by i.day, i.metric, i.key
+    -- Rows of counts are locked in one order by every writer, so concurrent records cannot deadlock.
+    order by i.day, i.metric, i.key
     on conflict (journey_id, version, day, metric, key)
     do update set count = journey_stats.count + excluded.count
   `.execute(db);
@@ -191,13 +193,13 @@ export async function messageOrigin(
 }
 
 /**
- * Counts what happened to a message after it was sent (its final delivery status, a click, an open,
- * a spam complaint, or the unsubscribe or STOP it caused) for the journey whose step sent it, each once per message.
+ * Counts what happened to a message after it was sent (its final delivery status, a bounce reported
+ * later, a click, an open, a spam complaint, or the unsubscribe or STOP it caused) for the journey whose step sent it, each once per message.
  */
 export async function recordMessageOutcome(
   db: Db,
   sendKey: string,
-  what: { kind: 'delivery'; status: string } | { kind: 'click' | 'open' | 'complaint' | 'unsubscribe' },
+  what: { kind: 'delivery'; status: string } | { kind: 'bounce' | 'click' | 'open' | 'complaint' | 'unsubscribe' },
   at: Date,
 ): Promise<void> {
   const origin = await messageOrigin(db, sendKey);
@@ -212,7 +214,7 @@ export async function recordMessageOutcome(
         : {
             mark: `${what.kind}:${sendKey}`,
             metric: 'message',
-            key: `${channel}:${{ click: 'clicked', open: 'opened', complaint: 'complained' }[what.kind]}`,
+            key: `${channel}:${{ bounce: 'bounced', click: 'clicked', open: 'opened', complaint: 'complained' }[what.kind]}`,
             at: when,
           };
   await recordMarks(db, { id: origin.enrollmentId, journeyId: origin.journeyId, version: origin.version }, [mark]);
@@ -236,6 +238,22 @@ export async function recordSlaBreach(
   if (!enrollment) return;
   await recordMarks(db, { id: task.enrollment_id, journeyId: task.journey_id, version: enrollment.version }, [
     { mark: `sla:${task.step_id}`, metric: 'outcome', key: `${task.step_id}:sla breached`, at: at.toISOString() },
+  ]);
+}
+
+/**
+ * An enrollment ended from outside its journey (cancelled, or found failed by the reconciler): its
+ * end counted by status, as the journey counts its own.
+ */
+export async function recordEnded(db: Db, enrollmentId: string, status: string, at: Date): Promise<void> {
+  const enrollment = await db
+    .selectFrom('enrollments')
+    .select(['journey_id', 'version'])
+    .where('id', '=', enrollmentId)
+    .executeTakeFirst();
+  if (!enrollment) return;
+  await recordMarks(db, { id: enrollmentId, journeyId: enrollment.journey_id, version: enrollment.version }, [
+    { mark: 'end', metric: 'ended', key: status, at: at.toISOString() },
   ]);
 }
 

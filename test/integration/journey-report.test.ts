@@ -242,3 +242,41 @@ steps:
     ]),
   });
 });
+
+test('an enrollment cancelled from outside its journey counts as ended, cancelled', async () => {
+  await h.publish({
+    'patience.yaml': `
+journey: patience
+name: Patience
+category: service
+trigger: { event: patience.started }
+steps:
+  - id: hello
+    type: send
+    channel: email
+    subject: "Hello"
+    text: "Hello."
+  - id: long-wait
+    type: wait
+    duration: 30d
+`,
+  });
+  const e = await h.enroll('patience.started', { email: 'patient@example.com' });
+  const enrollment = await h.stack.db
+    .selectFrom('enrollments')
+    .select('id')
+    .where('workflow_id', '=', e.workflowId)
+    .executeTakeFirstOrThrow();
+  const cancel = await h.stack.api.inject({
+    method: 'POST',
+    url: `/v1/enrollments/${enrollment.id}/cancel`,
+    payload: { reason: 'asked by the customer' },
+  });
+  expect(cancel.statusCode).toBe(200);
+  const r = (await h.stack.api.inject({ method: 'GET', url: '/v1/journeys/patience/report' })).json<JourneyReport>();
+  expect(r).toMatchObject({ entered: 1, ended: { cancelled: 1 } });
+  expect(r.steps.map((s) => [s.id, s.reached])).toEqual([
+    ['hello', 1],
+    ['long-wait', 1],
+  ]);
+});

@@ -188,7 +188,8 @@ function registerTrackingRoutes(
   app.get('/l/:token', async (req, reply) => {
     const params = tokenOf(req.params);
     const payload = params.success ? verified(params.data.token, 'click') : undefined;
-    if (!payload) {
+    const target = payload && URL.canParse(payload.u!) ? new URL(payload.u!).href : undefined;
+    if (!payload || !target) {
       return page(reply, 404, 'Link not found', '<p>This link is not valid. Please use the link in the email.</p>');
     }
     try {
@@ -196,7 +197,7 @@ function registerTrackingRoutes(
     } catch (err) {
       log.error({ err }, 'a click could not be recorded; the customer is sent on');
     }
-    return reply.code(302).header('cache-control', 'no-store').redirect(payload.u!);
+    return reply.code(302).header('cache-control', 'no-store').redirect(target);
   });
 
   app.get('/o/:token', async (req, reply) => {
@@ -280,14 +281,21 @@ function registerChannelRoutes(
       // Every SMS stops at once, whichever journey would send it: the send checks suppression first.
       if (keyword === 'stop') {
         await suppress(tx, customer.id, 'sms', 'stop', `replied ${text.trim().slice(0, 40)}`, at);
-        // Counted against the journey step whose text it answered: the last one sent.
-        const answered = await lastSmsSent(tx, customer.id);
-        if (answered) await recordMessageOutcome(tx, answered, { kind: 'unsubscribe' }, at);
       }
       if (keyword === 'start')
         await liftSuppression(tx, customer.id, 'sms', ['stop'], `replied ${text.trim().slice(0, 40)}`, at);
       return customer.id;
     });
+    if (keyword === 'stop' && outcome !== 'replayed' && outcome !== 'no-customer') {
+      // Counted, once the opt-out holds, against the journey step whose text it answered: the last one
+      // sent. A failure here costs a count, never the opt-out.
+      try {
+        const answered = await lastSmsSent(db, outcome);
+        if (answered) await recordMessageOutcome(db, answered, { kind: 'unsubscribe' }, at);
+      } catch (err) {
+        log.error({ err }, 'a STOP could not be counted in its journey report');
+      }
+    }
     if (outcome === 'replayed') log.info({ sid, keyword }, 'inbound SMS already acted on: a replay or a retry');
     else if (outcome === 'no-customer') log.info({ sid, keyword }, 'inbound SMS from a number no customer has');
     else if (keyword === 'stop' || keyword === 'start')

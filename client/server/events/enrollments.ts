@@ -6,6 +6,7 @@ import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Db } from '../../../activities/db/database';
 import { finishEnrollment } from '../../../activities/store/enrollments';
+import { recordEnded } from '../../../activities/store/journey-stats';
 import { appendTimeline } from '../../../activities/store/timeline';
 import type { JourneyPlan } from '../../../definitions/schema/journey';
 import { journeyStateQuery } from '../../../workflows/messages';
@@ -26,6 +27,7 @@ export async function cancelEnrollment(
   }
   const at = new Date();
   await finishEnrollment(deps.db, enrollmentId, 'cancelled', reason, at);
+  await recordEnded(deps.db, enrollmentId, 'cancelled', at);
   await appendTimeline(deps.db, {
     customerId,
     at,

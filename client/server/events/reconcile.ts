@@ -12,6 +12,7 @@
  * The worker runs it every minute (`startReconciling`); `POST /v1/reconcile` and `rapport reconcile`
  * run one pass. Every write is guarded by the state it changes, so processes may reconcile at once.
  */
+import { recordEnded } from '../../../activities/store/journey-stats';
 import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
@@ -108,6 +109,7 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions =
       .returning('id')
       .executeTakeFirst();
     if (!ended) return;
+    await recordEnded(deps.db, e.id, status, now);
     await appendTimeline(deps.db, {
       customerId: await currentCustomerId(deps.db, e.customer_id),
       at: now,

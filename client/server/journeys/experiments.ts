@@ -30,7 +30,7 @@ function normalQuantile(p: number): number {
 /** A proportion's Wilson score interval: good with few customers and with rates near 0 or 1. */
 export function wilson(successes: number, n: number, z = Z_95): [number, number] {
   if (n === 0) return [0, 1];
-  const p = successes / n;
+  const p = Math.min(1, successes / n);
   const z2 = z * z;
   const centre = (p + z2 / (2 * n)) / (1 + z2 / n);
   const half = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n);
@@ -40,7 +40,7 @@ export function wilson(successes: number, n: number, z = Z_95): [number, number]
 export interface Comparison {
   /** Rate of a minus rate of b. */
   difference: number;
-  /** Its 95 % interval (Newcombe's hybrid score interval). */
+  /** Its interval at the comparison's level, 1 - alpha (Newcombe's hybrid score interval). */
   interval: [number, number];
   /** Two-sided, from the pooled two-proportion z-test; null when neither or both always convert. */
   pValue: number | null;
@@ -63,8 +63,10 @@ export function compare(a: { goals: number; n: number }, b: { goals: number; n: 
   const pa = a.n > 0 ? a.goals / a.n : 0;
   const pb = b.n > 0 ? b.goals / b.n : 0;
   const difference = pa - pb;
-  const [la, ua] = wilson(a.goals, a.n);
-  const [lb, ub] = wilson(b.goals, b.n);
+  // At the comparison's own level, so an interval clear of 0 and a verdict of significant agree.
+  const z = alpha === 0.05 ? Z_95 : normalQuantile(1 - alpha / 2);
+  const [la, ua] = wilson(a.goals, a.n, z);
+  const [lb, ub] = wilson(b.goals, b.n, z);
   const interval: [number, number] = [
     difference - Math.sqrt((pa - la) ** 2 + (ub - pb) ** 2),
     difference + Math.sqrt((ua - pa) ** 2 + (pb - lb) ** 2),

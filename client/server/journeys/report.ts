@@ -96,7 +96,8 @@ interface GroupReport {
   interval: [number, number];
 }
 
-function group(entered: number, goalMet: number): GroupReport {
+function group(entered: number, met: number): GroupReport {
+  const goalMet = Math.min(entered, met);
   return { entered, goalMet, rate: entered > 0 ? goalMet / entered : 0, interval: wilson(goalMet, entered) };
 }
 
@@ -177,7 +178,9 @@ export function buildReport(def: JourneyDefinition, rows: StatRow[], query: Repo
     if (step.type !== 'split') return;
     const paths: PathReport[] = step.paths.map((p) => {
       const n = outcomes.get(`${step.id}:path ${p.name}`) ?? 0;
-      const goals = goalPaths.get(`${step.id}:${p.name}`) ?? 0;
+      // Goals count on the day of entry, paths on the day of the split: at a range's edge a few goals
+      // may lack their path in it.
+      const goals = Math.min(n, goalPaths.get(`${step.id}:${p.name}`) ?? 0);
       return {
         path: p.name,
         holdout: (p.steps ?? []).length === 0,
