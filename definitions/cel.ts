@@ -3,7 +3,14 @@
  * evaluated deterministically (in workflow code: no I/O, no clock but the `now` it is given).
  */
 import { Environment } from '@marcbachmann/cel-js';
-import { CUSTOMER_FIELDS, type CustomerFacts, type EventFacts, type Facts, type TaskFacts } from './facts';
+import {
+  CUSTOMER_FIELDS,
+  type CustomerFacts,
+  type EventFacts,
+  type Facts,
+  type TaskFacts,
+  UNKNOWN_PREDICTION,
+} from './facts';
 
 /** Where an expression stands decides what it may read. */
 export type CelPlace = 'trigger' | 'segment' | 'step' | 'wait_for' | 'goal';
@@ -88,6 +95,7 @@ function customerValue(c: CustomerFacts) {
       categories: c.metrics.categories,
       recommendedCategory: c.metrics.recommendedCategory ?? '',
     },
+    predicted: c.predicted ?? UNKNOWN_PREDICTION,
   };
 }
 

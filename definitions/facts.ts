@@ -16,6 +16,26 @@ export interface CustomerMetrics {
   recommendedCategory: string | null;
 }
 
+/**
+ * What the customer value models predict of the customer (activities/insights/): from the newest
+ * model fitted on the customer base (`rapport insights fit`) and the customer's orders as they are.
+ * `churnRisk` is `unknown`, and the figures 0, before a model is fitted or for a customer without orders.
+ */
+export interface PredictedFacts {
+  /** The chance the customer is still active (BG/NBD). */
+  pAlive: number;
+  /** Orders expected in the next 90 days. */
+  orders90d: number;
+  /** Expected spend per order (Gamma-Gamma). */
+  spend: number;
+  /** The next 12 months' value, discounted at 10 % a year. */
+  clv: number;
+  /** `low` (P(active) 0.7 or more), `medium`, `high` (under 0.3), or `unknown`. */
+  churnRisk: string;
+}
+
+export const UNKNOWN_PREDICTION: PredictedFacts = { pAlive: 0, orders90d: 0, spend: 0, clv: 0, churnRisk: 'unknown' };
+
 export interface CustomerFacts {
   id: string;
   email: string | null;
@@ -31,6 +51,8 @@ export interface CustomerFacts {
   consent: Record<string, Record<string, boolean>>;
   preferredChannel: string | null;
   metrics: CustomerMetrics;
+  /** Absent where facts are made up (simulations, tests): read as UNKNOWN_PREDICTION. */
+  predicted?: PredictedFacts;
 }
 
 /**
@@ -47,6 +69,14 @@ export const METRIC_FIELDS = {
   recommendedCategory: 'string',
 } as const satisfies Record<keyof CustomerMetrics, string>;
 
+export const PREDICTED_FIELDS = {
+  pAlive: 'double',
+  orders90d: 'double',
+  spend: 'double',
+  clv: 'double',
+  churnRisk: 'string',
+} as const satisfies Record<keyof PredictedFacts, string>;
+
 export const CUSTOMER_FIELDS = {
   id: 'string',
   email: 'string',
@@ -61,7 +91,8 @@ export const CUSTOMER_FIELDS = {
   consent: 'map<string, dyn>',
   preferredChannel: 'string',
   metrics: METRIC_FIELDS,
-} as const satisfies Record<keyof CustomerFacts, string | typeof METRIC_FIELDS>;
+  predicted: PREDICTED_FIELDS,
+} as const satisfies Record<keyof CustomerFacts, string | typeof METRIC_FIELDS | typeof PREDICTED_FIELDS>;
 
 export interface EventFacts {
   id?: string;

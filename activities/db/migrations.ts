@@ -381,6 +381,19 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0014-insights': {
+    async up(db: Kysely<unknown>) {
+      // The customer value models fitted on the customer base; the newest one predicts.
+      await db.schema
+        .createTable('insight_models')
+        .addColumn('id', 'integer', (c) => c.primaryKey().generatedAlwaysAsIdentity())
+        .addColumn('fitted_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addColumn('period_end', 'timestamptz', (c) => c.notNull())
+        .addColumn('customers', 'integer', (c) => c.notNull())
+        .addColumn('params', 'jsonb', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

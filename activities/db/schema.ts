@@ -259,6 +259,15 @@ interface JourneyStatsTable {
   count: ColumnType<string, number, number>;
 }
 
+/** A fit of the customer value models (activities/insights/). */
+interface InsightModelsTable {
+  id: Generated<number>;
+  fitted_at: CreatedAt;
+  period_end: Timestamp;
+  customers: number;
+  params: Json<unknown>;
+}
+
 export interface Database {
   customers: CustomersTable;
   events: EventsTable;
@@ -280,6 +289,7 @@ export interface Database {
   address_suppressions: AddressSuppressionsTable;
   journey_marks: JourneyMarksTable;
   journey_stats: JourneyStatsTable;
+  insight_models: InsightModelsTable;
 }
 
 export type CustomerRow = Selectable<CustomersTable>;

@@ -1,4 +1,5 @@
 /** The customer as journeys read them: the record, plus metrics kept current from their orders. */
+import { predictedFor } from '../insights/models';
 import { sql } from 'kysely';
 import type { CustomerFacts, CustomerMetrics } from '../../definitions/facts';
 import type { Db } from '../db/database';
@@ -92,5 +93,10 @@ async function popularCategory(db: Db, mine: ReturnType<typeof sql.join>): Promi
 
 export async function customerFacts(db: Db, row: CustomerRow): Promise<CustomerFacts> {
   const { createdAt: _created, updatedAt: _updated, ...view } = toCustomerView(row);
-  return { ...view, consent: await allConsent(db, row.id), metrics: await customerMetrics(db, row.id) };
+  return {
+    ...view,
+    consent: await allConsent(db, row.id),
+    metrics: await customerMetrics(db, row.id),
+    predicted: await predictedFor(db, row.id),
+  };
 }

@@ -18,6 +18,7 @@ import type { CustomerMetrics } from '../../definitions/facts';
 import type { EnrollmentExplanation } from '../../activities/store/explain';
 import type { ReconcileReport } from '../server/events/reconcile';
 import type { JourneyReport, ReportQuery } from '../server/journeys/report';
+import type { FittedModels } from '../../activities/insights/models';
 
 export interface BatchResult {
   accepted: number;
@@ -27,7 +28,7 @@ export interface BatchResult {
   )[];
 }
 
-export type { ImportReport, ImportRow, JourneyReport, ReconcileReport, ReportQuery, Scope };
+export type { FittedModels, ImportReport, ImportRow, JourneyReport, ReconcileReport, ReportQuery, Scope };
 
 /** An order as POST /v1/orders takes it. */
 export type OrderInput = z.input<typeof orderBody>;
@@ -250,6 +251,14 @@ export class RapportClient {
   }
   getJourney(id: string): Promise<JourneyDetail> {
     return this.request('GET', `/v1/journeys/${encodeURIComponent(id)}`);
+  }
+  /** Fits the customer value models on the whole customer base (its orders up to `asOf`, default now; admin keys). */
+  fitInsights(asOf?: string): Promise<FittedModels> {
+    return this.request('POST', '/v1/insights/fit', asOf ? { asOf } : {});
+  }
+  /** The newest fit of the customer value models. */
+  insights(): Promise<FittedModels> {
+    return this.request('GET', '/v1/insights');
   }
   /** Did the journey work: its report, for one version or all, over a range of days (UTC). */
   journeyReport(id: string, query: ReportQuery = {}): Promise<JourneyReport> {

@@ -1,9 +1,10 @@
 /** The variables a Liquid text in a journey may read. */
-import { CUSTOMER_FIELDS, METRIC_FIELDS } from '../facts';
+import { CUSTOMER_FIELDS, METRIC_FIELDS, PREDICTED_FIELDS } from '../facts';
 import { closest } from '../suggest';
 
 const CUSTOMER_FIELD_NAMES = Object.keys(CUSTOMER_FIELDS);
 const METRIC_FIELD_NAMES = Object.keys(METRIC_FIELDS);
+const PREDICTED_FIELD_NAMES = Object.keys(PREDICTED_FIELDS);
 const EVENT_FIELDS = ['id', 'type', 'occurredAt', 'data'];
 
 /** Checks the variables a template reads; returns the first unknown one, described. */
@@ -22,6 +23,8 @@ export function unknownVariable(
         return `unknown variable customer.${second}${guess(second, CUSTOMER_FIELD_NAMES)}`;
       if (second === 'metrics' && third !== undefined && !METRIC_FIELD_NAMES.includes(third))
         return `unknown variable customer.metrics.${third}${guess(third, METRIC_FIELD_NAMES)}`;
+      if (second === 'predicted' && third !== undefined && !PREDICTED_FIELD_NAMES.includes(third))
+        return `unknown variable customer.predicted.${third}${guess(third, PREDICTED_FIELD_NAMES)}`;
       return undefined;
     case 'event':
       return second !== undefined && !EVENT_FIELDS.includes(second)

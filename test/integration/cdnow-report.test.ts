@@ -1,5 +1,5 @@
 /**
- * The report against real data: the first 200 customers of the CDNOW sample replayed through the
+ * The report against real data: the first 150 customers of the CDNOW sample replayed through the
  * built-in onboarding journey on the time-skipping server, day for day. The report's goal count must
  * equal the count taken straight from the file.
  *
@@ -18,7 +18,7 @@ import { startTestStack, type TestStack } from '../../client/tools/testing/stack
 import { timeSkippingEnv } from '../../client/tools/testing/environment';
 import { projectRoot } from '../../paths';
 
-const CUSTOMERS = 200;
+const CUSTOMERS = 150;
 const DAY = 86_400_000;
 const file = path.join(projectRoot, '..', 'shared', 'data', 'cdnow', 'CDNOW_sample.txt');
 
@@ -99,7 +99,7 @@ test(`the onboarding goal count of ${CUSTOMERS} CDNOW customers equals the count
     await stack.api.inject({ method: 'GET', url: '/v1/journeys/onboarding/report' })
   ).json<JourneyReport>();
   const expected = convertedFromFile(rows);
-  expect(expected).toBe(61);
+  expect(expected).toBe(43);
   expect(report.entered).toBe(CUSTOMERS);
   expect(report.goal!.met).toBe(expected);
   // And the enrollments agree.
@@ -110,4 +110,5 @@ test(`the onboarding goal count of ${CUSTOMERS} CDNOW customers equals the count
     .where('goal_met', '=', true)
     .executeTakeFirstOrThrow();
   expect(Number(met.n)).toBe(expected);
-});
+  // A replay of four months of orders, one request at a time: longer than most tests on a busy machine.
+}, 600_000);

@@ -225,6 +225,15 @@ test('report: the journey as a table with bars, as JSON, as an SVG funnel; a bad
   expect(bad.stderr).toMatch(/since/);
 });
 
+test('insights: no model before one is fitted, and a fit refused for too few customers says so', async () => {
+  const show = await rapport('insights', 'show');
+  expect(show.code).toBe(1);
+  expect(show.stderr).toContain('no model has been fitted yet');
+  const fit = await rapport('insights', 'fit');
+  expect(fit.code).toBe(1);
+  expect(fit.stderr).toMatch(/too few customers with orders to fit the models: \d+, at least 50/);
+});
+
 test('import: a summary, bad rows by line, and exit code 1 when some rows were refused', async () => {
   const file = path.join(dir, 'orders.csv');
   fs.writeFileSync(

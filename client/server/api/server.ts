@@ -25,6 +25,7 @@ import { journeyRoutes } from './routes/journeys';
 import { keyRoutes } from './routes/keys';
 import { outboxRoutes } from './routes/outbox';
 import { reconcileRoutes } from './routes/reconcile';
+import { insightsRoutes } from './routes/insights';
 import { taskRoutes } from './routes/tasks';
 
 export interface ApiDeps {
@@ -169,6 +170,7 @@ export function buildApi(deps: ApiDeps) {
     outboxRoutes(routes, routeDeps);
     codecRoutes(routes, routeDeps);
     reconcileRoutes(routes, routeDeps);
+    insightsRoutes(routes, routeDeps);
   });
   return app;
 }

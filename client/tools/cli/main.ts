@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { RapportApiError } from '../../sdk';
 import { graphCommand, journeysList, journeysSetStatus, journeysShow, publishCommand } from './journeys';
 import { customersShow, explainCommand } from './customers';
-import { reportCommand } from './report';
+import { insightsCommand, reportCommand } from './report';
 import { startCommand } from './start';
 import { validateCommand } from './validate';
 import { importCommand } from './import';
@@ -84,6 +84,20 @@ connection(
     .option('--svg <file>', 'also write the funnel as an SVG chart')
     .option('--json', 'print JSON'),
 ).action(reportCommand);
+
+const insights = program
+  .command('insights')
+  .description('The customer value models: chance of being active, orders to come, lifetime value');
+connection(
+  insights
+    .command('fit')
+    .description('Fit the models on every customer’s orders now (admin key)')
+    .option('--as-of <time>', 'fit on the orders up to this ISO 8601 time instead')
+    .option('--json', 'print JSON'),
+).action((o: { url?: string; apiKey?: string; json?: boolean; asOf?: string }) => insightsCommand('fit', o));
+connection(insights.command('show').description('The newest fit').option('--json', 'print JSON')).action(
+  (o: { url?: string; apiKey?: string; json?: boolean }) => insightsCommand('show', o),
+);
 
 const journeys = program.command('journeys').description('List, show, pause and resume published journeys');
 connection(

@@ -1,6 +1,9 @@
-/** `rapport report <journey>`: the journey report as a table with bars, as JSON, or as an SVG funnel. */
+/**
+ * `rapport report`: the journey report as a table with bars, as JSON, or as an SVG funnel; and
+ * `rapport insights`: the customer value models.
+ */
 import fs from 'node:fs';
-import type { JourneyReport } from '../../sdk';
+import type { FittedModels, JourneyReport } from '../../sdk';
 import { clientFrom, type ConnectionOptions } from './journeys';
 
 const BAR = 24;
@@ -128,4 +131,26 @@ export async function reportCommand(
   });
   if (options.svg) fs.writeFileSync(options.svg, funnelSvg(report));
   process.stdout.write(`${options.json ? JSON.stringify(report, null, 2) : formatReport(report)}\n`);
+}
+
+function formatModels(m: FittedModels): string {
+  const p = (v: number) => v.toPrecision(3);
+  return [
+    `customer value models, fitted ${m.fittedAt} on ${m.customers} customers' orders up to ${m.periodEnd}`,
+    `  BG/NBD (orders, and whether still active): r ${p(m.bgnbd.r)}, alpha ${p(m.bgnbd.alpha)}, a ${p(m.bgnbd.a)}, b ${p(m.bgnbd.b)}`,
+    `  Gamma-Gamma (spend per order): p ${p(m.gammaGamma.p)}, q ${p(m.gammaGamma.q)}, gamma ${p(m.gammaGamma.gamma)}`,
+    "  each customer's predictions: customer.predicted in journeys, and rapport customers show",
+  ].join('\n');
+}
+
+/** `rapport insights fit|show`: fit the customer value models now, or show the newest fit. */
+export async function insightsCommand(
+  action: 'fit' | 'show',
+  options: ConnectionOptions & { json?: boolean; asOf?: string },
+) {
+  const client = clientFrom(options);
+  if (action === 'fit' && !options.json)
+    process.stderr.write('fitting the customer value models on every customer’s orders…\n');
+  const m = action === 'fit' ? await client.fitInsights(options.asOf) : await client.insights();
+  process.stdout.write(`${options.json ? JSON.stringify(m, null, 2) : formatModels(m)}\n`);
 }

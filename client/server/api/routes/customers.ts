@@ -48,7 +48,7 @@ export function customerRoutes(app: App, deps: ApiDeps): void {
       listTimeline(db, row.id),
     ]);
     return {
-      customer: { ...toCustomerView(row), metrics: facts.metrics, consent: facts.consent },
+      customer: { ...toCustomerView(row), metrics: facts.metrics, predicted: facts.predicted, consent: facts.consent },
       identities: identities.map((i) => ({ kind: i.kind, value: i.value, since: i.created_at.toISOString() })),
       enrollments,
       timeline,
