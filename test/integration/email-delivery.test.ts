@@ -374,6 +374,8 @@ test('links are tracked: a signed redirect records the click, moves a journey wa
       { channel: 'email', status: 'opened', heldBy: null, count: 1 },
     ]),
   );
+  // The report says what opens are worth.
+  expect(report.notes.join(' ')).toMatch(/^Opens overstate readers: mail privacy proxies/);
 });
 
 test('a transactional email is not tracked unless its journey asks', async () => {

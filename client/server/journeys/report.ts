@@ -76,6 +76,8 @@ export interface JourneyReport {
   /** Unsubscribes and STOPs by the step whose message caused them. */
   unsubscribes: { step: string; channel: string; count: number }[];
   experiments: { split: string; paths: PathReport[]; comparisons: PathComparison[] }[];
+  /** What a reader should know to read the figures right (opens inflated by privacy proxies, …). */
+  notes: string[];
   /**
    * Those who got the journey's sends against those held out (the journey's `holdout:` and the
    * global holdout together): the goal rate of each, and the lift. Null when nobody was held out and
@@ -219,6 +221,18 @@ export function buildReport(def: JourneyDefinition, rows: StatRow[], query: Repo
     };
   }
 
+  const messages = [...byKey(rows, 'message')]
+    .map(([key, count]) => {
+      const [channel = '', status = '', heldBy] = key.split(':');
+      return { channel, status, heldBy: heldBy ?? null, count };
+    })
+    .sort((a, b) => a.channel.localeCompare(b.channel) || b.count - a.count);
+  const notes = messages.some((m) => m.status === 'opened')
+    ? [
+        'Opens overstate readers: mail privacy proxies (Apple Mail Privacy Protection) and some filters load every image of every message. Read opens as an upper bound; count on clicks and the goal.',
+      ]
+    : [];
+
   return {
     journey: def.journey,
     version: query.version ?? null,
@@ -226,12 +240,7 @@ export function buildReport(def: JourneyDefinition, rows: StatRow[], query: Repo
     until: query.until ?? null,
     entered,
     steps,
-    messages: [...byKey(rows, 'message')]
-      .map(([key, count]) => {
-        const [channel = '', status = '', heldBy] = key.split(':');
-        return { channel, status, heldBy: heldBy ?? null, count };
-      })
-      .sort((a, b) => a.channel.localeCompare(b.channel) || b.count - a.count),
+    messages,
     goal: def.goal
       ? {
           event: def.goal.event,
@@ -248,6 +257,7 @@ export function buildReport(def: JourneyDefinition, rows: StatRow[], query: Repo
       return { step, channel, count };
     }),
     experiments,
+    notes,
     holdout,
   };
 }

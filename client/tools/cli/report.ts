@@ -87,6 +87,7 @@ export function formatReport(r: JourneyReport): string {
       );
     }
   }
+  for (const note of r.notes) lines.push('', `note: ${note}`);
   return lines.join('\n');
 }
 
