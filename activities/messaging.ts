@@ -26,6 +26,7 @@ import {
   inFlightSince,
   lockCustomerSends,
   markInFlight,
+  messageIdFor,
   reclaimSend,
   recordOutcome,
   sendKeyHash,
@@ -329,7 +330,7 @@ export function createMessaging(deps: MessagingDeps) {
         const tracked = trackingOf(req, customer.id, keyHash);
         const from = req.sending?.from ?? deps.mailFrom;
         const replyTo = req.sending?.replyTo ?? deps.replyTo;
-        const messageId = `<${keyHash}@${domainOf(from)}>`;
+        const messageId = messageIdFor(keyHash, domainOf(from));
         at('after-claim', sendKey);
         await markInFlight(db, sendKey);
         at('in-flight', sendKey);

@@ -3,7 +3,6 @@
  * CDNOW_master.txt (23,570 customers, 39 weeks of calibration from 1997-01-01), and 1,000,000
  * customers scored (chance of being active, orders expected in 90 days, a year's discounted value).
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import {
   churnRisk,
@@ -16,21 +15,18 @@ import {
   summarize,
 } from '../activities/insights/clv';
 import { projectRoot } from '../paths';
+import { readCdnow } from '../scripts/cdnow';
 import { type BenchContext, type Figure, round } from './common';
 
 const CALIBRATION_END = Date.UTC(1997, 8, 30);
 
-export async function insightsBench(ctx: BenchContext): Promise<Figure[]> {
+export function insightsBench(ctx: BenchContext): Promise<Figure[]> {
   const which = ctx.quick ? 'sample' : 'master';
   const file = path.join(projectRoot, '..', 'shared', 'data', 'cdnow', `CDNOW_${which}.txt`);
   const byCustomer = new Map<string, { at: number; value: number }[]>();
-  for (const line of (await fs.promises.readFile(file, 'utf8')).split('\n')) {
-    const cols = line.trim().split(/\s+/);
-    if (cols.length < 4 || !/^\d+$/.test(cols[0]!)) continue;
-    // master: id date cds dollars; sample: id id-in-master date cds dollars
-    const [id, date, , dollars] = cols.length >= 5 ? [cols[0]!, ...cols.slice(2)] : cols;
-    const at = Date.UTC(Number(date!.slice(0, 4)), Number(date!.slice(4, 6)) - 1, Number(date!.slice(6, 8)));
-    byCustomer.set(id!, [...(byCustomer.get(id!) ?? []), { at, value: Number(dollars) }]);
+  for (const p of readCdnow(file)) {
+    const at = Date.UTC(Number(p.date.slice(0, 4)), Number(p.date.slice(4, 6)) - 1, Number(p.date.slice(6, 8)));
+    byCustomer.set(p.customer, [...(byCustomer.get(p.customer) ?? []), { at, value: p.dollars }]);
   }
   const summaries = [...byCustomer.values()].map((p) => summarize(p, CALIBRATION_END)!);
   ctx.progress(`insights: fitting BG/NBD and Gamma-Gamma on ${summaries.length.toLocaleString('en')} customers`);
@@ -54,7 +50,7 @@ export async function insightsBench(ctx: BenchContext): Promise<Figure[]> {
     if ((i + 1) % 200_000 === 0) ctx.progress(`insights: ${(i + 1).toLocaleString('en')} scored`);
   }
   const scoreSeconds = (performance.now() - t) / 1000;
-  return [
+  return Promise.resolve([
     {
       benchmark: 'insights',
       name: `fit BG/NBD and Gamma-Gamma, ${summaries.length.toLocaleString('en')} customers`,
@@ -69,5 +65,5 @@ export async function insightsBench(ctx: BenchContext): Promise<Figure[]> {
       unit: 's',
       note: `${round(n / scoreSeconds)} a second; ${risky.toLocaleString('en')} at high churn risk; mean value ${round(value / n, 2)}`,
     },
-  ];
+  ]);
 }

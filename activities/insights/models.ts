@@ -5,6 +5,7 @@
  * older than the customer's last order.
  */
 import type { Db } from '../db/database';
+import { RecentResults } from '../recent-results';
 import { type PredictedFacts, UNKNOWN_PREDICTION } from '../../definitions/facts';
 import {
   type BgNbdParams,
@@ -37,7 +38,15 @@ const MIN_CUSTOMERS = 50;
 /** How long the newest model is kept in memory before the database is asked again. */
 const MODEL_TTL_MS = 60_000;
 
-const cached = new WeakMap<Db, { at: number; model: Promise<FittedModels | undefined> }>();
+/** The newest fit, per database, as the recommendations keep theirs (activities/recent-results.ts). */
+const cached = new WeakMap<Db, RecentResults<Promise<FittedModels | undefined>>>();
+const LATEST = 'latest';
+
+function cacheOf(db: Db): RecentResults<Promise<FittedModels | undefined>> {
+  let cache = cached.get(db);
+  if (!cache) cached.set(db, (cache = new RecentResults(1, MODEL_TTL_MS)));
+  return cache;
+}
 
 /** Every customer's orders up to `end`, summarized for the models. */
 async function summaries(db: Db, end: Date): Promise<PurchaseSummary[]> {
@@ -100,14 +109,16 @@ export async function fitCustomerBase(
     bgnbd,
     gammaGamma,
   };
-  cached.set(db, { at: Date.now(), model: Promise.resolve(model) });
+  cacheOf(db).set(LATEST, Promise.resolve(model), Date.now());
   return model;
 }
 
 /** The newest fit, or undefined before the first. Kept a minute in memory. */
 export function latestModel(db: Db): Promise<FittedModels | undefined> {
-  const hit = cached.get(db);
-  if (hit && Date.now() - hit.at < MODEL_TTL_MS) return hit.model;
+  const cache = cacheOf(db);
+  const now = Date.now();
+  const kept = cache.get(LATEST, now);
+  if (kept) return kept;
   const model = db
     .selectFrom('insight_models')
     .selectAll()
@@ -125,9 +136,9 @@ export function latestModel(db: Db): Promise<FittedModels | undefined> {
         ...params,
       };
     });
-  cached.set(db, { at: Date.now(), model });
+  cache.set(LATEST, model, now);
   // A failed read is not kept: the next asks again.
-  model.catch(() => cached.delete(db));
+  model.catch(() => cache.delete(LATEST));
   return model;
 }
 

@@ -8,7 +8,7 @@ import type { Db } from '../db/database';
 import { suppress, suppressAddress } from './consent';
 import { findCustomer } from './customers';
 import { recordMessageOutcome } from './journey-stats';
-import { sendKeyByHash } from './ledger';
+import { keyHashOfMessageId, sendKeyByHash } from './ledger';
 import { appendTimeline } from './timeline';
 
 export interface EmailFeedback {
@@ -23,12 +23,6 @@ export interface EmailFeedback {
   at: Date;
 }
 
-/** The send-key hash in a Message-ID Rapport made (activities/messaging.ts: `<hash@domain>`). */
-function keyHashOf(messageId: string | undefined): string | undefined {
-  const m = /^<?([0-9a-f]{32})@[^>]+>?$/.exec(messageId?.trim() ?? '');
-  return m?.[1];
-}
-
 export async function recordEmailFeedback(db: Db, reported: EmailFeedback): Promise<'recorded' | 'no-customer'> {
   // A bounce that does not say which kind is taken as hard, everywhere below.
   const f = reported.type === 'bounce' ? { ...reported, bounce: reported.bounce ?? 'hard' } : reported;
@@ -37,7 +31,7 @@ export async function recordEmailFeedback(db: Db, reported: EmailFeedback): Prom
   if (suppresses) await suppressAddress(db, 'email', f.email, reason, f.at);
   const customer = await findCustomer(db, { email: f.email });
   if (!customer) return 'no-customer';
-  const hash = keyHashOf(f.messageId);
+  const hash = keyHashOfMessageId(f.messageId);
   const sendKey = hash ? await sendKeyByHash(db, customer.id, hash) : undefined;
   const detail = f.reason ? `: ${f.reason.slice(0, 200)}` : '';
   const summary =

@@ -177,34 +177,42 @@ function sendKeyParts(sendKey: string): { enrollmentId: string; stepId: string; 
   return m ? { enrollmentId: m[1]!, stepId: m[2]!, channel: m[3]! } : undefined;
 }
 
-/** The journey, version and step whose send a message was, from its send key and its enrollment. */
-export async function messageOrigin(
+/**
+ * Counts marks of an enrollment from outside its journey (a provider's report, the API, the
+ * reconciler), which knows the enrollment but not its journey and version; returns those, or
+ * undefined for an enrollment that does not exist.
+ */
+async function markEnrollment(
   db: Db,
-  sendKey: string,
-): Promise<{ enrollmentId: string; journeyId: string; version: number; stepId: string; channel: string } | undefined> {
-  const parts = sendKeyParts(sendKey);
-  if (!parts) return undefined;
-  const enrollment = await db
+  enrollmentId: string,
+  marks: Mark[],
+): Promise<{ journeyId: string; version: number } | undefined> {
+  const row = await db
     .selectFrom('enrollments')
     .select(['journey_id', 'version'])
-    .where('id', '=', parts.enrollmentId)
+    .where('id', '=', enrollmentId)
     .executeTakeFirst();
-  return enrollment ? { ...parts, journeyId: enrollment.journey_id, version: enrollment.version } : undefined;
+  if (!row) return undefined;
+  const of = { journeyId: row.journey_id, version: row.version };
+  await recordMarks(db, { id: enrollmentId, ...of }, marks);
+  return of;
 }
 
 /**
  * Counts what happened to a message after it was sent (its final delivery status, a bounce reported
- * later, a click, an open, a spam complaint, or the unsubscribe or STOP it caused) for the journey whose step sent it, each once per message.
+ * later, a click, an open, a spam complaint, or the unsubscribe or STOP it caused) for the journey
+ * whose step sent it, each once per message. Returns the journey, version and step, when the message
+ * was a journey's.
  */
 export async function recordMessageOutcome(
   db: Db,
   sendKey: string,
   what: { kind: 'delivery'; status: string } | { kind: 'bounce' | 'click' | 'open' | 'complaint' | 'unsubscribe' },
   at: Date,
-): Promise<void> {
-  const origin = await messageOrigin(db, sendKey);
-  if (!origin) return;
-  const { channel, stepId } = origin;
+): Promise<{ journeyId: string; version: number; stepId: string } | undefined> {
+  const parts = sendKeyParts(sendKey);
+  if (!parts) return undefined;
+  const { channel, stepId } = parts;
   const when = at.toISOString();
   const mark: Mark =
     what.kind === 'unsubscribe'
@@ -217,7 +225,8 @@ export async function recordMessageOutcome(
             key: `${channel}:${{ bounce: 'bounced', click: 'clicked', open: 'opened', complaint: 'complained' }[what.kind]}`,
             at: when,
           };
-  await recordMarks(db, { id: origin.enrollmentId, journeyId: origin.journeyId, version: origin.version }, [mark]);
+  const of = await markEnrollment(db, parts.enrollmentId, [mark]);
+  return of && { ...of, stepId };
 }
 
 /**
@@ -226,18 +235,13 @@ export async function recordMessageOutcome(
  */
 export async function recordSlaBreach(
   db: Db,
-  task: { enrollment_id: string | null; journey_id: string | null; step_id: string | null; due_at: Date | null },
+  task: { enrollment_id: string | null; step_id: string | null; due_at: Date | null },
   at: Date,
 ): Promise<void> {
-  if (!task.due_at || at <= task.due_at || !task.enrollment_id || !task.journey_id || !task.step_id) return;
-  const enrollment = await db
-    .selectFrom('enrollments')
-    .select('version')
-    .where('id', '=', task.enrollment_id)
-    .executeTakeFirst();
-  if (!enrollment) return;
-  await recordMarks(db, { id: task.enrollment_id, journeyId: task.journey_id, version: enrollment.version }, [
-    { mark: `sla:${task.step_id}`, metric: 'outcome', key: `${task.step_id}:sla breached`, at: at.toISOString() },
+  const { enrollment_id: enrollmentId, step_id: stepId, due_at: dueAt } = task;
+  if (!dueAt || at <= dueAt || !enrollmentId || !stepId) return;
+  await markEnrollment(db, enrollmentId, [
+    { mark: `sla:${stepId}`, metric: 'outcome', key: `${stepId}:sla breached`, at: at.toISOString() },
   ]);
 }
 
@@ -246,15 +250,7 @@ export async function recordSlaBreach(
  * end counted by status, as the journey counts its own.
  */
 export async function recordEnded(db: Db, enrollmentId: string, status: string, at: Date): Promise<void> {
-  const enrollment = await db
-    .selectFrom('enrollments')
-    .select(['journey_id', 'version'])
-    .where('id', '=', enrollmentId)
-    .executeTakeFirst();
-  if (!enrollment) return;
-  await recordMarks(db, { id: enrollmentId, journeyId: enrollment.journey_id, version: enrollment.version }, [
-    { mark: 'end', metric: 'ended', key: status, at: at.toISOString() },
-  ]);
+  await markEnrollment(db, enrollmentId, [{ mark: 'end', metric: 'ended', key: status, at: at.toISOString() }]);
 }
 
 export interface StatRow {

@@ -23,6 +23,16 @@ export function sendKeyHash(key: string): string {
   return createHash('sha256').update(key).digest('hex').slice(0, 32);
 }
 
+/** An email's Message-ID: its send key's hash at the sender's domain, so a provider's later report finds the send. */
+export function messageIdFor(keyHash: string, domain: string): string {
+  return `<${keyHash}@${domain}>`;
+}
+
+/** The send-key hash in a Message-ID made by messageIdFor (angle brackets optional). */
+export function keyHashOfMessageId(messageId: string | undefined): string | undefined {
+  return /^<?([0-9a-f]{32})@[^>]+>?$/.exec(messageId?.trim() ?? '')?.[1];
+}
+
 /** The send key of the customer's message whose key hashes to `hash` (an unsubscribe link's). */
 export async function sendKeyByHash(db: Db, customerId: string, hash: string): Promise<string | undefined> {
   const keys = await db

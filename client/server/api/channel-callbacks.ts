@@ -17,7 +17,7 @@ import {
   verifyLink,
   verifyUnsubscribe,
 } from '../../../activities/channels/unsubscribe';
-import { messageOrigin, recordMessageOutcome } from '../../../activities/store/journey-stats';
+import { recordMessageOutcome } from '../../../activities/store/journey-stats';
 import { lastSmsSent, sendKeyByHash } from '../../../activities/store/ledger';
 import {
   liftAddressSuppression,
@@ -148,12 +148,12 @@ function registerTrackingRoutes(
     const customerId = await currentCustomerId(db, payload.c);
     const sendKey = await sendKeyByHash(db, customerId, payload.s);
     if (!sendKey) return;
-    const origin = await messageOrigin(db, sendKey);
     const at = new Date();
     const clicked = payload.l === 'click';
     const ref = clicked
       ? `click:${payload.s}:${createHash('sha256').update(payload.u!).digest('hex').slice(0, 16)}`
       : `open:${payload.s}`;
+    const origin = await recordMessageOutcome(db, sendKey, { kind: payload.l }, at);
     await appendTimeline(db, {
       customerId,
       at,
@@ -167,7 +167,6 @@ function registerTrackingRoutes(
         ...(clicked ? { url: payload.u } : {}),
       },
     });
-    await recordMessageOutcome(db, sendKey, { kind: payload.l }, at);
     // Once per link (the event id), so a second click of it moves no journey on again.
     await emit?.(
       incomingEvent.parse({
