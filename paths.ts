@@ -12,3 +12,5 @@ export const toolsDir = path.join(projectRoot, '.tools');
 export const builtinTemplatesDir = path.join(projectRoot, 'definitions', 'templates');
 /** The journeys that ship with Rapport. */
 export const builtinJourneysDir = path.join(projectRoot, 'definitions', 'journeys');
+/** The lead scoring rules that ship with Rapport. */
+export const builtinScoringFile = path.join(projectRoot, 'definitions', 'scoring.yaml');

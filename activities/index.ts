@@ -12,6 +12,8 @@ import { createMessaging, type MessagingDeps } from './messaging';
 import { createWebhooks, type WebhookPolicy } from './webhook';
 import type { PolicySettings } from './policy';
 import { createSegmentActivities, type ScheduledEnroll } from './segments';
+import type { SegmentWatch } from './segment-watch';
+import { createInsightActivities } from './insights/refresh';
 
 export interface ActivityDeps {
   db: Db;
@@ -26,14 +28,22 @@ export interface ActivityDeps {
   onSendPoint?: MessagingDeps['onSendPoint'];
   /** Enrolls a customer by a scheduled run's event (the event intake); needed by scheduled journeys. */
   enroll?: ScheduledEnroll;
+  /** Follows customers' segments and lifecycle stages as they change (the event intake's). */
+  segments?: SegmentWatch;
 }
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createMessaging(deps),
-    ...createJourneyRecords(deps.db, () => activityInfo().workflowExecution?.workflowId ?? 'unknown'),
+    ...createJourneyRecords(
+      deps.db,
+      () => activityInfo().workflowExecution?.workflowId ?? 'unknown',
+      deps.segments,
+      deps.logger,
+    ),
     ...createWebhooks(deps.db, deps.webhooks ?? { allowHosts: [], allowPrivate: false }),
     ...createSegmentActivities(deps.db, deps.enroll),
+    ...createInsightActivities(deps.db, deps.segments),
   };
 }
 

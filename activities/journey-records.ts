@@ -7,6 +7,8 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { CustomerFacts, Facts } from '../definitions/facts';
 import type { UpdateStep } from '../definitions/steps/update';
 import type { Db } from './db/database';
+import type { Logger } from 'pino';
+import type { SegmentWatch } from './segment-watch';
 import { renderText } from './render';
 import { currentCustomerId, getCustomer } from './store/customers';
 import { finishEnrollment } from './store/enrollments';
@@ -73,7 +75,7 @@ async function report(db: Db, enrollmentId: string, batch: JourneyReportBatch | 
   await recordMarks(db, { id: enrollmentId, journeyId: batch.journeyId, version: batch.version }, marks);
 }
 
-export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
+export function createJourneyRecords(db: Db, workflowIdOf: () => string, segments?: SegmentWatch, logger?: Logger) {
   return {
     async loadCustomer(req: { customerId: string }): Promise<CustomerFacts | null> {
       const row = await getCustomer(db, req.customerId);
@@ -215,6 +217,11 @@ export function createJourneyRecords(db: Db, workflowIdOf: () => string) {
         summary: `${summary} (${req.journeyId})`,
         ref: req.changeKey,
         data: { journey: req.journeyId, step: req.stepId, set: { ...set, attributes }, tags: req.tags ?? {} },
+      });
+      // The change may move the customer into or out of a segment. The update stands either way: a
+      // failure here is logged, and their next change (or the nightly refresh) follows them.
+      await segments?.check(row.id).catch((err: unknown) => {
+        logger?.warn({ err: { message: (err as Error).message }, customerId: row.id }, 'following segments failed');
       });
       return summary;
     },

@@ -7,7 +7,7 @@ import { activityInfo, ApplicationFailure, heartbeat } from '@temporalio/activit
 import type { Logger } from 'pino';
 import type { Category } from '../definitions/schema/common';
 import type { JourneyEvent } from '../definitions/events';
-import type { EventFacts, TaskFacts } from '../definitions/facts';
+import type { CustomerFacts, EventFacts, TaskFacts } from '../definitions/facts';
 import { type Db, isDatabaseUnavailable } from './db/database';
 import type { Channel, CustomerRow } from './db/schema';
 import type { EmailContent, SmsContent } from './channels/content';
@@ -33,7 +33,9 @@ import {
 } from './store/ledger';
 import { activeSuppression, addressSuppression, consentFor, recentSends, suppress } from './store/consent';
 import { decide, DEFAULT_POLICY, type PolicySettings } from './policy';
+import { lockAccountSends, recentAccountSends } from './store/accounts';
 import { appendTimeline } from './store/timeline';
+import { learnedChannel } from './store/engagement';
 
 export interface SendRequest {
   /** `send:<enrollment>:<step>:<visit>`; the channel is appended once chosen. */
@@ -91,25 +93,51 @@ export interface MessagingDeps {
   onSendPoint?: ((point: SendPoint, sendKey: string) => void) | undefined;
 }
 
-function domainOf(from: string): string {
+/** The domain of a From address, for Message-IDs. */
+export function domainOf(from: string): string {
   const m = /@([^>\s]+)/.exec(from);
   return m?.[1] ?? 'rapport.local';
 }
 
-function reachable(customer: CustomerRow, channel: Channel): boolean {
+/**
+ * Where a customer can be reached: what the choice of a channel reads. `learned_channel` is the
+ * channel learned from their engagement (activities/store/engagement.ts), read when they have stated none.
+ */
+type Reachable = Pick<CustomerRow, 'email' | 'phone' | 'preferred_channel'> & { learned_channel?: Channel | null };
+
+function reachable(customer: Reachable, channel: Channel): boolean {
   return channel === 'email' ? Boolean(customer.email) : Boolean(customer.phone);
 }
 
 /** The channel a send uses, or why there is none. */
-function chooseChannel(req: SendRequest, customer: CustomerRow): Channel | { skip: string } {
+export function chooseChannel(
+  req: Pick<SendRequest, 'channel' | 'email' | 'sms'>,
+  customer: Reachable,
+): Channel | { skip: string } {
   if (req.channel !== 'preferred') {
     return reachable(customer, req.channel)
       ? req.channel
       : { skip: req.channel === 'email' ? 'no email address' : 'no phone number' };
   }
-  const order: Channel[] = customer.preferred_channel === 'sms' ? ['sms', 'email'] : ['email', 'sms'];
+  // The stated preference first, else the learned one, else email then SMS.
+  const first = customer.preferred_channel ?? customer.learned_channel;
+  const order: Channel[] = first === 'sms' ? ['sms', 'email'] : ['email', 'sms'];
   const usable = order.find((c) => reachable(customer, c) && (c === 'email' ? req.email : req.sms));
   return usable ?? { skip: 'no reachable channel' };
+}
+
+/** Which rule chose the channel of a `preferred` send, in words: the stated preference, the learned one, or the default order. */
+function channelRule(
+  customer: Pick<CustomerRow, 'preferred_channel'>,
+  learned: { channel: Channel | null; why: string } | undefined,
+  chosen: Channel,
+): string {
+  const stated = customer.preferred_channel;
+  if (stated === chosen) return `stated preference: ${chosen}`;
+  if (stated) return `stated preference ${stated} unusable (no address, or no ${stated} message): ${chosen}`;
+  if (learned?.channel === chosen) return learned.why;
+  if (learned?.channel) return `${learned.why}, unusable (no address, or no ${learned.channel} message): ${chosen}`;
+  return `email first, then sms: ${learned?.why ?? 'no preference'}`;
 }
 
 export function createMessaging(deps: MessagingDeps) {
@@ -153,13 +181,21 @@ export function createMessaging(deps: MessagingDeps) {
       // prefix uses no index under a non-C collation (and `_` in a key would match any character).
       .where('send_key', 'in', [`${req.keyBase}:email`, `${req.keyBase}:sms`])
       .executeTakeFirst();
-    const choice = earlier ? earlier.channel : chooseChannel(req, customer);
+    // Learned only when it can decide: a `preferred` send to a customer who stated no preference.
+    const learned =
+      !earlier && req.channel === 'preferred' && !customer.preferred_channel
+        ? await learnedChannel(db, customer.id, new Date(Math.max(Date.parse(req.at), Date.now())))
+        : undefined;
+    const choice = earlier
+      ? earlier.channel
+      : chooseChannel(req, { ...customer, learned_channel: learned?.channel ?? null });
     if (typeof choice !== 'string') {
       const sendKey = `${req.keyBase}:${req.channel}`;
       await writeTimeline(req, sendKey, `message skipped: ${choice.skip}`, { status: 'skipped', reason: choice.skip });
       return { status: 'skipped', sendKey, detail: choice.skip };
     }
     const channel = choice;
+    const rule = earlier || req.channel !== 'preferred' ? undefined : channelRule(customer, learned, channel);
     const sendKey = `${req.keyBase}:${channel}`;
     const workflowId = activityInfo().workflowExecution?.workflowId ?? 'unknown';
 
@@ -175,7 +211,7 @@ export function createMessaging(deps: MessagingDeps) {
     if (inFlight) {
       const resolved = await resolveInFlight(req, customer, channel, sendKey, inFlight);
       if (resolved !== 'send-again') return resolved;
-      return deliver(req, customer, channel, sendKey);
+      return deliver(req, customer, channel, sendKey, rule);
     }
 
     // The contact policy, at the time the journey sends, or now for a retry that comes later.
@@ -199,6 +235,10 @@ export function createMessaging(deps: MessagingDeps) {
     // counts the first's claim.
     const { decision, claim } = await db.transaction().execute(async (trx) => {
       await lockCustomerSends(trx, customer.id);
+      // The account's lock after the customer's, always in that order: two sends wait, never deadlock.
+      const accountCap = policy.accountCap;
+      const account = accountCap && req.category === 'marketing' ? customer.account_id : null;
+      if (account) await lockAccountSends(trx, account);
       const decision = decide(
         {
           channel,
@@ -211,6 +251,10 @@ export function createMessaging(deps: MessagingDeps) {
           consent,
           suppressed,
           recentSends: longestWindow > 0 ? await recentSends(trx, customer.id, new Date(now - longestWindow)) : [],
+          accountSends:
+            account && accountCap
+              ? await recentAccountSends(trx, account, new Date(now - accountCap.windowMs))
+              : undefined,
         },
         policy,
       );
@@ -259,19 +303,12 @@ export function createMessaging(deps: MessagingDeps) {
       const resolved = await resolveInFlight(req, customer, channel, sendKey, claim.claimedAt);
       if (resolved !== 'send-again') return resolved;
     }
-    return deliver(req, customer, channel, sendKey);
+    return deliver(req, customer, channel, sendKey, rule);
   }
 
   /** What a message's templates can read. */
   async function templateVariables(req: SendRequest, customer: CustomerRow) {
-    return {
-      customer: await customerFacts(db, customer),
-      event: req.event,
-      events: req.events,
-      tasks: req.tasks,
-      journey: { id: req.journeyId, version: req.version, enrolledAt: req.enrolledAt },
-      now: req.at,
-    };
+    return messageVariables(req, await customerFacts(db, customer));
   }
 
   /**
@@ -300,8 +337,11 @@ export function createMessaging(deps: MessagingDeps) {
     };
   }
 
-  /** The provider call and its outcome, for a key claimed by this attempt. */
-  async function deliver(req: SendRequest, customer: CustomerRow, channel: Channel, sendKey: string) {
+  /**
+   * The provider call and its outcome, for a key claimed by this attempt. `rule` says why a
+   * `preferred` send went by this channel, kept with the message for explanations.
+   */
+  async function deliver(req: SendRequest, customer: CustomerRow, channel: Channel, sendKey: string, rule?: string) {
     const keyHash = sendKeyHash(sendKey);
     const unsubscribe =
       channel === 'email' && req.category === 'marketing' && deps.unsubscribe
@@ -319,39 +359,22 @@ export function createMessaging(deps: MessagingDeps) {
       if (channel === 'email') {
         const content = req.email;
         if (!content) throw ApplicationFailure.nonRetryable(`step ${req.stepId} has no email content`, 'NoContent');
-        const [subject, text, html] = await Promise.all([
-          renderText(content.subject, variables),
-          renderText(content.text, variables),
-          content.html ? renderHtml(content.html, variables) : Promise.resolve(undefined),
-        ]);
-        // Every email has both parts: without an HTML template, the text is the HTML.
-        const htmlPart = html ?? textToHtml(text);
-        const footer = unsubscribe && !(content.html ?? content.text).includes('unsubscribeUrl');
-        const tracked = trackingOf(req, customer.id, keyHash);
-        const from = req.sending?.from ?? deps.mailFrom;
-        const replyTo = req.sending?.replyTo ?? deps.replyTo;
-        const messageId = messageIdFor(keyHash, domainOf(from));
+        const { headers, ...email } = await composeEmail(content, variables, {
+          from: req.sending?.from ?? deps.mailFrom,
+          replyTo: req.sending?.replyTo ?? deps.replyTo,
+          unsubscribe,
+          tracked: trackingOf(req, customer.id, keyHash),
+        });
+        const subject = email.subject;
+        const messageId = messageIdFor(keyHash, domainOf(email.from));
         at('after-claim', sendKey);
         await markInFlight(db, sendKey);
         at('in-flight', sendKey);
         const result = await deps.mailer.send({
           to: customer.email!,
-          from,
-          ...(replyTo ? { replyTo } : {}),
-          subject,
-          text: tracked.text(
-            unsubscribe && !content.text.includes('unsubscribeUrl') ? withTextFooter(text, unsubscribe) : text,
-          ),
-          html: tracked.html(footer && unsubscribe ? withHtmlFooter(htmlPart, unsubscribe) : htmlPart),
+          ...email,
           messageId,
-          ...(unsubscribe
-            ? {
-                headers: {
-                  'List-Unsubscribe': `<${unsubscribe}>`,
-                  'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
-                },
-              }
-            : {}),
+          ...(Object.keys(headers).length > 0 ? { headers } : {}),
         });
         at('after-send', sendKey);
         await recordSent(db, sendKey, {
@@ -366,6 +389,7 @@ export function createMessaging(deps: MessagingDeps) {
           subject,
           messageId,
           ...(content.template ? { template: content.template } : {}),
+          ...(rule ? { channelRule: rule } : {}),
         });
         return { status: 'sent', channel, sendKey, detail: subject } satisfies SendOutcome;
       }
@@ -374,14 +398,21 @@ export function createMessaging(deps: MessagingDeps) {
       const text = await renderText(content.text, variables);
       await markInFlight(db, sendKey);
       const result = await deps.sms.send({ to: customer.phone!, text, key: keyHash });
-      return await smsSent(req, sendKey, text, result.ref, content.template);
+      return await smsSent(req, sendKey, text, result.ref, content.template, rule);
     } catch (err) {
       if (err instanceof ApplicationFailure) throw err;
       return failed(req, customer, channel, sendKey, err);
     }
   }
 
-  async function smsSent(req: SendRequest, sendKey: string, text: string, ref: string, template?: string) {
+  async function smsSent(
+    req: SendRequest,
+    sendKey: string,
+    text: string,
+    ref: string,
+    template?: string,
+    rule?: string,
+  ) {
     await recordSent(db, sendKey, { providerRef: ref, sentAt: req.at, category: req.category });
     const firstLine = text.split('\n')[0] ?? '';
     await writeTimeline(req, sendKey, `sms sent: ${firstLine}`, {
@@ -390,6 +421,7 @@ export function createMessaging(deps: MessagingDeps) {
       providerRef: ref,
       ...smsSegments(text),
       ...(template ? { template } : {}),
+      ...(rule ? { channelRule: rule } : {}),
     });
     return { status: 'sent', channel: 'sms', sendKey, detail: firstLine } satisfies SendOutcome;
   }
@@ -485,6 +517,73 @@ function attemptNumber(): number {
   } catch {
     return 1;
   }
+}
+
+/** What a message's templates can read: the customer's facts, the events and tasks so far, the journey. */
+export function messageVariables(
+  req: Pick<SendRequest, 'event' | 'events' | 'tasks' | 'journeyId' | 'version' | 'enrolledAt' | 'at'>,
+  customer: CustomerFacts,
+) {
+  return {
+    customer,
+    event: req.event,
+    events: req.events,
+    tasks: req.tasks,
+    journey: { id: req.journeyId, version: req.version, enrolledAt: req.enrolledAt },
+    now: req.at,
+  };
+}
+
+/** What an email carries besides its content: who it is from, its unsubscribe link, how its links are tracked. */
+interface EmailEnvelope {
+  from: string;
+  replyTo?: string | undefined;
+  /** The one-click unsubscribe link of a marketing email. */
+  unsubscribe?: string | undefined;
+  tracked: { text: (text: string) => string; html: (html: string) => string };
+}
+
+/** An email as it goes out, but for its recipient and Message-ID. */
+export interface ComposedEmail {
+  from: string;
+  replyTo?: string;
+  subject: string;
+  text: string;
+  html: string;
+  /** List-Unsubscribe and List-Unsubscribe-Post for a marketing email; none otherwise. */
+  headers: Record<string, string>;
+}
+
+/**
+ * An email's parts rendered for a customer, with the unsubscribe footer and headers of a marketing
+ * email and its links tracked: the one way an email is made, for a send and for its preview alike.
+ */
+export async function composeEmail(
+  content: EmailContent,
+  variables: Record<string, unknown>,
+  envelope: EmailEnvelope,
+): Promise<ComposedEmail> {
+  const { unsubscribe, tracked, from, replyTo } = envelope;
+  const [subject, text, html] = await Promise.all([
+    renderText(content.subject, variables),
+    renderText(content.text, variables),
+    content.html ? renderHtml(content.html, variables) : Promise.resolve(undefined),
+  ]);
+  // Every email has both parts: without an HTML template, the text is the HTML.
+  const htmlPart = html ?? textToHtml(text);
+  const footer = unsubscribe && !(content.html ?? content.text).includes('unsubscribeUrl');
+  return {
+    from,
+    ...(replyTo ? { replyTo } : {}),
+    subject,
+    text: tracked.text(
+      unsubscribe && !content.text.includes('unsubscribeUrl') ? withTextFooter(text, unsubscribe) : text,
+    ),
+    html: tracked.html(footer && unsubscribe ? withHtmlFooter(htmlPart, unsubscribe) : htmlPart),
+    headers: unsubscribe
+      ? { 'List-Unsubscribe': `<${unsubscribe}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' }
+      : {},
+  };
 }
 
 const footerNote = 'You receive this email because you signed up for news from us.';

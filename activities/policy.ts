@@ -1,7 +1,8 @@
 /**
  * The contact policy, applied to every send: suppression, consent for the journey's category, quiet
  * hours in the customer's local time (a send they block is deferred to the window's end, not dropped),
- * and the frequency cap across all journeys, with priority transactional > service > marketing.
+ * the frequency cap across all journeys, with priority transactional > service > marketing, and the
+ * account cap on marketing across all the contacts of one account (client organisation).
  * `decide` is pure; the send activity gathers its input from the database.
  */
 import { durationMs, parseDuration } from '../definitions/duration';
@@ -21,6 +22,11 @@ export interface PolicySettings {
   marketingConsent: 'opt-in' | 'opt-out';
   /** Per category; a category without a cap is never capped. */
   caps: Partial<Record<Category, Cap>>;
+  /**
+   * Marketing messages to all the contacts of one account together, so one client's people are not
+   * messaged by many journeys at once; absent: no account cap.
+   */
+  accountCap?: Cap | undefined;
 }
 
 export const DEFAULT_POLICY: PolicySettings = {
@@ -47,6 +53,11 @@ export interface PolicyInput {
   suppressed?: string | undefined;
   /** Messages sent to this customer recently, any journey, any channel. */
   recentSends: { category: Category; sentAt: number }[];
+  /**
+   * When marketing messages went recently to the contacts of the customer's account (them
+   * included), any journey, any channel; absent for a customer of no account.
+   */
+  accountSends?: number[] | undefined;
 }
 
 export type PolicyDecision = { allow: true } | { skip: string } | { defer: number; reason: string };
@@ -79,12 +90,28 @@ export function decide(input: PolicyInput, settings: PolicySettings): PolicyDeci
       .sort((a, b) => a - b);
     if (counted.length >= cap.count) {
       const reason = `frequency cap: ${counted.length} message(s) in the last ${formatWindow(cap.windowMs)}, at most ${cap.count}`;
-      if ((input.whenCapped ?? 'skip') === 'skip') return { skip: reason };
-      // Deferred until enough of the counted messages have left the window.
-      return { defer: counted[counted.length - cap.count]! + cap.windowMs + 1000, reason };
+      return held(counted, cap, reason, input.whenCapped);
+    }
+  }
+
+  // The account cap holds what the customer's cap holds, when it is marketing, and counts marketing only:
+  // a receipt to one contact does not keep a newsletter from another.
+  const accountCap = settings.accountCap;
+  if (capped && input.category === 'marketing' && accountCap && input.accountSends) {
+    const counted = input.accountSends.filter((t) => t > input.now - accountCap.windowMs).sort((a, b) => a - b);
+    if (counted.length >= accountCap.count) {
+      const reason = `account cap: ${counted.length} marketing message(s) to the account's contacts in the last ${formatWindow(accountCap.windowMs)}, at most ${accountCap.count}`;
+      return held(counted, accountCap, reason, input.whenCapped);
     }
   }
   return { allow: true };
+}
+
+/** A capped send, skipped or deferred as the journey says; `counted` are the send times, oldest first. */
+function held(counted: number[], cap: Cap, reason: string, whenCapped: 'defer' | 'skip' | undefined): PolicyDecision {
+  if ((whenCapped ?? 'skip') === 'skip') return { skip: reason };
+  // Deferred until enough of the counted messages have left the window.
+  return { defer: counted[counted.length - cap.count]! + cap.windowMs + 1000, reason };
 }
 
 function formatWindow(ms: number): string {

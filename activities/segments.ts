@@ -9,6 +9,7 @@ import type { Db } from './db/database';
 import { CelEvaluationError, evaluateCondition } from '../definitions/cel';
 import { customerFacts } from './store/facts';
 import { latestVersions } from './store/journeys';
+import { scheduledEventType } from '../definitions/triggers';
 
 /** Enrolls one customer through the intake, by a scheduled-run event; true when they were enrolled. */
 export type ScheduledEnroll = (event: { id: string; type: string; customerId: string }) => Promise<boolean>;
@@ -22,9 +23,6 @@ export interface SegmentPage {
   /** Why the run has nothing to do (the journey is gone, paused, or has no segment). */
   stopped?: string;
 }
-
-/** The event type a journey's scheduled runs enroll by. */
-export const scheduledEventType = (journeyId: string) => `schedule.${journeyId}`;
 
 export function createSegmentActivities(db: Db, enroll?: ScheduledEnroll) {
   return {

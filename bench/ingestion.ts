@@ -36,6 +36,15 @@ steps:
   - { id: hello, type: send, channel: email, subject: Hello, text: Hello }
 `;
 
+const segmentJourney = `
+journey: lapsed-note
+name: Lapsed note
+category: service
+trigger: { segment: 'customer.lifecycleStage == "lapsed"', on: enter }
+steps:
+  - { id: hello, type: send, channel: email, subject: Hello, text: Hello }
+`;
+
 function load(url: string, connections: number, seconds: number, batch: number, prefix: string, rate?: number) {
   let counter = 0;
   return autocannon({
@@ -106,7 +115,12 @@ export async function ingestionBench(ctx: BenchContext): Promise<Figure[]> {
   });
   const figures: Figure[] = [];
   try {
-    await stack.publish({ 'ingest.yaml': journey });
+    await stack.publish({
+      'ingest.yaml': journey,
+      // BENCH_SEGMENT_JOURNEY=1 publishes a journey that enters on a segment as well (as the built-in
+      // win-back does): each routed event then follows the customer's segments.
+      ...(process.env.BENCH_SEGMENT_JOURNEY ? { 'segment.yaml': segmentJourney } : {}),
+    });
     const url = await stack.api.listen({ host: '127.0.0.1', port: 0 });
 
     let best = { rate: 0, connections: 0, p99: 0 };

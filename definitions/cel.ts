@@ -8,8 +8,10 @@ import {
   type CustomerFacts,
   type EventFacts,
   type Facts,
+  type RfmFacts,
   type TaskFacts,
   UNKNOWN_PREDICTION,
+  UNKNOWN_RFM,
 } from './facts';
 
 /** Where an expression stands decides what it may read. */
@@ -87,6 +89,7 @@ function customerValue(c: CustomerFacts) {
     firstName: c.firstName ?? '',
     lastName: c.lastName ?? '',
     preferredChannel: c.preferredChannel ?? '',
+    learnedChannel: c.learnedChannel ?? '',
     metrics: {
       orderCount: BigInt(Math.trunc(c.metrics.orderCount)),
       lifetimeValue: Number(c.metrics.lifetimeValue),
@@ -94,8 +97,27 @@ function customerValue(c: CustomerFacts) {
       lastOrderAt: c.metrics.lastOrderAt ? new Date(c.metrics.lastOrderAt) : null,
       categories: c.metrics.categories,
       recommendedCategory: c.metrics.recommendedCategory ?? '',
+      profit: c.metrics.profit ?? null,
+      margin: c.metrics.margin ?? null,
+      affinity: c.metrics.affinity ?? [],
+      topCategory: c.metrics.topCategory ?? '',
+      recommendations: c.metrics.recommendations ?? [],
     },
     predicted: c.predicted ?? UNKNOWN_PREDICTION,
+    rfm: rfmValue(c.rfm ?? UNKNOWN_RFM),
+    score: Number(c.score ?? 0),
+    account: { id: c.account?.id ?? '', name: c.account?.name ?? '' },
+  };
+}
+
+/** The scores are CEL ints (`customer.rfm.recency >= 4`). */
+function rfmValue(r: RfmFacts) {
+  return {
+    recency: BigInt(Math.trunc(r.recency)),
+    frequency: BigInt(Math.trunc(r.frequency)),
+    monetary: BigInt(Math.trunc(r.monetary)),
+    score: BigInt(Math.trunc(r.score)),
+    segment: r.segment,
   };
 }
 

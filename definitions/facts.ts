@@ -10,10 +10,37 @@ export interface CustomerMetrics {
   /** Categories of everything the customer has bought. */
   categories: string[];
   /**
-   * A category the customer has not bought, chosen from what customers who bought the same
-   * categories bought most (the most popular one when no customer is similar); null without orders.
+   * A category the customer has not bought, the one most bought alongside theirs by other customers
+   * (the most bought one when none is; activities/store/copurchases.ts); null without categories.
    */
   recommendedCategory: string | null;
+  /**
+   * Profit over the order lines whose cost is known: quantity × (price − cost). A line without a
+   * cost adds no profit. Null when no line has a cost. Absent where facts are made up: read as null.
+   */
+  profit?: number | null;
+  /**
+   * profit ÷ the revenue (quantity × price) of those same lines, so lines without a cost neither add
+   * profit nor dilute the margin; null likewise, or when that revenue is 0. Absent: read as null.
+   */
+  margin?: number | null;
+  /**
+   * The customer's categories with their share (0 to 1) of the customer's spend on categorised lines
+   * (of their items when that spend is 0), highest first, ties by name, at most five. Absent: [].
+   */
+  affinity?: CategoryShare[];
+  /** The first category of `affinity`; null without one. Absent: read as null. */
+  topCategory?: string | null;
+  /**
+   * Up to three products the customer has not bought, most bought alongside theirs first
+   * (activities/store/copurchases.ts). Absent: [].
+   */
+  recommendations?: string[];
+}
+
+export interface CategoryShare {
+  category: string;
+  share: number;
 }
 
 /**
@@ -36,6 +63,24 @@ export interface PredictedFacts {
 
 export const UNKNOWN_PREDICTION: PredictedFacts = { pAlive: 0, orders90d: 0, spend: 0, clv: 0, churnRisk: 'unknown' };
 
+/**
+ * RFM: how recently, how often and how much the customer ordered, each scored 1 (lowest fifth of
+ * the customers with orders) to 5 (highest fifth) against the quintiles of the newest model fit, and
+ * the segment the recency and frequency scores name (activities/insights/rfm.ts). The scores are 0,
+ * and the segment `none`, without orders or before a model is fitted.
+ */
+export interface RfmFacts {
+  recency: number;
+  frequency: number;
+  monetary: number;
+  /** recency + frequency + monetary: 3 to 15. */
+  score: number;
+  /** champions, loyal, potential_loyalist, new, promising, need_attention, about_to_sleep, at_risk, cant_lose, hibernating, or none. */
+  segment: string;
+}
+
+export const UNKNOWN_RFM: RfmFacts = { recency: 0, frequency: 0, monetary: 0, score: 0, segment: 'none' };
+
 export interface CustomerFacts {
   id: string;
   email: string | null;
@@ -50,9 +95,29 @@ export interface CustomerFacts {
   /** Per channel and purpose, for example consent.email.marketing == true. */
   consent: Record<string, Record<string, boolean>>;
   preferredChannel: string | null;
+  /**
+   * The channel the customer engages on, learned from email clicks and SMS replies of the last 180
+   * days (activities/store/engagement.ts); null when nothing is learned. Absent where facts are made
+   * up: read as null ("" in CEL). A stated preferredChannel wins over it.
+   */
+  learnedChannel?: string | null;
   metrics: CustomerMetrics;
   /** Absent where facts are made up (simulations, tests): read as UNKNOWN_PREDICTION. */
   predicted?: PredictedFacts;
+  /** Absent where facts are made up (simulations, tests): read as UNKNOWN_RFM. */
+  rfm?: RfmFacts;
+  /** The lead score now, decayed since it last changed (definitions/scoring.ts); absent: read as 0. */
+  score?: number;
+  /**
+   * The account (client organisation) the customer is a contact of; null or absent: none. CEL reads
+   * a customer without one as an account whose id and name are "" (`customer.account.id != ""`).
+   */
+  account?: AccountFacts | null;
+}
+
+export interface AccountFacts {
+  id: string;
+  name: string | null;
 }
 
 /**
@@ -67,6 +132,13 @@ export const METRIC_FIELDS = {
   lastOrderAt: 'dyn',
   categories: 'list<string>',
   recommendedCategory: 'string',
+  // Null until costs are known: compare after a check, `customer.metrics.profit != null && ...`.
+  profit: 'dyn',
+  margin: 'dyn',
+  // Each a map with `category` (string) and `share` (double).
+  affinity: 'list<dyn>',
+  topCategory: 'string',
+  recommendations: 'list<string>',
 } as const satisfies Record<keyof CustomerMetrics, string>;
 
 export const PREDICTED_FIELDS = {
@@ -76,6 +148,19 @@ export const PREDICTED_FIELDS = {
   clv: 'double',
   churnRisk: 'string',
 } as const satisfies Record<keyof PredictedFacts, string>;
+
+export const RFM_FIELDS = {
+  recency: 'int',
+  frequency: 'int',
+  monetary: 'int',
+  score: 'int',
+  segment: 'string',
+} as const satisfies Record<keyof RfmFacts, string>;
+
+export const ACCOUNT_FIELDS = {
+  id: 'string',
+  name: 'string',
+} as const satisfies Record<keyof AccountFacts, string>;
 
 export const CUSTOMER_FIELDS = {
   id: 'string',
@@ -90,9 +175,16 @@ export const CUSTOMER_FIELDS = {
   attributes: 'map<string, dyn>',
   consent: 'map<string, dyn>',
   preferredChannel: 'string',
+  learnedChannel: 'string',
   metrics: METRIC_FIELDS,
   predicted: PREDICTED_FIELDS,
-} as const satisfies Record<keyof CustomerFacts, string | typeof METRIC_FIELDS | typeof PREDICTED_FIELDS>;
+  rfm: RFM_FIELDS,
+  score: 'double',
+  account: ACCOUNT_FIELDS,
+} as const satisfies Record<
+  keyof CustomerFacts,
+  string | typeof METRIC_FIELDS | typeof PREDICTED_FIELDS | typeof RFM_FIELDS | typeof ACCOUNT_FIELDS
+>;
 
 export interface EventFacts {
   id?: string;

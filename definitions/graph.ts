@@ -54,7 +54,7 @@ export function toMermaid(def: JourneyDefinition): string {
     lines.push(
       `  goal([${quote(`goal: ${def.goal.event}${def.goal.when ? ` when ${def.goal.when}` : ''}`)}]) -.-> finish`,
     );
-  if (def.exit) lines.push(`  exits([${quote(`exit on ${def.exit.events.join(', ')}`)}]) -.-> finish`);
+  if (def.exit) lines.push(`  exits([${quote(`exit on ${exitLabel(def.exit)}`)}]) -.-> finish`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -83,7 +83,7 @@ export function toHtml(def: JourneyDefinition): string {
           `goal: ${def.goal.event}${def.goal.when ? ` when ${def.goal.when}` : ''}${def.goal.within ? ` within ${def.goal.within}` : ''}`,
         ]
       : []),
-    ...(def.exit ? [`exit on: ${def.exit.events.join(', ')}`] : []),
+    ...(def.exit ? [`exit on: ${exitLabel(def.exit)}`] : []),
     `reentry: ${def.entry?.reentry ?? 'never'}`,
   ];
   return `<!doctype html>
@@ -103,4 +103,9 @@ ul.facts{color:#444;padding-left:1.2rem}.flow{list-style:none;padding:0;margin:0
 ${list(def.steps)}
 </body></html>
 `;
+}
+
+/** What ends an enrollment early, in words: the exit events, and leaving the segment. */
+function exitLabel(exit: NonNullable<JourneyDefinition['exit']>): string {
+  return [...(exit.events ?? []), ...(exit.segment === 'leave' ? ['leaving the segment'] : [])].join(', ');
 }

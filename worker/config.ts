@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_POLICY, parseCap, parseQuietHours, type PolicySettings } from '../activities/policy';
-import { projectRoot, builtinTemplatesDir, builtinJourneysDir } from '../paths';
+import { projectRoot, builtinTemplatesDir, builtinJourneysDir, builtinScoringFile } from '../paths';
 
 const port = (what: string) =>
   z.coerce
@@ -54,6 +54,8 @@ const configSchema = z.object({
   /** Journeys published at start: the built-in ones, plus any folder listed here (separated by ':'). */
   RAPPORT_JOURNEYS_DIRS: optionalText,
   RAPPORT_TEMPLATES_DIR: z.string().min(1).default(builtinTemplatesDir),
+  /** The lead scoring rules read at start; without such a file, nothing is scored. */
+  RAPPORT_SCORING_FILE: z.string().min(1).default(builtinScoringFile),
   RAPPORT_PUBLISH_BUILTINS: bool.default(true),
 
   /** An existing Temporal cluster; without it Rapport starts its own dev server. */
@@ -230,6 +232,25 @@ const configSchema = z.object({
     .string()
     .regex(SHARE_PATTERN, { message: 'expected a share such as 5% (under 100%), or 0%' })
     .default('0%'),
+  /**
+   * A customer who ordered becomes `lapsed` when the value models' chance that they are still active
+   * falls below this (looked at whenever the models refresh); 0 turns lapsing off.
+   */
+  RAPPORT_LAPSE_BELOW: z.coerce
+    .number({ error: 'expected a chance between 0 and 1, such as 0.3' })
+    .min(0, 'expected a chance between 0 and 1, such as 0.3')
+    .max(1, 'expected a chance between 0 and 1, such as 0.3')
+    .default(0.3),
+  /**
+   * When the value models are refitted on the customer base and everyone's segments and lifecycle
+   * stages followed: a cron expression (UTC), or off. Default: 03:00 every night.
+   */
+  RAPPORT_INSIGHTS_REFIT: z
+    .string()
+    .regex(/^(off|(\S+\s+){4}\S+)$/, {
+      message: 'expected a cron expression with five fields, such as "0 3 * * *", or off',
+    })
+    .default('0 3 * * *'),
   /** opt-in (default): marketing needs recorded consent; opt-out: allowed unless withdrawn. */
   RAPPORT_MARKETING_CONSENT: z.enum(['opt-in', 'opt-out'], { error: 'expected opt-in or opt-out' }).default('opt-in'),
   /** SMS quiet hours in the customer's local time, such as 21:00-08:00, or none. */
@@ -246,6 +267,11 @@ const configSchema = z.object({
     .string()
     .optional()
     .refine((v) => parseCap(v) !== 'invalid', { message: 'expected N/<duration> such as 10/1d, or none' }),
+  /** Marketing messages to all the contacts of one account together, such as 5/7d, or none (the default). */
+  RAPPORT_CAP_ACCOUNT: z
+    .string()
+    .optional()
+    .refine((v) => parseCap(v) !== 'invalid', { message: 'expected N/<duration> such as 5/7d, or none' }),
 
   /**
    * What this process runs: all (the API, the router and the worker), api (the API and the router),
@@ -416,6 +442,7 @@ export function policySettings(config: Config): PolicySettings {
   const marketing =
     config.RAPPORT_CAP_MARKETING === undefined ? DEFAULT_POLICY.caps.marketing : parseCap(config.RAPPORT_CAP_MARKETING);
   const service = parseCap(config.RAPPORT_CAP_SERVICE);
+  const account = parseCap(config.RAPPORT_CAP_ACCOUNT);
   return {
     smsQuietHours: quiet === 'invalid' ? DEFAULT_POLICY.smsQuietHours : quiet,
     marketingConsent: config.RAPPORT_MARKETING_CONSENT,
@@ -423,5 +450,6 @@ export function policySettings(config: Config): PolicySettings {
       ...(marketing && marketing !== 'invalid' ? { marketing } : {}),
       ...(service && service !== 'invalid' ? { service } : {}),
     },
+    ...(account && account !== 'invalid' ? { accountCap: account } : {}),
   };
 }

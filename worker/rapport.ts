@@ -13,6 +13,7 @@
  * shorter than any user would set, a prebuilt workflow bundle.
  */
 import { parseShare } from '../definitions/holdout';
+import type { Scoring } from '../definitions/scoring';
 import path from 'node:path';
 import v8 from 'node:v8';
 import { Client, type ClientOptions, type Connection } from '@temporalio/client';
@@ -22,6 +23,7 @@ import { type Activities, type ActivityDeps, createActivities } from '../activit
 import { createMailer, type Mailer } from '../activities/channels/email';
 import { createOutboxSmsSender, createTwilioSender, type SmsSender } from '../activities/channels/sms';
 import { unsubscribeKeys } from '../activities/channels/unsubscribe';
+import { createPreviews } from '../activities/previews';
 import type { OpenDatabase } from '../activities/db/database';
 import type { WebhookPolicy } from '../activities/webhook';
 import type { ChannelSettings } from '../client/server/api/channel-callbacks';
@@ -61,6 +63,8 @@ export interface RapportDeps {
   /** Temporal, for the client Rapport builds on it (with its codec: client/server/protection.ts). */
   connection: Connection;
   logger: Logger;
+  /** The lead scoring rules (RAPPORT_SCORING_FILE, read at start); without them nothing is scored. */
+  scoring?: Scoring | undefined;
 }
 
 /** What a configuration cannot say. */
@@ -174,9 +178,12 @@ export function createRapport(config: Config, deps: RapportDeps, overrides: Rapp
     onRoutePoint: overrides.onRoutePoint,
     maxStepsPerRun: overrides.maxStepsPerRun,
     globalHoldout: parseShare(config.RAPPORT_GLOBAL_HOLDOUT),
+    lapseBelow: config.RAPPORT_LAPSE_BELOW,
+    scoring: deps.scoring,
   });
   const real = createActivities({
     enroll: intake.enrollScheduled,
+    segments: intake.segments,
     db: database.db,
     mailer,
     sms,
@@ -220,12 +227,21 @@ export function createRapport(config: Config, deps: RapportDeps, overrides: Rapp
         db: database.db,
         intake,
         temporal,
+        taskQueue,
         protection,
         outboxDir,
         logger,
         allowHttpWebhooks: config.RAPPORT_WEBHOOK_ALLOW_HTTP,
         codecOrigins: codecOrigins(config),
         channels,
+        previews: createPreviews({
+          db: database.db,
+          mailer,
+          sms,
+          mailFrom: config.MAIL_FROM,
+          replyTo: config.MAIL_REPLY_TO,
+          publicUrl: channels.publicUrl,
+        }),
         rateLimit: { perKey: config.RAPPORT_RATE_LIMIT, public: config.RAPPORT_PUBLIC_RATE_LIMIT },
         eventMaxBytes: config.RAPPORT_EVENT_MAX_BYTES,
         ...(options.onPublished ? { onPublished: options.onPublished } : {}),

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../activities/db/database';
 import { latestVersions } from '../activities/store/journeys';
 import type { segmentRunWorkflow } from '../workflows/segment-run';
-import { SEGMENT_RUN_WORKFLOW } from '../workflows/messages';
+import { INSIGHTS_REFRESH_WORKFLOW, type InsightsRefreshWorkflow, SEGMENT_RUN_WORKFLOW } from '../workflows/messages';
 
 export const scheduleId = (journeyId: string) => `rapport-schedule:${journeyId}`;
 
@@ -69,4 +69,51 @@ export async function syncSchedule(
 export async function syncSchedules(client: Client, db: Db, taskQueue: string, logger?: Logger): Promise<void> {
   for (const p of await latestVersions(db))
     await syncSchedule(client, db, taskQueue, p.plan.definition.journey, logger);
+}
+
+/** The Schedule that refits the customer value models and follows everyone's segments and stages. */
+export const INSIGHTS_SCHEDULE_ID = 'rapport-insights-refit';
+
+/**
+ * Creates, updates or (for `off`) deletes the nightly refresh of the value models
+ * (RAPPORT_INSIGHTS_REFIT). A refresh still going when the next is due makes the next one skip.
+ */
+export async function syncInsightsSchedule(
+  client: Client,
+  taskQueue: string,
+  cron: string,
+  logger?: Logger,
+): Promise<'created' | 'updated' | 'deleted' | 'none'> {
+  const handle = client.schedule.getHandle(INSIGHTS_SCHEDULE_ID);
+  if (cron === 'off') {
+    try {
+      await handle.delete();
+      return 'deleted';
+    } catch (err) {
+      if (err instanceof ScheduleNotFoundError) return 'none';
+      throw err;
+    }
+  }
+  const action = {
+    type: 'startWorkflow' as const,
+    workflowType: INSIGHTS_REFRESH_WORKFLOW,
+    args: [{ refit: true }] as Parameters<InsightsRefreshWorkflow>,
+    taskQueue,
+    workflowId: 'insights-refresh',
+  };
+  try {
+    await handle.update((previous) => ({ ...previous, spec: { cronExpressions: [cron] }, action }));
+    return 'updated';
+  } catch (err) {
+    if (!(err instanceof ScheduleNotFoundError)) throw err;
+  }
+  await client.schedule.create({
+    scheduleId: INSIGHTS_SCHEDULE_ID,
+    spec: { cronExpressions: [cron] },
+    action,
+    policies: { overlap: 'SKIP', catchupWindow: '1 hour' },
+    state: { note: 'refits the customer value models, then follows every customer' },
+  });
+  logger?.info({ cron }, 'value model refresh scheduled');
+  return 'created';
 }

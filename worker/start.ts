@@ -11,9 +11,10 @@ import type { Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { activeKeyCount } from '../activities/store/api-keys';
-import { syncSchedule, syncSchedules } from './schedules';
+import { syncInsightsSchedule, syncSchedule, syncSchedules } from './schedules';
 import { migrate, openDatabase, type OpenDatabase } from '../activities/db/database';
 import { publishFolders } from '../client/server/journeys/publish';
+import { readScoringFile } from '../client/server/journeys/load';
 import { journeyDirs, type Config } from './config';
 import { startReconciling } from '../client/server/events/reconcile';
 import { createRapport, type RapportOverrides, type RapportParts } from './rapport';
@@ -173,8 +174,15 @@ export async function startRapport(config: Config, logger: Logger, extras: Start
       allowHttpWebhooks: config.RAPPORT_WEBHOOK_ALLOW_HTTP,
     });
     logger.info({ journeys: published.map((p) => `${p.journey}@${p.version}`) }, 'journeys published');
+    const scoring = readScoringFile(config.RAPPORT_SCORING_FILE);
+    logger.info(
+      scoring
+        ? { scoring: scoring.file, rules: [...scoring.byEvent.values()].flat().length + scoring.attributeRules.length }
+        : { scoring: `none (no file ${config.RAPPORT_SCORING_FILE})` },
+      'lead scoring',
+    );
 
-    const rapport = createRapport(config, { database, connection, logger }, extras.overrides);
+    const rapport = createRapport(config, { database, connection, logger, scoring }, extras.overrides);
     onStop('mailer', () => rapport.close());
     // A master key that cannot open this database's data keys would leave journeys unable to read
     // their own histories: refused here, before anything runs.
@@ -208,6 +216,7 @@ export async function startRapport(config: Config, logger: Logger, extras: Start
         },
       });
       await syncSchedules(client, database.db, config.TEMPORAL_TASK_QUEUE, logger);
+      await syncInsightsSchedule(client, config.TEMPORAL_TASK_QUEUE, config.RAPPORT_INSIGHTS_REFIT, logger);
       if ((await activeKeyCount(database.db)) === 0) {
         logger.warn('no API key exists: the API answers this machine only; create one with `rapport keys create`');
       }

@@ -56,6 +56,8 @@ function withRecords(r: typeof records): Acts {
     finishEnrollment: r.finishEnrollment,
     segmentPage: records.segmentPage,
     enrollSegment: segments.enrollSegment,
+    refitModels: segments.refitModels,
+    refreshCustomers: segments.refreshCustomers,
   };
 }
 

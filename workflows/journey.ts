@@ -22,6 +22,7 @@ import { durationMs } from '../definitions/duration';
 import type { CustomerFacts, Facts } from '../definitions/facts';
 import type { JourneyDefinition, Step } from '../definitions/schema/journey';
 import { SA_STEP } from '../definitions/search-attributes';
+import { exitEventTypes, segmentLeftType } from '../definitions/triggers';
 import { acts as localRecordActs, LOCAL_RECORDS_PATCH, remoteRecordActs } from './activities';
 import { journeyEventSignal, journeyStateQuery, taskCompletedSignal, type JourneyWorkflow } from './messages';
 import { runStep, type StepContext } from './steps';
@@ -59,6 +60,7 @@ function listAt(def: JourneyDefinition, path: PathSeg[]): Step[] {
 
 export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResult> {
   const def = input.plan.definition;
+  const exitTypes = exitEventTypes(def);
   // Records (markStep, loadCustomer, finishEnrollment...) run as local activities, and the step
   // search attribute changes only where a customer waits. Journeys started before this replay as
   // they ran: records as activities, the attribute at every step.
@@ -142,8 +144,11 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
       if (memory.seenEvents.length > SEEN_KEPT) memory.seenEvents.splice(0, memory.seenEvents.length - SEEN_KEPT);
     }
     lastCustomer = customer;
-    if (def.exit?.events.includes(event.type)) {
-      interrupt ??= { outcome: 'exited', reason: `exit event ${event.type}` };
+    if (exitTypes.includes(event.type)) {
+      interrupt ??= {
+        outcome: 'exited',
+        reason: event.type === segmentLeftType(def.journey) ? 'left the segment' : `exit event ${event.type}`,
+      };
       return;
     }
     const goal = def.goal;

@@ -12,6 +12,8 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type {
   EventSignal,
+  InsightsRefreshInput,
+  InsightsRefreshState,
   JourneyInput,
   JourneyResult,
   JourneyState,
@@ -28,6 +30,10 @@ export const JOURNEY_WORKFLOW = 'journeyWorkflow';
 export type SegmentRunWorkflow = (input: SegmentRunInput) => Promise<SegmentRunState>;
 export const SEGMENT_RUN_WORKFLOW = 'segmentRunWorkflow';
 
+/** A refresh of the customer value models, and of everyone's segments and lifecycle stages. */
+export type InsightsRefreshWorkflow = (input: InsightsRefreshInput) => Promise<InsightsRefreshState>;
+export const INSIGHTS_REFRESH_WORKFLOW = 'insightsRefreshWorkflow';
+
 /** Where an enrollment is: its step, what it waits for, its history. */
 export const journeyStateQuery = defineQuery<JourneyState>('journeyState');
 /** A customer's event, for wait_for steps, the goal and exit events. */
@@ -37,3 +43,6 @@ export const taskCompletedSignal = defineSignal<[TaskSignal]>('taskCompleted');
 
 /** A segment run's progress. */
 export const segmentRunStateQuery = defineQuery<SegmentRunState>('segmentRunState');
+
+/** A refresh's progress. */
+export const insightsRefreshStateQuery = defineQuery<InsightsRefreshState>('insightsRefreshState');

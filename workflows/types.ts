@@ -158,3 +158,23 @@ export interface SegmentRunState {
   done: boolean;
   stopped?: string;
 }
+
+export interface InsightsRefreshInput {
+  /** Refit the models first (the nightly schedule); a fit just made through the API does not. */
+  refit: boolean;
+  /** Customers read per page. */
+  pageSize?: number;
+  /** Set when the refresh continues as new: where it was. */
+  resume?: { after: string | null; state: InsightsRefreshState };
+}
+
+export interface InsightsRefreshState {
+  modelId?: number;
+  /** Why nothing was refitted (too few customers with orders): nothing else is done then. */
+  skipped?: string;
+  customers: number;
+  entered: number;
+  left: number;
+  lapsed: number;
+  done: boolean;
+}

@@ -394,6 +394,141 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0015-segments': {
+    async up(db: Kysely<unknown>) {
+      // Whether each customer is in each segment-entry journey's segment, and how often that changed:
+      // the n-th change is accepted as the event `segment:<journey>:<customer>:<n>`, once.
+      await db.schema
+        .createTable('segment_members')
+        .addColumn('journey_id', 'text', (c) => c.notNull())
+        .addColumn('customer_id', 'text', (c) => c.notNull())
+        .addColumn('inside', 'boolean', (c) => c.notNull())
+        .addColumn('changes', 'integer', (c) => c.notNull())
+        .addColumn('changed_at', 'timestamptz', (c) => c.notNull())
+        .addPrimaryKeyConstraint('segment_members_pk', ['journey_id', 'customer_id'])
+        .execute();
+    },
+  },
+  '0019-lead-scores': {
+    async up(db: Kysely<unknown>) {
+      // The lead score as of score_at, and the half-life it decays by from then: the score now is
+      // computed on read, so decay needs no job. scored_rules lists the attribute rules already counted.
+      await db.schema
+        .alterTable('customers')
+        .addColumn('score', 'double precision', (c) => c.notNull().defaultTo(0))
+        .addColumn('score_at', 'timestamptz')
+        .addColumn('score_half_life_s', 'double precision')
+        .addColumn('scored_rules', 'jsonb', (c) => c.notNull().defaultTo(sql`'[]'::jsonb`))
+        .execute();
+    },
+  },
+  '0017-accounts': {
+    async up(db: Kysely<unknown>) {
+      // Client organisations, by the id the other system gives them; their contacts are customers.
+      await db.schema
+        .createTable('accounts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text')
+        .addColumn('attributes', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+      await db.schema
+        .alterTable('customers')
+        .addColumn('account_id', 'text', (c) => c.references('accounts.id'))
+        .execute();
+      await db.schema
+        .createIndex('customers_account')
+        .on('customers')
+        .column('account_id')
+        .where(sql.ref('account_id'), 'is not', null)
+        .execute();
+      // The account an order was placed for: it stays with that account should its contact move on.
+      await db.schema
+        .alterTable('orders')
+        .addColumn('account_id', 'text', (c) => c.references('accounts.id'))
+        .execute();
+      await db.schema
+        .createIndex('orders_account')
+        .on('orders')
+        .column('account_id')
+        .where(sql.ref('account_id'), 'is not', null)
+        .execute();
+    },
+  },
+  '0021-audit': {
+    async up(db: Kysely<unknown>) {
+      // Who did what to what (activities/store/audit.ts): ids and counts only, never message content
+      // or personal data, so erasure leaves it as it is.
+      await db.schema
+        .createTable('audit_log')
+        .addColumn('id', 'bigint', (c) => c.primaryKey().generatedAlwaysAsIdentity())
+        .addColumn('at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('actor_key_id', 'text')
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('target', 'text', (c) => c.notNull())
+        .addColumn('detail', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+        .execute();
+      await db.schema.createIndex('audit_log_at').on('audit_log').columns(['at', 'id']).execute();
+      // Append-only, whoever connects: the database itself refuses to change or remove an entry.
+      await sql`
+        create function audit_log_append_only() returns trigger language plpgsql as $$
+        begin
+          raise exception 'the audit log is append-only: % is refused', tg_op;
+        end
+        $$`.execute(db);
+      await sql`
+        create trigger audit_log_append_only before update or delete on audit_log
+        for each row execute function audit_log_append_only()`.execute(db);
+      await sql`
+        create trigger audit_log_no_truncate before truncate on audit_log
+        for each statement execute function audit_log_append_only()`.execute(db);
+    },
+  },
+  '0018-order-costs': {
+    async up(db: Kysely<unknown>) {
+      // What a unit cost the seller, when the order says: profit is known for the lines that have it.
+      await db.schema
+        .alterTable('order_lines')
+        .addColumn('cost', sql`numeric(14,2)`)
+        .execute();
+      // Co-purchases, kept as orders come (activities/store/copurchases.ts): how many customers
+      // bought each item (a category or a product), and how many bought both of each pair, stored
+      // both ways round so the pairs of an item are one range of the key.
+      await db.schema
+        .createTable('copurchase_buyers')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('item', 'text', (c) => c.notNull())
+        .addColumn('buyers', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('copurchase_buyers_pk', ['kind', 'item'])
+        .execute();
+      await sql`create index copurchase_buyers_popular on copurchase_buyers (kind, buyers desc, item)`.execute(db);
+      await db.schema
+        .createTable('copurchase')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('a', 'text', (c) => c.notNull())
+        .addColumn('b', 'text', (c) => c.notNull())
+        .addColumn('customers', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('copurchase_pk', ['kind', 'a', 'b'])
+        .execute();
+      // The orders already there are counted once, now.
+      const items = sql`
+        select distinct o.customer_id, 'category' as kind, l.category as item
+          from orders o join order_lines l on l.order_id = o.id where l.category is not null
+        union
+        select distinct o.customer_id, 'product', l.product from orders o join order_lines l on l.order_id = o.id`;
+      await sql`
+        insert into copurchase_buyers (kind, item, buyers)
+        select kind, item, count(*) from (${items}) i group by kind, item`.execute(db);
+      await sql`
+        with i as (${items})
+        insert into copurchase (kind, a, b, customers)
+        select x.kind, x.item, y.item, count(*) from i x
+          join i y on y.customer_id = x.customer_id and y.kind = x.kind and y.item <> x.item
+        group by x.kind, x.item, y.item`.execute(db);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

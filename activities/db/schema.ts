@@ -25,6 +25,15 @@ interface CustomersTable {
   updated_at: Timestamp;
   /** Set when this record was merged into another: lookups by id follow it. */
   merged_into: string | null;
+  /** The lead score as of score_at (activities/store/scores.ts); the score now decays from it. */
+  score: ColumnType<number, number | undefined, number>;
+  score_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** The half-life, in seconds, the score decays by from score_at. */
+  score_half_life_s: ColumnType<number | null, number | null | undefined, number | null>;
+  /** The attribute rules whose points the customer has had (each counts once). */
+  scored_rules: ColumnType<string[], string | undefined, string>;
+  /** The account (client organisation) the customer is a contact of, if any. */
+  account_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** email, phone, or `ext:<system>` for the id another system knows the customer by. */
@@ -190,6 +199,17 @@ interface OrdersTable {
   total: Numeric;
   currency: string;
   event_id: string | null;
+  /** The account the order was placed for: the customer's then, kept should they move on. */
+  account_id: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** A client organisation, by the id the other system gives it; its contacts are customers. */
+interface AccountsTable {
+  id: string;
+  name: string | null;
+  attributes: Json<Record<string, unknown>>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
 }
 
 interface OrderLinesTable {
@@ -199,6 +219,23 @@ interface OrderLinesTable {
   category: string | null;
   quantity: number;
   price: Numeric;
+  /** What a unit cost, when the order said: the line's profit is known only with it. */
+  cost: ColumnType<string | null, number | string | null | undefined, number | string | null>;
+}
+
+/** How many customers bought an item (a category or a product), kept as orders come. */
+interface CopurchaseBuyersTable {
+  kind: 'category' | 'product';
+  item: string;
+  buyers: number;
+}
+
+/** How many customers bought both `a` and `b` (each pair kept both ways round). */
+interface CopurchaseTable {
+  kind: 'category' | 'product';
+  a: string;
+  b: string;
+  customers: number;
 }
 
 interface ApiKeysTable {
@@ -268,6 +305,29 @@ interface InsightModelsTable {
   params: Json<unknown>;
 }
 
+/** Whether a customer is in a segment-entry journey's segment (activities/segment-watch.ts). */
+interface SegmentMembersTable {
+  journey_id: string;
+  customer_id: string;
+  inside: boolean;
+  /** How many times the customer entered or left: the n-th change's event id ends in n. */
+  changes: number;
+  changed_at: Timestamp;
+}
+
+/** Who did what to what (activities/store/audit.ts); the database refuses to change or remove a row. */
+interface AuditLogTable {
+  id: Generated<number>;
+  at: CreatedAt;
+  /** The API key's name, `local` (no key, from this machine) or `cli` (the command line, on the database). */
+  actor: string;
+  actor_key_id: string | null;
+  action: string;
+  /** What was acted on, by id: `journey:<id>`, `customer:<id>`, `key:<id>`, `import:customers`... */
+  target: string;
+  detail: Json<Record<string, unknown>>;
+}
+
 export interface Database {
   customers: CustomersTable;
   events: EventsTable;
@@ -279,6 +339,8 @@ export interface Database {
   tasks: TasksTable;
   orders: OrdersTable;
   order_lines: OrderLinesTable;
+  copurchase: CopurchaseTable;
+  copurchase_buyers: CopurchaseBuyersTable;
   consents: ConsentsTable;
   identities: IdentitiesTable;
   suppressions: SuppressionsTable;
@@ -290,6 +352,9 @@ export interface Database {
   journey_marks: JourneyMarksTable;
   journey_stats: JourneyStatsTable;
   insight_models: InsightModelsTable;
+  segment_members: SegmentMembersTable;
+  accounts: AccountsTable;
+  audit_log: AuditLogTable;
 }
 
 export type CustomerRow = Selectable<CustomersTable>;

@@ -21,6 +21,7 @@ import {
   type PurchaseSummary,
   summarize,
 } from './clv';
+import { fitRfm, type RfmBreakpoints } from './rfm';
 
 export interface FittedModels {
   id: number;
@@ -31,6 +32,8 @@ export interface FittedModels {
   customers: number;
   bgnbd: BgNbdParams & { logLikelihood: number };
   gammaGamma: GammaGammaParams & { logLikelihood: number };
+  /** The RFM quintile breakpoints over the same customers (absent from fits made before RFM). */
+  rfm?: RfmBreakpoints;
 }
 
 /** Fewer customers than this cannot give a model worth acting on. */
@@ -92,12 +95,13 @@ export async function fitCustomerBase(
   options.progress?.(`fitting BG/NBD and Gamma-Gamma on ${base.length} customers`);
   const bgnbd = fitBgNbd(base);
   const gammaGamma = fitGammaGamma(base);
+  const rfm = await fitRfm(db, end);
   const row = await db
     .insertInto('insight_models')
     .values({
       period_end: end,
       customers: base.length,
-      params: JSON.stringify({ bgnbd, gammaGamma }),
+      params: JSON.stringify({ bgnbd, gammaGamma, rfm }),
     })
     .returning(['id', 'fitted_at'])
     .executeTakeFirstOrThrow();
@@ -108,6 +112,7 @@ export async function fitCustomerBase(
     customers: base.length,
     bgnbd,
     gammaGamma,
+    ...(rfm ? { rfm } : {}),
   };
   cacheOf(db).set(LATEST, Promise.resolve(model), Date.now());
   return model;
@@ -127,7 +132,7 @@ export function latestModel(db: Db): Promise<FittedModels | undefined> {
     .executeTakeFirst()
     .then((r): FittedModels | undefined => {
       if (!r) return undefined;
-      const params = r.params as Pick<FittedModels, 'bgnbd' | 'gammaGamma'>;
+      const params = r.params as Pick<FittedModels, 'bgnbd' | 'gammaGamma' | 'rfm'>;
       return {
         id: r.id,
         fittedAt: new Date(r.fitted_at).toISOString(),
@@ -153,6 +158,15 @@ export async function predictedFor(db: Db, customerId: string, now = new Date())
     .select(['placed_at', 'total'])
     .where('customer_id', '=', customerId)
     .execute();
+  return predictFrom(model, orders, now);
+}
+
+/** What a model predicts of a customer with these orders (all of theirs), as of `now`. */
+export function predictFrom(
+  model: FittedModels,
+  orders: readonly { placed_at: Date | string; total: string | number }[],
+  now: Date,
+): PredictedFacts {
   const c = summarize(
     orders.map((o) => ({ at: new Date(o.placed_at).getTime(), value: Number(o.total) })),
     now.getTime(),

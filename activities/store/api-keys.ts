@@ -81,20 +81,23 @@ export function wellFormedApiKey(token: string): boolean {
   return KEY_SHAPE.test(token);
 }
 
-export async function verifyApiKey(db: Db, token: string): Promise<{ id: string; scopes: Scope[] } | undefined> {
+export async function verifyApiKey(
+  db: Db,
+  token: string,
+): Promise<{ id: string; name: string; scopes: Scope[] } | undefined> {
   const m = KEY_SHAPE.exec(token);
   if (!m) return undefined;
   const [, id, secret] = m as unknown as [string, string, string];
   const row = await db
     .selectFrom('api_keys')
-    .select(['secret_hash', 'scopes', 'revoked_at'])
+    .select(['name', 'secret_hash', 'scopes', 'revoked_at'])
     .where('id', '=', id)
     .executeTakeFirst();
   if (!row || row.revoked_at) return undefined;
   const a = Buffer.from(row.secret_hash, 'hex');
   const b = Buffer.from(hash(secret), 'hex');
   if (a.length !== b.length || !timingSafeEqual(a, b)) return undefined;
-  return { id, scopes: row.scopes as Scope[] };
+  return { id, name: row.name, scopes: row.scopes as Scope[] };
 }
 
 export async function touchApiKey(db: Db, id: string): Promise<void> {

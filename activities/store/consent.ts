@@ -150,6 +150,32 @@ export async function suppressAddress(
     .execute();
 }
 
+/**
+ * Suppresses an address as of `at`, as an import from another tool says it was: false when it is
+ * suppressed already, or was resumed after `at` (a START here outlives an older opt-out there), so
+ * importing the same list again changes nothing.
+ */
+export async function suppressAddressAsOf(
+  db: Db,
+  channel: Channel,
+  address: string,
+  reason: SuppressionReason,
+  at: Date | string | undefined,
+): Promise<boolean> {
+  const row = await db
+    .selectFrom('address_suppressions')
+    .select('lifted_at')
+    .where('channel', '=', channel)
+    .where('address_hash', '=', addressHash(address))
+    .executeTakeFirst();
+  // Without a date, an import only adds what Rapport does not know of: it never undoes a START.
+  const resumedSince =
+    row?.lifted_at != null && (at === undefined || new Date(row.lifted_at).getTime() >= new Date(at).getTime());
+  if (row && (row.lifted_at === null || resumedSince)) return false;
+  await suppressAddress(db, channel, address, reason, at ?? new Date());
+  return true;
+}
+
 /** Lifts an address's suppression (a START from the number). */
 export async function liftAddressSuppression(
   db: Db,

@@ -1,5 +1,6 @@
 import type { CustomerFacts } from '../../definitions/facts';
 import type { Db } from '../db/database';
+import { mergeCopurchases } from './copurchases';
 import { destroyDataKeys } from './data-keys';
 import type { Channel, CustomerRow, LifecycleStage } from '../db/schema';
 import { newId } from './ids';
@@ -205,9 +206,12 @@ export async function mergeCustomers(db: Db, survivorId: string, mergedId: strin
     .set({ email: null, phone: null, merged_into: survivorId, updated_at: new Date() })
     .where('id', '=', mergedId)
     .execute();
+  // The co-purchase counts take the two as one customer: out before their orders move, in after.
+  await mergeCopurchases(db, survivorId, mergedId, 'before');
   for (const table of ['identities', 'events', 'timeline', 'orders', 'tasks', 'send_ledger', 'suppressions'] as const) {
     await db.updateTable(table).set({ customer_id: survivorId }).where('customer_id', '=', mergedId).execute();
   }
+  await mergeCopurchases(db, survivorId, mergedId, 'after');
   // Enrollments move too. Where both records were active in one journey, the survivor is now in it
   // twice: settling that takes Temporal (client/server/events/enrollments.ts settleMerges), so it is noted
   // here, in the same transaction, and done after.
@@ -252,6 +256,7 @@ export async function mergeCustomers(db: Db, survivorId: string, mergedId: strin
       first_name: survivor.first_name ?? gone.first_name,
       last_name: survivor.last_name ?? gone.last_name,
       preferred_channel: survivor.preferred_channel ?? gone.preferred_channel,
+      account_id: survivor.account_id ?? gone.account_id,
       tags: JSON.stringify([...new Set([...survivor.tags, ...gone.tags])].sort()),
       attributes: JSON.stringify({ ...gone.attributes, ...survivor.attributes }),
       updated_at: new Date(),
@@ -296,7 +301,8 @@ export interface Erasure {
  * text, a STOP reply, an error), and their data keys, so everything Rapport wrote to Temporal about
  * them is unreadable. Every channel is suppressed, so nothing more is sent. The record keeps its id,
  * its orders (amounts and dates, no personal data) and a timeline entry saying when it was erased,
- * so the erasure itself can be shown.
+ * so the erasure itself can be shown. It stays a contact of its account: an account is an
+ * organisation, not personal data, and its revenue and contact count stay true.
  */
 export async function eraseCustomer(db: Db, customerId: string, at: Date = new Date()): Promise<Erasure> {
   const ids = [customerId];

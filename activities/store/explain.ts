@@ -75,11 +75,19 @@ export async function explainCustomer(
               : `the enrollment ended (${e.outcome ?? e.status}) without reaching this step`,
         };
       }
-      const d = last.data as { status?: string; reason?: string; channel?: string; subject?: string; until?: string };
+      const d = last.data as {
+        status?: string;
+        reason?: string;
+        channel?: string;
+        subject?: string;
+        until?: string;
+        channelRule?: string;
+      };
       const status = (d.status ?? 'sent') as MessageExplanation['outcome'];
+      // A `preferred` send says which rule chose its channel: stated, learned, or the default order.
       const why =
         status === 'sent'
-          ? `sent by ${d.channel ?? s.channel}${d.subject ? `: "${d.subject}"` : ''}`
+          ? `sent by ${d.channel ?? s.channel}${d.channelRule ? ` (${d.channelRule})` : ''}${d.subject ? `: "${d.subject}"` : ''}`
           : status === 'deferred'
             ? `held until ${d.until ?? '?'}: ${d.reason ?? ''}`
             : (d.reason ?? last.summary);

@@ -1,12 +1,16 @@
 /** The customer as journeys read them: the record, plus metrics kept current from their orders. */
-import { predictedFor } from '../insights/models';
+import { latestModel, predictedFor } from '../insights/models';
+import { rfmScores } from '../insights/rfm';
 import { sql } from 'kysely';
-import type { CustomerFacts, CustomerMetrics } from '../../definitions/facts';
+import type { CategoryShare, CustomerFacts, CustomerMetrics } from '../../definitions/facts';
 import type { Db } from '../db/database';
 import type { CustomerRow } from '../db/schema';
+import { accountFacts } from './accounts';
 import { allConsent } from './consent';
+import { learnedChannel } from './engagement';
 import { toCustomerView } from './customers';
-import { RecentResults } from '../recent-results';
+import { recommendItems } from './copurchases';
+import { scoreNow } from '../../definitions/scoring';
 
 export async function customerMetrics(db: Db, customerId: string): Promise<CustomerMetrics> {
   const totals = await db
@@ -19,84 +23,88 @@ export async function customerMetrics(db: Db, customerId: string): Promise<Custo
     ])
     .where('customer_id', '=', customerId)
     .executeTakeFirstOrThrow();
-  const categories = await db
+  // What the customer bought, by category and product: spend, items, and profit where costs are known.
+  // The customer's order ids first, then their lines by the lines' key (an index lookup per order).
+  const bought = await db
     .selectFrom('order_lines as l')
-    .innerJoin('orders as o', 'o.id', 'l.order_id')
-    .select('l.category')
-    .distinct()
-    .where('o.customer_id', '=', customerId)
-    .where('l.category', 'is not', null)
-    .orderBy('l.category')
+    .select([
+      'l.category',
+      'l.product',
+      sql<string>`sum(l.quantity * l.price)`.as('spend'),
+      sql<string>`sum(l.quantity)`.as('items'),
+      sql<string | null>`sum(l.quantity * (l.price - l.cost))`.as('profit'),
+      sql<string | null>`sum(l.quantity * l.price) filter (where l.cost is not null)`.as('costed'),
+    ])
+    .where(sql<boolean>`l.order_id = any(array(select id from orders where customer_id = ${customerId}))`)
+    .groupBy(['l.category', 'l.product'])
     .execute();
-  const mine = categories.map((c) => c.category!);
+  const byCategory = new Map<string, { spend: number; items: number }>();
+  const products = new Set<string>();
+  let profit: number | null = null;
+  let costed = 0;
+  for (const b of bought) {
+    products.add(b.product);
+    if (b.category !== null) {
+      const c = byCategory.get(b.category) ?? { spend: 0, items: 0 };
+      c.spend += Number(b.spend);
+      c.items += Number(b.items);
+      byCategory.set(b.category, c);
+    }
+    if (b.profit !== null) profit = (profit ?? 0) + Number(b.profit);
+    if (b.costed !== null) costed += Number(b.costed);
+  }
+  const mine = [...byCategory.keys()].sort();
+  const affinity = categoryShares(byCategory);
+  const recommendedCategory = (await recommendItems(db, 'category', mine, 1))[0] ?? null;
   return {
     orderCount: Number(totals.count),
     lifetimeValue: Math.round(Number(totals.value ?? 0) * 100) / 100,
     firstOrderAt: totals.first ? new Date(totals.first).toISOString() : null,
     lastOrderAt: totals.last ? new Date(totals.last).toISOString() : null,
     categories: mine,
-    recommendedCategory: mine.length > 0 ? await recommendFor(db, mine) : null,
+    recommendedCategory,
+    profit: profit === null ? null : Math.round(profit * 100) / 100,
+    margin: profit === null || costed === 0 ? null : Math.round((profit / costed) * 10_000) / 10_000,
+    affinity,
+    topCategory: affinity[0]?.category ?? null,
+    recommendations: await recommendItems(db, 'product', [...products].sort(), RECOMMENDATIONS),
   };
 }
 
-/**
- * How long a recommendation is kept. It is an aggregate over every customer's orders, and depends
- * only on the set of categories a customer bought, so it is computed once per set and per minute,
- * not once per event: with many customers, a scan of all orders for each event was the intake's cost.
- */
-const RECOMMENDATION_TTL_MS = 60_000;
-/** How many sets of categories are kept at most: the least recently computed go first. */
-const RECOMMENDATIONS_KEPT = 1_000;
-
-const recommendations = new WeakMap<Db, RecentResults<Promise<string | null>>>();
-
-function recommendFor(db: Db, categories: string[]): Promise<string | null> {
-  let cache = recommendations.get(db);
-  if (!cache) recommendations.set(db, (cache = new RecentResults(RECOMMENDATIONS_KEPT, RECOMMENDATION_TTL_MS)));
-  const key = JSON.stringify(categories);
-  const now = Date.now();
-  const kept = cache.get(key, now);
-  if (kept) return kept;
-  const category = recommendFromCategories(db, categories);
-  cache.set(key, category, now);
-  // A failed query is not kept.
-  category.catch(() => cache.delete(key));
-  return category;
-}
+/** How many products `metrics.recommendations` names at most. */
+const RECOMMENDATIONS = 3;
+/** How many categories `metrics.affinity` lists at most. */
+const AFFINITY_CATEGORIES = 5;
 
 /**
- * The category most bought by customers who bought any of `categories` (a customer's), among the
- * others; without such customers, the most popular other category. It depends only on the
- * customer's categories: their own orders are all in those, so they count for none of the others.
+ * Each category's share of the spend on categorised lines, or of their items when that spend is 0
+ * (everything free or unpriced), highest first, ties by name, to four decimals.
  */
-async function recommendFromCategories(db: Db, categories: string[]): Promise<string | null> {
-  const mine = sql.join(categories);
-  const fromPeers = await sql<{ category: string }>`
-    with peers as (
-      select distinct o.customer_id from orders o join order_lines l on l.order_id = o.id
-      where l.category in (${mine})
-    )
-    select l.category from orders o join order_lines l on l.order_id = o.id
-    where o.customer_id in (select customer_id from peers)
-      and l.category is not null and l.category not in (${mine})
-    group by l.category order by count(distinct o.customer_id) desc, l.category limit 1`.execute(db);
-  return fromPeers.rows[0]?.category ?? popularCategory(db, mine);
+function categoryShares(byCategory: Map<string, { spend: number; items: number }>): CategoryShare[] {
+  const all = [...byCategory.entries()];
+  const spend = all.reduce((sum, [, c]) => sum + c.spend, 0);
+  const items = all.reduce((sum, [, c]) => sum + c.items, 0);
+  return all
+    .map(([category, c]) => ({
+      category,
+      share: spend > 0 ? c.spend / spend : items > 0 ? c.items / items : 0,
+    }))
+    .sort((x, y) => y.share - x.share || (x.category < y.category ? -1 : x.category > y.category ? 1 : 0))
+    .slice(0, AFFINITY_CATEGORIES)
+    .map(({ category, share }) => ({ category, share: Math.round(share * 10_000) / 10_000 }));
 }
 
-async function popularCategory(db: Db, mine: ReturnType<typeof sql.join>): Promise<string | null> {
-  const popular = await sql<{ category: string }>`
-    select l.category from orders o join order_lines l on l.order_id = o.id
-    where l.category is not null and l.category not in (${mine})
-    group by l.category order by count(distinct o.customer_id) desc, l.category limit 1`.execute(db);
-  return popular.rows[0]?.category ?? null;
-}
-
-export async function customerFacts(db: Db, row: CustomerRow): Promise<CustomerFacts> {
+export async function customerFacts(db: Db, row: CustomerRow, now = new Date()): Promise<CustomerFacts> {
   const { createdAt: _created, updatedAt: _updated, ...view } = toCustomerView(row);
+  const metrics = await customerMetrics(db, row.id);
   return {
     ...view,
     consent: await allConsent(db, row.id),
-    metrics: await customerMetrics(db, row.id),
+    metrics,
     predicted: await predictedFor(db, row.id),
+    rfm: rfmScores((await latestModel(db))?.rfm, metrics, now),
+    score: scoreNow(row, now),
+    account: await accountFacts(db, row.account_id),
+    learnedChannel: (await learnedChannel(db, row.id, now)).channel,
   };
 }

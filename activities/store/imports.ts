@@ -1,12 +1,17 @@
 /**
- * Imports of a customer base: customers and past orders, row by row. Every row is validated; a bad
- * row is reported with its line and field and the others go in. Imported orders update the metrics
- * and lifecycle stage as orders do, but they are history: they enroll nobody. Importing a file twice
- * changes nothing the second time (customers are matched by their identities, orders by their id).
+ * Imports of a customer base: customers (with their consent and its evidence), past orders, and the
+ * suppression lists of the tool a team leaves, row by row. Every row is validated; a bad row is
+ * reported with its line and field and the others go in. Imported orders update the metrics and
+ * lifecycle stage as orders do, but they are history: they enroll nobody. Importing a file twice
+ * changes nothing the second time (customers are matched by their identities, orders by their id,
+ * suppressions by their address).
  */
 import { z } from 'zod';
+import { category, type Category } from '../../definitions/schema/common';
 import type { Db } from '../db/database';
-import { upsertCustomer, type CustomerRef } from './customers';
+import type { Channel, SuppressionReason } from '../db/schema';
+import { recordConsent, suppress, suppressAddressAsOf } from './consent';
+import { findCustomer, upsertCustomer, type CustomerRef } from './customers';
 import { recordOrder } from './orders';
 
 export const IMPORT_BATCH_MAX = 1000;
@@ -60,6 +65,107 @@ type Who = {
 const needsWho = (r: Who) => Boolean(r.customerId ?? r.email ?? r.phone ?? r.externalId);
 const whoMessage = { message: 'expected a customer: customerId, email, phone or externalId', path: ['customer'] };
 
+/**
+ * Consent columns of a customer row: `consent.<channel>.<purpose>` (yes or no, in the words other
+ * tools export), each with its own `.at`, `.source`, `.ip` and `.method` or the row's `consentedAt`,
+ * `consentSource`, `consentIp` and `consentMethod`. JSON lines may carry `consent` as an object, as
+ * an event's profile does. They are consent with its evidence, never attributes.
+ */
+const CONSENT_COLUMN = /^consent\.([^.]+)\.([^.]+)(?:\.(at|source|ip|method))?$/;
+const ROW_EVIDENCE = { consentedAt: 'at', consentSource: 'source', consentIp: 'ip', consentMethod: 'method' } as const;
+const GRANTED = new Set(['yes', 'y', 'true', '1', 'granted', 'opted_in', 'subscribed']);
+const WITHDRAWN = new Set(['no', 'n', 'false', '0', 'withdrawn', 'opted_out', 'unsubscribed']);
+const CHANNELS: readonly string[] = ['email', 'sms'];
+
+interface ImportedConsent {
+  channel: Channel;
+  purpose: Category;
+  granted: boolean;
+  /** When it was given or withdrawn, if the file says. */
+  at: string | undefined;
+  /** The evidence columns given: source, ip, method. */
+  evidence: Record<string, string>;
+}
+
+const isConsentColumn = (key: string) => key === 'consent' || key.startsWith('consent.') || key in ROW_EVIDENCE;
+const blank = (v: unknown) => v === undefined || v === null || v === '';
+/** A cell as text: JSON lines may give numbers, booleans, or (wrongly) objects. */
+const cell = (v: unknown) =>
+  typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+
+/** The consent columns of a row, read, with what is wrong in them by column. */
+function consentColumns(fields: Record<string, unknown>): {
+  consents: ImportedConsent[];
+  issues: { path: string; message: string }[];
+} {
+  const issues: { path: string; message: string }[] = [];
+  const flat: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(fields)) {
+    if (key !== 'consent') {
+      if (isConsentColumn(key)) flat[key] = value;
+      continue;
+    }
+    if (blank(value)) continue;
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      issues.push({ path: 'consent', message: 'expected columns such as consent.email.marketing' });
+      continue;
+    }
+    for (const [channel, purposes] of Object.entries(value as Record<string, unknown>)) {
+      if (purposes && typeof purposes === 'object' && !Array.isArray(purposes))
+        for (const [purpose, v] of Object.entries(purposes)) flat[`consent.${channel}.${purpose}`] = v;
+      else flat[`consent.${channel}`] = purposes;
+    }
+  }
+  const dateOf = (path: string, v: unknown) => {
+    const parsed = date.safeParse(v);
+    if (parsed.success) return parsed.data;
+    issues.push({ path, message: parsed.error.issues[0]?.message ?? 'expected a date' });
+    return undefined;
+  };
+  const rowEvidence: Record<string, string> = {};
+  let rowAt: string | undefined;
+  for (const [column, name] of Object.entries(ROW_EVIDENCE)) {
+    const v = flat[column];
+    if (blank(v)) continue;
+    if (name === 'at') rowAt = dateOf(column, v);
+    else rowEvidence[name] = cell(v);
+  }
+  const given = new Map<string, { granted: boolean; at?: string | undefined; evidence: Record<string, string> }>();
+  const extras: [string, string, unknown][] = [];
+  for (const [column, v] of Object.entries(flat)) {
+    if (column in ROW_EVIDENCE || blank(v)) continue;
+    const m = CONSENT_COLUMN.exec(column);
+    if (!m || !CHANNELS.includes(m[1]!) || !category.safeParse(m[2]).success) {
+      issues.push({
+        path: column,
+        message: `expected consent.<email|sms>.<${category.options.join('|')}>, optionally followed by .at, .source, .ip or .method`,
+      });
+      continue;
+    }
+    const key = `${m[1]}.${m[2]}`;
+    if (m[3]) {
+      extras.push([key, m[3], v]);
+      continue;
+    }
+    const word = cell(v).trim().toLowerCase();
+    if (GRANTED.has(word)) given.set(key, { granted: true, evidence: {} });
+    else if (WITHDRAWN.has(word)) given.set(key, { granted: false, evidence: {} });
+    else issues.push({ path: column, message: 'expected yes or no: yes/no, true/false, granted/withdrawn' });
+  }
+  for (const [key, name, v] of extras) {
+    const at = name === 'at' ? dateOf(`consent.${key}.at`, v) : undefined;
+    const consent = given.get(key);
+    if (!consent) continue;
+    if (name === 'at') consent.at = at;
+    else consent.evidence[name] = cell(v);
+  }
+  const consents = [...given.entries()].map(([key, c]) => {
+    const [channel, purpose] = key.split('.') as [Channel, Category];
+    return { channel, purpose, granted: c.granted, at: c.at ?? rowAt, evidence: { ...rowEvidence, ...c.evidence } };
+  });
+  return { consents, issues };
+}
+
 const customerImportRow = z
   .object({
     ...who,
@@ -70,7 +176,54 @@ const customerImportRow = z
     preferredChannel: text.pipe(z.enum(['email', 'sms']).optional()),
   })
   .catchall(z.unknown())
+  .superRefine((r, ctx) => {
+    for (const issue of consentColumns(r).issues)
+      ctx.addIssue({ code: 'custom', path: [issue.path], message: issue.message });
+  })
   .refine(needsWho, whoMessage);
+
+/** Reasons as other tools name them → Rapport's. */
+const SUPPRESSION_REASONS: Record<string, SuppressionReason> = {
+  bounced: 'hard_bounce',
+  hard_bounce: 'hard_bounce',
+  complained: 'complaint',
+  complaint: 'complaint',
+  unsubscribed: 'unsubscribe',
+  unsubscribe: 'unsubscribe',
+  stop: 'stop',
+};
+
+/** Columns beyond these (an export's ids and dates) are ignored: a suppression is about an address. */
+const suppressionImportRow = z
+  .object({
+    email: who.email,
+    phone: who.phone,
+    channel: text.pipe(z.enum(['email', 'sms'], { error: 'expected email or sms' }).optional()),
+    reason: z.preprocess(
+      (v) => (typeof v === 'string' ? (SUPPRESSION_REASONS[v.trim().toLowerCase()] ?? v) : v),
+      z.enum(['hard_bounce', 'complaint', 'unsubscribe', 'stop'], {
+        error: 'expected a reason: bounced, complained, unsubscribed or stop',
+      }),
+    ),
+    at: z.preprocess((v) => (blank(v) ? undefined : v), date.optional()),
+    detail: text.pipe(z.string().max(500, 'expected a detail of at most 500 characters').optional()),
+  })
+  .superRefine((r, ctx) => {
+    if (!r.email && !r.phone)
+      ctx.addIssue({ code: 'custom', path: ['address'], message: 'expected an email or a phone' });
+    else if (r.email && r.phone && !r.channel)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['channel'],
+        message: 'this row has both an email and a phone: say which is suppressed with a channel column (email or sms)',
+      });
+    else if (r.channel === 'email' && !r.email)
+      ctx.addIssue({ code: 'custom', path: ['email'], message: 'expected an email for the email channel' });
+    else if (r.channel === 'sms' && !r.phone)
+      ctx.addIssue({ code: 'custom', path: ['phone'], message: 'expected a phone for the sms channel' });
+    else if (r.reason === 'stop' && (r.channel ?? (r.email ? 'email' : 'sms')) !== 'sms')
+      ctx.addIssue({ code: 'custom', path: ['reason'], message: 'stop is an SMS opt-out: expected a phone' });
+  });
 
 const orderImportRow = z
   .object({
@@ -119,7 +272,7 @@ function problems(line: number, error: z.ZodError): ImportReport['errors'] {
 async function eachRow(
   rows: ImportRow[],
   schema: z.ZodType,
-  store: (row: never) => Promise<boolean>,
+  store: (row: never, line: number) => Promise<boolean>,
 ): Promise<ImportReport> {
   const report: ImportReport = { imported: 0, unchanged: 0, errors: [] };
   for (const row of rows) {
@@ -129,7 +282,7 @@ async function eachRow(
       continue;
     }
     try {
-      if (await store(parsed.data as never)) report.imported++;
+      if (await store(parsed.data as never, row.line)) report.imported++;
       else report.unchanged++;
     } catch (err) {
       report.errors.push({ line: row.line, path: '(row)', message: err instanceof Error ? err.message : String(err) });
@@ -138,20 +291,53 @@ async function eachRow(
   return report;
 }
 
-export function importCustomers(db: Db, rows: ImportRow[]): Promise<ImportReport> {
-  return eachRow(rows, customerImportRow, async (r: z.output<typeof customerImportRow>) => {
+/** Where an imported record came from, for its evidence: the file's name and the row's line. */
+const sourceOf = (file: string | undefined, line: number) => `import ${file ?? 'file'}:${line}`;
+
+/**
+ * Imported consent is recorded with method `import`, unless Rapport holds a newer answer: one
+ * recorded after the file's date, or any at all when the file gives no date (the customer may have
+ * answered here since the export).
+ */
+async function importConsent(db: Db, customerId: string, consents: ImportedConsent[], source: string): Promise<void> {
+  for (const c of consents) {
+    const held = await db
+      .selectFrom('consents')
+      .select('recorded_at')
+      .where('customer_id', '=', customerId)
+      .where('channel', '=', c.channel)
+      .where('purpose', '=', c.purpose)
+      .executeTakeFirst();
+    if (held && (c.at === undefined || new Date(held.recorded_at).getTime() > Date.parse(c.at))) continue;
+    await recordConsent(
+      db,
+      customerId,
+      { [c.channel]: { [c.purpose]: c.granted } },
+      { method: 'import', source, at: c.at ?? new Date(), details: c.evidence },
+    );
+  }
+}
+
+export function importCustomers(db: Db, rows: ImportRow[], file?: string): Promise<ImportReport> {
+  return eachRow(rows, customerImportRow, async (r: z.output<typeof customerImportRow>, line: number) => {
     const { customerId: _id, email, phone, externalSystem: _s, externalId: _e, ...rest } = r;
     const known = ['firstName', 'lastName', 'timezone', 'locale', 'preferredChannel'] as const;
     const attributes = Object.fromEntries(
-      Object.entries(rest).filter(([k, v]) => !(known as readonly string[]).includes(k) && v !== '' && v !== undefined),
+      Object.entries(rest).filter(
+        ([k, v]) => !(known as readonly string[]).includes(k) && !isConsentColumn(k) && v !== '' && v !== undefined,
+      ),
     );
+    const { consents } = consentColumns(rest);
     const profile = {
       ...(email ? { email } : {}),
       ...(phone ? { phone } : {}),
       ...Object.fromEntries(known.filter((k) => r[k] !== undefined).map((k) => [k, r[k]])),
       ...(Object.keys(attributes).length ? { attributes } : {}),
     };
-    await db.transaction().execute((tx) => upsertCustomer(tx, refOf(r), profile));
+    await db.transaction().execute(async (tx) => {
+      const { customer } = await upsertCustomer(tx, refOf(r), profile);
+      await importConsent(tx, customer.id, consents, sourceOf(file, line));
+    });
     return true;
   });
 }
@@ -184,4 +370,33 @@ export function importOrders(db: Db, rows: ImportRow[]): Promise<ImportReport> {
       );
     }),
   );
+}
+
+/**
+ * Suppressions from another tool's lists (bounces, complaints, unsubscribes, STOPs): kept by address,
+ * so they hold for whoever has the address now or later, and put on the record of the customer who
+ * has it now. True when the row changed something.
+ */
+export function importSuppressions(db: Db, rows: ImportRow[], file?: string): Promise<ImportReport> {
+  return eachRow(rows, suppressionImportRow, async (r: z.output<typeof suppressionImportRow>, line: number) => {
+    const channel: Channel = r.channel ?? (r.email ? 'email' : 'sms');
+    const address = (channel === 'email' ? r.email : r.phone)!;
+    return db.transaction().execute(async (tx) => {
+      const added = await suppressAddressAsOf(tx, channel, address, r.reason, r.at);
+      const customer = await findCustomer(tx, channel === 'email' ? { email: address } : { phone: address });
+      if (!customer) return added;
+      // A customer who resumed the channel here after the file's date (or at all, for an undated row) stays resumed.
+      const resumed = await tx
+        .selectFrom('suppressions')
+        .select('id')
+        .where('customer_id', '=', customer.id)
+        .where('channel', '=', channel)
+        .where('lifted_at', 'is not', null)
+        .$if(r.at !== undefined, (q) => q.where('lifted_at', '>=', new Date(r.at!)))
+        .executeTakeFirst();
+      if (resumed) return added;
+      const detail = `${sourceOf(file, line)}${r.detail ? `: ${r.detail}` : ''}`;
+      return (await suppress(tx, customer.id, channel, r.reason, detail, r.at ?? new Date())) || added;
+    });
+  });
 }

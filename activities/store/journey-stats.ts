@@ -75,7 +75,7 @@ export function heldBy(
   if (/\bsuppressed\b/.test(reason)) return 'suppression';
   if (/\bconsent\b/.test(reason)) return 'consent';
   if (reason.startsWith('quiet hours')) return 'quiet_hours';
-  if (reason.startsWith('frequency cap')) return 'cap';
+  if (reason.startsWith('frequency cap') || reason.startsWith('account cap')) return 'cap';
   return undefined;
 }
 

@@ -1,9 +1,13 @@
 /**
  * Orders, from `order.placed` events: `data.orderId`, `data.total`, and optional `data.lines`
- * (`product`, `category`, `quantity`, `price`). The same order id twice is recorded once.
+ * (`product`, `category`, `quantity`, `price`, and `cost`: what a unit cost, when known). The same
+ * order id twice is recorded once. Recording one keeps the co-purchase counts (./copurchases.ts).
  */
 import { z } from 'zod';
+import { sql } from 'kysely';
 import type { Db } from '../db/database';
+import { countOrderItems } from './copurchases';
+import { appendTimeline } from './timeline';
 
 /** The most lines one order may have. */
 const MAX_ORDER_LINES = 500;
@@ -24,6 +28,7 @@ export const orderData = z.object({
         category: z.string().min(1).max(100, 'expected at most 100 characters').optional(),
         quantity: z.number().int().positive().max(1_000_000, 'expected at most 1,000,000').optional(),
         price: z.number().nonnegative().max(MAX_ORDER_TOTAL, 'expected a price below 1,000,000,000,000').optional(),
+        cost: z.number().nonnegative().max(MAX_ORDER_TOTAL, 'expected a cost below 1,000,000,000,000').optional(),
       }),
     )
     .max(MAX_ORDER_LINES, `expected at most ${MAX_ORDER_LINES} lines in an order`)
@@ -47,23 +52,32 @@ export async function recordOrder(
       total: order.total,
       currency: order.currency ?? 'USD',
       event_id: eventId,
+      // The account the customer has now: the order stays with it should they move to another.
+      account_id: sql<string | null>`(select account_id from customers where id = ${customerId})`,
     })
     .onConflict((oc) => oc.column('id').doNothing())
     .returning('id')
     .executeTakeFirst();
   if (!inserted) return false;
-  for (const [i, line] of (order.lines ?? []).entries()) {
+  // The lines in one statement, then the co-purchases they make in another: two statements
+  // whatever the number of lines (none without lines).
+  const lines = order.lines ?? [];
+  if (lines.length > 0) {
     await db
       .insertInto('order_lines')
-      .values({
-        order_id: order.orderId,
-        line: i + 1,
-        product: line.product,
-        category: line.category ?? null,
-        quantity: line.quantity ?? 1,
-        price: line.price ?? 0,
-      })
+      .values(
+        lines.map((line, i) => ({
+          order_id: order.orderId,
+          line: i + 1,
+          product: line.product,
+          category: line.category ?? null,
+          quantity: line.quantity ?? 1,
+          price: line.price ?? 0,
+          cost: line.cost ?? null,
+        })),
+      )
       .execute();
+    await countOrderItems(db, customerId, order.orderId);
   }
   // The lifecycle stage follows the orders: a first order makes a new customer, a second a repeat one.
   const { count } = await db
@@ -72,11 +86,23 @@ export async function recordOrder(
     .where('customer_id', '=', customerId)
     .executeTakeFirstOrThrow();
   const stage = Number(count) >= 2 ? 'repeat_customer' : 'new_customer';
-  await db
+  const moved = await db
     .updateTable('customers')
     .set({ lifecycle_stage: stage, updated_at: new Date() })
     .where('id', '=', customerId)
     .where('lifecycle_stage', '<>', stage)
-    .execute();
+    .returning(sql<string>`(select c.lifecycle_stage from customers c where c.id = customers.id)`.as('before'))
+    .executeTakeFirst();
+  // A lapsed customer who orders again is back: said on their timeline (activities/segment-watch.ts lapses them).
+  if (moved?.before === 'lapsed') {
+    await appendTimeline(db, {
+      customerId,
+      at: occurredAt ?? new Date(),
+      kind: 'change',
+      summary: `lifecycle stage lapsed → ${stage} (ordered again: ${order.orderId})`,
+      ref: `back:${order.orderId}`,
+      data: { from: 'lapsed', to: stage, orderId: order.orderId },
+    });
+  }
   return true;
 }

@@ -19,8 +19,9 @@ export interface TimelineItem {
   ref: string | null;
 }
 
-export async function appendTimeline(db: Db, entry: TimelineEntry): Promise<void> {
-  await db
+/** Writes an entry; false when one with the same kind and ref was written before (nothing is written). */
+export async function appendTimeline(db: Db, entry: TimelineEntry): Promise<boolean> {
+  const written = await db
     .insertInto('timeline')
     .values({
       customer_id: entry.customerId,
@@ -31,7 +32,9 @@ export async function appendTimeline(db: Db, entry: TimelineEntry): Promise<void
       ref: entry.ref ?? null,
     })
     .onConflict((oc) => oc.columns(['customer_id', 'kind', 'ref']).doNothing())
-    .execute();
+    .returning('id')
+    .executeTakeFirst();
+  return written !== undefined;
 }
 
 /** The customer's timeline in order (by time, then by when it was written): the newest `limit` entries. */

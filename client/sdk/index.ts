@@ -5,8 +5,11 @@
 import type { EventReceipt, IncomingEvent } from '../server/events/schema';
 import type { ImportReport, ImportRow } from '../../activities/store/imports';
 import type { ApiKeyView, Scope } from '../../activities/store/api-keys';
+import type { AuditFilter, AuditItem } from '../../activities/store/audit';
 import type { z } from 'zod';
 import type { orderBody } from '../server/api/routes/events';
+import type { previewBody, sendTestBody } from '../server/api/routes/previews';
+import type { MessagePreview, TestSend } from '../../activities/previews';
 import type { JourneySummary } from '../../activities/store/journeys';
 import type { PublishImpact, VersionInfo } from '../../activities/store/versions';
 import type { TaskView } from '../../activities/store/tasks';
@@ -19,6 +22,13 @@ import type { EnrollmentExplanation } from '../../activities/store/explain';
 import type { ReconcileReport } from '../server/events/reconcile';
 import type { JourneyReport, ReportQuery } from '../server/journeys/report';
 import type { FittedModels } from '../../activities/insights/models';
+import type { AccountTimelineItem, AccountView } from '../../activities/store/accounts';
+import type { AccountFacts } from '../../definitions/facts';
+import type { CustomerListQuery, CustomerPage, ListedCustomer } from '../../activities/store/customer-list';
+
+/** GET /v1/customers: every field optional (sort revenue, order desc, limit 50 by default). */
+export type CustomerListOptions = Partial<CustomerListQuery>;
+export type { CustomerPage, ListedCustomer };
 
 export interface BatchResult {
   accepted: number;
@@ -28,10 +38,27 @@ export interface BatchResult {
   )[];
 }
 
-export type { FittedModels, ImportReport, ImportRow, JourneyReport, ReconcileReport, ReportQuery, Scope };
+export type {
+  AccountTimelineItem,
+  AccountView,
+  AuditItem,
+  FittedModels,
+  ImportReport,
+  ImportRow,
+  JourneyReport,
+  ReconcileReport,
+  ReportQuery,
+  Scope,
+};
 
 /** An order as POST /v1/orders takes it. */
 export type OrderInput = z.input<typeof orderBody>;
+
+/** What a preview takes: a customer (a reference, or `{ facts }` made up), and optionally a version and the event's data. */
+export type PreviewInput = z.input<typeof previewBody>;
+/** What a test send takes: a preview's input and the address (email, or phone in E.164) to send to. */
+export type SendTestInput = z.input<typeof sendTestBody>;
+export type { MessagePreview, TestSend };
 
 /** An event's receipt with what the engine knows of it: GET /v1/events/<id>. */
 export type EventDetail = EventReceipt & {
@@ -70,7 +97,16 @@ export interface JourneyDetail extends JourneySummary {
 export type PublishResult = PublishImpact & { dryRun: boolean; version?: number; created?: boolean };
 
 export interface CustomerDetail {
-  customer: CustomerView & { metrics: CustomerMetrics; consent: Record<string, Record<string, boolean>> };
+  customer: CustomerView & {
+    metrics: CustomerMetrics;
+    consent: Record<string, Record<string, boolean>>;
+    /** The lead score now (decayed since it last changed). */
+    score: number;
+    /** The account (client organisation) the customer is a contact of. */
+    account: AccountFacts | null;
+    /** The channel learned from their email clicks and SMS replies; null when nothing is learned. */
+    learnedChannel: string | null;
+  };
   identities: { kind: string; value: string; since: string }[];
   enrollments: EnrollmentView[];
   timeline: TimelineItem[];
@@ -226,13 +262,69 @@ export class RapportClient {
   revokeKey(id: string): Promise<{ id: string; revoked: true }> {
     return this.request('DELETE', `/v1/keys/${encodeURIComponent(id)}`);
   }
-  /** Rows of a customer base (`rapport import`): history, which enrolls nobody. Up to 1,000 rows. */
-  importRows(kind: 'customers' | 'orders', rows: ImportRow[]): Promise<ImportReport> {
-    return this.request('POST', `/v1/imports/${kind}`, { rows });
+  /**
+   * The audit trail (admin keys): who did what to what, newest first, `limit` at a time (default
+   * 100); `cursor` is the `next` of the page before. Times are ISO 8601; `until` is exclusive.
+   */
+  audit(
+    filter: Partial<Record<Exclude<keyof AuditFilter, 'limit'>, string | undefined>> & { limit?: number } = {},
+  ): Promise<{ entries: AuditItem[]; next: string | null }> {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, String(v));
+    const tail = q.size > 0 ? `?${q.toString()}` : '';
+    return this.request('GET', `/v1/audit${tail}`);
+  }
+  /**
+   * Rows of a customer base (`rapport import`): history, which enrolls nobody. Up to 1,000 rows;
+   * `file` names them in the evidence of imported consent and suppressions.
+   */
+  importRows(kind: 'customers' | 'orders' | 'suppressions', rows: ImportRow[], file?: string): Promise<ImportReport> {
+    return this.request('POST', `/v1/imports/${kind}`, { rows, ...(file ? { file } : {}) });
   }
   /** A customer by id, email or phone. */
   getCustomer(ref: string): Promise<CustomerDetail> {
     return this.request('GET', `/v1/customers/${encodeURIComponent(ref)}`);
+  }
+  /**
+   * One page of customers, filtered (`where`: CEL over the customer; `stage`, `tag`, `email`) and
+   * sorted (`sort`, `order`); `cursor` is the `next` of the page before.
+   */
+  listCustomers(query: CustomerListOptions = {}): Promise<CustomerPage> {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) q.set(k, String(v));
+    return this.request('GET', `/v1/customers${q.size > 0 ? `?${q.toString()}` : ''}`);
+  }
+  /** Every customer the query finds, page by page (`onPage` after each, with the count so far). */
+  async *allCustomers(
+    query: Omit<CustomerListOptions, 'cursor'> = {},
+    onPage?: (count: number) => void,
+  ): AsyncGenerator<ListedCustomer> {
+    let cursor: string | undefined;
+    let count = 0;
+    do {
+      const page = await this.listCustomers({ ...query, ...(cursor ? { cursor } : {}) });
+      for (const c of page.customers) yield c;
+      count += page.customers.length;
+      onPage?.(count);
+      cursor = page.next ?? undefined;
+    } while (cursor);
+  }
+  /** An account (client organisation): its contacts, the orders placed for it, its predicted value. */
+  getAccount(id: string): Promise<AccountView> {
+    return this.request('GET', `/v1/accounts/${encodeURIComponent(id)}`);
+  }
+  /**
+   * Every contact's timeline entries, newest first, `limit` at a time (default 50); `before` is the
+   * `next` of the page before, or an ISO 8601 time.
+   */
+  accountTimeline(
+    id: string,
+    page: { before?: string; limit?: number } = {},
+  ): Promise<{ account: string; entries: AccountTimelineItem[]; next: string | null }> {
+    const q = new URLSearchParams();
+    if (page.before) q.set('before', page.before);
+    if (page.limit) q.set('limit', String(page.limit));
+    return this.request('GET', `/v1/accounts/${encodeURIComponent(id)}/timeline?${q.toString()}`);
   }
   explain(ref: string, journey?: string): Promise<Explanation> {
     const q = journey ? `?journey=${encodeURIComponent(journey)}` : '';
@@ -252,8 +344,12 @@ export class RapportClient {
   getJourney(id: string): Promise<JourneyDetail> {
     return this.request('GET', `/v1/journeys/${encodeURIComponent(id)}`);
   }
-  /** Fits the customer value models on the whole customer base (its orders up to `asOf`, default now; admin keys). */
-  fitInsights(asOf?: string): Promise<FittedModels> {
+  /**
+   * Fits the customer value models on the whole customer base (its orders up to `asOf`, default now;
+   * admin keys). A fit as of now starts a refresh of every customer's segments and lifecycle stage,
+   * the workflow `refresh.workflowId`.
+   */
+  fitInsights(asOf?: string): Promise<FittedModels & { refresh: { workflowId: string } | null }> {
     return this.request('POST', '/v1/insights/fit', asOf ? { asOf } : {});
   }
   /** The newest fit of the customer value models. */
@@ -286,6 +382,19 @@ export class RapportClient {
   }
   resumeJourney(id: string): Promise<{ journey: string; status: string }> {
     return this.request('POST', `/v1/journeys/${encodeURIComponent(id)}/resume`);
+  }
+  /** A send step's message as a customer would get it; nothing is written. */
+  previewStep(journey: string, step: string, input: PreviewInput): Promise<MessagePreview> {
+    const path = `/v1/journeys/${encodeURIComponent(journey)}/steps/${encodeURIComponent(step)}/preview`;
+    return this.request('POST', path, input, {}, true);
+  }
+  /** Sends a step's message for real to `input.to`, marked as a test; no customer's record changes. */
+  sendTest(journey: string, step: string, input: SendTestInput): Promise<TestSend> {
+    return this.request(
+      'POST',
+      `/v1/journeys/${encodeURIComponent(journey)}/steps/${encodeURIComponent(step)}/send-test`,
+      input,
+    );
   }
   async listTasks(filter: { team?: string | undefined; status?: string | undefined } = {}): Promise<TaskView[]> {
     const q = new URLSearchParams();

@@ -1,10 +1,12 @@
 /** The variables a Liquid text in a journey may read. */
-import { CUSTOMER_FIELDS, METRIC_FIELDS, PREDICTED_FIELDS } from '../facts';
+import { ACCOUNT_FIELDS, CUSTOMER_FIELDS, METRIC_FIELDS, PREDICTED_FIELDS, RFM_FIELDS } from '../facts';
 import { closest } from '../suggest';
 
 const CUSTOMER_FIELD_NAMES = Object.keys(CUSTOMER_FIELDS);
 const METRIC_FIELD_NAMES = Object.keys(METRIC_FIELDS);
 const PREDICTED_FIELD_NAMES = Object.keys(PREDICTED_FIELDS);
+const RFM_FIELD_NAMES = Object.keys(RFM_FIELDS);
+const ACCOUNT_FIELD_NAMES = Object.keys(ACCOUNT_FIELDS);
 const EVENT_FIELDS = ['id', 'type', 'occurredAt', 'data'];
 
 /** Checks the variables a template reads; returns the first unknown one, described. */
@@ -25,6 +27,10 @@ export function unknownVariable(
         return `unknown variable customer.metrics.${third}${guess(third, METRIC_FIELD_NAMES)}`;
       if (second === 'predicted' && third !== undefined && !PREDICTED_FIELD_NAMES.includes(third))
         return `unknown variable customer.predicted.${third}${guess(third, PREDICTED_FIELD_NAMES)}`;
+      if (second === 'rfm' && third !== undefined && !RFM_FIELD_NAMES.includes(third))
+        return `unknown variable customer.rfm.${third}${guess(third, RFM_FIELD_NAMES)}`;
+      if (second === 'account' && third !== undefined && !ACCOUNT_FIELD_NAMES.includes(third))
+        return `unknown variable customer.account.${third}${guess(third, ACCOUNT_FIELD_NAMES)}`;
       return undefined;
     case 'event':
       return second !== undefined && !EVENT_FIELDS.includes(second)

@@ -27,14 +27,41 @@ const trigger = z
       .regex(/^(\S+\s+){4}\S+$/, 'expected a cron expression with five fields, such as "0 9 * * mon"')
       .optional(),
     segment: celExpression.optional(),
+    on: z
+      .literal('enter', { error: 'expected "enter": the customer is enrolled the moment they enter the segment' })
+      .optional()
+      .describe(
+        'With a segment and no schedule: enroll each customer the moment their facts come to match the segment (after an event, an order, an update or a model refresh)',
+      ),
   })
   .strict()
   .superRefine((t, ctx) => {
-    if (t.event === undefined && t.schedule === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'a trigger needs an event, or a schedule with a segment' });
+    if (t.event === undefined && t.schedule === undefined && t.segment === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a trigger needs an event, a schedule with a segment, or a segment with "on: enter"',
+      });
     }
     if (t.event !== undefined && (t.schedule !== undefined || t.segment !== undefined)) {
-      ctx.addIssue({ code: 'custom', message: 'a trigger has either an event (and when) or a schedule and a segment' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a trigger has either an event (and when), a schedule and a segment, or a segment and "on: enter"',
+      });
+    }
+    if (t.segment !== undefined && t.event === undefined && t.schedule === undefined && t.on === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['on'],
+        message:
+          'a segment trigger needs "on: enter" (enroll as customers enter it) or a schedule (enroll everyone in it periodically)',
+      });
+    }
+    if (t.on !== undefined && (t.schedule !== undefined || t.segment === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['on'],
+        message: '"on: enter" belongs to a segment trigger without a schedule',
+      });
     }
     if (t.schedule !== undefined && t.segment === undefined) {
       ctx.addIssue({
@@ -86,8 +113,19 @@ export const journeyDefinition = z
       })
       .optional(),
     exit: z
-      .object({ events: z.array(eventTypeName).min(1, 'expected at least one event type') })
+      .object({
+        events: z.array(eventTypeName).min(1, 'expected at least one event type').optional(),
+        segment: z
+          .literal('leave', { error: 'expected "leave": the enrollment ends when the customer leaves the segment' })
+          .optional()
+          .describe("End the enrollment when the customer no longer matches the trigger's segment"),
+      })
       .strict()
+      .superRefine((e, ctx) => {
+        if (e.events === undefined && e.segment === undefined) {
+          ctx.addIssue({ code: 'custom', message: 'an exit needs events, or "segment: leave"' });
+        }
+      })
       .optional(),
     goal: z
       .object({
@@ -130,6 +168,13 @@ export const journeyDefinition = z
   })
   .strict()
   .superRefine((d, ctx) => {
+    if (d.exit?.segment && !(d.trigger.segment !== undefined && d.trigger.schedule === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['exit', 'segment'],
+        message: '"segment: leave" needs a trigger that enters on a segment (trigger: { segment, on: enter })',
+      });
+    }
     if (d.holdout && !d.goal) {
       ctx.addIssue({
         code: 'custom',

@@ -119,6 +119,8 @@ export async function runJourney(env: TestWorkflowEnvironment, source: string, o
     finishEnrollment: (req) => done(void calls.finished.push(req)),
     segmentPage: () => done({ customerIds: [], scanned: 0, next: null }),
     enrollSegment: () => done(0),
+    refitModels: () => done({ skipped: 'not fitted in journey runs' }),
+    refreshCustomers: () => done({ customers: 0, entered: 0, left: 0, lapsed: 0, next: null }),
     ...options.activities,
   };
   const taskQueue = `fast-${process.pid}-${++counter}`;

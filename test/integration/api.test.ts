@@ -13,6 +13,9 @@ import { startTestStack, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';
 import { eventually } from '../helpers/eventually';
 import { journeyStateQuery } from '../../workflows/messages';
+import { liquidChecker } from '../../activities/render';
+import { compileJourney } from '../../definitions/compile';
+import { toPlan } from '../../client/server/journeys/load';
 
 let env: TestWorkflowEnvironment;
 let stack: TestStack;
@@ -312,6 +315,34 @@ describe('API keys', () => {
     expect(scoped.json<{ detail: string }>().detail).toBe('this API key lacks the scope customers:read');
     expect((await stack.api.inject({ method: 'GET', url: '/v1/keys', headers: auth(shop.key) })).statusCode).toBe(403);
 
+    // A preview needs journeys:read, and customers:read as well for a live customer's facts; a test
+    // send sends for real and needs journeys:write.
+    const viewer = (
+      await stack.api.inject({
+        method: 'POST',
+        url: '/v1/keys',
+        headers: auth(adminKey.key),
+        payload: { name: 'viewer', scopes: ['journeys:read'] },
+      })
+    ).json<{ key: string; id: string }>();
+    const previewAs = (url: string, customer: object) =>
+      stack.api.inject({
+        method: 'POST',
+        url,
+        headers: auth(viewer.key),
+        payload: { customer, ...(url.endsWith('send-test') ? { to: 'qa@example.com' } : {}) },
+      });
+    const made = await previewAs('/v1/journeys/none/steps/x/preview', { facts: { firstName: 'Ada' } });
+    expect(made.json<{ detail: string }>().detail).toBe('no published journey none');
+    const live = await previewAs('/v1/journeys/none/steps/x/preview', { email: 'keyed@example.com' });
+    expect(live.statusCode).toBe(403);
+    expect(live.json<{ detail: string }>().detail).toBe(
+      'previewing a live customer needs the scope customers:read as well',
+    );
+    const test = await previewAs('/v1/journeys/none/steps/x/send-test', { facts: {} });
+    expect(test.json<{ detail: string }>().detail).toBe('this API key lacks the scope journeys:write');
+    await stack.api.inject({ method: 'DELETE', url: `/v1/keys/${viewer.id}`, headers: auth(adminKey.key) });
+
     // A key that sends events cannot change where a customer is reached, or their consent, through an
     // event's profile, nor in a batch or an order; a name it may set. Nothing of a refused request
     // is accepted.
@@ -411,6 +442,133 @@ describe('API keys', () => {
     expect(Number(last.headers['retry-after'])).toBeGreaterThan(0);
     expect(last.json<{ detail: string }>().detail).toMatch(/at most 3 requests a minute/);
     await limited.close();
+  });
+});
+
+describe('the audit trail', () => {
+  test('publish, pause, resume, keys, a merge, an erasure and an import each leave one entry: who, what, on what; never an address', async () => {
+    const since = new Date().toISOString();
+    // No key yet: the first one is made from this machine, as `local`.
+    const admin = (
+      await stack.api.inject({ method: 'POST', url: '/v1/keys', payload: { name: 'auditor', scopes: ['admin'] } })
+    ).json<{ key: string; id: string }>();
+    const headers = { authorization: `Bearer ${admin.key}` };
+    const call = async (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) => {
+      const res = await stack.api.inject({ method, url, headers, ...(payload ? { payload } : {}) });
+      expect(res.statusCode).toBeLessThan(300);
+      return res.json<Record<string, unknown>>();
+    };
+
+    const source = `
+journey: audited
+name: Audited
+category: service
+trigger: { event: audit.started }
+steps:
+  - id: hello
+    type: send
+    channel: email
+    subject: "Hello"
+    text: "Hello."
+`;
+    const compiled = compileJourney(source, 'audited.yaml', { readTemplate: () => undefined, liquid: liquidChecker });
+    if (!compiled.ok) throw new Error(JSON.stringify(compiled.problems));
+    await call('POST', '/v1/journeys/publish', { plan: toPlan(compiled.journey), source });
+    await call('POST', '/v1/journeys/audited/pause');
+    await call('POST', '/v1/journeys/audited/resume');
+
+    const reader = (await call('POST', '/v1/keys', { name: 'reader', scopes: ['customers:read'] })) as {
+      id: string;
+      key: string;
+    };
+    // The trail shows every key's actions: admin keys only.
+    expect(
+      (await stack.api.inject({ method: 'GET', url: '/v1/audit', headers: { authorization: `Bearer ${reader.key}` } }))
+        .statusCode,
+    ).toBe(403);
+    await call('DELETE', `/v1/keys/${reader.id}`);
+
+    const customer = (await call('POST', '/v1/customers', {
+      customer: { email: 'audit.me@example.com' },
+      profile: { firstName: 'Audrey' },
+    })) as { customer: { id: string } };
+    const duplicate = (await call('POST', '/v1/customers', { customer: { phone: '+14155550177' } })) as {
+      customer: { id: string };
+    };
+    await call('POST', '/v1/customers/merge', { into: customer.customer.id, from: duplicate.customer.id });
+    await call('POST', '/v1/customers/audit.me@example.com/erase');
+    const imported = await call('POST', '/v1/imports/customers', {
+      rows: [
+        { line: 2, fields: { email: 'imported.audit@example.com', firstName: 'Imogen' } },
+        { line: 3, fields: { firstName: 'No identity' } },
+      ],
+    });
+    expect(imported).toMatchObject({ imported: 1, unchanged: 0, errors: [{ line: 3 }] });
+
+    const page = (await call('GET', `/v1/audit?since=${encodeURIComponent(since)}`)) as {
+      entries: { actor: string; actorKeyId: string | null; action: string; target: string; detail: unknown }[];
+      next: string | null;
+    };
+    expect(page.next).toBeNull();
+    const auditor = { actor: 'auditor', actorKeyId: admin.id };
+    expect(page.entries).toEqual(
+      [
+        {
+          ...auditor,
+          action: 'import',
+          target: 'import:customers',
+          detail: { imported: 1, unchanged: 0, errors: 1 },
+        },
+        {
+          ...auditor,
+          action: 'customer.erase',
+          target: `customer:${customer.customer.id}`,
+          detail: { mergedIds: [duplicate.customer.id], keysDestroyed: expect.any(Number) as number, cancelled: [] },
+        },
+        {
+          ...auditor,
+          action: 'customer.merge',
+          target: `customer:${customer.customer.id}`,
+          detail: { merged: duplicate.customer.id },
+        },
+        { ...auditor, action: 'key.revoke', target: `key:${reader.id}`, detail: {} },
+        {
+          ...auditor,
+          action: 'key.create',
+          target: `key:${reader.id}`,
+          detail: { name: 'reader', scopes: ['customers:read'] },
+        },
+        { ...auditor, action: 'journey.resume', target: 'journey:audited', detail: {} },
+        { ...auditor, action: 'journey.pause', target: 'journey:audited', detail: {} },
+        {
+          ...auditor,
+          action: 'journey.publish',
+          target: 'journey:audited',
+          detail: { version: 1, contentHash: expect.stringMatching(/^[0-9a-f]{64}$/) as string },
+        },
+        {
+          actor: 'local',
+          actorKeyId: null,
+          action: 'key.create',
+          target: `key:${admin.id}`,
+          detail: { name: 'auditor', scopes: ['admin'] },
+        },
+      ].map((e) => ({ ...e, id: expect.any(Number) as number, at: expect.any(String) as string })),
+    );
+    // Ids and counts only: the customer was named by address, the trail names them by id.
+    expect(JSON.stringify(page.entries)).not.toMatch(/audit\.me|imported\.audit|Audrey|Imogen|4155550177/);
+
+    const bad = await stack.api.inject({ method: 'GET', url: '/v1/audit?since=yesterday&action=Journey', headers });
+    expect(bad.statusCode).toBe(422);
+    expect(
+      bad
+        .json<{ errors: { path: string }[] }>()
+        .errors.map((e) => e.path)
+        .sort(),
+    ).toEqual(['query.action', 'query.since']);
+
+    // Leave the stack as the other tests expect it: no active key.
+    await call('DELETE', `/v1/keys/${admin.id}`);
   });
 });
 

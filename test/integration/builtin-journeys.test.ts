@@ -8,6 +8,8 @@ import { startTestStack, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';
 import { eventually } from '../helpers/eventually';
 import { historyName, recordHistories, recordingHistories } from '../helpers/histories';
+import { readScoringFile } from '../../client/server/journeys/load';
+import { builtinScoringFile } from '../../paths';
 
 let env: TestWorkflowEnvironment;
 let stack: TestStack;
@@ -15,7 +17,8 @@ let seq = 0;
 
 beforeAll(async () => {
   env = await timeSkippingEnv();
-  stack = await startTestStack(env);
+  // The built-in scoring rules, as `rapport start` reads them: prospect-conversion reads the lead score.
+  stack = await startTestStack(env, { scoring: readScoringFile(builtinScoringFile) });
 });
 
 afterAll(async () => {
@@ -107,13 +110,16 @@ describe('prospect-conversion', () => {
           firstName: 'Bo',
           lastName: 'Lind',
           preferredChannel: 'sms',
-          attributes: { segment: 'business', interest: 'jazz', leadScore: 85 },
+          attributes: { segment: 'business', interest: 'jazz' },
           // Marketing needs consent; a midday time zone keeps the SMS clear of quiet hours.
           consent: MARKETING_CONSENT,
           timezone: middayZone(t0),
         },
       },
     );
+    // On day 4 the lead asks for a demo and looks at the prices twice: a lead score of 50.
+    await env.sleep('4d');
+    for (const type of ['demo.requested', 'pricing.viewed', 'pricing.viewed']) await send(type, { id: r.customerId });
     const result = (await stack.temporal.workflow
       .getHandle(workflowOf(r, 'prospect-conversion'))
       .result()) as JourneyResult;
@@ -122,7 +128,7 @@ describe('prospect-conversion', () => {
       { day: 0, summary: 'email sent: Welcome, Bo: here is what happens next' },
       { day: 2, summary: 'email sent: How teams like yours get started' },
       { day: 5, summary: 'email sent: Picked for you: jazz' },
-      { day: 5, summary: 'task created for sales: Call Bo Lind (lead score 85)' },
+      { day: 5, summary: 'task created for sales: Call Bo Lind (lead score 50)' },
       { day: 10, summary: 'sms sent: Hi Bo, your first order ships free this week. Reply STOP to opt out.' },
       { day: 24, summary: 'email sent: Should we keep writing to you?' },
     ]);

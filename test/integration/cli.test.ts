@@ -7,6 +7,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import pino from 'pino';
 import { openDatabase } from '../../activities/db/database';
 import { verifyApiKey } from '../../activities/store/api-keys';
+import { listAudit } from '../../activities/store/audit';
 import { projectRoot } from '../../paths';
 import { embeddedPostgresHome, runningEmbeddedPostgres, startEmbeddedPostgres } from '../../worker/embedded-postgres';
 import { startTestStack, type TestStack } from '../helpers/stack';
@@ -117,6 +118,23 @@ test('publish shows what changes for customers inside, then publishes; journeys 
   expect(missing.stderr).toContain('404 Not found: no journey nope');
 });
 
+test('send-test: the message for made-up facts, sent through the mailer marked as a test, and shown', async () => {
+  const facts = '{"firstName": "Ada", "email": "ada@example.com"}';
+  const sent = await rapport('send-test', 'welcome', 'hello', '--customer', facts, '--to', 'qa@example.com');
+  expect(sent.code).toBe(0);
+  expect(sent.stdout).toMatch(
+    /^test email sent to qa@example\.com \(written to outbox as .+\.eml\)\n\nwelcome version \d+, step hello, for the facts given\nchannel: email \(the step sends email\)\n/,
+  );
+  expect(sent.stdout).toContain('Subject: [TEST] Welcome, Ada!');
+  expect(sent.stdout).toContain('--- text ---\nHi Ada,');
+  const eml = fs
+    .readdirSync(stack.outboxDir)
+    .filter((f) => f.endsWith('.eml'))
+    .map((f) => fs.readFileSync(path.join(stack.outboxDir, f), 'utf8'))
+    .find((m) => m.includes('To: qa@example.com'));
+  expect(eml).toContain('X-Rapport-Test: 1');
+});
+
 test('graph: Mermaid text, and an HTML page', async () => {
   const mermaid = await rapport('graph', 'definitions/journeys/complaint-recovery.yaml');
   expect(mermaid.code).toBe(0);
@@ -158,6 +176,124 @@ test('customers show and explain', async () => {
   const missing = await rapport('customers', 'show', 'nobody@example.com');
   expect(missing.code).toBe(1);
   expect(missing.stderr).toContain('404 Not found: no customer nobody@example.com');
+});
+
+test('customers list and export: ranked, filtered by CEL, a bad condition named; CSV quoted, JSON lines, progress', async () => {
+  const imported = async (kind: string, rows: Record<string, string>[]) => {
+    const r = await stack.api.inject({
+      method: 'POST',
+      url: `/v1/imports/${kind}`,
+      payload: { rows: rows.map((fields, i) => ({ line: i + 1, fields })) },
+    });
+    expect(r.json<{ errors: unknown[] }>().errors).toEqual([]);
+  };
+  await imported('customers', [
+    { email: 'ada@list.example', firstName: 'Ada', lastName: 'Byron' },
+    { email: 'bo@list.example', firstName: 'Bo', lastName: 'O"Neil, Jr' },
+    { email: 'cy@list.example' },
+  ]);
+  await imported('orders', [
+    { email: 'ada@list.example', orderId: 'L-1', occurredAt: '2026-01-05', total: '30' },
+    { email: 'bo@list.example', orderId: 'L-2', occurredAt: '2026-01-06', total: '100' },
+    { email: 'bo@list.example', orderId: 'L-3', occurredAt: '2026-02-06', total: '20.5' },
+  ]);
+  const mine = 'customer.email.endsWith("@list.example")';
+
+  const list = await rapport('customers', 'list', '--where', mine, '--sort', 'revenue');
+  expect(list.code).toBe(0);
+  const lines = list.stdout.trim().split('\n');
+  expect(lines[0]).toMatch(/^ID +NAME \/ EMAIL +STAGE +ORDERS +REVENUE +CLV +RFM$/);
+  expect(lines.slice(1).map((l) => l.split(/ {2,}/).slice(1))).toEqual([
+    ['Bo O"Neil, Jr', 'repeat_customer', '2', '120.50', '0.00', 'none'],
+    ['Ada Byron', 'new_customer', '1', '30.00', '0.00', 'none'],
+    ['cy@list.example', 'prospect', '0', '0.00', '0.00', 'none'],
+  ]);
+  const asc = JSON.parse(
+    (
+      await rapport(
+        'customers',
+        'list',
+        '--where',
+        mine,
+        '--sort',
+        'orders',
+        '--order',
+        'asc',
+        '--limit',
+        '2',
+        '--json',
+      )
+    ).stdout,
+  ) as { customers: { email: string }[]; next: string | null };
+  expect(asc.customers.map((c) => c.email)).toEqual(['cy@list.example', 'ada@list.example']);
+  expect(asc.next).toEqual(expect.any(String));
+
+  // A condition that does not compile: the API names the parameter.
+  const problem = await stack.api.inject({
+    method: 'GET',
+    url: `/v1/customers?where=${encodeURIComponent('customer.nope == 1')}`,
+  });
+  expect(problem.statusCode).toBe(400);
+  expect(problem.json<{ errors: { path: string; message: string }[] }>().errors).toEqual([
+    { path: 'where', message: expect.stringContaining('nope') },
+  ]);
+
+  const file = path.join(dir, 'customers.csv');
+  const csv = await rapport('customers', 'export', '--where', mine, '--format', 'csv', '--out', file);
+  expect(csv.code).toBe(0);
+  expect(csv.stderr).toBe('exported 3 customers…\n');
+  const text = fs.readFileSync(file, 'utf8');
+  const rows = text.split('\r\n');
+  expect(rows[0]).toBe(
+    'id,email,phone,firstName,lastName,lifecycleStage,tags,orderCount,lifetimeValue,firstOrderAt,lastOrderAt,pAlive,clv,churnRisk,rfmRecency,rfmFrequency,rfmMonetary,rfmScore,rfmSegment',
+  );
+  expect(rows[1]).toMatch(/^[^,]+,bo@list\.example,,Bo,"O""Neil, Jr",repeat_customer,,2,120\.5,2026-01-06T/);
+  expect(rows.slice(1, -1)).toHaveLength(3);
+  expect(rows.at(-1)).toBe('');
+
+  const jsonl = await rapport('customers', 'export', '--where', mine, '--sort', 'lastOrder', '--format', 'jsonl');
+  expect(jsonl.code).toBe(0);
+  const exported = jsonl.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { email: string; rfm: { segment: string } });
+  expect(exported.map((c) => c.email)).toEqual(['bo@list.example', 'ada@list.example', 'cy@list.example']);
+  expect(exported[0]!.rfm.segment).toBe('none');
+});
+
+test('accounts show: contacts, revenue, value and the latest timeline, as text or JSON', async () => {
+  const ann = await stack.sendEvent({
+    id: 'cli-acct-1',
+    type: 'order.placed',
+    customer: { email: 'ann@cli-acme.example' },
+    profile: { firstName: 'Ann' },
+    account: { id: 'cli-acme', name: 'Acme Ltd' },
+    data: { orderId: 'cli-acct-o1', total: 120.5 },
+  });
+  const bob = await stack.sendEvent({
+    id: 'cli-acct-2',
+    type: 'page.viewed',
+    customer: { email: 'bob@cli-acme.example' },
+    account: { id: 'cli-acme' },
+  });
+  const show = await rapport('accounts', 'show', 'cli-acme');
+  expect(show.code).toBe(0);
+  const lines = show.stdout.split('\n');
+  expect(lines[0]).toBe('Acme Ltd (cli-acme)');
+  expect(lines[1]).toMatch(/^ {2}orders 1, revenue 120\.50, last order \d{4}-\d{2}-\d{2}$/);
+  expect(show.stdout).toContain('contacts (2):');
+  expect(show.stdout).toContain(`  ${ann.customerId}  Ann, ann@cli-acme.example, new_customer, value 0.00`);
+  expect(show.stdout).toContain(`  ${bob.customerId}  (no name), bob@cli-acme.example, prospect, value 0.00`);
+  expect(show.stdout).toMatch(new RegExp(`${bob.customerId} +event +event page\\.viewed`));
+  const json = JSON.parse((await rapport('accounts', 'show', 'cli-acme', '--json')).stdout) as {
+    revenue: number;
+    contacts: unknown[];
+    timeline: { customerId: string; summary: string }[];
+  };
+  expect(json).toMatchObject({ revenue: 120.5, contacts: [expect.anything(), expect.anything()] });
+  expect(json.timeline).toContainEqual(
+    expect.objectContaining({ customerId: bob.customerId, summary: 'event page.viewed' }),
+  );
 });
 
 test('events send, tasks list and complete', async () => {
@@ -204,6 +340,9 @@ test('events send, tasks list and complete', async () => {
   const other = await rapport('tasks', 'complete', task.id, '--outcome', 'refunded');
   expect(other.code).toBe(1);
   expect(other.stderr).toContain('409 Conflict');
+  // One completion in the audit trail: the retry changed nothing.
+  const audited = await listAudit(stack.db, { target: `task:${task.id}`, limit: 10 });
+  expect(audited.entries).toMatchObject([{ actor: 'local', action: 'task.complete', detail: { outcome: 'resolved' } }]);
 });
 
 test('report: the journey as a table with bars, as JSON, as an SVG funnel; a bad day is refused', async () => {
@@ -268,6 +407,16 @@ test('keys create, list and revoke; once a key exists, the command line needs on
   const badScope = await rapport('keys', 'create', '--name', 'x', '--scopes', 'everything', '--api-key', key.key);
   expect(badScope.code).toBe(1);
   expect(badScope.stderr).toContain('--scopes: expected some of events:write');
+  const audit = await rapport('audit', '--action', 'key', '--api-key', key.key);
+  expect(audit.code).toBe(0);
+  expect(audit.stdout.split('\n').slice(0, 2)).toEqual([
+    expect.stringMatching(/^TIME \(UTC\) +ACTOR +ACTION +TARGET +DETAIL$/),
+    expect.stringMatching(
+      new RegExp(
+        `^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d +local +key\\.create +key:${key.id} +name=ops-laptop scopes=\\["admin"\\]$`,
+      ),
+    ),
+  ]);
   const revoked = await rapport('keys', 'revoke', key.id, '--api-key', key.key);
   expect(revoked.stdout).toBe(`API key ${key.id} revoked\n`);
   expect((await rapport('keys', 'list', '--api-key', key.key)).code).toBe(1);
@@ -299,6 +448,12 @@ test('on Rapport’s machine, keys create writes the key straight to its databas
       try {
         expect(await verifyApiKey(database.db, firstKey.key)).toMatchObject({ scopes: ['admin'] });
         expect(await verifyApiKey(database.db, secondKey.key)).toMatchObject({ scopes: ['events:write'] });
+        // Made on the database, not through the API: the audit trail names the command line.
+        const audited = await listAudit(database.db, { action: 'key.create', limit: 10 });
+        expect(audited.entries.map((e) => [e.actor, e.actorKeyId, e.detail.name])).toEqual([
+          ['cli', null, 'shop'],
+          ['cli', null, 'first'],
+        ]);
       } finally {
         await database.close();
       }

@@ -1,7 +1,8 @@
 /**
  * The contact policy on real journeys, on the time-skipping server: a marketing SMS due at 23:00
  * local goes out at 08:00 local; a customer at the frequency cap gets marketing skipped or deferred
- * as each journey says, while a transactional message still goes out; no consent, no marketing.
+ * as each journey says, while a transactional message still goes out; no consent, no marketing; the
+ * contacts of one account share the account cap.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DateTime } from 'luxon';
@@ -30,7 +31,8 @@ const email = (id: string, subject: string) =>
 
 beforeAll(async () => {
   env = await timeSkippingEnv();
-  stack = await startTestStack(env, { journeysDirs: [] });
+  // Only customers who are contacts of an account are held to the account cap.
+  stack = await startTestStack(env, { journeysDirs: [], settings: { RAPPORT_CAP_ACCOUNT: '2/7d' } });
   await stack.publish({
     'late.yaml': journey(
       'late-offer',
@@ -164,6 +166,27 @@ test('at the frequency cap: marketing is skipped or deferred as each journey say
       'email sent: Promo that waits',
     ]),
   );
+});
+
+test('the account cap: marketing to any of an account’s contacts counts for all of them', async () => {
+  const contact = (name: string) => ({
+    consent: { email: { marketing: true } },
+    account: { id: 'policy-acme', name: 'Acme' },
+    firstName: name,
+  });
+  const ann = await run('capped-skip.start', { email: 'ann@policy-acme.example' }, contact('Ann'));
+  const bob = await run('capped-skip.start', { email: 'bob@policy-acme.example' }, contact('Bob'));
+  expect([ann, bob].map((r) => r.result.history[0]!.outcome)).toEqual(['sent', 'sent']);
+  // Cid has had nothing, but two of his colleagues had marketing this week.
+  const cid = await run('capped-skip.start', { email: 'cid@policy-acme.example' }, contact('Cid'));
+  const reason = "account cap: 2 marketing message(s) to the account's contacts in the last 7 day(s), at most 2";
+  expect(cid.result.history).toEqual([
+    expect.objectContaining({ stepId: 'promo', outcome: 'skipped', detail: `email: ${reason}` }),
+  ]);
+  expect((await messages(cid.customerId)).map((m) => m.summary)).toEqual([`email skipped: ${reason}`]);
+  // A receipt still goes out.
+  const receipt = await run('receipt.start', { id: cid.customerId });
+  expect(receipt.result.history[0]!.outcome).toBe('sent');
 });
 
 test('no consent, no marketing; a suppressed channel gets nothing, whatever the category', async () => {

@@ -12,6 +12,7 @@ import { claimSend, markInFlight, recordOutcome } from '../../activities/store/l
 import { recordOrder } from '../../activities/store/orders';
 import { appendTimeline, listTimeline } from '../../activities/store/timeline';
 import { completeTask } from '../../activities/store/tasks';
+import { listAudit, recordAudit } from '../../activities/store/audit';
 import type { JourneyPlan } from '../../definitions/schema/journey';
 import { startPostgres, type Postgres } from '../helpers/postgres';
 
@@ -155,6 +156,12 @@ describe.each([
       lastOrderAt: '2026-02-01T10:00:00.000Z',
       categories: ['jazz'],
       recommendedCategory: 'blues',
+      profit: null,
+      margin: null,
+      affinity: [{ category: 'jazz', share: 1 }],
+      topCategory: 'jazz',
+      // Nobody else bought z: the most bought other products fill in (equal, so by name).
+      recommendations: ['x', 'y'],
     });
     await recordOrder(database.db, a.id, 'e-2', { orderId: 'DB-2', total: 7.25 }, '2026-03-01T10:00:00Z');
     const facts = await customerFacts(database.db, (await findCustomer(database.db, { id: a.id }))!);
@@ -347,5 +354,33 @@ describe.each([
     await mergeCustomers(db, a.id, b.id, 'support found a duplicate');
     expect(await allConsent(db, a.id)).toEqual({ email: { marketing: false }, sms: { marketing: true } });
     expect((await findCustomer(db, { phone: '+15555550142' }))?.id).toBe(a.id);
+  });
+
+  test('the audit log: entries are listed newest first by page and filter; the database refuses to change or remove one', async () => {
+    const db = database.db;
+    const ops = { name: 'ops-console', keyId: 'a1b2c3d4e5f6' };
+    await recordAudit(db, { actor: ops, action: 'journey.pause', target: 'journey:audit-demo' });
+    await recordAudit(db, {
+      actor: { name: 'local', keyId: null },
+      action: 'journey.resume',
+      target: 'journey:audit-demo',
+    });
+    await recordAudit(db, { actor: ops, action: 'key.revoke', target: 'key:0f0f0f0f0f0f' });
+    const first = await listAudit(db, { actor: ops.keyId, limit: 1 });
+    expect(first.entries.map((e) => e.action)).toEqual(['key.revoke']);
+    const second = await listAudit(db, { actor: ops.name, limit: 1, cursor: first.next! });
+    expect(second.entries).toMatchObject([{ action: 'journey.pause', actor: 'ops-console', actorKeyId: ops.keyId }]);
+    expect(second.next).toBeNull();
+    const family = await listAudit(db, { action: 'journey', target: 'journey:audit-demo', limit: 10 });
+    expect(family.entries.map((e) => e.action)).toEqual(['journey.resume', 'journey.pause']);
+    expect((await listAudit(db, { since: new Date(Date.now() + 60_000), limit: 10 })).entries).toEqual([]);
+
+    await expect(sql`update audit_log set actor = 'someone else'`.execute(db)).rejects.toThrow(/append-only/);
+    await expect(sql`delete from audit_log where target = 'journey:audit-demo'`.execute(db)).rejects.toThrow(
+      /append-only/,
+    );
+    await expect(sql`truncate audit_log`.execute(db)).rejects.toThrow(/append-only/);
+    expect((await listAudit(db, { target: 'journey:audit-demo', limit: 10 })).entries).toHaveLength(2);
+    expect((await listAudit(db, { actor: 'someone else', limit: 10 })).entries).toEqual([]);
   });
 });

@@ -9,8 +9,10 @@ import { createHash, createHmac } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { ParsedMail } from 'mailparser';
 import { signUnsubscribe, unsubscribeKeys } from '../../activities/channels/unsubscribe';
-import { activeSuppression, consentFor } from '../../activities/store/consent';
+import { activeSuppression, consentFor, recentSends } from '../../activities/store/consent';
+import type { MessagePreview, TestSend } from '../../activities/previews';
 import type { JourneyResult } from '../../workflows/types';
+import { eventually } from '../helpers/eventually';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';
 import { startTestStack, TEST_PUBLIC_URL, TEST_UNSUBSCRIBE_SECRET, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';
@@ -230,6 +232,113 @@ test('a transactional email carries no unsubscribe header and keeps its own HTML
   expect(header(mail, 'list-unsubscribe')).toBeUndefined();
   expect(mail.html).toBe('<p>Your password was <b>changed</b>, Lin.</p>');
   expect(mail.from?.text).toBe('"Rapport Test" <journeys@rapport.test>');
+});
+
+/** What a customer has on record that a send would change: ledger rows, timeline entries, sends counted by caps. */
+async function footprint(customerId: string) {
+  const ledger = await stack.db.selectFrom('send_ledger').select('send_key').execute();
+  return {
+    ledger: ledger.map((r) => r.send_key).sort(),
+    timeline: (await timeline(customerId)).length,
+    capped: await recentSends(stack.db, customerId, new Date(0)),
+  };
+}
+
+/** The unsubscribe token of a link, which differs from one message to the next. */
+const withoutToken = (text: string | false | undefined) => String(text).replace(/\/u\/[A-Za-z0-9_.-]+/g, '/u/TOKEN');
+
+test('a preview shows what a real send of the step gave the customer: headers, subject, text and HTML', async () => {
+  const { customerId } = await run('promo.start', 'preview-ada@example.com', 'Ada');
+  const mail = await eventually('the real email', () => received('preview-ada@example.com')[0]);
+  const res = await stack.api.inject({
+    method: 'POST',
+    url: '/v1/journeys/promo/steps/offer/preview',
+    payload: { customer: { email: 'preview-ada@example.com' } },
+  });
+  expect(res.statusCode).toBe(200);
+  const preview = res.json<MessagePreview>();
+  expect(preview).toMatchObject({ journey: 'promo', version: 1, step: 'offer', customerId, channel: 'email' });
+  const email = preview.email!;
+  expect(email.subject).toBe(mail.subject);
+  expect(email.from).toBe('Acme News <news@acme.example>');
+  expect(email.replyTo).toBe('help@acme.example');
+  expect(email.headers).toEqual({
+    'List-Unsubscribe': `<${TEST_PUBLIC_URL}/u/preview>`,
+    'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+  });
+  expect(email.tracking).toEqual({ clicks: true, opens: false });
+  // The same parts, but for the unsubscribe link's token (a preview's is inert).
+  expect(withoutToken(email.text).trim()).toBe(withoutToken(mail.text).trim());
+  expect(withoutToken(email.html)).toBe(withoutToken(mail.html));
+  // An inert link: the unsubscribe page refuses it.
+  expect((await stack.api.inject({ method: 'GET', url: '/u/preview' })).statusCode).toBe(400);
+
+  // A transactional step, for made-up facts: exactly the HTML a real send of it makes.
+  const notice = await stack.api.inject({
+    method: 'POST',
+    url: '/v1/journeys/notice/steps/notice/preview',
+    payload: { customer: { facts: { firstName: 'Lin' } } },
+  });
+  expect(notice.json<MessagePreview>()).toMatchObject({
+    customerId: null,
+    channel: 'email',
+    unreachable: 'no email address',
+    email: {
+      subject: 'Your account',
+      html: '<p>Your password was <b>changed</b>, Lin.</p>',
+      from: 'Rapport Test <journeys@rapport.test>',
+      headers: {},
+    },
+  });
+});
+
+test('a test send arrives marked as a test and changes nothing of the customer it was made for', async () => {
+  const { customerId } = await run('promo.start', 'tested-ada@example.com', 'Ada');
+  await eventually('the real email', () => received('tested-ada@example.com')[0]);
+  const before = await footprint(customerId);
+  const res = await stack.api.inject({
+    method: 'POST',
+    url: '/v1/journeys/promo/steps/offer/send-test',
+    payload: { customer: { email: 'tested-ada@example.com' }, to: 'reviewer@acme.example' },
+  });
+  expect(res.statusCode).toBe(200);
+  expect(res.json<TestSend>()).toMatchObject({ channel: 'email', to: 'reviewer@acme.example' });
+  const mail = await eventually('the test email', () => received('reviewer@acme.example')[0]);
+  expect(mail.subject).toBe('[TEST] Ada, spring is here');
+  expect(header(mail, 'x-rapport-test')).toBe('1');
+  expect(header(mail, 'list-unsubscribe')).toBe(`<${TEST_PUBLIC_URL}/u/preview>`);
+  expect(mail.text).toContain('Hi Ada,');
+  expect(mail.messageId).toMatch(/^<test-[0-9a-f]{32}@acme\.example>$/);
+  expect(received('tested-ada@example.com')).toHaveLength(1);
+  // No ledger row (anyone's), no timeline entry, nothing more counted toward the frequency cap.
+  expect(await footprint(customerId)).toEqual(before);
+
+  // Refused before anything is sent: an address that is neither, a step that is not a send, one that is not there.
+  const bad = async (url: string, payload: object) => {
+    const r = await stack.api.inject({ method: 'POST', url, payload });
+    return { status: r.statusCode, detail: r.json<{ detail: string }>().detail };
+  };
+  const customer = { facts: { firstName: 'Ada' } };
+  expect(await bad('/v1/journeys/promo/steps/offer/send-test', { customer, to: 'not an address' })).toMatchObject({
+    status: 422,
+    detail: expect.stringContaining('expected an email address or a phone number') as string,
+  });
+  expect(await bad('/v1/journeys/promo/steps/offer/send-test', { customer, to: '+14155550100' })).toMatchObject({
+    status: 422,
+    detail: 'step offer sends no sms: give an email address',
+  });
+  expect(await bad('/v1/journeys/newsletter/steps/read/preview', { customer })).toEqual({
+    status: 422,
+    detail: 'step read is a wait_for step, not a send: only a send step has a message to preview',
+  });
+  expect(await bad('/v1/journeys/newsletter/steps/nope/preview', { customer })).toEqual({
+    status: 404,
+    detail: 'journey newsletter version 1 has no step nope; its steps: issue, read, thanks',
+  });
+  expect(
+    (await bad('/v1/journeys/promo/steps/offer/preview', { customer: { email: 'nobody-here@example.com' } })).status,
+  ).toBe(404);
+  expect(sink.received.filter((m) => m.subject?.startsWith('[TEST]'))).toHaveLength(1);
 });
 
 test('a 4xx reply is retried with backoff, and the message arrives once', async () => {

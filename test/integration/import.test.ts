@@ -1,7 +1,8 @@
 /**
  * Triggers in bulk: a batch of events in one request, and `rapport import` of a customer base over
  * HTTP, with the CDNOW purchases (converted by scripts/cdnow.ts) as the real-data case: every
- * customer's order count and lifetime value match the file.
+ * customer's order count and lifetime value match the file. Consent and suppressions imported from
+ * another tool: a suppressed address stops the first send to the customer who gets it later.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,6 +11,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { sql } from 'kysely';
 import { importFile } from '../../client/tools/cli/import';
 import { RapportClient } from '../../client/sdk';
+import type { JourneyResult } from '../../workflows/types';
 import { cdnowOrdersCsv, readCdnow } from '../../scripts/cdnow';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';
@@ -216,4 +218,90 @@ describe('rapport import', () => {
     const again = await importFile('orders', file, { url, system: 'cdnow', batch: '1000' });
     expect(again).toEqual({ imported: 0, unchanged: 6919, errors: [] });
   }, 180_000);
+});
+
+describe('rapport import from the tool a team leaves', () => {
+  test('a suppressed address blocks the first send to the customer created later; a bad reason is reported by line', async () => {
+    await stack.publish({
+      'receipt.yaml': [
+        'journey: imported-receipt',
+        'name: Receipt',
+        'category: transactional',
+        'trigger: { event: receipt.requested }',
+        'steps:',
+        '  - id: receipt',
+        '    type: send',
+        '    channel: email',
+        '    subject: "Your receipt"',
+        '    text: "Thank you"',
+      ].join('\n'),
+    });
+    const file = path.join(scratch, 'suppressions.csv');
+    fs.writeFileSync(
+      file,
+      [
+        'email,reason,at,detail',
+        'gone@example.com,bounced,2025-11-02,550 5.1.1 no such user',
+        'moody@example.com,grumpy,,',
+      ].join('\n'),
+    );
+    const report = await importFile('suppressions', file, { url });
+    expect(report).toEqual({
+      imported: 1,
+      unchanged: 0,
+      errors: [{ line: 3, path: 'reason', message: 'expected a reason: bounced, complained, unsubscribed or stop' }],
+    });
+
+    const receipt = await stack.sendEvent({
+      id: 'receipt-gone',
+      type: 'receipt.requested',
+      customer: { email: 'gone@example.com' },
+    });
+    const result = (await stack.temporal.workflow.getHandle(receipt.enrolled[0]!.workflowId).result()) as JourneyResult;
+    expect(result.history[0]).toMatchObject({ outcome: 'skipped', detail: 'email: email suppressed (hard_bounce)' });
+    const view = await new RapportClient({ baseUrl: url }).getCustomer('gone@example.com');
+    expect(view.timeline.filter((t) => t.kind === 'message').map((t) => t.summary)).toEqual([
+      'email skipped: email suppressed (hard_bounce)',
+    ]);
+    const ledger = await stack.db
+      .selectFrom('send_ledger')
+      .select(['state', 'last_error'])
+      .where('customer_id', '=', view.customer.id)
+      .execute();
+    expect(ledger).toEqual([{ state: 'skipped', last_error: 'email suppressed (hard_bounce)' }]);
+  });
+
+  test('consent with its evidence shows on the customer and their timeline with method import', async () => {
+    const file = path.join(scratch, 'hubspot.csv');
+    fs.writeFileSync(
+      file,
+      [
+        'Email,Unsubscribed from all email,consentedAt,consentSource,consentIp,consentMethod',
+        'optin@example.com,false,2025-04-01T09:30:00Z,newsletter form,198.51.100.4,double-opt-in',
+        'optout@example.com,true,2025-04-02,,,',
+      ].join('\n'),
+    );
+    const report = await importFile('customers', file, {
+      url,
+      map: 'Email=email,Unsubscribed from all email=!consent.email.marketing',
+    });
+    expect(report).toEqual({ imported: 2, unchanged: 0, errors: [] });
+    const client = new RapportClient({ baseUrl: url });
+    const optin = await client.getCustomer('optin@example.com');
+    expect(optin.customer.consent).toEqual({ email: { marketing: true } });
+    expect(optin.customer.attributes).toEqual({});
+    expect(optin.timeline.find((t) => t.kind === 'change')).toMatchObject({
+      at: '2025-04-01T09:30:00.000Z',
+      summary: 'email marketing consent given (import, import hubspot.csv:2)',
+      data: { method: 'import', source: 'import hubspot.csv:2' },
+    });
+    const evidence = await stack.db
+      .selectFrom('consents')
+      .select('evidence')
+      .where('customer_id', '=', optin.customer.id)
+      .executeTakeFirstOrThrow();
+    expect(evidence.evidence).toEqual({ source: 'newsletter form', ip: '198.51.100.4', method: 'double-opt-in' });
+    const optout = await client.getCustomer('optout@example.com');
+    expect(optout.customer.consent).toEqual({ email: { marketing: false } });
+  });
 });

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHarness, type Harness } from '../../client/tools/testing/harness';
 import type { FittedModels } from '../../activities/insights/models';
+import { listAudit } from '../../activities/store/audit';
 import { findCustomer } from '../../activities/store/customers';
 import { projectRoot } from '../../paths';
 
@@ -72,6 +73,10 @@ test('the sample imported and fitted through the API: the published parameters, 
   expect([m.bgnbd.r, m.bgnbd.alpha, m.bgnbd.a, m.bgnbd.b].map(sig3)).toEqual([0.243, 4.41, 0.793, 2.43]);
   expect([m.gammaGamma.p, m.gammaGamma.q, m.gammaGamma.gamma].map(sig3)).toEqual([6.25, 3.74, 15.4]);
   expect((await api('GET', '/v1/insights')).json<FittedModels>().id).toBe(m.id);
+  // The fit is in the audit trail (the refused one before is not), by its id and count of customers.
+  expect((await listAudit(h.stack.db, { action: 'insights.fit', limit: 10 })).entries).toMatchObject([
+    { actor: 'local', target: `insights:${m.id}`, detail: { customers: 2357, asOf: '1997-09-30T00:00:00Z' } },
+  ]);
 
   // Today, decades after their last order: a customer who bought again and again and then stopped is
   // gone to the model; one who bought once tells it nothing.

@@ -6,11 +6,17 @@
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities } from '../../activities';
-import { scheduleId, syncSchedule } from '../../worker/schedules';
+import { INSIGHTS_SCHEDULE_ID, scheduleId, syncInsightsSchedule, syncSchedule } from '../../worker/schedules';
 import { eventually } from '../helpers/eventually';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { devServerEnv } from '../helpers/temporal';
-import { SEGMENT_RUN_WORKFLOW, segmentRunStateQuery, type SegmentRunWorkflow } from '../../workflows/messages';
+import {
+  INSIGHTS_REFRESH_WORKFLOW,
+  type InsightsRefreshWorkflow,
+  SEGMENT_RUN_WORKFLOW,
+  segmentRunStateQuery,
+  type SegmentRunWorkflow,
+} from '../../workflows/messages';
 
 let env: TestWorkflowEnvironment;
 let stack: TestStack;
@@ -180,4 +186,25 @@ test('a run stopped in the middle by a worker stop goes on from where it was, en
   expect(enrolled.length).toBe(7);
   expect(new Set(enrolled).size).toBe(7);
   expect(await run.query(segmentRunStateQuery)).toMatchObject({ done: true, enrolled: 7 });
+});
+
+test('the nightly refresh of the value models has its Schedule; with too few customers to fit, a run says so and moves nobody', async () => {
+  expect(await syncInsightsSchedule(stack.temporal, stack.taskQueue, '0 3 * * *')).toBe('created');
+  expect(await syncInsightsSchedule(stack.temporal, stack.taskQueue, '30 2 * * *')).toBe('updated');
+  const handle = stack.temporal.schedule.getHandle(INSIGHTS_SCHEDULE_ID);
+  expect((await handle.describe()).action).toMatchObject({ workflowType: INSIGHTS_REFRESH_WORKFLOW });
+  await handle.trigger();
+  const action = await eventually('the refresh to start', async () => (await handle.describe()).info.recentActions[0]);
+  const run = await stack.temporal.workflow
+    .getHandle<InsightsRefreshWorkflow>(action.action.workflow.workflowId)
+    .result();
+  expect(run).toEqual({
+    skipped: 'too few customers with orders to fit the models: 12, at least 50',
+    customers: 0,
+    entered: 0,
+    left: 0,
+    lapsed: 0,
+    done: true,
+  });
+  expect(await syncInsightsSchedule(stack.temporal, stack.taskQueue, 'off')).toBe('deleted');
 });

@@ -4,9 +4,18 @@
  * captured channels received and with the customer's timeline.
  */
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { formatSimulation, simulate, type SimulationInput } from '../../client/tools/simulate/simulate';
+import type { CustomerDetail } from '../../client/sdk';
+import {
+  customerFromLive,
+  formatSimulation,
+  simulate,
+  type SimulationInput,
+} from '../../client/tools/simulate/simulate';
+import { createHarness } from '../../client/tools/testing/harness';
 import { projectRoot } from '../../paths';
 import { timeSkippingEnv } from '../helpers/temporal';
 
@@ -141,4 +150,127 @@ test('rapport simulate prints the timeline, or JSON, and needs no running instan
   const bad = await run(['--events', '[{"at": "soon", "type": "x.y"}]']);
   expect(bad.code).toBe(1);
   expect(bad.stderr).toContain('expected an offset from the enrollment such as +2d or +36h');
+});
+
+/** A journey for returning customers only: its trigger needs two past orders and the vip tag. */
+function returningJourney(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-simulate-'));
+  const file = path.join(dir, 'returning.yaml');
+  fs.writeFileSync(
+    file,
+    [
+      'journey: returning',
+      'name: Thank a returning customer',
+      'category: transactional',
+      'trigger:',
+      '  event: visit.returned',
+      `  when: 'customer.metrics.orderCount >= 2 && "vip" in customer.tags'`,
+      'steps:',
+      '  - id: hello',
+      '    type: send',
+      '    channel: email',
+      '    template: welcome/hello',
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+describe('simulate with history', () => {
+  const file = returningJourney();
+  const base = { email: 'ada@example.com', firstName: 'Ada', tags: ['vip'] };
+
+  test('past orders make the metrics a trigger reads; without them the customer does not enroll; metrics are refused', async () => {
+    // The shared server's clock is wherever the runs before left it: times count from it.
+    const tenDaysAgo = new Date((await env.currentTimeMs()) - 10 * 86_400_000).toISOString();
+    const r = await simulate({
+      journeyFile: file,
+      env,
+      customer: {
+        ...base,
+        lifecycleStage: 'repeat_customer',
+        orders: [
+          { total: 30, placedAt: '-60d', lines: [{ product: 'Rock album', category: 'rock' }] },
+          { orderId: 'B-2', total: 12.5, placedAt: tenDaysAgo },
+        ],
+      },
+    });
+    expect(r.outcome).toBe('completed');
+    expect(r.messages.map((m) => m.subject)).toEqual(['Welcome, Ada!']);
+    expect(r.customer.metrics).toMatchObject({
+      orderCount: 2,
+      lifetimeValue: 42.5,
+      lastOrderAt: tenDaysAgo,
+      categories: ['rock'],
+    });
+    expect(Date.parse(r.customer.metrics!.firstOrderAt!)).toBeCloseTo(Date.parse(r.enrolledAt) - 60 * 86_400_000, -5);
+    expect(formatSimulation(r)).toContain('history: 2 order(s), lifetime value 42.5');
+
+    await expect(
+      simulate({ journeyFile: file, env, customer: { ...base, orders: [{ total: 30, placedAt: '-60d' }] } }),
+    ).rejects.toThrow(/the enrolling visit\.returned event: no journey enrolled the customer/);
+    await expect(
+      simulate({ journeyFile: file, env, customer: { ...base, metrics: { orderCount: 2 } } }),
+    ).rejects.toThrow(/^customer\.metrics: metrics are worked out from the customer’s orders.*give orders instead/);
+    await expect(
+      simulate({ journeyFile: file, env, customer: { ...base, orders: [{ total: 30, placedAt: '+2d' }] } }),
+    ).rejects.toThrow(
+      'customer.orders.0.placedAt: expected an ISO 8601 time, or an offset back from the enrollment such as -30d',
+    );
+  });
+
+  test('a copy of a live customer, read through the API, simulates with their metrics; the live one is untouched', async () => {
+    // The live instance: a customer with two orders, as other systems would have sent them.
+    const live = await createHarness({ env });
+    try {
+      const placed = [
+        { orderId: 'L-1', total: 19.99, at: '2025-11-02T09:00:00.000Z', category: 'jazz' },
+        { orderId: 'L-2', total: 25, at: '2026-01-15T18:30:00.000Z', category: 'rock' },
+      ];
+      for (const o of placed) {
+        await live.send({
+          type: 'order.placed',
+          customer: { email: 'grace@example.com' },
+          occurredAt: o.at,
+          profile: { firstName: 'Grace', timezone: 'Europe/Paris', consent: { email: { marketing: true } } },
+          data: {
+            orderId: o.orderId,
+            total: o.total,
+            lines: [{ product: `${o.category} album`, category: o.category }],
+          },
+        });
+      }
+      await live.stack.api.inject({
+        method: 'PATCH',
+        url: '/v1/customers/grace@example.com',
+        payload: { attributes: { plan: 'gold' } },
+      });
+      await live.stack.db
+        .updateTable('customers')
+        .set({ tags: JSON.stringify(['vip']) })
+        .execute();
+      const res = await live.stack.api.inject({ method: 'GET', url: '/v1/customers/grace@example.com' });
+      expect(res.statusCode).toBe(200);
+      const detail = res.json<CustomerDetail>();
+      expect(detail.customer.metrics).toMatchObject({ orderCount: 2, lifetimeValue: 44.99 });
+
+      const r = await simulate({ journeyFile: file, env, customer: customerFromLive(detail) });
+      expect(r.outcome).toBe('completed');
+      expect(r.messages.map((m) => m.subject)).toEqual(['Welcome, Grace!']);
+      const { orderCount, lifetimeValue, firstOrderAt, lastOrderAt, categories } = detail.customer.metrics;
+      expect(r.customer.metrics).toMatchObject({ orderCount, lifetimeValue, firstOrderAt, lastOrderAt, categories });
+      expect(r.customer.timezone).toBe('Europe/Paris');
+      expect(r.timeline.some((t) => t.kind === 'event' && t.summary.includes('visit.returned'))).toBe(true);
+
+      // Nothing reached the live instance: no message, no new order, no enrollment.
+      expect(await live.outbox()).toEqual([]);
+      const after = (
+        await live.stack.api.inject({ method: 'GET', url: '/v1/customers/grace@example.com' })
+      ).json<CustomerDetail>();
+      expect(after.customer.metrics.orderCount).toBe(2);
+      expect(after.enrollments).toEqual([]);
+    } finally {
+      await live.close();
+    }
+  });
 });

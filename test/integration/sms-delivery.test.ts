@@ -10,6 +10,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import pino from 'pino';
 import twilio from 'twilio';
 import { activeSuppression } from '../../activities/store/consent';
+import type { MessagePreview, TestSend } from '../../activities/previews';
 import type { JourneyResult } from '../../workflows/types';
 import { startTestStack, TEST_PUBLIC_URL, TEST_SMS_HELP, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';
@@ -55,6 +56,18 @@ steps:
     type: send
     channel: sms
     text: "Merci {{ customer.firstName }} ! 🎉 Vous êtes invité(e) à notre fête de lancement, jeudi à 19 h. Répondez OUI pour confirmer votre présence."
+`,
+    'reminder.yaml': `
+journey: reminder
+name: Appointment reminder
+category: service
+trigger: { event: appointment.booked }
+steps:
+  - id: remind
+    type: send
+    channel: preferred
+    email: { subject: "Your appointment", text: "See you on {{ event.data.day }}." }
+    sms: { text: "See you on {{ event.data.day }}, {{ customer.firstName }}." }
 `,
   });
 });
@@ -145,6 +158,74 @@ test('a message with characters outside GSM-7 is recorded as UCS-2, in as many s
   const [entry] = await messageEntries(customerId);
   // About 130 UTF-16 units: more than one UCS-2 segment (70) holds, within two (2 × 67).
   expect(entry!.data).toMatchObject({ encoding: 'UCS-2', segments: 2 });
+});
+
+test('an SMS preview shows the text a real send gave the customer, its encoding and segments; a test send reaches Twilio', async () => {
+  const phone = '+14155550161';
+  const { customerId } = await run('party.invite', phone);
+  const [real] = to(phone);
+  const res = await stack.api.inject({
+    method: 'POST',
+    url: '/v1/journeys/party/steps/invite/preview',
+    payload: { customer: { phone } },
+  });
+  expect(res.statusCode).toBe(200);
+  const preview = res.json<MessagePreview>();
+  expect(preview).toMatchObject({ customerId, channel: 'sms', why: 'the step sends sms' });
+  expect(preview.sms).toEqual({
+    text: real!.body,
+    characters: [...real!.body].length,
+    encoding: 'UCS-2',
+    segments: 2,
+  });
+
+  const entries = await messageEntries(customerId);
+  const ledger = await stack.db.selectFrom('send_ledger').select('send_key').execute();
+  const sent = await stack.api.inject({
+    method: 'POST',
+    url: '/v1/journeys/party/steps/invite/send-test',
+    payload: { customer: { phone }, to: '+14155550162' },
+  });
+  expect(sent.statusCode).toBe(200);
+  const test = sent.json<TestSend>();
+  const [message] = to('+14155550162');
+  expect(to('+14155550162')).toHaveLength(1);
+  expect(message).toMatchObject({ from: standIn.from, body: `[TEST] ${real!.body}`, sid: test.providerRef });
+  expect(message!.statusCallback).toMatch(/\?k=test-[0-9a-f]{32}$/);
+  expect(test.preview.sms).toMatchObject({ text: `[TEST] ${real!.body}`, encoding: 'UCS-2' });
+  // Nothing recorded for the customer, nor any ledger row: a test send claims nothing.
+  expect(to(phone)).toHaveLength(1);
+  expect(await messageEntries(customerId)).toEqual(entries);
+  expect(await stack.db.selectFrom('send_ledger').select('send_key').execute()).toEqual(ledger);
+});
+
+test('a preferred-channel step previews the channel the customer would get, and says why', async () => {
+  const preview = async (facts: Record<string, unknown>) => {
+    const res = await stack.api.inject({
+      method: 'POST',
+      url: '/v1/journeys/reminder/steps/remind/preview',
+      payload: { customer: { facts }, event: { day: 'Friday' } },
+    });
+    expect(res.statusCode).toBe(200);
+    return res.json<MessagePreview>();
+  };
+  const both = { email: 'kai@example.com', phone: '+14155550171', firstName: 'Kai' };
+  expect(await preview({ ...both, preferredChannel: 'sms' })).toMatchObject({
+    channel: 'sms',
+    why: "the customer's preferred channel is sms",
+    sms: { text: 'See you on Friday, Kai.', encoding: 'GSM-7', segments: 1 },
+  });
+  expect(await preview(both)).toMatchObject({
+    channel: 'email',
+    why: 'the customer has no preferred channel, and email comes first',
+    email: { subject: 'Your appointment', text: 'See you on Friday.' },
+  });
+  expect(await preview({ phone: both.phone, firstName: 'Kai', preferredChannel: 'email' })).toMatchObject({
+    channel: 'sms',
+    why: 'the customer prefers email, but the customer has no email address',
+  });
+  const nobody = await preview({ firstName: 'Kai' });
+  expect(nobody).toMatchObject({ channel: 'email', unreachable: 'no reachable channel' });
 });
 
 test.each([

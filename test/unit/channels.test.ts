@@ -93,6 +93,10 @@ test('SMS segments and encoding', () => {
   expect(smsSegments('Your order has shipped.')).toEqual({ encoding: 'GSM-7', segments: 1 });
   expect(smsSegments('x'.repeat(160))).toEqual({ encoding: 'GSM-7', segments: 1 });
   expect(smsSegments('x'.repeat(161))).toEqual({ encoding: 'GSM-7', segments: 2 });
+  // One character outside GSM-7 makes the whole message UCS-2: 70 characters a segment alone, 67 once split.
+  expect(smsSegments('ж'.repeat(70))).toEqual({ encoding: 'UCS-2', segments: 1 });
+  expect(smsSegments('ж'.repeat(71))).toEqual({ encoding: 'UCS-2', segments: 2 });
+  expect(smsSegments(`${'x'.repeat(70)}ж`)).toEqual({ encoding: 'UCS-2', segments: 2 });
   expect(smsSegments('Merci 🎉')).toEqual({ encoding: 'UCS-2', segments: 1 });
   expect(smsSegments('é🎉'.repeat(40))).toEqual({ encoding: 'UCS-2', segments: 2 }); // 120 UTF-16 units
   expect(smsSegments('é🎉'.repeat(50))).toEqual({ encoding: 'UCS-2', segments: 3 }); // 150

@@ -2,6 +2,8 @@
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
 import { decide, DEFAULT_POLICY, parseCap, parseQuietHours, type PolicyInput } from '../../activities/policy';
+import { heldBy } from '../../activities/store/journey-stats';
+import { parseConfig, policySettings } from '../../worker/config';
 
 const base: PolicyInput = {
   channel: 'email',
@@ -81,8 +83,47 @@ test('the frequency cap counts messages of the same or higher priority, and skip
   });
 });
 
+test('the account cap counts marketing to all the account’s contacts, and holds marketing only', () => {
+  const policy = { ...DEFAULT_POLICY, accountCap: { count: 2, windowMs: DAY } };
+  const hoursAgo = (...h: number[]) => h.map((x) => base.now - x * 3_600_000);
+  // This customer has had nothing; two of their colleagues had a newsletter each today.
+  expect(decide({ ...base, accountSends: hoursAgo(3) }, policy)).toEqual({ allow: true });
+  expect(decide({ ...base, accountSends: hoursAgo(3, 5) }, policy)).toEqual({
+    skip: "account cap: 2 marketing message(s) to the account's contacts in the last 1 day(s), at most 2",
+  });
+  // Older than the window: not counted. No account, or no account cap: not held.
+  expect(decide({ ...base, accountSends: hoursAgo(3, 30) }, policy)).toEqual({ allow: true });
+  expect(decide(base, policy)).toEqual({ allow: true });
+  expect(decide({ ...base, accountSends: hoursAgo(3, 5) }, DEFAULT_POLICY)).toEqual({ allow: true });
+  // Deferred until the oldest counted message leaves the window.
+  expect(decide({ ...base, whenCapped: 'defer', accountSends: hoursAgo(3, 5) }, policy)).toEqual({
+    defer: base.now - 5 * 3_600_000 + DAY + 1000,
+    reason: "account cap: 2 marketing message(s) to the account's contacts in the last 1 day(s), at most 2",
+  });
+  // A service message, or a journey that opts out of caps, goes out.
+  expect(decide({ ...base, category: 'service', accountSends: hoursAgo(3, 5) }, policy)).toEqual({ allow: true });
+  expect(decide({ ...base, frequencyCap: false, accountSends: hoursAgo(3, 5) }, policy)).toEqual({ allow: true });
+  // The customer's own cap is said first when both hold.
+  expect(
+    decide(
+      {
+        ...base,
+        recentSends: [1, 2, 3].map((d) => ({ category: 'marketing', sentAt: base.now - d * 3_600_000 })),
+        accountSends: hoursAgo(1, 2, 3),
+      },
+      policy,
+    ),
+  ).toEqual({ skip: 'frequency cap: 3 message(s) in the last 7 day(s), at most 3' });
+  expect(heldBy("account cap: 2 marketing message(s) to the account's contacts in the last 1 day(s), at most 2")).toBe(
+    'cap',
+  );
+});
+
 test('configuration of caps and quiet hours', () => {
   expect(parseCap('3/7d')).toEqual({ count: 3, windowMs: 7 * DAY });
+  expect(policySettings(parseConfig({ RAPPORT_CAP_ACCOUNT: '5/1d' })).accountCap).toEqual({ count: 5, windowMs: DAY });
+  expect(policySettings(parseConfig({})).accountCap).toBeUndefined();
+  expect(() => parseConfig({ RAPPORT_CAP_ACCOUNT: '5 a day' })).toThrow(/RAPPORT_CAP_ACCOUNT: expected N\/<duration>/);
   expect(parseCap('none')).toBeUndefined();
   expect(parseCap('3 a week')).toBe('invalid');
   expect(parseQuietHours('22:00-07:00')).toEqual({ start: '22:00', end: '07:00' });

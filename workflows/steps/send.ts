@@ -1,30 +1,7 @@
 import { ActivityFailure } from '@temporalio/workflow';
 import type { SendStep } from '../../definitions/steps/send';
-import type { EmailTemplate, SmsTemplate } from '../../definitions/schema/journey';
-import type { EmailContent, SmsContent } from '../../activities/channels/content';
 import { NEXT, type StepContext, type StepResult } from './context';
-
-function emailContent(step: SendStep, ctx: StepContext): EmailContent | undefined {
-  const block =
-    step.email ?? (step.channel === 'email' ? step : step.template ? { template: step.template } : undefined);
-  if (!block) return undefined;
-  if (block.template) {
-    const t = ctx.input.plan.templates[`email:${block.template}`] as EmailTemplate | undefined;
-    return t ? { template: block.template, ...t } : undefined;
-  }
-  if (!block.subject || !block.text) return undefined;
-  return { subject: block.subject, text: block.text, ...(block.html ? { html: block.html } : {}) };
-}
-
-function smsContent(step: SendStep, ctx: StepContext): SmsContent | undefined {
-  const block = step.sms ?? (step.channel === 'sms' ? step : step.template ? { template: step.template } : undefined);
-  if (!block) return undefined;
-  if (block.template) {
-    const t = ctx.input.plan.templates[`sms:${block.template}`] as SmsTemplate | undefined;
-    return t ? { template: block.template, ...t } : undefined;
-  }
-  return block.text ? { text: block.text } : undefined;
-}
+import { emailContent, smsContent } from '../../definitions/steps/send-content';
 
 export async function runSend(step: SendStep, ctx: StepContext): Promise<StepResult> {
   const { input } = ctx;
@@ -34,8 +11,8 @@ export async function runSend(step: SendStep, ctx: StepContext): Promise<StepRes
     ctx.record(step.id, { kind: 'send', status: 'skipped', channel: null, reason }, reason);
     return NEXT;
   }
-  const email = emailContent(step, ctx);
-  const sms = smsContent(step, ctx);
+  const email = emailContent(step, input.plan.templates);
+  const sms = smsContent(step, input.plan.templates);
   const facts = ctx.facts();
   let outcome;
   // A send the contact policy defers (quiet hours, a capped customer) waits, then tries again.

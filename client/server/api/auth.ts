@@ -22,12 +22,13 @@ import {
   verifyApiKey,
   wellFormedApiKey,
 } from '../../../activities/store/api-keys';
+import type { AuditActor } from '../../../activities/store/audit';
 import { sendProblem } from './problems';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The API key that made the request, once verified. */
-    apiKey?: { id: string; scopes: Scope[] };
+    apiKey?: { id: string; name: string; scopes: Scope[] };
   }
 }
 
@@ -45,10 +46,16 @@ function scopeFor(method: string, requestUrl: string): Scope | undefined {
   // A browser's preflight for the codec endpoint carries no key; the POST that follows does.
   if (method === 'OPTIONS' && url.startsWith('/v1/codec/')) return undefined;
   if (url.startsWith('/v1/keys')) return 'admin';
+  // Who did what: every key's actions, so only admin keys read it.
+  if (url.startsWith('/v1/audit')) return 'admin';
   // Who sends events reads their receipts and retries them.
   if (url === '/v1/events' || url === '/v1/orders' || url.startsWith('/v1/events/')) return 'events:write';
   if (url.startsWith('/v1/imports/')) return 'customers:write';
   if (url.startsWith('/v1/customers') || url === '/v1/outbox') return read ? 'customers:read' : 'customers:write';
+  if (url.startsWith('/v1/accounts')) return read ? 'customers:read' : 'customers:write';
+  // A preview only reads; the route asks for customers:read as well when it reads a live customer.
+  // A test send (send-test) sends for real: journeys:write, as publishing.
+  if (method === 'POST' && /^\/v1\/journeys\/[^/]+\/steps\/[^/]+\/preview$/.test(url)) return 'journeys:read';
   if (url.startsWith('/v1/journeys') || url.startsWith('/v1/enrollments'))
     return read ? 'journeys:read' : 'journeys:write';
   if (url.startsWith('/v1/tasks')) return read ? 'tasks:read' : 'tasks:write';
@@ -56,6 +63,14 @@ function scopeFor(method: string, requestUrl: string): Scope | undefined {
   if (url === '/v1/insights') return read ? 'customers:read' : 'admin';
   // A route nobody gave a scope: only admin keys.
   return 'admin';
+}
+
+/**
+ * Who made a request, for the audit trail: its API key, or `local` when it came without one, which
+ * the API allows only from this machine and only before the first key exists.
+ */
+export function actorOf(req: FastifyRequest): AuditActor {
+  return req.apiKey ? { name: req.apiKey.name, keyId: req.apiKey.id } : { name: 'local', keyId: null };
 }
 
 /** Refused requests (an unknown key, a forged signature) an address may make in a minute. */
@@ -142,7 +157,7 @@ export class FailureLimiter {
 
 export function createAuth(db: Db, failures: FailureLimiter) {
   /** Verified keys by the SHA-256 of the token: the tokens themselves are not kept. */
-  const cache = new Map<string, { key: { id: string; scopes: Scope[] } | undefined; until: number }>();
+  const cache = new Map<string, { key: { id: string; name: string; scopes: Scope[] } | undefined; until: number }>();
   let keysExist: { value: boolean; until: number } | undefined;
   const touched = new Map<string, number>();
 

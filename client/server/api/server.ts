@@ -10,6 +10,7 @@ import type { Client } from '@temporalio/client';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import { type Db, isDatabaseUnavailable } from '../../../activities/db/database';
+import type { Previews } from '../../../activities/previews';
 import type { EventIntake } from '../events/intake';
 import type { ParsedEvent } from '../events/schema';
 import { isTemporalUnavailable } from '../events/router';
@@ -18,12 +19,15 @@ import { type App, createApp, RequestValidationError } from './app';
 import { createAuth, FailureLimiter } from './auth';
 import { type ChannelSettings, channelRoutes } from './channel-callbacks';
 import { sendProblem, zodErrors } from './problems';
+import { accountRoutes } from './routes/accounts';
+import { auditRoutes } from './routes/audit';
 import { codecRoutes } from './routes/codec';
 import { customerRoutes } from './routes/customers';
 import { eventRoutes } from './routes/events';
 import { journeyRoutes } from './routes/journeys';
 import { keyRoutes } from './routes/keys';
 import { outboxRoutes } from './routes/outbox';
+import { previewRoutes } from './routes/previews';
 import { reconcileRoutes } from './routes/reconcile';
 import { insightsRoutes } from './routes/insights';
 import { taskRoutes } from './routes/tasks';
@@ -32,6 +36,8 @@ export interface ApiDeps {
   db: Db;
   intake: EventIntake;
   temporal: Client;
+  /** Where the API starts workflows of its own (a refresh after a fit); without it, it starts none. */
+  taskQueue?: string;
   /** The payload codec: the codec endpoint, and erasure's destroying of keys. */
   protection: DataProtection;
   /** Web origins whose pages may call the codec endpoint (the Temporal UI's). */
@@ -41,6 +47,8 @@ export interface ApiDeps {
   allowHttpWebhooks?: boolean;
   /** Unsubscribe links and Twilio webhooks; without it those routes are absent. */
   channels?: ChannelSettings;
+  /** Previews and test sends of send steps; without it their routes answer 503. */
+  previews?: Previews;
   /** Requests a minute: per API key (or per address without one), and per address on public routes. */
   rateLimit?: { perKey: number; public: number };
   /** After a journey is published, paused or resumed (its schedule follows). */
@@ -164,13 +172,16 @@ export function buildApi(deps: ApiDeps) {
     const routes = scope as unknown as App;
     eventRoutes(routes, routeDeps);
     customerRoutes(routes, routeDeps);
+    accountRoutes(routes, routeDeps);
     journeyRoutes(routes, routeDeps);
     taskRoutes(routes, routeDeps);
     keyRoutes(routes, routeDeps);
     outboxRoutes(routes, routeDeps);
+    previewRoutes(routes, routeDeps);
     codecRoutes(routes, routeDeps);
     reconcileRoutes(routes, routeDeps);
     insightsRoutes(routes, routeDeps);
+    auditRoutes(routes, routeDeps);
   });
   return app;
 }

@@ -7,10 +7,14 @@ import { createHash } from 'node:crypto';
 import type { ControlledTransaction, Transaction } from 'kysely';
 import type { Database } from '../../../activities/db/schema';
 import { upsertCustomer } from '../../../activities/store/customers';
+import { setCustomerAccount } from '../../../activities/store/accounts';
 import { appendTimeline } from '../../../activities/store/timeline';
 import { orderData, recordOrder } from '../../../activities/store/orders';
 import { recordConsent } from '../../../activities/store/consent';
+import { scoreEvent } from '../../../activities/store/scores';
+import type { Scoring } from '../../../definitions/scoring';
 import type { ScheduledEnroll } from '../../../activities/segments';
+import { type AcceptOwnEvent, createSegmentWatch, type SegmentWatch } from '../../../activities/segment-watch';
 import { pool } from './pool';
 import {
   EventRouter,
@@ -64,7 +68,12 @@ export interface Accepted {
 /** What became of one event of a batch. */
 export type BatchResult = ({ ok: true } & Accepted) | { ok: false; error: unknown };
 
-export type IntakeDeps = RouterDeps;
+export interface IntakeDeps extends RouterDeps {
+  /** A customer who ordered lapses when their chance of being active falls below this; 0: never. */
+  lapseBelow?: number | undefined;
+  /** The lead scoring rules (definitions/scoring.ts); without them, accepting an event scores nothing. */
+  scoring?: Scoring | undefined;
+}
 
 function requestHash(event: ParsedEvent): string {
   const { id: _id, ...rest } = event;
@@ -82,9 +91,18 @@ interface Written {
 export class EventIntake {
   /** Routes what this intake accepts (and, started, everything accepted and not routed). */
   readonly router: EventRouter;
+  /** Follows customers' segments and lifecycle stages as they change (activities/segment-watch.ts). */
+  readonly segments: SegmentWatch;
 
   constructor(private readonly deps: IntakeDeps) {
     this.router = new EventRouter(deps);
+    this.segments = createSegmentWatch({
+      db: deps.db,
+      accept: this.acceptOwn,
+      lapseBelow: deps.lapseBelow ?? 0,
+      logger: deps.logger,
+    });
+    this.router.onCustomerChanged((customerId, facts) => this.segments.check(customerId, facts ? { facts } : {}));
   }
 
   /**
@@ -220,7 +238,12 @@ export class EventIntake {
 
   /** Writes an accepted event within the transaction `tx`: its customer, the event, order, consent and timeline. */
   private async write(tx: Transaction<Database>, id: string, hash: string, event: ParsedEvent): Promise<Written> {
-    const { customer, created, merged } = await upsertCustomer(tx, event.customer, event.profile ?? {});
+    const upserted = await upsertCustomer(tx, event.customer, event.profile ?? {});
+    const { created, merged } = upserted;
+    // The account before the order: an order is the account's its customer has as it is placed.
+    const account = event.account !== undefined ? event.account : event.profile?.account;
+    const customer =
+      account === undefined ? upserted.customer : await setCustomerAccount(tx, upserted.customer, account);
     // A new customer's data key is made with them, in this transaction: routing their event then
     // seals the journey's payloads without a statement (and a commit) of its own.
     const keyMade = created ? await this.deps.protection?.keyWithin(tx, customer.id) : undefined;
@@ -256,6 +279,16 @@ export class EventIntake {
       ref: id,
       data: { eventId: id, type: event.type, data: event.data },
     });
+    // Scored here, in the event's transaction, so each accepted event scores once; after its order and
+    // profile are written, so the rules' conditions read the customer as the event left them.
+    if (this.deps.scoring) {
+      await scoreEvent(tx, this.deps.scoring, customer, {
+        id,
+        type: event.type,
+        occurredAt: inserted.occurred_at,
+        data: event.data,
+      });
+    }
     const accepted = {
       id,
       customer_id: customer.id,
@@ -288,6 +321,14 @@ export class EventIntake {
       .executeTakeFirstOrThrow();
     return { receipt: await this.routeWithin(id, accepted, waitMs), replayed: true };
   }
+
+  /**
+   * Accepts an event the engine raises itself (a segment entry, a lapse) and routes it before
+   * answering, so what it enrolls has started when the change that caused it is answered.
+   */
+  private readonly acceptOwn: AcceptOwnEvent = async (e) => {
+    await this.accept({ id: e.id, type: e.type, customer: { id: e.customerId }, data: e.data });
+  };
 
   /** Enrolls a customer for a scheduled run of a journey; true when they were enrolled. */
   readonly enrollScheduled: ScheduledEnroll = async (e) => {

@@ -22,7 +22,6 @@ import { latestVersionNumbers } from '../../../activities/store/journeys';
 import { versionPlan } from '../../../activities/store/versions';
 import { appendTimeline } from '../../../activities/store/timeline';
 import { customerFacts } from '../../../activities/store/facts';
-import { scheduledEventType } from '../../../activities/segments';
 import type { CustomerFacts } from '../../../definitions/facts';
 import type { JourneyPlan } from '../../../definitions/schema/journey';
 import {
@@ -34,6 +33,7 @@ import {
 } from '../../../definitions/search-attributes';
 import { eventsOf, walk } from '../../../definitions/steps';
 import { holdoutOf } from '../../../definitions/holdout';
+import { exitEventTypes, raisedByWatch, triggerEventType } from '../../../definitions/triggers';
 import type { EventSignal, JourneyInput } from '../../../workflows/types';
 import { pool } from './pool';
 import { decideEnrollment } from './decide';
@@ -92,6 +92,9 @@ export function isTemporalUnavailable(err: unknown): boolean {
   return false;
 }
 
+/** Told of the customer of each routed event, with their facts when routing read them. */
+type CustomerChanged = (customerId: string, facts?: Promise<CustomerFacts>) => Promise<unknown>;
+
 /** Events of a batch routed at once (each a few queries and a Temporal call). */
 export const ROUTING_CONCURRENCY = 16;
 
@@ -119,7 +122,7 @@ export class EventRouter {
         .where('id', '=', eventId)
         .executeTakeFirstOrThrow());
     // One router at a time routes a customer's events, in this process and, on PostgreSQL, in all.
-    return this.perCustomer.run(`route:${event.customer_id}`, async () => {
+    const receipt = await this.perCustomer.run(`route:${event.customer_id}`, async () => {
       // This event and the customer's events not routed yet, in the order they were accepted.
       const pending = await db
         .selectFrom('events')
@@ -146,6 +149,25 @@ export class EventRouter {
       }
       return this.routeHere(eventId, event);
     });
+    // The event may have changed what the customer's facts match (an order, a profile, a score):
+    // their segments are followed now, outside the lock, since an entry is an event of its own. The
+    // events the segment watch raises itself (entries, exits, lapses) follow a change it has already
+    // followed, so routing one looks no further.
+    if (receipt.status === 'routed' && this.changed && !raisedByWatch(event.type)) {
+      await this.changed(event.customer_id, this.factsRead.get(receipt)).catch((err: unknown) =>
+        this.routingFailed('following segments', err),
+      );
+    }
+    return receipt;
+  }
+
+  private changed: CustomerChanged | undefined;
+  /** The customer's facts as routing read them (after the event's writes), for the segment watch. */
+  private readonly factsRead = new WeakMap<EventReceipt, Promise<CustomerFacts>>();
+
+  /** Calls `changed` for the customer of each event routed (segment-watch.ts follows their segments). */
+  onCustomerChanged(changed: CustomerChanged): void {
+    this.changed = changed;
   }
 
   /**
@@ -208,8 +230,9 @@ export class EventRouter {
     for (const latest of await latestVersionNumbers(db)) {
       const published = { ...latest, plan: await this.planOf(latest.journeyId, latest.version) };
       const def = published.plan.definition;
-      // A scheduled journey enrolls by the events of its runs (see activities/segments.ts).
-      if ((def.trigger.event ?? scheduledEventType(def.journey)) !== event.type) continue;
+      // A scheduled journey enrolls by the events of its runs (activities/segments.ts), a segment
+      // journey by its entries (segment-watch.ts).
+      if (triggerEventType(def) !== event.type) continue;
       const journey = def.journey;
 
       // This customer's enrollments in the journey, newest first: the one this event started, if
@@ -333,6 +356,7 @@ export class EventRouter {
       { eventId, type: event.type, customerId: event.customer_id, enrolled: receipt.enrolled.map((e) => e.journey) },
       'event routed',
     );
+    if (facts) this.factsRead.set(receipt, facts);
     return receipt;
   }
 
@@ -579,7 +603,7 @@ export function pendingReceipt(
 /** Whether a journey's running enrollments want events of this type. */
 export function listensTo(plan: JourneyPlan, type: string): boolean {
   const def = plan.definition;
-  if (def.goal?.event === type || def.exit?.events.includes(type)) return true;
+  if (def.goal?.event === type || exitEventTypes(def).includes(type)) return true;
   let found = false;
   walk(def.steps, ['steps'], (step) => {
     if (eventsOf(step).includes(type)) found = true;

@@ -53,6 +53,21 @@ const notTooDeep = (what: string) =>
     `expected ${what} nested at most ${MAX_DATA_DEPTH} levels deep`,
   ] as const;
 
+/**
+ * The account (client organisation) a customer is a contact of, by the id the other system gives it;
+ * its name and attributes are kept when given. Made the first time it is named.
+ */
+export const accountRef = z
+  .object({
+    id: z.string().min(1, 'expected the account id').max(200, 'expected at most 200 characters'),
+    name: z.string().min(1).max(200, 'expected at most 200 characters').optional(),
+    attributes: z
+      .record(z.string(), z.unknown())
+      .refine(...notTooDeep('attributes'))
+      .optional(),
+  })
+  .strict();
+
 const purposes = z
   .object({ marketing: z.boolean().optional(), service: z.boolean().optional(), transactional: z.boolean().optional() })
   .strict();
@@ -85,6 +100,8 @@ export const profileFields = z
       .optional(),
     /** Consent given (true) or withdrawn (false), per channel and purpose; the event is the evidence. */
     consent: z.object({ email: purposes.optional(), sms: purposes.optional() }).strict().optional(),
+    /** The customer's account; null: a contact of none any more. */
+    account: accountRef.nullable().optional(),
   })
   .strict();
 
@@ -101,6 +118,8 @@ export const incomingEvent = z
       .refine(...notTooDeep('data'))
       .default({}),
     profile: profileFields.optional(),
+    /** The account the customer is a contact of (the same as `profile.account`). */
+    account: accountRef.nullable().optional(),
   })
   .strict();
 

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { compileJourney, type CompileResult, type Problem } from '../../../definitions/compile';
 import type { JourneyPlan } from '../../../definitions/schema/journey';
+import { parseScoring, type Scoring } from '../../../definitions/scoring';
 import type { TemplateChannel } from '../../../definitions/templates';
 import { liquidChecker } from '../../../activities/render';
 
@@ -77,4 +78,19 @@ export function journeyFiles(dir: string): string[] {
     .filter((n) => /\.ya?ml$/.test(n) && !n.endsWith('.scenarios.yaml'))
     .sort()
     .map((n) => path.join(dir, n));
+}
+
+/**
+ * The lead scoring rules of `file`, read at start with the journeys; undefined when there is no such
+ * file (nothing is scored). A file with mistakes throws a ScoringError naming each one.
+ */
+export function readScoringFile(file: string): Scoring | undefined {
+  let source: string;
+  try {
+    source = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new Error(`cannot read the scoring file ${file}: ${(e as Error).message}`);
+  }
+  return parseScoring(source, file);
 }

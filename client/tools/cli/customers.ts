@@ -1,4 +1,10 @@
-/** `rapport customers show` and `rapport explain`: one customer, everything Rapport knows and did. */
+/**
+ * `rapport customers show|list|export` and `rapport explain`: one customer, everything Rapport knows
+ * and did; the customers a filter finds, ranked.
+ */
+import fs from 'node:fs';
+import { once } from 'node:events';
+import type { CustomerListOptions, ListedCustomer } from '../../sdk';
 import { clientFrom, type ConnectionOptions } from './journeys';
 
 function out(text: string): void {
@@ -52,4 +58,104 @@ export async function explainCommand(
       );
   }
   out(lines.join('\n'));
+}
+
+interface ListOptions extends ConnectionOptions {
+  where?: string;
+  sort?: string;
+  order?: string;
+}
+
+const query = (o: ListOptions): CustomerListOptions => ({
+  ...(o.where ? { where: o.where } : {}),
+  ...(o.sort ? { sort: o.sort as NonNullable<CustomerListOptions['sort']> } : {}),
+  ...(o.order ? { order: o.order as NonNullable<CustomerListOptions['order']> } : {}),
+});
+
+const money = (v: number) => v.toFixed(2);
+
+/** `rapport customers list`: one page, as a table (or JSON). */
+export async function customersList(options: ListOptions & { limit?: string; json?: boolean }) {
+  const page = await clientFrom(options).listCustomers({
+    ...query(options),
+    ...(options.limit ? { limit: Number(options.limit) } : {}),
+  });
+  if (options.json) return out(JSON.stringify(page, null, 2));
+  const rows = [
+    ['ID', 'NAME / EMAIL', 'STAGE', 'ORDERS', 'REVENUE', 'CLV', 'RFM'],
+    ...page.customers.map((c) => [
+      c.id,
+      [c.firstName, c.lastName].filter(Boolean).join(' ') || c.email || c.phone || '-',
+      c.lifecycleStage,
+      String(c.metrics.orderCount),
+      money(c.metrics.lifetimeValue),
+      money(c.predicted.clv),
+      c.rfm.segment,
+    ]),
+  ];
+  const numeric = new Set([3, 4, 5]);
+  const widths = rows.reduce((w, r) => r.map((c, i) => Math.max(w[i] ?? 0, c.length)), [] as number[]);
+  const lines = rows.map((r) =>
+    r
+      .map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
+  if (page.customers.length === 0) lines.push('no customers found');
+  else if (page.next) lines.push(`more: rapport customers export, or the API with cursor=${page.next}`);
+  out(lines.join('\n'));
+}
+
+/** The columns of a CSV export, each with how to read it from a customer. */
+type CsvValue = string | number | null;
+
+const CSV_COLUMNS: [string, (c: ListedCustomer) => CsvValue][] = [
+  ['id', (c) => c.id],
+  ['email', (c) => c.email],
+  ['phone', (c) => c.phone],
+  ['firstName', (c) => c.firstName],
+  ['lastName', (c) => c.lastName],
+  ['lifecycleStage', (c) => c.lifecycleStage],
+  ['tags', (c) => c.tags.join(' ')],
+  ['orderCount', (c) => c.metrics.orderCount],
+  ['lifetimeValue', (c) => c.metrics.lifetimeValue],
+  ['firstOrderAt', (c) => c.metrics.firstOrderAt],
+  ['lastOrderAt', (c) => c.metrics.lastOrderAt],
+  ['pAlive', (c) => c.predicted.pAlive],
+  ['clv', (c) => c.predicted.clv],
+  ['churnRisk', (c) => c.predicted.churnRisk],
+  ['rfmRecency', (c) => c.rfm.recency],
+  ['rfmFrequency', (c) => c.rfm.frequency],
+  ['rfmMonetary', (c) => c.rfm.monetary],
+  ['rfmScore', (c) => c.rfm.score],
+  ['rfmSegment', (c) => c.rfm.segment],
+];
+
+/**
+ * One CSV field as RFC 4180 writes it: in double quotes, with each inner quote doubled, when it
+ * holds a comma, a quote or a line break (or starts or ends with a space, which readers may trim).
+ */
+function csvField(value: CsvValue): string {
+  const text = value === null ? '' : String(value);
+  return /[",\r\n]|^\s|\s$/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+const csvLine = (fields: CsvValue[]) => `${fields.map(csvField).join(',')}\r\n`;
+
+/** `rapport customers export`: every customer the filter finds, page by page, as CSV or JSON lines. */
+export async function customersExport(options: ListOptions & { format: 'csv' | 'jsonl'; out?: string }) {
+  const sink = options.out ? fs.createWriteStream(options.out) : process.stdout;
+  const write = async (text: string) => {
+    if (!sink.write(text)) await once(sink, 'drain');
+  };
+  if (options.format === 'csv') await write(csvLine(CSV_COLUMNS.map(([name]) => name)));
+  const progress = (count: number) => process.stderr.write(`exported ${count.toLocaleString('en-US')} customers…\n`);
+  for await (const c of clientFrom(options).allCustomers({ ...query(options), limit: 1000 }, progress)) {
+    await write(options.format === 'csv' ? csvLine(CSV_COLUMNS.map(([, read]) => read(c))) : `${JSON.stringify(c)}\n`);
+  }
+  if (sink !== process.stdout) {
+    const file = sink as fs.WriteStream;
+    file.end();
+    await once(file, 'finish');
+  }
 }

@@ -1,9 +1,10 @@
 /**
- * `rapport import customers|orders <file>`: a customer base from CSV or JSON lines, sent to a running
- * Rapport in batches. Every row is validated there; bad rows are reported with their line numbers
- * and the good ones go in. Columns are renamed to Rapport's fields with --map.
+ * `rapport import customers|orders|suppressions <file>`: a customer base from CSV or JSON lines, sent
+ * to a running Rapport in batches. Every row is validated there; bad rows are reported with their
+ * line numbers and the good ones go in. Columns are renamed to Rapport's fields with --map.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import readline from 'node:readline';
 import { parse } from 'csv-parse';
 import type { ImportReport, ImportRow } from '../../sdk';
@@ -18,15 +19,35 @@ export interface ImportOptions extends ConnectionOptions {
   json?: boolean;
 }
 
-/** "a=b,c=d" → { a: 'b', c: 'd' }: file column → Rapport field. */
-function parseMapping(spec: string | undefined): Record<string, string> {
-  const mapping: Record<string, string> = {};
+const KINDS = ['customers', 'orders', 'suppressions'] as const;
+type ImportKind = (typeof KINDS)[number];
+
+/**
+ * "a=b,c=d" → { a: 'b', c: 'd' }: file column → Rapport field. "unsubscribed=!consent.email.marketing"
+ * renames a yes/no column and inverts it, for tools that export the opt-out rather than the consent.
+ */
+function parseMapping(spec: string | undefined): Record<string, { to: string; invert: boolean }> {
+  const mapping: Record<string, { to: string; invert: boolean }> = {};
   for (const pair of (spec ?? '').split(',').filter((p) => p.trim())) {
     const [from, to] = pair.split('=').map((x) => x.trim());
-    if (!from || !to) throw new Error(`--map: expected column=field pairs such as "cust_id=externalId", got "${pair}"`);
-    mapping[from] = to;
+    const field = to?.replace(/^!/, '');
+    if (!from || !field)
+      throw new Error(`--map: expected column=field pairs such as "cust_id=externalId", got "${pair}"`);
+    mapping[from] = { to: field, invert: to!.startsWith('!') };
   }
   return mapping;
+}
+
+const OPPOSITE: Record<string, string> = { true: 'false', yes: 'no', y: 'n', '1': '0' };
+for (const [a, b] of Object.entries(OPPOSITE)) OPPOSITE[b] = a;
+
+/** A yes/no value inverted; undefined when it is not one. Blank stays blank. */
+function inverted(value: unknown): unknown {
+  if (value === '' || value === null || value === undefined) return value;
+  if (typeof value === 'boolean') return !value;
+  return typeof value === 'string' || typeof value === 'number'
+    ? OPPOSITE[String(value).trim().toLowerCase()]
+    : undefined;
 }
 
 /** The rows of a file, with their line numbers, columns renamed; a line that cannot be read says why. */
@@ -35,11 +56,21 @@ async function* readRows(
   options: Pick<ImportOptions, 'format' | 'map' | 'delimiter' | 'system'>,
 ): AsyncGenerator<ImportRow | { line: number; problem: string }> {
   const mapping = parseMapping(options.map);
-  const rename = (fields: Record<string, unknown>) => {
+  const rename = (line: number, fields: Record<string, unknown>): ImportRow | { line: number; problem: string } => {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(fields)) out[mapping[k] ?? k] = v;
+    for (const [k, v] of Object.entries(fields)) {
+      const m = mapping[k];
+      if (!m?.invert) {
+        out[m?.to ?? k] = v;
+        continue;
+      }
+      const value = inverted(v);
+      if (value === undefined)
+        return { line, problem: `${k}: expected true/false, yes/no or 1/0 to invert, got ${JSON.stringify(v)}` };
+      out[m.to] = value;
+    }
     if (options.system && out.externalSystem === undefined) out.externalSystem = options.system;
-    return out;
+    return { line, fields: out };
   };
   const format = options.format ?? (/\.jsonl?$|\.ndjson$/i.test(file) ? 'jsonl' : 'csv');
   if (format === 'jsonl') {
@@ -58,7 +89,7 @@ async function* readRows(
         yield { line, problem: 'expected a JSON object' };
         continue;
       }
-      yield { line, fields: rename(fields as Record<string, unknown>) };
+      yield rename(line, fields as Record<string, unknown>);
     }
     return;
   }
@@ -74,7 +105,7 @@ async function* readRows(
     }),
   );
   for await (const record of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
-    yield { line: record.info.lines, fields: rename(record.record) };
+    yield rename(record.info.lines, record.record);
   }
 }
 
@@ -86,7 +117,7 @@ function progress(done: number, report: ImportReport, startedAt: number): void {
 }
 
 export async function importFile(
-  kind: 'customers' | 'orders',
+  kind: ImportKind,
   file: string,
   options: ImportOptions,
   onProgress: (done: number, report: ImportReport) => void = () => undefined,
@@ -99,7 +130,7 @@ export async function importFile(
   let done = 0;
   const flush = async () => {
     if (batch.length === 0) return;
-    const r = await client.importRows(kind, batch);
+    const r = await client.importRows(kind, batch, path.basename(file));
     total.imported += r.imported;
     total.unchanged += r.unchanged;
     total.errors.push(...r.errors);
@@ -121,13 +152,13 @@ export async function importFile(
 }
 
 export async function importCommand(kind: string, file: string, options: ImportOptions): Promise<void> {
-  if (kind !== 'customers' && kind !== 'orders') {
-    process.stderr.write(`rapport import: expected "customers" or "orders", got "${kind}"\n`);
+  if (!(KINDS as readonly string[]).includes(kind)) {
+    process.stderr.write(`rapport import: expected "customers", "orders" or "suppressions", got "${kind}"\n`);
     process.exitCode = 2;
     return;
   }
   const startedAt = Date.now();
-  const report = await importFile(kind, file, options, (done, r) => progress(done, r, startedAt));
+  const report = await importFile(kind as ImportKind, file, options, (done, r) => progress(done, r, startedAt));
   if (process.stderr.isTTY) process.stderr.write('\n');
   if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else {

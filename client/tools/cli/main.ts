@@ -2,7 +2,10 @@
 import { Command, Option } from 'commander';
 import { RapportApiError } from '../../sdk';
 import { graphCommand, journeysList, journeysSetStatus, journeysShow, publishCommand } from './journeys';
-import { customersShow, explainCommand } from './customers';
+import { customersExport, customersList, customersShow, explainCommand } from './customers';
+import { accountsShow } from './accounts';
+import { previewCommand, sendTestCommand } from './preview';
+import { auditCommand } from './audit';
 import { insightsCommand, reportCommand } from './report';
 import { startCommand } from './start';
 import { validateCommand } from './validate';
@@ -21,6 +24,7 @@ import {
   tasksList,
 } from './ops';
 import { SCOPES } from '../../../activities/store/api-keys';
+import { CUSTOMER_SORTS } from '../../../activities/store/customer-list';
 
 const program = new Command()
   .name('rapport')
@@ -125,6 +129,35 @@ connection(
     .option('--json', 'print JSON'),
 ).action((id: string, o: { url?: string; apiKey?: string; json?: boolean }) => journeysSetStatus(id, 'resume', o));
 
+const previewOptions = (cmd: Command) =>
+  connection(
+    cmd
+      .argument('<journey>', 'a published journey')
+      .argument('<step>', 'the id of one of its send steps')
+      .requiredOption(
+        '--customer <ref|json>',
+        'who gets it: an email, a phone (+E.164), system:id or a customer id (their facts are read), or inline JSON facts such as \'{"firstName": "Ada", "email": "ada@example.com"}\' (the rest as a new customer has them)',
+      )
+      .option('--version <n>', 'a published version (default: the newest)')
+      .option('--event <json>', 'the data of the event that enrolled the customer, as templates read it (event.data)')
+      .option('--json', 'print JSON'),
+  );
+previewOptions(
+  program
+    .command('preview')
+    .description(
+      "Show a send step's message as a customer would get it: email headers, text and HTML, or SMS text with its encoding and segments; a preferred-channel step shows the channel the customer would get, and why",
+    ),
+).action(previewCommand);
+previewOptions(
+  program
+    .command('send-test')
+    .description(
+      'Send a send step\'s message for real through the configured mailer or SMS sender to another address, marked as a test ("[TEST] " and, for email, the header X-Rapport-Test: 1); no customer\'s record, cap or ledger changes',
+    )
+    .requiredOption('--to <address>', 'an email address, or a phone number in E.164 form (+15551234567)'),
+).action(sendTestCommand);
+
 const customers = program
   .command('customers')
   .description('One customer: profile, identities, consent, metrics, journeys, timeline');
@@ -135,6 +168,39 @@ connection(
     .argument('<customer>', 'id, email or phone')
     .option('--json', 'print JSON'),
 ).action(customersShow);
+connection(
+  customers
+    .command('list')
+    .description(
+      'Customers found and ranked: one page (a table: id, name or email, stage, orders, revenue, value, RFM segment)',
+    )
+    .option('--where <cel>', 'a CEL condition over customer, such as \'customer.rfm.segment == "at_risk"\'')
+    .addOption(new Option('--sort <key>', 'rank by (default revenue)').choices([...CUSTOMER_SORTS]))
+    .addOption(new Option('--order <order>', 'largest or smallest first (default desc)').choices(['asc', 'desc']))
+    .option('--limit <n>', 'customers to show (default 50, at most 1000)')
+    .option('--json', 'print JSON (with the cursor of the next page)'),
+).action(customersList);
+connection(
+  customers
+    .command('export')
+    .description('Every customer the filter finds, ranked, as CSV or JSON lines; progress on stderr')
+    .option('--where <cel>', 'a CEL condition over customer')
+    .addOption(new Option('--sort <key>', 'rank by (default revenue)').choices([...CUSTOMER_SORTS]))
+    .addOption(new Option('--order <order>', 'largest or smallest first (default desc)').choices(['asc', 'desc']))
+    .addOption(new Option('--format <format>', 'csv or jsonl').choices(['csv', 'jsonl']).makeOptionMandatory())
+    .option('--out <file>', 'write to this file (default: standard output)'),
+).action(customersExport);
+
+const accounts = program
+  .command('accounts')
+  .description('Accounts (client organisations): contacts, revenue, value, timeline');
+connection(
+  accounts
+    .command('show')
+    .description('An account: its contacts, the orders placed for it, its predicted value and latest timeline')
+    .argument('<account>', 'the account id, as the other system gives it')
+    .option('--json', 'print JSON'),
+).action(accountsShow);
 
 connection(
   program
@@ -145,25 +211,30 @@ connection(
     .option('--json', 'print JSON'),
 ).action(explainCommand);
 
-program
-  .command('simulate')
-  .description(
-    'Play a journey out for one customer on the time-skipping server (real workflow, policy and templates; messages captured, nothing sent) and print what happens, in simulated time',
-  )
-  .argument('<journey>', 'the journey YAML file')
-  .requiredOption(
-    '--customer <file|json>',
-    'the customer: a JSON or YAML file, or inline JSON such as \'{"email": "ada@example.com", "firstName": "Ada", "timezone": "Europe/Paris"}\'',
-  )
-  .option(
-    '--events <file|json>',
-    'events at offsets from the enrollment: [{"at": "+2d", "type": "app.activated", "data": {}}]',
-  )
-  .option('--data <json>', 'the data of the event that enrolls the customer')
-  .option('--start <time>', 'when the customer enrolls (ISO 8601; default now)')
-  .option('--templates <dir>', 'the templates folder (default: definitions/templates)')
-  .option('--json', 'print the run as JSON')
-  .action(simulateCommand);
+connection(
+  program
+    .command('simulate')
+    .description(
+      'Play a journey out for one customer on the time-skipping server (real workflow, policy and templates; messages captured, nothing sent) and print what happens, in simulated time',
+    )
+    .argument('<journey>', 'the journey YAML file')
+    .option(
+      '--customer <file|json>',
+      'the customer: a JSON or YAML file, or inline JSON such as \'{"email": "ada@example.com", "firstName": "Ada", "timezone": "Europe/Paris", "orders": [{"total": 40, "placedAt": "-30d"}]}\'; with --from, fields that replace the copy\'s',
+    )
+    .option(
+      '--from <customer>',
+      'simulate a copy of a live customer as they are now (id, email or phone), read through the API; nothing is sent to them or written',
+    )
+    .option(
+      '--events <file|json>',
+      'events at offsets from the enrollment: [{"at": "+2d", "type": "app.activated", "data": {}}]',
+    )
+    .option('--data <json>', 'the data of the event that enrolls the customer')
+    .option('--start <time>', 'when the customer enrolls (ISO 8601; default now)')
+    .option('--templates <dir>', 'the templates folder (default: definitions/templates)')
+    .option('--json', 'print the run as JSON'),
+).action(simulateCommand);
 
 program
   .command('test')
@@ -257,16 +328,32 @@ connection(
 
 connection(
   program
+    .command('audit')
+    .description(
+      'Who did what, newest first: publishing, pausing and resuming journeys, tasks completed, erasures, merges, API keys, imports, model fits (admin key)',
+    )
+    .option('--action <action>', 'one action, such as journey.pause, or a family, such as journey')
+    .option('--target <target>', 'what was acted on, such as journey:welcome or customer:<id>')
+    .option('--actor <actor>', "an API key's name or id, local or cli")
+    .option('--since <time>', 'from this day (YYYY-MM-DD, UTC) or ISO 8601 time')
+    .option('--until <time>', 'before this day or time')
+    .option('--limit <n>', 'entries to show, at most 500 (default: 100)')
+    .option('--cursor <next>', 'the next page, as the previous one said')
+    .option('--json', 'print JSON'),
+).action(auditCommand);
+
+connection(
+  program
     .command('import')
     .description(
-      'Load customers or past orders from a CSV or JSON-lines file; bad rows are reported with their line numbers and the rest go in. Imported orders update metrics but enroll nobody.',
+      'Load customers (with their consent), past orders or suppressions from a CSV or JSON-lines file; bad rows are reported with their line numbers and the rest go in. Imported orders update metrics but enroll nobody.',
     )
-    .argument('<kind>', 'customers or orders')
+    .argument('<kind>', 'customers, orders or suppressions')
     .argument('<file>', 'a .csv file with a header line, or .jsonl (one JSON object per line)')
     .option('--format <format>', 'csv or jsonl (default: from the file name)')
     .option(
       '--map <pairs>',
-      'rename columns to Rapport fields, such as "cust=externalId,day=occurredAt,amount=total". Fields: customerId, email, phone, externalId, externalSystem, firstName, lastName, timezone, locale, preferredChannel (customers; other columns become attributes); orderId, occurredAt, total, currency, quantity, product, category (orders)',
+      'rename columns to Rapport fields, such as "cust=externalId,day=occurredAt,amount=total"; "!" inverts a yes/no column, as in "unsubscribed=!consent.email.marketing". Fields: customerId, email, phone, externalId, externalSystem, firstName, lastName, timezone, locale, preferredChannel, consent.<email|sms>.<purpose> with consentedAt, consentSource, consentIp, consentMethod (customers; other columns become attributes); orderId, occurredAt, total, currency, quantity, product, category (orders); email or phone, reason, at, detail, channel (suppressions)',
     )
     .option('--system <name>', 'the system external ids come from, such as shop (default: import)')
     .option('--delimiter <char>', 'the CSV column separator (default: ,)')

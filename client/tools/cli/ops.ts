@@ -1,6 +1,7 @@
 /** `rapport events send`, `rapport tasks list|complete` and `rapport keys create|list|revoke`. */
 import { randomUUID } from 'node:crypto';
 import { createApiKey, SCOPES, type Scope } from '../../../activities/store/api-keys';
+import { CLI_ACTOR, recordAudit } from '../../../activities/store/audit';
 import { parseConfig } from '../../../worker/config';
 import { withCustomerDatabase } from '../../../worker/customer-database';
 import { createLogger } from '../../../worker/logger';
@@ -12,7 +13,7 @@ function out(text: string): void {
 }
 
 /** `ada@example.com`, `+14155550123`, `crm:C-42` (another system's id) or a Rapport customer id. */
-function customerArg(ref: string): IncomingEvent['customer'] {
+export function customerArg(ref: string): IncomingEvent['customer'] {
   if (ref.includes('@')) return { email: ref };
   if (ref.startsWith('+')) return { phone: ref };
   const ext = /^([a-z0-9][a-z0-9_-]{0,39}):(.+)$/.exec(ref);
@@ -144,6 +145,12 @@ export async function keysCreate(options: ConnectionOptions & { name: string; sc
         createLogger({ level: 'warn', destination: process.stderr }),
         async ({ db }) => {
           const { key, view } = await createApiKey(db, options.name, scopes);
+          await recordAudit(db, {
+            actor: CLI_ACTOR,
+            action: 'key.create',
+            target: `key:${view.id}`,
+            detail: { name: view.name, scopes: view.scopes },
+          });
           return { key, ...view };
         },
       );

@@ -152,6 +152,13 @@ export async function insightsCommand(
   const client = clientFrom(options);
   if (action === 'fit' && !options.json)
     process.stderr.write('fitting the customer value models on every customer’s orders…\n');
-  const m = action === 'fit' ? await client.fitInsights(options.asOf) : await client.insights();
+  const fitted = action === 'fit' ? await client.fitInsights(options.asOf) : undefined;
+  const m = fitted ?? (await client.insights());
   process.stdout.write(`${options.json ? JSON.stringify(m, null, 2) : formatModels(m)}\n`);
+  const refresh = fitted?.refresh;
+  if (!options.json && refresh) {
+    process.stdout.write(
+      `following every customer's segments and lifecycle stage in the background: workflow ${refresh.workflowId}\n`,
+    );
+  }
 }

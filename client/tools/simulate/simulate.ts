@@ -8,15 +8,21 @@ import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DateTime } from 'luxon';
 import { z } from 'zod';
-import { scheduledEventType } from '../../../activities/segments';
+import { triggerEventType } from '../../../definitions/triggers';
 import type { TimelineItem } from '../../../activities/store/timeline';
 import { durationMs } from '../../../definitions/duration';
 import type { StepOutcome, StepRecord } from '../../../workflows/types';
 import { customerRef, eventType, profileFields } from '../../server/events/schema';
-import { compileFile } from '../../server/journeys/load';
+import { compileFile, readScoringFile } from '../../server/journeys/load';
 import { createHarness, type Harness } from '../testing/harness';
 import { importOrders } from '../../../activities/store/imports';
-import { builtinTemplatesDir } from '../../../paths';
+import { upsertCustomer } from '../../../activities/store/customers';
+import { customerMetrics } from '../../../activities/store/facts';
+import { orderData, recordOrder } from '../../../activities/store/orders';
+import type { CustomerMetrics } from '../../../definitions/facts';
+import type { CustomerDetail } from '../../sdk';
+import { builtinScoringFile, builtinTemplatesDir } from '../../../paths';
+import type { Scoring } from '../../../definitions/scoring';
 
 /** An offset from the enrollment: `+2d`, `+36h`, `+0m`. */
 export const offset = z
@@ -27,17 +33,54 @@ export const offset = z
     return /^0+[wdhms]$/.test(d) ? 0 : durationMs(d);
   });
 
-/** The customer of a simulation: who they are and their profile, as an event would carry them. */
+/** Before the enrollment: an ISO 8601 time, or an offset back from it such as -30d. */
+const pastTime = z.string().transform((v, ctx) => {
+  if (/^-\d+[wdhms](\d+[wdhms])*$/.test(v)) return { before: durationMs(v.slice(1)) };
+  const at = Date.parse(v);
+  if (/^\d{4}-\d\d-\d\dT/.test(v) && !Number.isNaN(at)) return { at };
+  ctx.addIssue({
+    code: 'custom',
+    message: 'expected an ISO 8601 time, or an offset back from the enrollment such as -30d',
+  });
+  return z.NEVER;
+});
+
+/**
+ * A past order of the simulated customer, as an `order.placed` event carries it (the order id may be
+ * left out), with when it was placed. Recorded as the intake records orders, so the customer's
+ * metrics come from them exactly as a live customer's do.
+ */
+const pastOrder = orderData.extend({ orderId: orderData.shape.orderId.optional(), placedAt: pastTime }).strict();
+
+const lifecycleStages = ['prospect', 'new_customer', 'repeat_customer', 'lapsed'] as const;
+
+/**
+ * The customer of a simulation: who they are and their profile, as an event would carry them; and
+ * their history: past orders, tags and lifecycle stage. Their metrics are never given: they follow
+ * from the orders, as for a live customer, so a given `metrics` is refused rather than trusted.
+ */
 const simulatedCustomer = z
   .object({
     id: z.string().optional(),
     email: z.string().optional(),
     phone: z.string().optional(),
     externalId: z.object({ system: z.string(), id: z.string() }).optional(),
+    orders: z.array(pastOrder).optional(),
+    tags: z.array(z.string().min(1).max(100)).optional(),
+    lifecycleStage: z.enum(lifecycleStages).optional(),
   })
   .catchall(z.unknown())
   .transform((c, ctx) => {
-    const { id: _id, email, phone, externalId, ...profile } = c;
+    const { id: _id, email, phone, externalId, orders, tags, lifecycleStage, ...profile } = c;
+    if ('metrics' in profile) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['metrics'],
+        message:
+          'metrics are worked out from the customer’s orders, as for a live customer: give orders instead, such as orders: [{ total: 40, placedAt: "-30d" }]',
+      });
+      return z.NEVER;
+    }
     const ref = customerRef.safeParse({
       ...(email ? { email } : {}),
       ...(phone ? { phone } : {}),
@@ -52,8 +95,52 @@ const simulatedCustomer = z
       for (const i of parsedProfile.error.issues) ctx.addIssue({ ...i, code: 'custom', message: i.message });
       return z.NEVER;
     }
-    return { ref: ref.data, profile: parsedProfile.data };
+    return {
+      ref: ref.data,
+      profile: parsedProfile.data,
+      history: { orders: orders ?? [], tags, lifecycleStage },
+    };
   });
+
+type History = z.output<typeof simulatedCustomer>['history'];
+
+/**
+ * Puts the customer's history in the simulation's database before they enroll: their record, their
+ * past orders (recorded as the intake records an order, which also moves the lifecycle stage), then
+ * the tags and stage given, which win over the stage the orders made. Returns their metrics then.
+ */
+async function seedHistory(
+  harness: Harness,
+  ref: z.output<typeof customerRef>,
+  history: History,
+  enrolledAt: number,
+): Promise<CustomerMetrics | undefined> {
+  if (history.orders.length === 0 && !history.tags && !history.lifecycleStage) return undefined;
+  const db = harness.stack.db;
+  const { customer } = await upsertCustomer(db, ref);
+  for (const [i, o] of history.orders.entries()) {
+    const { placedAt, orderId, ...order } = o;
+    const at = 'at' in placedAt ? placedAt.at : enrolledAt - placedAt.before;
+    if (at > enrolledAt) {
+      throw new SimulationError(
+        `customer.orders[${i}].placedAt: expected a time before the enrollment (${new Date(enrolledAt).toISOString()})`,
+      );
+    }
+    const id = orderId ?? `past-${i + 1}`;
+    await recordOrder(db, customer.id, `simulation:${id}`, { ...order, orderId: id }, new Date(at).toISOString());
+  }
+  if (history.tags || history.lifecycleStage) {
+    await db
+      .updateTable('customers')
+      .set({
+        ...(history.tags ? { tags: JSON.stringify(history.tags) } : {}),
+        ...(history.lifecycleStage ? { lifecycle_stage: history.lifecycleStage } : {}),
+      })
+      .where('id', '=', customer.id)
+      .execute();
+  }
+  return customerMetrics(db, customer.id);
+}
 
 const simulatedEvent = z.union([
   z.object({ at: offset, type: eventType, data: z.record(z.string(), z.unknown()).default({}) }).strict(),
@@ -97,6 +184,21 @@ export interface SimulationInput {
   onReady?: () => void;
   /** A time-skipping environment to run in (scenario files share one); default: a new one. */
   env?: TestWorkflowEnvironment;
+  /**
+   * The lead scoring rules the simulation scores events by; default: those `rapport start` reads
+   * (RAPPORT_SCORING_FILE, else definitions/scoring.yaml); null: none.
+   */
+  scoring?: Scoring | null;
+}
+
+/** The scoring rules `rapport start` would read, for simulations that are not given theirs. */
+function configuredScoring(): Scoring | undefined {
+  const file = process.env.RAPPORT_SCORING_FILE || builtinScoringFile;
+  try {
+    return readScoringFile(file);
+  } catch (err) {
+    throw new SimulationError((err as Error).message);
+  }
 }
 
 export interface SimulatedStep {
@@ -127,7 +229,8 @@ export interface SimulatedMessage {
 export interface SimulationResult {
   journey: string;
   version: number;
-  customer: { id: string; timezone: string };
+  /** With a history given: the metrics its orders made, as the enrolling event found them. */
+  customer: { id: string; timezone: string; metrics?: CustomerMetrics };
   enrolledAt: string;
   outcome: string;
   reason: string | null;
@@ -144,6 +247,70 @@ export interface SimulationResult {
 }
 
 export class SimulationError extends Error {}
+
+/**
+ * A live customer as a simulation's customer, from what GET /v1/customers/<ref> answers: who they are,
+ * their profile, consent, account, tags and stage, and orders that remake their metrics (order count, lifetime
+ * value, first and last order, categories). The answer holds the metrics, not the orders, so the orders
+ * are made up to match them: the first and the last at their times, the others evenly between, the
+ * value shared evenly, one line per category. What other customers bought (recommendations), the
+ * value models (predicted) and the lead score are not copied: the simulation's database has none.
+ */
+export function customerFromLive(detail: CustomerDetail): Record<string, unknown> {
+  const c = detail.customer;
+  const external = detail.identities.find((i) => i.kind.startsWith('ext:'));
+  const externalId = external ? { system: external.kind.slice(4), id: external.value } : undefined;
+  if (!c.email && !c.phone && !externalId) {
+    throw new SimulationError(`--from: customer ${c.id} has no email, phone or external id to simulate with`);
+  }
+  const purposes = ['marketing', 'service', 'transactional'] as const;
+  const consent = Object.fromEntries(
+    (['email', 'sms'] as const)
+      .filter((ch) => c.consent[ch])
+      .map((ch) => [
+        ch,
+        Object.fromEntries(purposes.filter((p) => p in c.consent[ch]!).map((p) => [p, c.consent[ch]![p]])),
+      ]),
+  );
+  return {
+    ...(c.email ? { email: c.email } : {}),
+    ...(c.phone ? { phone: c.phone } : {}),
+    ...(!c.email && !c.phone ? { externalId } : {}),
+    ...(c.firstName ? { firstName: c.firstName } : {}),
+    ...(c.lastName ? { lastName: c.lastName } : {}),
+    timezone: c.timezone,
+    locale: c.locale,
+    ...(c.preferredChannel ? { preferredChannel: c.preferredChannel } : {}),
+    attributes: c.attributes,
+    consent,
+    ...(c.account ? { account: { id: c.account.id, ...(c.account.name ? { name: c.account.name } : {}) } } : {}),
+    tags: c.tags,
+    lifecycleStage: c.lifecycleStage,
+    orders: ordersFromMetrics(c.metrics),
+  };
+}
+
+/** Orders whose metrics are these: see customerFromLive. */
+function ordersFromMetrics(m: CustomerMetrics) {
+  const n = m.orderCount;
+  if (n === 0 || !m.firstOrderAt || !m.lastOrderAt) return [];
+  const first = Date.parse(m.firstOrderAt);
+  const last = Date.parse(m.lastOrderAt);
+  const cents = Math.round(m.lifetimeValue * 100);
+  const each = Math.floor(cents / n);
+  return Array.from({ length: n }, (_, i) => {
+    const lines = m.categories
+      .filter((_, k) => k % n === i)
+      .map((category) => ({ product: `${category} (copied)`, category }));
+    return {
+      orderId: `copied-${i + 1}`,
+      // The last order takes what an even share leaves, so the sum is the lifetime value to the cent.
+      total: (i === n - 1 ? cents - each * (n - 1) : each) / 100,
+      placedAt: new Date(n === 1 ? last : first + Math.round(((last - first) * i) / (n - 1))).toISOString(),
+      ...(lines.length ? { lines } : {}),
+    };
+  });
+}
 
 async function completeTask(
   harness: Harness,
@@ -189,7 +356,9 @@ export async function simulate(input: SimulationInput): Promise<SimulationResult
   const def = compiled.journey.definition;
   const customer = simulatedCustomer.safeParse(input.customer);
   if (!customer.success)
-    throw new SimulationError(`customer: ${customer.error.issues.map((i) => i.message).join('; ')}`);
+    throw new SimulationError(
+      customer.error.issues.map((i) => `${['customer', ...i.path.map(String)].join('.')}: ${i.message}`).join('\n'),
+    );
   const events = z.array(simulatedEvent).safeParse(input.events ?? []);
   if (!events.success) {
     throw new SimulationError(
@@ -197,10 +366,12 @@ export async function simulate(input: SimulationInput): Promise<SimulationResult
     );
   }
 
+  const scoring = input.scoring === undefined ? configuredScoring() : (input.scoring ?? undefined);
   const harness = await createHarness({
     journeys: { [path.basename(input.journeyFile)]: compiled.source },
     templatesDir,
     ...(input.env ? { env: input.env } : {}),
+    ...(scoring ? { scoring } : {}),
   });
   try {
     const others = population.safeParse(input.population ?? []);
@@ -234,9 +405,10 @@ export async function simulate(input: SimulationInput): Promise<SimulationResult
       }
       if (start > now.getTime()) await harness.advance(start - now.getTime());
     }
-    const triggerType = def.trigger.event ?? scheduledEventType(def.journey);
+    const triggerType = triggerEventType(def);
     // Offsets count from the moment the enrolling event is sent.
     const enrolledAt = (await harness.now()).getTime();
+    const history = await seedHistory(harness, customer.data.ref, customer.data.history, enrolledAt);
     const enrollment = await harness
       .enroll(triggerType, customer.data.ref, customer.data.profile, input.triggerData ?? {})
       .catch((err: unknown) => {
@@ -309,7 +481,7 @@ export async function simulate(input: SimulationInput): Promise<SimulationResult
     return {
       journey: def.journey,
       version: version.version,
-      customer: { id: enrollment.customerId, timezone: zone },
+      customer: { id: enrollment.customerId, timezone: zone, ...(history ? { metrics: history } : {}) },
       enrolledAt: new Date(enrolledAt).toISOString(),
       outcome: result.outcome,
       reason: result.reason ?? null,
@@ -357,8 +529,14 @@ export function formatSimulation(r: SimulationResult): string {
       .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
       .join('  ')
       .trimEnd();
+  const m = r.customer.metrics;
   return [
     `${r.journey} (version ${r.version}), customer ${r.customer.id}, enrolled ${r.enrolledAt.slice(0, 16).replace('T', ' ')} UTC`,
+    ...(m
+      ? [
+          `history: ${m.orderCount} order(s), lifetime value ${m.lifetimeValue}${m.lastOrderAt ? `, last ${m.lastOrderAt.slice(0, 10)}` : ''}${m.categories.length ? `, categories ${m.categories.join(', ')}` : ''}`,
+        ]
+      : []),
     '',
     line(head),
     ...rows.map(line),

@@ -59,7 +59,10 @@ export async function createHarness(
     journeys?: Record<string, string>;
     /** A time-skipping environment to share (kept open on close); default: a new one. */
     env?: TestWorkflowEnvironment;
-  } & Pick<TestStackOptions, 'journeysDirs' | 'logger' | 'templatesDir' | 'wrapActivities' | 'settings'> = {},
+  } & Pick<
+    TestStackOptions,
+    'journeysDirs' | 'logger' | 'templatesDir' | 'wrapActivities' | 'settings' | 'scoring'
+  > = {},
 ): Promise<Harness> {
   const ownEnv = !options.env;
   const env = options.env ?? (await timeSkippingEnv());
@@ -71,6 +74,7 @@ export async function createHarness(
       ...(options.templatesDir ? { templatesDir: options.templatesDir } : {}),
       ...(options.wrapActivities ? { wrapActivities: options.wrapActivities } : {}),
       ...(options.settings ? { settings: options.settings } : {}),
+      ...(options.scoring ? { scoring: options.scoring } : {}),
     });
   } catch (err) {
     if (ownEnv) await env.teardown();

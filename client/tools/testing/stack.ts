@@ -22,6 +22,7 @@ import { workflowBundle } from './environment';
 import { syncSchedule } from '../../../worker/schedules';
 import { parseConfig } from '../../../worker/config';
 import { createRapport } from '../../../worker/rapport';
+import type { Scoring } from '../../../definitions/scoring';
 
 export interface TestStack {
   db: OpenDatabase['db'];
@@ -54,6 +55,8 @@ export interface TestStack {
 
 export interface TestStackOptions {
   smtpUrl?: string;
+  /** Lead scoring rules (definitions/scoring.ts readScoring); default: none, nothing is scored. */
+  scoring?: Scoring | undefined;
   /** Folders of journeys published at start; default: the built-in ones. */
   journeysDirs?: string[];
   databaseUrl?: string | undefined;
@@ -132,7 +135,7 @@ export async function startTestStack(env: TestWorkflowEnvironment, options: Test
   });
   const rapport = createRapport(
     config,
-    { database, connection: env.connection, logger },
+    { database, connection: env.connection, logger, scoring: options.scoring },
     {
       outboxDir,
       ...(options.smtpTimeoutMs ? { smtpTimeoutMs: options.smtpTimeoutMs } : {}),

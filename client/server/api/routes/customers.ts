@@ -1,6 +1,7 @@
 /** Customers: create or update, the single view with its timeline, explain, merge, erase. */
 import { z } from 'zod';
 import { eraseOutbox } from '../../../../activities/channels/outbox';
+import { recordAudit } from '../../../../activities/store/audit';
 import { recordConsent } from '../../../../activities/store/consent';
 import {
   eraseCustomer,
@@ -13,15 +14,50 @@ import {
 import { listEnrollments } from '../../../../activities/store/enrollments';
 import { explainCustomer } from '../../../../activities/store/explain';
 import { customerFacts } from '../../../../activities/store/facts';
+import { CUSTOMER_SORTS, CustomerListError, listCustomers } from '../../../../activities/store/customer-list';
 import { listTimeline } from '../../../../activities/store/timeline';
 import { cancelEnrollment } from '../../events/enrollments';
-import { customerRef, profileFields } from '../../events/schema';
+import { accountRef, customerRef, profileFields } from '../../events/schema';
+import { setCustomerAccount } from '../../../../activities/store/accounts';
 import type { App } from '../app';
+import { actorOf } from '../auth';
 import { sendProblem } from '../problems';
 import type { ApiDeps } from '../server';
 import { journeyStateQuery } from '../../../../workflows/messages';
 
 const refParam = z.object({ ref: z.string().min(1).describe('customer id, email or phone (E.164)') });
+
+/** The most customers one page of the list holds. */
+const LIST_PAGE_MAX = 1000;
+
+const listQuery = z
+  .object({
+    where: z
+      .string()
+      .min(1)
+      .max(4000, 'expected at most 4,000 characters')
+      .optional()
+      .describe('a CEL condition over customer (and now), as a segment reads it: customer.rfm.segment == "at_risk"'),
+    stage: z.enum(['prospect', 'new_customer', 'repeat_customer', 'lapsed']).optional().describe('lifecycle stage'),
+    tag: z.string().min(1).optional().describe('customers with this tag'),
+    email: z.string().min(1).optional().describe('the customer with this email (any case)'),
+    sort: z
+      .enum(CUSTOMER_SORTS)
+      .default('revenue')
+      .describe(
+        'revenue (lifetime value), profit (from the lines with a cost; revenue for a customer with none), orders, lastOrder, clv (predicted 12-month value), pAlive (chance of being active), rfm (RFM score)',
+      ),
+    order: z.enum(['asc', 'desc']).default('desc'),
+    limit: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(LIST_PAGE_MAX, `expected at most ${LIST_PAGE_MAX}`)
+      .default(50)
+      .describe(`customers per page (at most ${LIST_PAGE_MAX})`),
+    cursor: z.string().min(1).optional().describe('the `next` of the page before'),
+  })
+  .strict();
 
 export function customerRoutes(app: App, deps: ApiDeps): void {
   const { db } = deps;
@@ -48,7 +84,16 @@ export function customerRoutes(app: App, deps: ApiDeps): void {
       listTimeline(db, row.id),
     ]);
     return {
-      customer: { ...toCustomerView(row), metrics: facts.metrics, predicted: facts.predicted, consent: facts.consent },
+      customer: {
+        ...toCustomerView(row),
+        metrics: facts.metrics,
+        predicted: facts.predicted,
+        rfm: facts.rfm,
+        score: facts.score,
+        account: facts.account ?? null,
+        learnedChannel: facts.learnedChannel ?? null,
+        consent: facts.consent,
+      },
       identities: identities.map((i) => ({ kind: i.kind, value: i.value, since: i.created_at.toISOString() })),
       enrollments,
       timeline,
@@ -59,9 +104,11 @@ export function customerRoutes(app: App, deps: ApiDeps): void {
     customerId: string | undefined,
     ref: z.output<typeof customerRef>,
     profile: z.output<typeof profileFields>,
+    account: z.output<typeof accountRef> | null | undefined = profile.account,
   ) {
     const result = await db.transaction().execute(async (tx) => {
       const result = await upsertCustomer(tx, customerId ? { id: customerId } : ref, profile);
+      if (account !== undefined) result.customer = await setCustomerAccount(tx, result.customer, account);
       if (profile.consent) {
         await recordConsent(tx, result.customer.id, profile.consent, {
           method: 'api',
@@ -72,6 +119,8 @@ export function customerRoutes(app: App, deps: ApiDeps): void {
       return result;
     });
     if (result.merged.length) await deps.intake.settleMerges([result.customer.id]);
+    // The profile may have moved the customer into or out of a segment a journey enters on.
+    await deps.intake.segments.check(result.customer.id);
     return result;
   }
 
@@ -81,16 +130,50 @@ export function customerRoutes(app: App, deps: ApiDeps): void {
       schema: {
         summary: 'Create a customer, or update the one these identities name',
         tags: ['customers'],
-        body: z.object({ customer: customerRef, profile: profileFields.default({}) }).strict(),
+        body: z
+          .object({
+            customer: customerRef,
+            profile: profileFields.default({}),
+            /** The account the customer is a contact of (the same as `profile.account`). */
+            account: accountRef.nullable().optional(),
+          })
+          .strict(),
       },
     },
     async (req, reply) => {
       try {
-        const { customer, created } = await saveProfile(undefined, req.body.customer, req.body.profile);
+        const { customer, created } = await saveProfile(
+          undefined,
+          req.body.customer,
+          req.body.profile,
+          req.body.account !== undefined ? req.body.account : req.body.profile.account,
+        );
         return reply.code(created ? 201 : 200).send(await detail(customer.id));
       } catch (err) {
         if (err instanceof Error && err.name === 'CustomerNotFoundError')
           return sendProblem(reply, 404, 'Not found', err.message, [{ path: 'customer.id', message: err.message }]);
+        throw err;
+      }
+    },
+  );
+
+  app.get(
+    '/v1/customers',
+    {
+      schema: {
+        summary: 'Find and rank customers: filter by fields or a CEL condition, sort by a figure, page by cursor',
+        tags: ['customers'],
+        querystring: listQuery,
+      },
+    },
+    async (req, reply) => {
+      try {
+        return await listCustomers(db, req.query);
+      } catch (err) {
+        if (err instanceof CustomerListError)
+          return sendProblem(reply, 400, 'Bad request', `${err.parameter}: ${err.message}`, [
+            { path: err.parameter, message: err.message },
+          ]);
         throw err;
       }
     },
@@ -171,9 +254,15 @@ export function customerRoutes(app: App, deps: ApiDeps): void {
       if (!into || !from)
         return sendProblem(reply, 404, 'Not found', `no customer ${!into ? req.body.into : req.body.from}`);
       if (into.id === from.id) return sendProblem(reply, 409, 'Conflict', 'these are already one customer');
-      await db
-        .transaction()
-        .execute((tx) => mergeCustomers(tx, into.id, from.id, req.body.reason ?? 'merged through the API'));
+      await db.transaction().execute(async (tx) => {
+        await mergeCustomers(tx, into.id, from.id, req.body.reason ?? 'merged through the API');
+        await recordAudit(tx, {
+          actor: actorOf(req),
+          action: 'customer.merge',
+          target: `customer:${into.id}`,
+          detail: { merged: from.id },
+        });
+      });
       const cancelled = await deps.intake.settleMerges([into.id]);
       return { customer: into.id, merged: from.id, cancelledEnrollments: cancelled };
     },
@@ -194,7 +283,21 @@ export function customerRoutes(app: App, deps: ApiDeps): void {
       const active = (await listEnrollments(db, row.id)).filter((e) => e.status === 'active');
       for (const e of active)
         await cancelEnrollment(deps, e.id, e.workflowId, row.id, e.journeyId, 'personal data erased');
-      const erased = await db.transaction().execute((tx) => eraseCustomer(tx, row.id));
+      const erased = await db.transaction().execute(async (tx) => {
+        const erased = await eraseCustomer(tx, row.id);
+        // The customer by id only (the request may have named them by address), and what was done.
+        await recordAudit(tx, {
+          actor: actorOf(req),
+          action: 'customer.erase',
+          target: `customer:${row.id}`,
+          detail: {
+            mergedIds: erased.customers.filter((id) => id !== row.id),
+            keysDestroyed: erased.keyIds.length,
+            cancelled: active.map((e) => e.journeyId),
+          },
+        });
+        return erased;
+      });
       // What lies outside the database: keys this process holds, and the local outbox's copies.
       deps.protection.forget(erased.keyIds);
       const outbox = await eraseOutbox(deps.outboxDir, erased.addresses);

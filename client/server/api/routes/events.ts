@@ -1,10 +1,18 @@
 /** Events in: one or a batch, orders, and imports of a customer base. */
 import { z } from 'zod';
-import { IMPORT_BATCH_MAX, importCustomers, importOrders } from '../../../../activities/store/imports';
+import {
+  IMPORT_BATCH_MAX,
+  importCustomers,
+  importOrders,
+  type ImportReport,
+  importSuppressions,
+} from '../../../../activities/store/imports';
 import { allows } from '../../../../activities/store/api-keys';
+import { type AuditActor, recordAudit } from '../../../../activities/store/audit';
 import { orderData } from '../../../../activities/store/orders';
 import { IntakeError, MAX_WAIT_MS, ROUTED_WAIT_MS } from '../../events/intake';
 import {
+  accountRef,
   customerRef,
   DEFAULT_EVENT_MAX_BYTES,
   EVENT_BATCH_MAX,
@@ -13,6 +21,7 @@ import {
 } from '../../events/schema';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type App, noValidation } from '../app';
+import { actorOf } from '../auth';
 import { sendProblem, zodErrors } from '../problems';
 import type { ApiDeps } from '../server';
 
@@ -38,6 +47,8 @@ export const orderBody = z
     customer: customerRef,
     occurredAt: z.iso.datetime({ offset: true, error: 'expected an ISO 8601 date-time' }).optional(),
     profile: profileFields.optional(),
+    /** The account the order is placed for: its customer's, who becomes a contact of it. */
+    account: accountRef.nullable().optional(),
   })
   .extend(orderData.shape)
   .strict();
@@ -47,6 +58,8 @@ const importBatch = z
     rows: z
       .array(z.object({ line: z.number().int().positive(), fields: z.record(z.string(), z.unknown()) }).strict())
       .max(IMPORT_BATCH_MAX, `expected at most ${IMPORT_BATCH_MAX} rows in one request`),
+    /** The file's name: the source imported consent and suppressions name, with the row's line. */
+    file: z.string().min(1).max(200).optional(),
   })
   .strict();
 
@@ -249,7 +262,7 @@ export function eventRoutes(app: App, deps: ApiDeps): void {
     async (req, reply) => {
       const big = tooLarge(req.body, maxBytes);
       if (big) return sendProblem(reply, big.status, big.title, big.detail);
-      const { id, customer, occurredAt, profile, ...data } = req.body;
+      const { id, customer, occurredAt, profile, account, ...data } = req.body;
       const refused = refusedContactChange(req, reply, [{ at: '', profile }]);
       if (refused) return refused;
       try {
@@ -261,6 +274,7 @@ export function eventRoutes(app: App, deps: ApiDeps): void {
             ...(occurredAt ? { occurredAt } : {}),
             data,
             ...(profile ? { profile } : {}),
+            ...(account !== undefined ? { account } : {}),
           },
           undefined,
           waitOf(req.query, req.headers.prefer),
@@ -275,8 +289,20 @@ export function eventRoutes(app: App, deps: ApiDeps): void {
     },
   );
 
+  /** Notes an import batch in the audit trail by its counts only: its rows hold personal data. */
+  const audited = async (actor: AuditActor, kind: string, report: ImportReport) => {
+    const { imported, unchanged, errors } = report;
+    await recordAudit(deps.db, {
+      actor,
+      action: 'import',
+      target: `import:${kind}`,
+      detail: { imported, unchanged, errors: errors.length },
+    });
+    return report;
+  };
+
   // A customer base, in batches of rows from a file (`rapport import`): history, which enrolls nobody.
-  for (const kind of ['customers', 'orders'] as const) {
+  for (const kind of ['customers', 'orders', 'suppressions'] as const) {
     app.post(
       `/v1/imports/${kind}`,
       {
@@ -287,13 +313,14 @@ export function eventRoutes(app: App, deps: ApiDeps): void {
         },
       },
       async (req) => {
+        const { rows, file } = req.body;
+        // Suppressions touch only addresses and the customers who have them: nothing to merge.
+        if (kind === 'suppressions') return audited(actorOf(req), kind, await importSuppressions(deps.db, rows, file));
         const result =
-          kind === 'customers'
-            ? await importCustomers(deps.db, req.body.rows)
-            : await importOrders(deps.db, req.body.rows);
+          kind === 'customers' ? await importCustomers(deps.db, rows, file) : await importOrders(deps.db, rows);
         // Rows that named two known records merged them: their enrollments are settled now.
         await deps.intake.settleMerges();
-        return result;
+        return audited(actorOf(req), kind, result);
       },
     );
   }

@@ -3,11 +3,13 @@ import { stringify } from 'yaml';
 import { z } from 'zod';
 import { liquidChecker } from '../../../../activities/render';
 import { getEnrollment, listJourneyEnrollments } from '../../../../activities/store/enrollments';
+import { recordAudit } from '../../../../activities/store/audit';
 import { listJourneys, publishVersion, setJourneyStatus } from '../../../../activities/store/journeys';
 import { journeyVersions, publishImpact, versionPlan } from '../../../../activities/store/versions';
 import { compileJourney } from '../../../../definitions/compile';
 import { toPlan } from '../../journeys/load';
 import type { App } from '../app';
+import { actorOf } from '../auth';
 import { sendProblem } from '../problems';
 import type { ApiDeps } from '../server';
 import { cancelEnrollment } from '../../events/enrollments';
@@ -205,6 +207,15 @@ export function journeyRoutes(app: App, deps: ApiDeps): void {
       const impact = await publishImpact(db, plan);
       if (body.dryRun) return { dryRun: true, ...impact };
       const { version, created } = await publishVersion(db, plan, body.source, body.sourcePath ?? null);
+      // Publishing what is already the newest version changes nothing, and is not noted.
+      if (created) {
+        await recordAudit(db, {
+          actor: actorOf(req),
+          action: 'journey.publish',
+          target: `journey:${plan.definition.journey}`,
+          detail: { version, contentHash: plan.contentHash },
+        });
+      }
       await deps.onPublished?.(plan.definition.journey);
       return reply.code(created ? 201 : 200).send({ dryRun: false, version, created, ...impact });
     },
@@ -226,6 +237,7 @@ export function journeyRoutes(app: App, deps: ApiDeps): void {
       async (req, reply) => {
         const { id } = req.params;
         if (!(await setJourneyStatus(db, id, status))) return sendProblem(reply, 404, 'Not found', `no journey ${id}`);
+        await recordAudit(db, { actor: actorOf(req), action: `journey.${action}`, target: `journey:${id}` });
         await deps.onPublished?.(id);
         return { journey: id, status };
       },

@@ -1,7 +1,9 @@
 /** API keys: create (the secret is shown once), list, revoke. */
 import { z } from 'zod';
 import { createApiKey, listApiKeys, revokeApiKey, SCOPES } from '../../../../activities/store/api-keys';
+import { recordAudit } from '../../../../activities/store/audit';
 import type { App } from '../app';
+import { actorOf } from '../auth';
 import { sendProblem } from '../problems';
 import type { ApiDeps } from '../server';
 
@@ -22,6 +24,12 @@ export function keyRoutes(app: App, deps: ApiDeps): void {
     },
     async (req, reply) => {
       const { key, view } = await createApiKey(deps.db, req.body.name, req.body.scopes);
+      await recordAudit(deps.db, {
+        actor: actorOf(req),
+        action: 'key.create',
+        target: `key:${view.id}`,
+        detail: { name: view.name, scopes: view.scopes },
+      });
       deps.onKeysChanged?.();
       return reply.code(201).send({ key, ...view });
     },
@@ -37,6 +45,7 @@ export function keyRoutes(app: App, deps: ApiDeps): void {
     async (req, reply) => {
       if (!(await revokeApiKey(deps.db, req.params.id)))
         return sendProblem(reply, 404, 'Not found', `no active API key ${req.params.id}`);
+      await recordAudit(deps.db, { actor: actorOf(req), action: 'key.revoke', target: `key:${req.params.id}` });
       deps.onKeysChanged?.();
       return { id: req.params.id, revoked: true };
     },

@@ -1,8 +1,10 @@
 /** Tasks for people: the list, and completing one (which signals the enrollment that waits for it). */
 import { z } from 'zod';
+import { recordAudit } from '../../../../activities/store/audit';
 import { completeTask, listTasks } from '../../../../activities/store/tasks';
 import type { TaskSignal } from '../../../../workflows/types';
 import type { App } from '../app';
+import { actorOf } from '../auth';
 import { sendProblem } from '../problems';
 import type { ApiDeps } from '../server';
 import { taskCompletedSignal } from '../../../../workflows/messages';
@@ -54,6 +56,15 @@ export function taskRoutes(app: App, deps: ApiDeps): void {
           : sendProblem(reply, 409, 'Conflict', `task ${id} is ${result.task?.status ?? 'not open'}`);
       }
       const { task } = result;
+      // A repeated completion (a retry) changed nothing, and is not noted again.
+      if (result.changed) {
+        await recordAudit(deps.db, {
+          actor: actorOf(req),
+          action: 'task.complete',
+          target: `task:${task.id}`,
+          detail: { outcome: task.outcome, customer: task.customerId },
+        });
+      }
       if (task.workflowId && task.stepId) {
         const signal: TaskSignal = {
           stepId: task.stepId,
