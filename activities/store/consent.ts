@@ -32,6 +32,23 @@ export async function allConsent(db: Db, customerId: string): Promise<Record<str
   return out;
 }
 
+/** When the customer's consent for a channel and purpose was last recorded; undefined if never. */
+export async function consentRecordedAt(
+  db: Db,
+  customerId: string,
+  channel: Channel,
+  purpose: Category,
+): Promise<Date | undefined> {
+  const row = await db
+    .selectFrom('consents')
+    .select('recorded_at')
+    .where('customer_id', '=', customerId)
+    .where('channel', '=', channel)
+    .where('purpose', '=', purpose)
+    .executeTakeFirst();
+  return row ? new Date(row.recorded_at) : undefined;
+}
+
 /** Records consent given or withdrawn, with how and where it was given, and logs it on the timeline. */
 export async function recordConsent(
   db: Db,

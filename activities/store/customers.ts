@@ -1,6 +1,7 @@
 import type { CustomerFacts } from '../../definitions/facts';
 import type { Db } from '../db/database';
 import { mergeCopurchases } from './copurchases';
+import { consentRecordedAt } from './consent';
 import { destroyDataKeys } from './data-keys';
 import type { Channel, CustomerRow, LifecycleStage } from '../db/schema';
 import { newId } from './ids';
@@ -224,14 +225,8 @@ export async function mergeCustomers(db: Db, survivorId: string, mergedId: strin
   // Consent: the most recent record of each channel and purpose wins.
   const theirs = await db.selectFrom('consents').selectAll().where('customer_id', '=', mergedId).execute();
   for (const c of theirs) {
-    const mine = await db
-      .selectFrom('consents')
-      .select('recorded_at')
-      .where('customer_id', '=', survivorId)
-      .where('channel', '=', c.channel)
-      .where('purpose', '=', c.purpose)
-      .executeTakeFirst();
-    if (!mine || mine.recorded_at < c.recorded_at) {
+    const mine = await consentRecordedAt(db, survivorId, c.channel, c.purpose);
+    if (!mine || mine < c.recorded_at) {
       await db
         .insertInto('consents')
         .values({ ...c, customer_id: survivorId, evidence: JSON.stringify(c.evidence) })

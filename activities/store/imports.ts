@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { category, type Category } from '../../definitions/schema/common';
 import type { Db } from '../db/database';
 import type { Channel, SuppressionReason } from '../db/schema';
-import { recordConsent, suppress, suppressAddressAsOf } from './consent';
+import { consentRecordedAt, recordConsent, suppress, suppressAddressAsOf } from './consent';
 import { findCustomer, upsertCustomer, type CustomerRef } from './customers';
 import { recordOrder } from './orders';
 
@@ -301,14 +301,8 @@ const sourceOf = (file: string | undefined, line: number) => `import ${file ?? '
  */
 async function importConsent(db: Db, customerId: string, consents: ImportedConsent[], source: string): Promise<void> {
   for (const c of consents) {
-    const held = await db
-      .selectFrom('consents')
-      .select('recorded_at')
-      .where('customer_id', '=', customerId)
-      .where('channel', '=', c.channel)
-      .where('purpose', '=', c.purpose)
-      .executeTakeFirst();
-    if (held && (c.at === undefined || new Date(held.recorded_at).getTime() > Date.parse(c.at))) continue;
+    const held = await consentRecordedAt(db, customerId, c.channel, c.purpose);
+    if (held && (c.at === undefined || held.getTime() > Date.parse(c.at))) continue;
     await recordConsent(
       db,
       customerId,
