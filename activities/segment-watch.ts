@@ -24,9 +24,9 @@ import { CelEvaluationError, evaluateCondition } from '../definitions/cel';
 import type { CustomerFacts } from '../definitions/facts';
 import { entersOnSegment, LAPSED_EVENT, segmentEnteredType, segmentLeftType } from '../definitions/triggers';
 import { customerFacts } from './store/facts';
-import { latestVersionNumbers } from './store/journeys';
+import { latestVersionNumbers, type PublishedVersionNumber } from './store/journeys';
 import { appendTimeline } from './store/timeline';
-import { versionPlan } from './store/versions';
+import type { JourneyPlan } from '../definitions/schema/journey';
 
 /** Accepts an event the engine raises itself for a customer, and routes it. */
 export type AcceptOwnEvent = (event: {
@@ -45,6 +45,8 @@ export interface WatchCounts {
 
 export interface SegmentWatchDeps {
   db: Db;
+  /** A published version's plan, from the router's store of them (versions never change). */
+  planOf: (journeyId: string, version: number) => Promise<JourneyPlan>;
   accept: AcceptOwnEvent;
   /** A customer who ordered lapses when their chance of being active falls below this; 0: never. */
   lapseBelow: number;
@@ -60,24 +62,16 @@ export type SegmentWatch = ReturnType<typeof createSegmentWatch>;
 
 export function createSegmentWatch(deps: SegmentWatchDeps) {
   const { db } = deps;
-  /** The segment of each published version that enters on one (null: it does not); versions never change. */
-  const segmentOfVersion = new Map<string, string | null>();
 
-  /** The segments of the active journeys that enroll on entry. */
-  async function watchedSegments(): Promise<WatchedSegment[]> {
+  /** The segments of the active journeys that enroll on entry (of `versions` when routing read them). */
+  async function watchedSegments(versions?: PublishedVersionNumber[]): Promise<WatchedSegment[]> {
     const watched: WatchedSegment[] = [];
-    for (const v of await latestVersionNumbers(db)) {
+    for (const v of versions ?? (await latestVersionNumbers(db))) {
       // A paused journey enrolls nobody: its segment is not followed until it resumes, and those who
       // came to match meanwhile enter at their next change (or the next refresh).
       if (v.status !== 'active') continue;
-      const key = `${v.journeyId}@${v.version}`;
-      let segment = segmentOfVersion.get(key);
-      if (segment === undefined) {
-        const def = (await versionPlan(db, v.journeyId, v.version))?.definition;
-        segment = def && entersOnSegment(def) ? def.trigger.segment! : null;
-        segmentOfVersion.set(key, segment);
-      }
-      if (segment !== null) watched.push({ journey: v.journeyId, segment });
+      const def = (await deps.planOf(v.journeyId, v.version)).definition;
+      if (entersOnSegment(def)) watched.push({ journey: v.journeyId, segment: def.trigger.segment! });
     }
     return watched;
   }
@@ -193,10 +187,12 @@ export function createSegmentWatch(deps: SegmentWatchDeps) {
       now?: Date;
       /** The customer's facts as just read (by routing, after the change), which spares reading them again. */
       facts?: Promise<CustomerFacts>;
+      /** The published versions as routing just read them. */
+      versions?: PublishedVersionNumber[];
     } = {},
   ): Promise<WatchCounts> {
     const counts: WatchCounts = { customers: 1, entered: 0, left: 0, lapsed: 0 };
-    const segments = options.segments ?? (await watchedSegments());
+    const segments = options.segments ?? (await watchedSegments(options.versions));
     if (segments.length === 0 && !options.lapse) return counts;
     const now = options.now ?? new Date();
     let facts = options.facts ? await options.facts : await currentFacts(customerId);

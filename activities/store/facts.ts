@@ -101,7 +101,7 @@ export async function customerFacts(db: Db, row: CustomerRow, now = new Date()):
     ...view,
     consent: await allConsent(db, row.id),
     metrics,
-    predicted: await predictedFor(db, row.id),
+    predicted: await predictedFor(db, row.id, now),
     rfm: rfmScores((await latestModel(db))?.rfm, metrics, now),
     score: scoreNow(row, now),
     account: await accountFacts(db, row.account_id),

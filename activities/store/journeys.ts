@@ -94,9 +94,13 @@ function toPublished(row: {
  * The newest version number and status of every journey, without the plans: what routing reads for
  * each event (a version's plan never changes, so the intake keeps plans once read).
  */
-export async function latestVersionNumbers(
-  db: Db,
-): Promise<{ journeyId: string; version: number; status: JourneyStatus }[]> {
+export interface PublishedVersionNumber {
+  journeyId: string;
+  version: number;
+  status: JourneyStatus;
+}
+
+export async function latestVersionNumbers(db: Db): Promise<PublishedVersionNumber[]> {
   const rows = await db
     .selectFrom('journey_versions as v')
     .innerJoin('journeys as j', 'j.id', 'v.journey_id')

@@ -98,11 +98,12 @@ export class EventIntake {
     this.router = new EventRouter(deps);
     this.segments = createSegmentWatch({
       db: deps.db,
+      planOf: (journeyId, version) => this.router.planOf(journeyId, version),
       accept: this.acceptOwn,
       lapseBelow: deps.lapseBelow ?? 0,
       logger: deps.logger,
     });
-    this.router.onCustomerChanged((customerId, facts) => this.segments.check(customerId, facts ? { facts } : {}));
+    this.router.onCustomerChanged((customerId, read) => this.segments.check(customerId, read));
   }
 
   /**

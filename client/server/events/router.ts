@@ -18,7 +18,7 @@ import { type Db, isDatabaseUnavailable } from '../../../activities/db/database'
 import type { EventsTable } from '../../../activities/db/schema';
 import { type KeyLocks, processLocks } from '../../../activities/db/locks';
 import { newId } from '../../../activities/store/ids';
-import { latestVersionNumbers } from '../../../activities/store/journeys';
+import { latestVersionNumbers, type PublishedVersionNumber } from '../../../activities/store/journeys';
 import { versionPlan } from '../../../activities/store/versions';
 import { appendTimeline } from '../../../activities/store/timeline';
 import { customerFacts } from '../../../activities/store/facts';
@@ -92,8 +92,16 @@ export function isTemporalUnavailable(err: unknown): boolean {
   return false;
 }
 
-/** Told of the customer of each routed event, with their facts when routing read them. */
-type CustomerChanged = (customerId: string, facts?: Promise<CustomerFacts>) => Promise<unknown>;
+/** What routing read of an event that the segment watch reads too: it need not read them again. */
+export interface RoutingRead {
+  /** The customer's facts after the event's writes, when a condition or a running journey needed them. */
+  facts?: Promise<CustomerFacts>;
+  /** The newest version of every journey, as routing found them. */
+  versions?: PublishedVersionNumber[];
+}
+
+/** Told of the customer of each routed event, with what routing read. */
+type CustomerChanged = (customerId: string, read: RoutingRead) => Promise<unknown>;
 
 /** Events of a batch routed at once (each a few queries and a Temporal call). */
 export const ROUTING_CONCURRENCY = 16;
@@ -154,7 +162,7 @@ export class EventRouter {
     // events the segment watch raises itself (entries, exits, lapses) follow a change it has already
     // followed, so routing one looks no further.
     if (receipt.status === 'routed' && this.changed && !raisedByWatch(event.type)) {
-      await this.changed(event.customer_id, this.factsRead.get(receipt)).catch((err: unknown) =>
+      await this.changed(event.customer_id, this.routingRead.get(receipt) ?? {}).catch((err: unknown) =>
         this.routingFailed('following segments', err),
       );
     }
@@ -162,8 +170,8 @@ export class EventRouter {
   }
 
   private changed: CustomerChanged | undefined;
-  /** The customer's facts as routing read them (after the event's writes), for the segment watch. */
-  private readonly factsRead = new WeakMap<EventReceipt, Promise<CustomerFacts>>();
+  /** What routing read of an event (the customer's facts after its writes, the published versions), for the segment watch. */
+  private readonly routingRead = new WeakMap<EventReceipt, RoutingRead>();
 
   /** Calls `changed` for the customer of each event routed (segment-watch.ts follows their segments). */
   onCustomerChanged(changed: CustomerChanged): void {
@@ -227,7 +235,8 @@ export class EventRouter {
       }
     }
 
-    for (const latest of await latestVersionNumbers(db)) {
+    const versions = await latestVersionNumbers(db);
+    for (const latest of versions) {
       const published = { ...latest, plan: await this.planOf(latest.journeyId, latest.version) };
       const def = published.plan.definition;
       // A scheduled journey enrolls by the events of its runs (activities/segments.ts), a segment
@@ -356,14 +365,14 @@ export class EventRouter {
       { eventId, type: event.type, customerId: event.customer_id, enrolled: receipt.enrolled.map((e) => e.journey) },
       'event routed',
     );
-    if (facts) this.factsRead.set(receipt, facts);
+    this.routingRead.set(receipt, { versions, ...(facts ? { facts } : {}) });
     return receipt;
   }
 
   private readonly plans = new Map<string, JourneyPlan>();
 
   /** A published version's plan; versions never change, so they are kept once read. */
-  private async planOf(journeyId: string, version: number): Promise<JourneyPlan> {
+  async planOf(journeyId: string, version: number): Promise<JourneyPlan> {
     const key = `${journeyId}@${version}`;
     let plan = this.plans.get(key);
     if (!plan) {
