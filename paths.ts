@@ -12,5 +12,7 @@ export const toolsDir = path.join(projectRoot, '.tools');
 export const builtinTemplatesDir = path.join(projectRoot, 'definitions', 'templates');
 /** The journeys that ship with Rapport. */
 export const builtinJourneysDir = path.join(projectRoot, 'definitions', 'journeys');
+/** Localised texts Rapport itself shows or sends (the preference centre, the SMS HELP answer). */
+export const builtinTextsDir = path.join(projectRoot, 'definitions', 'texts');
 /** The lead scoring rules that ship with Rapport. */
 export const builtinScoringFile = path.join(projectRoot, 'definitions', 'scoring.yaml');
