@@ -6,8 +6,14 @@ import { Kysely, type KyselyConfig, Migrator, PostgresDialect, sql } from 'kysel
 import pg from 'pg';
 import { clusterLocks, type KeyLocks, processLocks } from './locks';
 import { migrationProvider } from './migrations';
-import { pgliteDialect } from './pglite-dialect';
+import { pgliteDialect, type PGliteQueries } from './pglite-dialect';
 import type { Database } from './schema';
+
+/** What Rapport uses of a PGlite instance. */
+type PGliteInstance = PGliteQueries & {
+  close(): Promise<void>;
+  dumpDataDir(compression: 'none'): Promise<Blob | File>;
+};
 
 export type Db = Kysely<Database>;
 
@@ -97,17 +103,51 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
   // Loaded only when used: the module alone costs some 40 MiB of a process that runs on PostgreSQL.
   const { PGlite } = await import('@electric-sql/pglite');
   const lite = options.dataDir ? await PGlite.create(options.dataDir) : await PGlite.create();
-  const db = new Kysely<Database>({ dialect: pgliteDialect(lite), ...log });
+  return pgliteDatabase(lite, options.onQuery);
+}
+
+function pgliteDatabase(
+  lite: PGliteInstance,
+  onQuery: DatabaseOptions['onQuery'],
+): OpenDatabase & { lite: PGliteInstance } {
+  const db = new Kysely<Database>({ dialect: pgliteDialect(lite), ...queryLog(onQuery) });
   return {
     db,
     engine: 'pglite',
     locks: processLocks(),
+    lite,
     async close() {
       await db.destroy();
       await lite.close();
     },
   };
 }
+
+/**
+ * A migrated database in memory, for simulations, scenario runs and tests, which open many in one
+ * process. The first is made and migrated as usual and copied; each one after starts from that copy,
+ * which skips initdb and the migrations: it opens in about a third of the time.
+ */
+export async function openMemoryDatabase(options: Pick<DatabaseOptions, 'onQuery'> = {}): Promise<OpenDatabase> {
+  const made = (memoryImage ??= (async () => {
+    const { PGlite } = await import('@electric-sql/pglite');
+    const first = pgliteDatabase(await PGlite.create(), undefined);
+    try {
+      await migrate(first.db);
+      const image = await first.lite.dumpDataDir('none');
+      return () => PGlite.create({ loadDataDir: image });
+    } finally {
+      await first.close();
+    }
+  })());
+  // A copy that failed is not kept: the next call tries again and reports its own failure.
+  const copy = await made.catch((err: unknown) => {
+    memoryImage = undefined;
+    throw err;
+  });
+  return pgliteDatabase(await copy(), options.onQuery);
+}
+let memoryImage: Promise<() => Promise<PGliteInstance>> | undefined;
 
 /** Applies every migration not yet applied; throws with the failing migration's name. */
 /**

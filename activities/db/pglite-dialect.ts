@@ -23,7 +23,7 @@ class Gate {
 }
 
 /** What the dialect uses of a PGlite instance. */
-interface PGliteQueries {
+export interface PGliteQueries {
   query<R>(sql: string, params: unknown[]): Promise<{ rows: R[]; affectedRows?: number }>;
 }
 

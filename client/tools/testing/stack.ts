@@ -11,7 +11,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { TimeSkippingClient } from '@temporalio/testing/lib/client';
 import pino, { type Logger } from 'pino';
 import type { Activities } from '../../../activities';
-import { migrate, openDatabase, type OpenDatabase } from '../../../activities/db/database';
+import { migrate, openDatabase, openMemoryDatabase, type OpenDatabase } from '../../../activities/db/database';
 import type { WebhookPolicy } from '../../../activities/webhook';
 import type { Api } from '../../server/api/server';
 import type { EventIntake } from '../../server/events/intake';
@@ -97,7 +97,9 @@ let counter = 0;
 
 export async function startTestStack(env: TestWorkflowEnvironment, options: TestStackOptions = {}): Promise<TestStack> {
   const logger = options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const database = await openDatabase({ url: options.databaseUrl, onQuery: options.onQuery });
+  const database = options.databaseUrl
+    ? await openDatabase({ url: options.databaseUrl, onQuery: options.onQuery })
+    : await openMemoryDatabase({ onQuery: options.onQuery });
   await migrate(database.db);
   const templatesDir = options.templatesDir ?? builtinTemplatesDir;
   const compileOptions = { allowHttpWebhooks: true };
