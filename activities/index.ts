@@ -26,6 +26,7 @@ export interface ActivityDeps {
   webhooks?: WebhookPolicy;
   policy?: PolicySettings;
   onSendPoint?: MessagingDeps['onSendPoint'];
+  sendRate?: MessagingDeps['sendRate'];
   /** Enrolls a customer by a scheduled run's event (the event intake); needed by scheduled journeys. */
   enroll?: ScheduledEnroll;
   /** Follows customers' segments and lifecycle stages as they change (the event intake's). */

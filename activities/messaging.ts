@@ -7,7 +7,7 @@ import { activityInfo, ApplicationFailure, heartbeat } from '@temporalio/activit
 import type { Logger } from 'pino';
 import type { Category } from '../definitions/schema/common';
 import type { JourneyEvent } from '../definitions/events';
-import type { CustomerFacts, EventFacts, TaskFacts } from '../definitions/facts';
+import type { CustomerFacts, DigestFacts, EventFacts, TaskFacts } from '../definitions/facts';
 import { type Db, isDatabaseUnavailable } from './db/database';
 import type { Channel, CustomerRow } from './db/schema';
 import type { EmailContent, SmsContent } from './channels/content';
@@ -32,10 +32,13 @@ import {
   sendKeyHash,
 } from './store/ledger';
 import { activeSuppression, addressSuppression, consentFor, recentSends, suppress } from './store/consent';
+import { topicSubscribed } from './store/topics';
 import { decide, DEFAULT_POLICY, type PolicySettings } from './policy';
 import { lockAccountSends, recentAccountSends } from './store/accounts';
 import { appendTimeline } from './store/timeline';
 import { learnedChannel } from './store/engagement';
+import { inLocale } from '../definitions/steps/send-content';
+import { retryDelayMs, type SendLimiter } from './send-rate';
 
 export interface SendRequest {
   /** `send:<enrollment>:<step>:<visit>`; the channel is appended once chosen. */
@@ -44,12 +47,14 @@ export interface SendRequest {
   journeyId: string;
   version: number;
   category: Category;
+  /** The subscription topic of a marketing message (the step's, else the journey's). */
+  topic?: string | undefined;
   stepId: string;
   channel: Channel | 'preferred';
   email?: EmailContent;
   sms?: SmsContent;
   event: JourneyEvent;
-  events: Record<string, EventFacts>;
+  events: Record<string, EventFacts | DigestFacts>;
   tasks: Record<string, TaskFacts>;
   enrolledAt: string;
   /** Workflow time of the step, ISO 8601: the time the timeline shows. */
@@ -89,6 +94,8 @@ export interface MessagingDeps {
   unsubscribe?: { keys: UnsubscribeKeys; publicUrl: string } | undefined;
   logger: Logger;
   policy?: PolicySettings;
+  /** The sending limits per channel and sender (RAPPORT_SEND_RATE); none: no limit. */
+  sendRate?: SendLimiter | undefined;
   /** Called at each point of a send; test/integration/exactly-once.test.ts kills the worker there. */
   onSendPoint?: ((point: SendPoint, sendKey: string) => void) | undefined;
 }
@@ -171,8 +178,14 @@ export function createMessaging(deps: MessagingDeps) {
   async function sendOnce(request: SendRequest): Promise<SendOutcome> {
     const customer = await getCustomer(db, request.customerId);
     if (!customer) return { status: 'skipped', detail: 'customer not found' };
-    // Written under the record that stays, should the journey's customer have merged into another.
-    const req = { ...request, customerId: customer.id };
+    // Written under the record that stays, should the journey's customer have merged into another; in
+    // the customer's language as it is now, when the template has a variant in it.
+    const req = {
+      ...request,
+      customerId: customer.id,
+      ...(request.email ? { email: inLocale(request.email, customer.locale) } : {}),
+      ...(request.sms ? { sms: inLocale(request.sms, customer.locale) } : {}),
+    };
     // A retry keeps the channel an earlier attempt chose, whatever changed since.
     const earlier = await db
       .selectFrom('send_ledger')
@@ -217,6 +230,10 @@ export function createMessaging(deps: MessagingDeps) {
     // The contact policy, at the time the journey sends, or now for a retry that comes later.
     const now = Math.max(Date.parse(req.at), Date.now());
     const consent = await consentFor(db, customer.id, channel);
+    const topic =
+      req.category === 'marketing' && req.topic
+        ? { id: req.topic, subscribed: await topicSubscribed(db, customer.id, channel, req.topic) }
+        : undefined;
     const address = channel === 'sms' ? customer.phone : customer.email;
     const suppressed =
       (await activeSuppression(db, customer.id, channel)) ??
@@ -249,6 +266,7 @@ export function createMessaging(deps: MessagingDeps) {
           frequencyCap: req.sending?.frequencyCap,
           whenCapped: req.sending?.whenCapped,
           consent,
+          topic,
           suppressed,
           recentSends: longestWindow > 0 ? await recentSends(trx, customer.id, new Date(now - longestWindow)) : [],
           accountSends:
@@ -270,6 +288,7 @@ export function createMessaging(deps: MessagingDeps) {
         status: 'skipped',
         channel,
         reason: decision.skip,
+        ...(topic ? { topic: topic.id } : {}),
       });
       return { status: 'skipped', channel, sendKey, detail: decision.skip };
     }
@@ -347,7 +366,11 @@ export function createMessaging(deps: MessagingDeps) {
       channel === 'email' && req.category === 'marketing' && deps.unsubscribe
         ? unsubscribeUrl(
             deps.unsubscribe.publicUrl,
-            signUnsubscribe(deps.unsubscribe.keys, { customerId: customer.id, sendKeyHash: keyHash }),
+            signUnsubscribe(deps.unsubscribe.keys, {
+              customerId: customer.id,
+              sendKeyHash: keyHash,
+              ...(req.topic ? { topic: req.topic } : {}),
+            }),
           )
         : undefined;
     const variables = {
@@ -367,6 +390,8 @@ export function createMessaging(deps: MessagingDeps) {
         });
         const subject = email.subject;
         const messageId = messageIdFor(keyHash, domainOf(email.from));
+        const limited = await sendingSlot('email', email.from, sendKey);
+        if (limited) return limited;
         at('after-claim', sendKey);
         await markInFlight(db, sendKey);
         at('in-flight', sendKey);
@@ -388,7 +413,9 @@ export function createMessaging(deps: MessagingDeps) {
           channel,
           subject,
           messageId,
+          ...(req.category === 'marketing' && req.topic ? { topic: req.topic } : {}),
           ...(content.template ? { template: content.template } : {}),
+          ...(content.locale ? { locale: content.locale } : {}),
           ...(rule ? { channelRule: rule } : {}),
         });
         return { status: 'sent', channel, sendKey, detail: subject } satisfies SendOutcome;
@@ -396,13 +423,50 @@ export function createMessaging(deps: MessagingDeps) {
       const content = req.sms;
       if (!content) throw ApplicationFailure.nonRetryable(`step ${req.stepId} has no sms content`, 'NoContent');
       const text = await renderText(content.text, variables);
+      const limited = await sendingSlot('sms', deps.sms.sender ?? '', sendKey);
+      if (limited) return limited;
       await markInFlight(db, sendKey);
       const result = await deps.sms.send({ to: customer.phone!, text, key: keyHash });
-      return await smsSent(req, sendKey, text, result.ref, content.template, rule);
+      return await smsSent(req, sendKey, text, result.ref, content.template, rule, content.locale);
     } catch (err) {
       if (err instanceof ApplicationFailure) throw err;
       return failed(req, customer, channel, sendKey, err);
     }
+  }
+
+  /**
+   * A token of the sender's sending limit, taken right before the provider call. Due within a
+   * moment, the send waits for it here (the activity heartbeats meanwhile); later, the key is freed
+   * and the activity asks to be retried when a token can be had (a delay of its own, not the backoff
+   * of a provider's failure). Near the end of the attempts, the send is deferred instead: the
+   * workflow waits and starts it again with its attempts anew, so a long queue never turns into
+   * failures.
+   */
+  async function sendingSlot(channel: Channel, sender: string, sendKey: string): Promise<SendOutcome | undefined> {
+    const take = await deps.sendRate?.take(channel, sender);
+    if (!take) return undefined;
+    if (take.granted) {
+      if (take.waitMs > 0) await new Promise((resolve) => setTimeout(resolve, take.waitMs));
+      return undefined;
+    }
+    const attempt = attemptNumber();
+    const delay = retryDelayMs(take.retryInMs, attempt);
+    const reason = `sending limit of ${take.key} (${take.rate.text})`;
+    await recordOutcome(db, sendKey, 'failed_retryable', { error: reason });
+    if (attempt >= OUTBOUND_MAX_ATTEMPTS - 1) {
+      return {
+        status: 'deferred',
+        channel,
+        sendKey,
+        until: new Date(Date.now() + delay).toISOString(),
+        detail: reason,
+      };
+    }
+    throw ApplicationFailure.create({
+      message: `${reason}: sent in ${delay} ms`,
+      type: 'SendRateLimited',
+      nextRetryDelay: delay,
+    });
   }
 
   async function smsSent(
@@ -412,6 +476,7 @@ export function createMessaging(deps: MessagingDeps) {
     ref: string,
     template?: string,
     rule?: string,
+    locale?: string,
   ) {
     await recordSent(db, sendKey, { providerRef: ref, sentAt: req.at, category: req.category });
     const firstLine = text.split('\n')[0] ?? '';
@@ -420,7 +485,9 @@ export function createMessaging(deps: MessagingDeps) {
       channel: 'sms',
       providerRef: ref,
       ...smsSegments(text),
+      ...(req.category === 'marketing' && req.topic ? { topic: req.topic } : {}),
       ...(template ? { template } : {}),
+      ...(locale ? { locale } : {}),
       ...(rule ? { channelRule: rule } : {}),
     });
     return { status: 'sent', channel: 'sms', sendKey, detail: firstLine } satisfies SendOutcome;
@@ -498,7 +565,7 @@ export function createMessaging(deps: MessagingDeps) {
       }
       if (ref) {
         logger.info({ sendKey: sendKeyHash(sendKey), ref }, 'sms reconciled: the provider had it');
-        return smsSent(req, sendKey, text, ref, content.template);
+        return smsSent(req, sendKey, text, ref, content.template, undefined, content.locale);
       }
       logger.info({ sendKey: sendKeyHash(sendKey) }, 'sms reconciled: the provider does not have it, sending again');
       await reclaimSend(db, sendKey);

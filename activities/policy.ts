@@ -1,6 +1,7 @@
 /**
- * The contact policy, applied to every send: suppression, consent for the journey's category, quiet
- * hours in the customer's local time (a send they block is deferred to the window's end, not dropped),
+ * The contact policy, applied to every send: suppression, consent for the journey's category and the
+ * message's subscription topic, quiet hours in the customer's local time (a send they block is
+ * deferred to the window's end, not dropped),
  * the frequency cap across all journeys, with priority transactional > service > marketing, and the
  * account cap on marketing across all the contacts of one account (client organisation).
  * `decide` is pure; the send activity gathers its input from the database.
@@ -49,6 +50,8 @@ export interface PolicyInput {
   whenCapped?: 'defer' | 'skip' | undefined;
   /** Recorded consent for this channel: purpose → granted. */
   consent: Partial<Record<Category, boolean>>;
+  /** The subscription topic of a marketing message, and whether the customer chose it on this channel (false: left). */
+  topic?: { id: string; subscribed: boolean | undefined } | undefined;
   /** The reason of an active suppression of this channel, if any. */
   suppressed?: string | undefined;
   /** Messages sent to this customer recently, any journey, any channel. */
@@ -69,6 +72,10 @@ export function decide(input: PolicyInput, settings: PolicySettings): PolicyDeci
   if (recorded === false) return { skip: `no ${input.category} consent for ${input.channel} (withdrawn)` };
   if (input.category === 'marketing' && recorded === undefined && settings.marketingConsent === 'opt-in') {
     return { skip: `no marketing consent for ${input.channel}` };
+  }
+  // Leaving a topic holds only its messages: the customer keeps the other topics of the channel.
+  if (input.category === 'marketing' && input.topic?.subscribed === false) {
+    return { skip: `topic ${input.topic.id} left by the customer on ${input.channel}` };
   }
 
   // The default SMS quiet hours hold marketing texts (as TCPA's do); a journey's own quiet hours hold all its sends.

@@ -17,7 +17,7 @@ import type { SendStep } from '../definitions/steps/send';
 import { walk } from '../definitions/steps';
 import type { Step } from '../definitions/schema/journey';
 import { triggerEventType } from '../definitions/triggers';
-import { emailContent, smsContent } from '../definitions/steps/send-content';
+import { emailContent, inLocale, smsContent } from '../definitions/steps/send-content';
 import type { Db } from './db/database';
 import type { Channel } from './db/schema';
 import type { EmailContent, SmsContent } from './channels/content';
@@ -30,6 +30,7 @@ import { findCustomer, type CustomerRef } from './store/customers';
 import { learnedChannel } from './store/engagement';
 import { customerFacts } from './store/facts';
 import { journeyVersions, versionPlan } from './store/versions';
+import type { SendLimiter } from './send-rate';
 
 /** A made-up customer's facts; what is left out takes the value a new customer has. */
 export const inlineFacts = z
@@ -89,6 +90,8 @@ export interface MessagePreview {
   why: string;
   /** Why a real send would not reach this customer (no address for the channel), when it would not. */
   unreachable?: string;
+  /** The locale of the template's variant shown, when the customer's locale picked one. */
+  locale?: string;
   email?: ComposedEmail & {
     /** Whether a real send tracks its links and opens; a preview shows the links as written. */
     tracking: { clicks: boolean; opens: boolean };
@@ -109,7 +112,9 @@ export interface TestSend {
 export class PreviewError extends Error {
   constructor(
     message: string,
-    readonly status: 404 | 422,
+    readonly status: 404 | 422 | 429,
+    /** For 429: in how many seconds to try again. */
+    readonly retryAfter?: number,
   ) {
     super(message);
   }
@@ -123,6 +128,8 @@ export interface PreviewDeps {
   replyTo?: string | undefined;
   /** Rapport's public address, where unsubscribe and tracked links point. */
   publicUrl: string;
+  /** The sending limits, which test sends respect as every send does. */
+  sendRate?: SendLimiter | undefined;
 }
 
 /** What a new customer's record holds, for made-up facts. */
@@ -264,8 +271,11 @@ export function createPreviews(deps: PreviewDeps) {
     const { plan, version } = await planOf(req.journeyId, req.version);
     const step = sendStepOf(plan, req.journeyId, version, req.stepId);
     const { facts, id } = await factsOf(req.customer);
-    const email = emailContent(step, plan.templates);
-    const sms = smsContent(step, plan.templates);
+    // In the customer's language, as a send picks it.
+    const emailIn = emailContent(step, plan.templates);
+    const smsIn = smsContent(step, plan.templates);
+    const email = emailIn && inLocale(emailIn, facts.locale);
+    const sms = smsIn && inLocale(smsIn, facts.locale);
     // As a send does: a live customer who stated no preference gets the channel learned from them.
     const learned =
       id && step.channel === 'preferred' && !facts.preferredChannel ? await learnedChannel(db, id) : undefined;
@@ -301,7 +311,15 @@ export function createPreviews(deps: PreviewDeps) {
       ),
       ...(unsubscribe ? { unsubscribeUrl: unsubscribe } : {}),
     };
-    const head = { journey: req.journeyId, version, step: req.stepId, customerId: id, ...choice };
+    const shown = choice.channel === 'email' ? email : sms;
+    const head = {
+      journey: req.journeyId,
+      version,
+      step: req.stepId,
+      customerId: id,
+      ...choice,
+      ...(shown?.locale ? { locale: shown.locale } : {}),
+    };
     if (choice.channel === 'email') {
       if (!email) throw new PreviewError(`step ${req.stepId} has no email message`, 422);
       const composed = await composeEmail(email, variables, {
@@ -336,6 +354,7 @@ export function createPreviews(deps: PreviewDeps) {
     }
     const preview = await render(req, channel);
     const marker = randomBytes(16).toString('hex');
+    await sendingSlot(channel, channel === 'email' ? preview.email!.from : (deps.sms.sender ?? ''));
     if (preview.email) {
       const { headers, tracking, ...email } = preview.email;
       const marked = { ...email, subject: `[TEST] ${email.subject}`, headers: { ...headers, 'X-Rapport-Test': '1' } };
@@ -349,6 +368,24 @@ export function createPreviews(deps: PreviewDeps) {
     const text = `[TEST] ${preview.sms!.text}`;
     const result = await deps.sms.send({ to, text, key: `test-${marker}` });
     return { channel, to, providerRef: result.ref, preview: { ...preview, sms: smsPreview(text) } };
+  }
+
+  /**
+   * A token of the sender's sending limit. A test send waits for one due soon, as a send does; when
+   * a campaign holds the sender, it is refused with the time to try again rather than left hanging.
+   */
+  async function sendingSlot(channel: Channel, sender: string): Promise<void> {
+    const take = await deps.sendRate?.take(channel, sender);
+    if (!take) return;
+    if (!take.granted) {
+      const seconds = Math.ceil(take.retryInMs / 1000);
+      throw new PreviewError(
+        `the sending limit of ${take.key} (${take.rate.text}) is used up: try again in ${seconds} s`,
+        429,
+        seconds,
+      );
+    }
+    if (take.waitMs > 0) await new Promise((resolve) => setTimeout(resolve, take.waitMs));
   }
 
   return { preview: (req: PreviewRequest) => render(req), sendTest };

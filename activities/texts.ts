@@ -20,7 +20,7 @@ export interface LocalisedTexts {
 }
 
 /** Why a texts file was refused, naming the file and the key. */
-export class TextsError extends Error {}
+class TextsError extends Error {}
 
 function readSet(file: string): TextSet {
   let data: unknown;

@@ -19,6 +19,7 @@ import { waitingBench } from './waiting';
 import { cdnowBench } from './cdnow';
 import { reportBench } from './report';
 import { insightsBench } from './insights';
+import { throughputBench } from './throughput';
 
 const benchmarks: Record<string, (ctx: BenchContext) => Promise<Figure[]>> = {
   interpreter: interpreterBench,
@@ -30,6 +31,7 @@ const benchmarks: Record<string, (ctx: BenchContext) => Promise<Figure[]>> = {
   cdnow: cdnowBench,
   report: reportBench,
   insights: insightsBench,
+  throughput: throughputBench,
 };
 
 async function main() {

@@ -6,6 +6,7 @@ import { Environment } from '@marcbachmann/cel-js';
 import {
   CUSTOMER_FIELDS,
   type CustomerFacts,
+  type DigestFacts,
   type EventFacts,
   type Facts,
   type RfmFacts,
@@ -125,6 +126,11 @@ function eventValue(e: EventFacts) {
   return { type: e.type, occurredAt: new Date(e.occurredAt), data: e.data };
 }
 
+/** A wait_for's event, or a digest's events with their count as a CEL int. */
+function stepEventsValue(e: EventFacts | DigestFacts) {
+  return 'items' in e ? { count: BigInt(e.count), items: e.items.map(eventValue) } : eventValue(e);
+}
+
 function taskValue(t: TaskFacts) {
   return { ...t, completedAt: t.completedAt ? new Date(t.completedAt) : null };
 }
@@ -136,7 +142,7 @@ function context(place: CelPlace, facts: Facts): Record<string, unknown> {
     if (name === 'customer' && facts.customer) out.customer = customerValue(facts.customer);
     else if (name === 'event' && facts.event) out.event = eventValue(facts.event);
     else if (name === 'events')
-      out.events = Object.fromEntries(Object.entries(facts.events ?? {}).map(([k, v]) => [k, eventValue(v)]));
+      out.events = Object.fromEntries(Object.entries(facts.events ?? {}).map(([k, v]) => [k, stepEventsValue(v)]));
     else if (name === 'tasks')
       out.tasks = Object.fromEntries(Object.entries(facts.tasks ?? {}).map(([k, v]) => [k, taskValue(v)]));
     else if (name === 'journey' && facts.journey)

@@ -193,6 +193,12 @@ export interface EventFacts {
   data: Record<string, unknown>;
 }
 
+/** What a digest step gathered, read as events.<id>: its events, oldest first, and how many. */
+export interface DigestFacts {
+  items: EventFacts[];
+  count: number;
+}
+
 export interface TaskFacts {
   id: string;
   status: 'open' | 'completed' | 'timed_out';
@@ -211,7 +217,8 @@ interface JourneyFacts {
 export interface Facts {
   customer?: CustomerFacts;
   event?: EventFacts;
-  events?: Record<string, EventFacts>;
+  /** A wait_for's event, or a digest's events, by step id. */
+  events?: Record<string, EventFacts | DigestFacts>;
   tasks?: Record<string, TaskFacts>;
   journey?: JourneyFacts;
   now: string;

@@ -93,7 +93,7 @@ body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#222}h1{margin:0 0 .25
 ul.facts{color:#444;padding-left:1.2rem}.flow{list-style:none;padding:0;margin:0}.step{margin:.4rem 0}
 .box{display:inline-block;border:1px solid #999;border-radius:6px;padding:.35rem .6rem;background:#fff}
 .kind{font-size:11px;text-transform:uppercase;color:#fff;background:#555;border-radius:3px;padding:0 .3rem;margin-right:.3rem}
-.send>.box .kind{background:#2a7}.wait>.box .kind,.wait_for>.box .kind{background:#c80}.branch>.box .kind,.split>.box .kind{background:#57c}
+.send>.box .kind{background:#2a7}.wait>.box .kind,.wait_for>.box .kind,.digest>.box .kind{background:#c80}.branch>.box .kind,.split>.box .kind{background:#57c}
 .task>.box .kind{background:#a5a}.exit>.box .kind{background:#c33}.update>.box .kind{background:#777}.webhook>.box .kind{background:#388}
 .lanes{display:flex;gap:1rem;margin:.4rem 0 .4rem 1.2rem;align-items:flex-start}
 .lane{border-left:3px solid #ccd;padding-left:.6rem}.label{font-size:12px;color:#557;margin-bottom:.2rem}.pass{color:#888;font-style:italic}

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_POLICY, parseCap, parseQuietHours, type PolicySettings } from '../activities/policy';
+import { parseSendRates, type SendRates } from '../activities/send-rate';
 import { projectRoot, builtinTemplatesDir, builtinJourneysDir, builtinScoringFile } from '../paths';
 
 const port = (what: string) =>
@@ -173,12 +174,28 @@ const configSchema = z.object({
   ),
   /** Another address for Twilio's REST API, such as a proxy; default https://api.twilio.com. */
   TWILIO_API_URL: url(['http:', 'https:'], 'https://api.twilio.com'),
-  /** The answer to an SMS that says HELP. */
-  RAPPORT_SMS_HELP_TEXT: z
-    .string()
-    .min(1)
-    .max(320)
-    .default('Reply STOP to stop receiving texts, START to receive them again. Msg & data rates may apply.'),
+  /**
+   * Sending limits per channel and sender, kept in the database for every process:
+   * `sms=1/s, sms:+15005550006=1/s, email=20/s, email:news@acme.example=5/s`. A channel's item
+   * limits each of its senders that has no item of its own. Default: no limit.
+   */
+  RAPPORT_SEND_RATE: optionalText.transform((v, ctx): SendRates | undefined => {
+    if (v === undefined) return undefined;
+    const rates = parseSendRates(v);
+    if (typeof rates !== 'string') return rates;
+    ctx.addIssue({ code: 'custom', message: rates });
+    return z.NEVER;
+  }),
+  /**
+   * The answer to an SMS that says HELP, in place of the default-language text of `sms.yaml` (the
+   * texts folder); customers whose locale has a variant get that variant's.
+   */
+  RAPPORT_SMS_HELP_TEXT: optionalText.pipe(z.string().min(1).max(320).optional()),
+  /**
+   * A folder of texts (`sms.yaml`, `preferences.fr.yaml`, ...) whose files replace the built-in
+   * ones key by key: a deployment rewords or translates what Rapport itself says without copying it all.
+   */
+  RAPPORT_TEXTS_DIR: optionalText,
 
   /** The largest event accepted, in bytes of JSON; a larger one gets 413. */
   RAPPORT_EVENT_MAX_BYTES: z.coerce

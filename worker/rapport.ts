@@ -24,6 +24,7 @@ import { createMailer, type Mailer } from '../activities/channels/email';
 import { createOutboxSmsSender, createTwilioSender, type SmsSender } from '../activities/channels/sms';
 import { unsubscribeKeys } from '../activities/channels/unsubscribe';
 import { createPreviews } from '../activities/previews';
+import { createSendLimiter } from '../activities/send-rate';
 import type { OpenDatabase } from '../activities/db/database';
 import type { WebhookPolicy } from '../activities/webhook';
 import type { ChannelSettings } from '../client/server/api/channel-callbacks';
@@ -154,6 +155,7 @@ export function createRapport(config: Config, deps: RapportDeps, overrides: Rapp
     emailWebhookSecret: config.RAPPORT_EMAIL_WEBHOOK_SECRET,
     mailgunSigningKey: config.MAILGUN_WEBHOOK_SIGNING_KEY,
     smsHelpText: config.RAPPORT_SMS_HELP_TEXT,
+    textsDir: config.RAPPORT_TEXTS_DIR,
   };
   const sms =
     config.TWILIO_ACCOUNT_SID && config.TWILIO_AUTH_TOKEN
@@ -167,6 +169,9 @@ export function createRapport(config: Config, deps: RapportDeps, overrides: Rapp
           ...(overrides.twilioTimeoutMs ? { timeoutMs: overrides.twilioTimeoutMs } : {}),
         })
       : createOutboxSmsSender(outboxDir);
+
+  // The sending limits, shared with every other process through the database.
+  const sendRate = config.RAPPORT_SEND_RATE ? createSendLimiter(database.db, config.RAPPORT_SEND_RATE) : undefined;
 
   const intake = new EventIntake({
     db: database.db,
@@ -193,6 +198,7 @@ export function createRapport(config: Config, deps: RapportDeps, overrides: Rapp
     logger,
     webhooks: overrides.webhooks ?? webhookPolicy(config),
     policy: policySettings(config),
+    sendRate,
     ...(overrides.onSendPoint ? { onSendPoint: overrides.onSendPoint } : {}),
   });
   const activities = overrides.wrapActivities ? overrides.wrapActivities(real) : real;
@@ -241,6 +247,7 @@ export function createRapport(config: Config, deps: RapportDeps, overrides: Rapp
           mailFrom: config.MAIL_FROM,
           replyTo: config.MAIL_REPLY_TO,
           publicUrl: channels.publicUrl,
+          sendRate,
         }),
         rateLimit: { perKey: config.RAPPORT_RATE_LIMIT, public: config.RAPPORT_PUBLIC_RATE_LIMIT },
         eventMaxBytes: config.RAPPORT_EVENT_MAX_BYTES,

@@ -172,6 +172,7 @@ export async function startRapport(config: Config, logger: Logger, extras: Start
 
     const published = await publishFolders(database.db, journeyDirs(config), config.RAPPORT_TEMPLATES_DIR, logger, {
       allowHttpWebhooks: config.RAPPORT_WEBHOOK_ALLOW_HTTP,
+      textsDir: config.RAPPORT_TEXTS_DIR,
     });
     logger.info({ journeys: published.map((p) => `${p.journey}@${p.version}`) }, 'journeys published');
     const scoring = readScoringFile(config.RAPPORT_SCORING_FILE);

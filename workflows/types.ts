@@ -1,6 +1,6 @@
 /** What a journey workflow receives, keeps and answers. Shared with the client as types. */
 import type { ReportedStep } from '../activities/store/journey-stats';
-import type { CustomerFacts, EventFacts, TaskFacts } from '../definitions/facts';
+import type { CustomerFacts, DigestFacts, EventFacts, TaskFacts } from '../definitions/facts';
 import type { JourneyEvent } from '../definitions/events';
 import type { Holdout } from '../definitions/holdout';
 import type { JourneyPlan } from '../definitions/schema/journey';
@@ -19,6 +19,7 @@ export type StepOutcomeKind =
   | 'deferred'
   | 'failed'
   | 'waited'
+  | 'digested'
   | 'event'
   | 'timeout'
   | 'branch'
@@ -44,6 +45,8 @@ export type StepOutcome =
     }
   | { kind: 'wait'; status: 'waited' | 'skipped'; until: string | null }
   | { kind: 'wait_for'; status: 'event' | 'timeout'; event: string }
+  /** `full`: `max` events came before the window closed; `closed`: the window closed first. */
+  | { kind: 'digest'; status: 'full' | 'closed'; event: string; count: number }
   /** The case taken (1 for the first), or null for `otherwise` (also when no case held and there is none). */
   | { kind: 'branch'; case: number | null }
   | { kind: 'split'; path: string }
@@ -70,11 +73,12 @@ export type EnrollmentOutcome = 'completed' | 'exited' | 'goal';
 export interface JourneyMemory {
   stack: Frame[];
   visits: Record<string, number>;
-  events: Record<string, EventFacts>;
+  /** What wait_for and digest steps took, by step id. */
+  events: Record<string, EventFacts | DigestFacts>;
   tasks: Record<string, TaskFacts>;
   splits: Record<string, string>;
   history: StepRecord[];
-  /** Events received and not yet consumed by a wait_for, oldest first, with their sequence number. */
+  /** Events received and not yet consumed by a wait_for or a digest, oldest first, with their sequence number. */
   inbox: { seq: number; event: EventFacts; customer: CustomerFacts }[];
   nextSeq: number;
   goalMetAt: string | null;
@@ -82,6 +86,8 @@ export interface JourneyMemory {
   runs: number;
   /** Ids of events already taken (routing may deliver one twice). */
   seenEvents: string[];
+  /** Whether a digest has taken the enrolling event (it counts in one digest only). Absent: not yet. */
+  triggerDigested?: boolean;
   /** Task completions received, by task id. */
   completions: Record<string, { outcome: string; note: string | null; completedAt: string }>;
   /** An end decided but not yet acted on. */

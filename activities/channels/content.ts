@@ -4,9 +4,17 @@ export interface EmailContent {
   subject: string;
   text: string;
   html?: string;
+  /** The template's locale variants, by locale; the send picks one by the customer's locale. */
+  variants?: Record<string, { subject: string; text: string; html?: string }>;
+  /** The locale of the variant taken, once one is; absent for the default. */
+  locale?: string;
 }
 
 export interface SmsContent {
   template?: string;
   text: string;
+  /** The template's locale variants, by locale; the send picks one by the customer's locale. */
+  variants?: Record<string, { text: string }>;
+  /** The locale of the variant taken, once one is; absent for the default. */
+  locale?: string;
 }

@@ -22,6 +22,8 @@ interface OutgoingSms {
 
 export interface SmsSender {
   readonly destination: string;
+  /** Who the messages come from (the From number or the Messaging Service SID): whose sending limit applies. */
+  readonly sender?: string;
   /** Sends one message; a failure is a ChannelError. */
   send(message: OutgoingSms): Promise<{ ref: string }>;
   /**
@@ -119,6 +121,7 @@ export function createTwilioSender(settings: TwilioSettings): SmsSender {
     : { from: settings.from ?? '' };
   return {
     destination: settings.apiUrl ?? 'twilio',
+    sender: settings.messagingServiceSid ?? settings.from ?? '',
     async send(m) {
       try {
         const client = await twilioClient();

@@ -1,13 +1,15 @@
 /**
  * Unsubscribe tokens: `<payload>.<signature>`, both base64url, the signature an HMAC-SHA256 of the
  * payload with a secret named by its key id. The token names the customer by their opaque id (never
- * an address) and the send it came from. It does not expire: an opt-out link has to keep working
- * for at least 30 days after the message (CAN-SPAM), and there is no reason for it ever to stop.
+ * an address), the send it came from and that message's subscription topic. It does not expire:
+ * an opt-out link has to keep working for at least 30 days after the message (CAN-SPAM), and there
+ * is no reason for it ever to stop.
  *
  * Rotation: a new secret signs from the moment it is configured; the secrets it replaced still
  * verify the links already sent.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { topicId } from '../../definitions/topics';
 
 export interface UnsubscribeKeys {
   /** The key that signs new links. */
@@ -25,6 +27,11 @@ export interface UnsubscribePayload {
   l: 'marketing';
   /** A hash of the send key of the message that carried the link. */
   s: string;
+  /**
+   * The subscription topic of that message: what one click leaves. Absent (links made before topics,
+   * or a message of none): one click leaves all marketing email.
+   */
+  t?: string;
   /** When the link was made, in seconds since the epoch. */
   iat: number;
 }
@@ -74,7 +81,7 @@ function verifyPayload(
 
 export function signUnsubscribe(
   keys: UnsubscribeKeys,
-  fields: { customerId: string; sendKeyHash: string; at?: Date },
+  fields: { customerId: string; sendKeyHash: string; topic?: string; at?: Date },
 ): string {
   const payload: UnsubscribePayload = {
     v: 1,
@@ -82,6 +89,7 @@ export function signUnsubscribe(
     c: fields.customerId,
     l: 'marketing',
     s: fields.sendKeyHash,
+    ...(fields.topic ? { t: fields.topic } : {}),
     iat: Math.floor((fields.at ?? new Date()).getTime() / 1000),
   };
   return signPayload(keys, payload);
@@ -95,7 +103,12 @@ export function verifyUnsubscribe(
   const verified = verifyPayload(keys, token);
   if (!verified.ok) return verified;
   const payload = verified.payload as Partial<UnsubscribePayload>;
-  if (payload.v !== 1 || typeof payload.c !== 'string' || payload.l !== 'marketing') {
+  if (
+    payload.v !== 1 ||
+    typeof payload.c !== 'string' ||
+    payload.l !== 'marketing' ||
+    (payload.t !== undefined && (typeof payload.t !== 'string' || !topicId.safeParse(payload.t).success))
+  ) {
     return { ok: false, reason: 'unsupported token' };
   }
   return { ok: true, payload: payload as UnsubscribePayload };

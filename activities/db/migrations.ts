@@ -529,6 +529,35 @@ const migrations: Record<string, Migration> = {
         group by x.kind, x.item, y.item`.execute(db);
     },
   },
+  '0022-topics': {
+    async up(db: Kysely<unknown>) {
+      // Each customer's choice of subscription topics per channel (activities/store/topics.ts), with
+      // its evidence as consents keep theirs. No row: subscribed, as far as the marketing consent goes.
+      await db.schema
+        .createTable('topic_consents')
+        .addColumn('customer_id', 'text', (c) => c.notNull().references('customers.id'))
+        .addColumn('channel', 'text', (c) => c.notNull())
+        .addColumn('topic', 'text', (c) => c.notNull())
+        .addColumn('subscribed', 'boolean', (c) => c.notNull())
+        .addColumn('method', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('recorded_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('evidence', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+        .addPrimaryKeyConstraint('topic_consents_pk', ['customer_id', 'channel', 'topic'])
+        .execute();
+    },
+  },
+  '0023-send-rate': {
+    async up(db: Kysely<unknown>) {
+      // One token bucket per channel and sender (activities/send-rate.ts): the time, in milliseconds
+      // since the epoch, by which every token taken so far is paid back. Shared by every process.
+      await db.schema
+        .createTable('send_rate_buckets')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('paid_at', 'double precision', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -155,6 +155,18 @@ interface ConsentsTable {
   evidence: Json<Record<string, unknown>>;
 }
 
+/** A customer's choice of a subscription topic on a channel; no row means subscribed. */
+interface TopicConsentsTable {
+  customer_id: string;
+  channel: Channel;
+  topic: string;
+  subscribed: boolean;
+  method: string;
+  source: string;
+  recorded_at: Timestamp;
+  evidence: Json<Record<string, unknown>>;
+}
+
 export type SuppressionReason = 'hard_bounce' | 'complaint' | 'stop' | 'unsubscribe' | 'erasure';
 
 interface SuppressionsTable {
@@ -328,6 +340,14 @@ interface AuditLogTable {
   detail: Json<Record<string, unknown>>;
 }
 
+/** A token bucket of a sending limit (activities/send-rate.ts). */
+interface SendRateBucketsTable {
+  /** `<channel>:<sender>`, such as `sms:+15005550006`. */
+  key: string;
+  /** Milliseconds since the epoch by which every token taken so far is paid back: the bucket is full then. */
+  paid_at: number;
+}
+
 export interface Database {
   customers: CustomersTable;
   events: EventsTable;
@@ -342,6 +362,7 @@ export interface Database {
   copurchase: CopurchaseTable;
   copurchase_buyers: CopurchaseBuyersTable;
   consents: ConsentsTable;
+  topic_consents: TopicConsentsTable;
   identities: IdentitiesTable;
   suppressions: SuppressionsTable;
   api_keys: ApiKeysTable;
@@ -355,6 +376,7 @@ export interface Database {
   segment_members: SegmentMembersTable;
   accounts: AccountsTable;
   audit_log: AuditLogTable;
+  send_rate_buckets: SendRateBucketsTable;
 }
 
 export type CustomerRow = Selectable<CustomersTable>;

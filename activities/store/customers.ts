@@ -5,6 +5,7 @@ import { consentRecordedAt } from './consent';
 import { destroyDataKeys } from './data-keys';
 import type { Channel, CustomerRow, LifecycleStage } from '../db/schema';
 import { newId } from './ids';
+import { mergeTopicChoices } from './topics';
 
 /** A customer as the API shows them: the facts journeys read, less consent and metrics, plus dates. */
 export interface CustomerView extends Omit<
@@ -243,6 +244,7 @@ export async function mergeCustomers(db: Db, survivorId: string, mergedId: strin
     }
   }
   await db.deleteFrom('consents').where('customer_id', '=', mergedId).execute();
+  await mergeTopicChoices(db, survivorId, mergedId);
   await db
     .updateTable('customers')
     .set({
@@ -345,6 +347,7 @@ export async function eraseCustomer(db: Db, customerId: string, at: Date = new D
   await db.updateTable('suppressions').set({ detail: null }).where('customer_id', 'in', ids).execute();
   await db.updateTable('send_ledger').set({ last_error: null }).where('customer_id', 'in', ids).execute();
   await db.updateTable('consents').set({ evidence: erased }).where('customer_id', 'in', ids).execute();
+  await db.updateTable('topic_consents').set({ evidence: erased }).where('customer_id', 'in', ids).execute();
   const keyIds = await destroyDataKeys(db, ids);
   for (const channel of ['email', 'sms'] as const) {
     await db

@@ -12,6 +12,8 @@ interface MessageExplanation {
   outcome: 'sent' | 'skipped' | 'deferred' | 'failed' | 'unknown' | 'not reached yet' | 'not on the path taken';
   at: string | null;
   why: string;
+  /** The subscription topic of a marketing message that went out or was held back. */
+  topic?: string;
 }
 
 export interface EnrollmentExplanation {
@@ -82,6 +84,7 @@ export async function explainCustomer(
         subject?: string;
         until?: string;
         channelRule?: string;
+        topic?: string;
       };
       const status = (d.status ?? 'sent') as MessageExplanation['outcome'];
       // A `preferred` send says which rule chose its channel: stated, learned, or the default order.
@@ -91,7 +94,14 @@ export async function explainCustomer(
           : status === 'deferred'
             ? `held until ${d.until ?? '?'}: ${d.reason ?? ''}`
             : (d.reason ?? last.summary);
-      return { step: s.id, channel: d.channel ?? s.channel, outcome: status, at: last.at.toISOString(), why };
+      return {
+        step: s.id,
+        channel: d.channel ?? s.channel,
+        outcome: status,
+        at: last.at.toISOString(),
+        why,
+        ...(d.topic ? { topic: d.topic } : {}),
+      };
     });
     out.push({
       journey: e.journey_id,

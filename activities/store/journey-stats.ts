@@ -69,11 +69,12 @@ export interface JourneyReportBatch {
 /** Why the contact policy held a message back, from its words (activities/policy.ts). */
 export function heldBy(
   reason: string | null,
-): 'holdout' | 'suppression' | 'consent' | 'quiet_hours' | 'cap' | undefined {
+): 'holdout' | 'suppression' | 'consent' | 'topic' | 'quiet_hours' | 'cap' | undefined {
   if (!reason) return undefined;
   if (reason === 'holdout' || reason === 'global holdout') return 'holdout';
   if (/\bsuppressed\b/.test(reason)) return 'suppression';
   if (/\bconsent\b/.test(reason)) return 'consent';
+  if (/^topic \S+ left\b/.test(reason)) return 'topic';
   if (reason.startsWith('quiet hours')) return 'quiet_hours';
   if (reason.startsWith('frequency cap') || reason.startsWith('account cap')) return 'cap';
   return undefined;

@@ -94,12 +94,20 @@ export interface JourneyDetail extends JourneySummary {
   enrollments: { version: number; status: string; step: string | null; customers: number }[];
 }
 
-export type PublishResult = PublishImpact & { dryRun: boolean; version?: number; created?: boolean };
+export type PublishResult = PublishImpact & {
+  dryRun: boolean;
+  version?: number;
+  created?: boolean;
+  /** What the server's checks warn of, such as a template's translation without a variable its default reads. */
+  warnings?: string[];
+};
 
 export interface CustomerDetail {
   customer: CustomerView & {
     metrics: CustomerMetrics;
     consent: Record<string, Record<string, boolean>>;
+    /** Subscription topics chosen (true) or left (false) per channel; a topic not listed is subscribed. */
+    topics: Record<string, Record<string, boolean>>;
     /** The lead score now (decayed since it last changed). */
     score: number;
     /** The account (client organisation) the customer is a contact of. */

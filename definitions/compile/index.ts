@@ -13,6 +13,7 @@ import type { TemplateChannel } from '../templates';
 import { describeIssue, formatPath, Locator, valueAt } from './locate';
 import { unknownVariable } from './texts';
 import { walkSteps } from './written';
+import { topicProblems } from '../topics';
 
 export interface Problem {
   file: string;
@@ -24,8 +25,13 @@ export interface Problem {
 }
 
 export interface CompileOptions {
-  /** The text of `definitions/templates/<name>.<channel>.yaml`, or undefined when there is none. */
-  readTemplate(name: string, channel: TemplateChannel): string | undefined;
+  /**
+   * The text of `definitions/templates/<name>.<channel>.yaml`, or with `locale` of its variant
+   * `<name>.<channel>.<locale>.yaml`; undefined when there is none.
+   */
+  readTemplate(name: string, channel: TemplateChannel, locale?: string): string | undefined;
+  /** The locales `<name>.<channel>` has a variant in; none when absent. */
+  templateLocales?(name: string, channel: TemplateChannel): string[];
   /** Liquid, supplied by the caller (the engine lives outside this pure module). */
   liquid?: {
     /** The parse problem of a template, or undefined. */
@@ -35,6 +41,8 @@ export interface CompileOptions {
   };
   /** Accept http:// webhook URLs (for tests and private networks; https is the rule). */
   allowHttpWebhooks?: boolean;
+  /** The subscription topics messages may carry (the keys of the topics texts); absent: any topic id. */
+  topics?: ReadonlySet<string>;
 }
 
 interface CompiledJourney {
@@ -42,7 +50,10 @@ interface CompiledJourney {
   templates: Record<string, EmailTemplate | SmsTemplate>;
 }
 
-export type CompileResult = { ok: true; journey: CompiledJourney } | { ok: false; problems: Problem[] };
+/** Warnings are worth a look but do not stop a journey from compiling (a translation that drops a variable). */
+export type CompileResult =
+  | { ok: true; journey: CompiledJourney; warnings: Problem[] }
+  | { ok: false; problems: Problem[]; warnings?: Problem[] };
 
 export function formatProblem(p: Problem): string {
   return `${p.file}:${p.line}:${p.column}: ${p.path ? `${p.path}: ` : ''}${p.message}`;
@@ -53,6 +64,7 @@ export function compileJourney(source: string, file: string, options: CompileOpt
   const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const loc = new Locator(doc, lines);
   const problems: Problem[] = [];
+  const warnings: Problem[] = [];
   const add = (path: readonly PathSeg[], message: string, at = loc.at(path)) =>
     problems.push({ file, ...at, path: formatPath(path), message });
 
@@ -111,6 +123,7 @@ export function compileJourney(source: string, file: string, options: CompileOpt
     else seen.set(id, formatPath(path));
   }
   checkUnreachable(written.steps, ['steps'], add);
+  for (const p of topicProblems(written, visits, options.topics)) add(p.path, p.message);
 
   // CEL: the journey's own expressions, then each step's.
   const expressions: { path: PathSeg[]; place: CelPlace; expect: 'bool' | 'timestamp' }[] = [
@@ -129,7 +142,7 @@ export function compileJourney(source: string, file: string, options: CompileOpt
   }
 
   // Liquid: each text parses and reads only variables that exist, results of steps included.
-  const known = { events: new Set<string>(), tasks: new Set<string>() };
+  const known = { events: new Set<string>(), tasks: new Set<string>(), digests: new Set<string>() };
   for (const { step, spec } of visits) {
     if (spec?.exposes && typeof step.id === 'string') known[spec.exposes].add(step.id);
   }
@@ -147,9 +160,15 @@ export function compileJourney(source: string, file: string, options: CompileOpt
   const templates: CompiledJourney['templates'] = {};
   const context: CheckContext = {
     problem: (path, message) => add(path, message),
-    readTemplate: (name, channel) => options.readTemplate(name, channel),
+    warn: (path, message) => warnings.push({ file, ...loc.at(path), path: formatPath(path), message }),
+    readTemplate: (name, channel, locale) => options.readTemplate(name, channel, locale),
+    templateLocales: (name, channel) => options.templateLocales?.(name, channel) ?? [],
     keepTemplate: (key, template) => {
       templates[key] = template;
+    },
+    variables: (source) => {
+      if (!liquid || liquid.check(source)) return [];
+      return liquid.variables(source).map((segments) => segments.join('.'));
     },
     checkText,
     allowHttpWebhooks: options.allowHttpWebhooks ?? false,
@@ -162,9 +181,9 @@ export function compileJourney(source: string, file: string, options: CompileOpt
 
   if (problems.length > 0 || !parsed.success) {
     problems.sort((a, b) => a.line - b.line || a.column - b.column);
-    return { ok: false, problems };
+    return { ok: false, problems, warnings };
   }
-  return { ok: true, journey: { definition: parsed.data, templates } };
+  return { ok: true, journey: { definition: parsed.data, templates }, warnings };
 }
 
 function checkUnreachable(list: unknown, path: PathSeg[], add: (p: PathSeg[], m: string) => void): void {

@@ -8,11 +8,13 @@ const PREDICTED_FIELD_NAMES = Object.keys(PREDICTED_FIELDS);
 const RFM_FIELD_NAMES = Object.keys(RFM_FIELDS);
 const ACCOUNT_FIELD_NAMES = Object.keys(ACCOUNT_FIELDS);
 const EVENT_FIELDS = ['id', 'type', 'occurredAt', 'data'];
+/** What a digest step gives, as events.<id>: its events (each with EVENT_FIELDS), and how many. */
+const DIGEST_FIELDS = ['items', 'count'];
 
 /** Checks the variables a template reads; returns the first unknown one, described. */
 export function unknownVariable(
   segments: (string | number)[],
-  known: { events: Set<string>; tasks: Set<string> },
+  known: { events: Set<string>; tasks: Set<string>; digests: Set<string> },
 ): string | undefined {
   const [root, second, third] = segments.map(String);
   const guess = (word: string | undefined, options: readonly string[]) => {
@@ -36,10 +38,16 @@ export function unknownVariable(
       return second !== undefined && !EVENT_FIELDS.includes(second)
         ? `unknown variable event.${second}${guess(second, EVENT_FIELDS)}`
         : undefined;
-    case 'events':
+    case 'events': {
+      const digests = [...known.digests];
+      if (second !== undefined && digests.includes(second))
+        return third !== undefined && !DIGEST_FIELDS.includes(third)
+          ? `unknown variable events.${second}.${third}: a digest gives items and count${guess(third, DIGEST_FIELDS)}`
+          : undefined;
       return second !== undefined && !known.events.has(second)
-        ? `unknown variable events.${second}: no wait_for step has that id${guess(second, [...known.events])}`
+        ? `unknown variable events.${second}: no wait_for or digest step has that id${guess(second, [...known.events, ...digests])}`
         : undefined;
+    }
     case 'tasks':
       return second !== undefined && !known.tasks.has(second)
         ? `unknown variable tasks.${second}: no task step has that id${guess(second, [...known.tasks])}`

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { category, celExpression, duration, localTime } from './common';
 import { eventTypeName } from './event-type';
 import { stepList, type Step } from './registry';
+import { topicId } from '../topics';
 
 export type { Step };
 
@@ -90,6 +91,11 @@ export const journeyDefinition = z
     name: z.string().min(1, 'expected a name'),
     description: z.string().optional(),
     category: category,
+    topic: topicId
+      .optional()
+      .describe(
+        "The subscription topic of this marketing journey's messages (definitions/texts/topics.yaml), such as offers: a customer who left it on a channel gets none of them there. A send step may name another.",
+      ),
     trigger,
     entry: z
       .object({

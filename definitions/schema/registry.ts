@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { branchStep, type BranchStep } from '../steps/branch';
+import { digestStep, type DigestStep } from '../steps/digest';
 import { exitStep, type ExitStep } from '../steps/exit';
 import { sendStep, type SendStep } from '../steps/send';
 import { splitStep, type SplitStep } from '../steps/split';
@@ -16,7 +17,16 @@ import { webhookStep, type WebhookStep } from '../steps/webhook';
 
 /** One step of a journey, any kind. */
 export type Step =
-  SendStep | WaitStep | WaitForStep | BranchStep | SplitStep | UpdateStep | TaskStep | WebhookStep | ExitStep;
+  | SendStep
+  | WaitStep
+  | WaitForStep
+  | DigestStep
+  | BranchStep
+  | SplitStep
+  | UpdateStep
+  | TaskStep
+  | WebhookStep
+  | ExitStep;
 
 /** A list of steps, nested ones included. */
 export const stepList: z.ZodType<Step[]> = z.lazy(() => z.array(step));
@@ -25,6 +35,7 @@ const stepSchemas = {
   send: sendStep,
   wait: waitStep,
   wait_for: waitForStep(stepList),
+  digest: digestStep,
   branch: branchStep(stepList),
   split: splitStep(stepList),
   update: updateStep,
@@ -41,6 +52,7 @@ const step: z.ZodType<Step> = z.discriminatedUnion('type', [
   stepSchemas.send,
   stepSchemas.wait,
   stepSchemas.wait_for,
+  stepSchemas.digest,
   stepSchemas.branch,
   stepSchemas.split,
   stepSchemas.update,
@@ -57,6 +69,7 @@ const _schemasMatch: { [K in StepKind]: z.output<(typeof stepSchemas)[K]> extend
   send: true,
   wait: true,
   wait_for: true,
+  digest: true,
   branch: true,
   split: true,
   update: true,

@@ -5,6 +5,7 @@
  */
 import type { Step, StepKind } from '../schema/registry';
 import { branch } from './branch';
+import { digest } from './digest';
 import { exit } from './exit';
 import { send } from './send';
 import type { Arm, CheckContext, PathSeg, StepSpec, Written } from './spec';
@@ -22,6 +23,7 @@ export const stepSpecs = {
   send,
   wait,
   wait_for: waitFor,
+  digest,
   branch,
   split,
   update,

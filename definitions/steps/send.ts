@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { liquidText, stepId, templateName } from '../schema/common';
+import { normalLocale } from '../locale';
 import { parseTemplateFile } from '../templates';
+import type { EmailTemplate, SmsTemplate } from '../schema/journey';
+import { topicId } from '../topics';
 import type { CheckContext, PathSeg, StepSpec, Written } from './spec';
 import { mapping, noArms, noEvents, noExpressions, text } from './spec';
 
@@ -30,6 +33,9 @@ export const sendStep = z
     html: liquidText.optional(),
     email: emailContent.optional(),
     sms: smsContent.optional(),
+    topic: topicId
+      .optional()
+      .describe("This message's subscription topic, instead of the journey's (marketing journeys only)"),
   })
   .strict()
   .describe('Sends one message after the consent, quiet-hours and frequency-cap checks.');
@@ -67,29 +73,67 @@ function checkContent(step: Written, path: PathSeg[], context: CheckContext): vo
   for (const need of needs) {
     const name = text(need.content.template);
     if (name) {
-      const source = context.readTemplate(name, need.channel);
-      if (source === undefined) {
-        context.problem(
-          [...need.at, 'template'],
-          `unknown template "${name}": no definitions/templates/${name}.${need.channel}.yaml`,
-        );
-        continue;
-      }
-      const parsed = parseTemplateFile(source, need.channel);
-      if ('problem' in parsed) {
-        context.problem([...need.at, 'template'], `template ${name}.${need.channel}.yaml: ${parsed.problem}`);
-        continue;
-      }
-      context.keepTemplate(`${need.channel}:${name}`, parsed.template);
-      for (const [key, value] of Object.entries(parsed.template)) {
-        context.checkText([...path, 'template'], value, `template ${name}.${need.channel}.yaml, ${key}: `);
-      }
+      checkTemplate(name, need.channel, [...need.at, 'template'], path, context);
     } else if (need.channel === 'email') {
       if (!text(need.content.subject) || !text(need.content.text)) {
         context.problem(need.at, 'an email needs a template, or a subject and a text');
       }
     } else if (!text(need.content.text)) {
       context.problem(need.at, 'an sms needs a template or a text');
+    }
+  }
+}
+
+/**
+ * A template a send names, with its locale variants (`welcome.email.fr.yaml`): each parses and reads
+ * only known variables, and is kept for the published plan. A variant that leaves out a variable its
+ * default reads is likely a translation that forgot it (the customer's name, a link): a warning, since
+ * a translation may drop one on purpose.
+ */
+function checkTemplate(
+  name: string,
+  channel: 'email' | 'sms',
+  at: PathSeg[],
+  stepPath: PathSeg[],
+  context: CheckContext,
+): void {
+  const file = (locale?: string) => `${name}.${channel}${locale ? `.${locale}` : ''}.yaml`;
+  const locales = context.templateLocales(name, channel);
+  const source = context.readTemplate(name, channel);
+  if (source === undefined) {
+    if (locales.length > 0) {
+      for (const locale of locales) context.problem(at, `${file(locale)} has no default ${file()}`);
+    } else context.problem(at, `unknown template "${name}": no definitions/templates/${file()}`);
+    return;
+  }
+  const parse = (text: string, locale?: string) => {
+    const parsed = parseTemplateFile(text, channel);
+    if ('problem' in parsed) {
+      context.problem(at, `template ${file(locale)}: ${parsed.problem}`);
+      return undefined;
+    }
+    context.keepTemplate(`${channel}:${name}${locale ? `@${normalLocale(locale)}` : ''}`, parsed.template);
+    for (const [key, value] of Object.entries(parsed.template)) {
+      context.checkText([...stepPath, 'template'], value, `template ${file(locale)}, ${key}: `);
+    }
+    return parsed.template;
+  };
+  const readsOf = (template: EmailTemplate | SmsTemplate) =>
+    new Set(Object.values(template).flatMap((v: string | undefined) => (v ? context.variables(v) : [])));
+  const base = parse(source);
+  const defaultReads = base ? readsOf(base) : new Set<string>();
+  for (const locale of locales) {
+    const variantSource = context.readTemplate(name, channel, locale);
+    if (variantSource === undefined) continue;
+    const variant = parse(variantSource, locale);
+    if (!variant) continue;
+    const reads = readsOf(variant);
+    const missing = [...defaultReads].filter((v) => !reads.has(v));
+    if (missing.length > 0) {
+      context.warn(
+        at,
+        `template ${file(locale)} does not read ${missing.join(', ')}, which ${file()} reads: a translation that forgot ${missing.length > 1 ? 'them' : 'it'}?`,
+      );
     }
   }
 }

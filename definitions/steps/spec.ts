@@ -40,10 +40,16 @@ export interface CelField {
 export interface CheckContext {
   /** Reports a problem at `path` (from the journey's root). */
   problem(path: PathSeg[], message: string): void;
-  /** The text of a message template file, or undefined when there is none. */
-  readTemplate(name: string, channel: 'email' | 'sms'): string | undefined;
-  /** Keeps a parsed template for the compiled journey, by `<channel>:<name>`. */
+  /** Reports a warning at `path`: worth fixing, but the journey still compiles. */
+  warn(path: PathSeg[], message: string): void;
+  /** The text of a message template file (of a locale variant, with `locale`), or undefined when there is none. */
+  readTemplate(name: string, channel: 'email' | 'sms', locale?: string): string | undefined;
+  /** The locales a message template has a variant in (`welcome.email.fr.yaml` gives `fr`). */
+  templateLocales(name: string, channel: 'email' | 'sms'): string[];
+  /** Keeps a parsed template for the compiled journey, by `<channel>:<name>` (`@<locale>` for a variant). */
   keepTemplate(key: string, template: EmailTemplate | SmsTemplate): void;
+  /** The variables a Liquid text reads, as dotted paths (`customer.firstName`); none without Liquid. */
+  variables(source: string): string[];
   /** Checks a Liquid text: it parses and reads only known variables (`where` prefixes the message). */
   checkText(path: PathSeg[], source: unknown, where?: string): void;
   /** Whether http:// webhook URLs are accepted. */
@@ -63,8 +69,11 @@ export interface StepSpec<K extends StepKind> {
   expressions(step: Written): CelField[];
   /** Where its Liquid texts stand in the step as written (each checked by the compiler). */
   texts(step: Written): PathSeg[][];
-  /** The variable later texts read its result under (`events.<id>`, `tasks.<id>`), if any. */
-  exposes?: 'events' | 'tasks';
+  /**
+   * The variable later texts read its result under, if any: `events.<id>` (one event), `tasks.<id>`,
+   * or `digests`, a list of events read as `events.<id>.items` and `events.<id>.count`.
+   */
+  exposes?: 'events' | 'tasks' | 'digests';
   /** Checks of its own beyond its schema, on the step as written at `path`. */
   check?(step: Written, path: PathSeg[], context: CheckContext): void;
 }

@@ -74,6 +74,26 @@ test('validate: ok files exit 0, broken ones print every problem and exit 1', as
   expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ ok: false, problems: expect.any(Array) })]);
 });
 
+test('validate: a translation that drops a variable is a warning; one without its default fails', async () => {
+  const templates = path.join(dir, 'templates-languages');
+  fs.mkdirSync(path.join(templates, 'greet'), { recursive: true });
+  fs.writeFileSync(path.join(templates, 'greet/hi.email.yaml'), 'subject: Hi {{ customer.firstName }}\ntext: Hello\n');
+  fs.writeFileSync(path.join(templates, 'greet/hi.email.fr.yaml'), 'subject: Salut\ntext: Bonjour\n');
+  fs.writeFileSync(path.join(templates, 'greet/bye.email.de.yaml'), 'subject: Tschüss\ntext: Bis bald\n');
+  const file = path.join(dir, 'greet.yaml');
+  fs.writeFileSync(
+    file,
+    'journey: greet\nname: Greet\ncategory: transactional\ntrigger: { event: x.y }\nsteps:\n  - id: a\n    type: send\n    channel: email\n    template: greet/hi\n',
+  );
+  const out = await rapport('validate', '--templates', templates, file);
+  expect(out.code).toBe(1);
+  expect(out.stdout.trim().split('\n')).toEqual([
+    `${file}: ok (greet)`,
+    `${file}:9:15: steps[0].template: template greet/hi.email.fr.yaml does not read customer.firstName, which greet/hi.email.yaml reads: a translation that forgot it? (warning)`,
+    `${path.join(templates, 'greet/bye.email.de.yaml')}:1:1: greet/bye.email.de.yaml has no default greet/bye.email.yaml`,
+  ]);
+});
+
 test('publish shows what changes for customers inside, then publishes; journeys list, show, pause, resume', async () => {
   const started = await stack.sendEvent({
     id: 'cli-1',

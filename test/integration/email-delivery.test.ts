@@ -16,6 +16,10 @@ import { eventually } from '../helpers/eventually';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';
 import { startTestStack, TEST_PUBLIC_URL, TEST_UNSUBSCRIBE_SECRET, type TestStack } from '../helpers/stack';
 import { timeSkippingEnv } from '../helpers/temporal';
+import { liquidChecker } from '../../activities/render';
+import { compileJourney } from '../../definitions/compile';
+import { templateLocalesReader, templateReader, toPlan } from '../../client/server/journeys/load';
+import { builtinTemplatesDir } from '../../paths';
 
 let env: TestWorkflowEnvironment;
 let stack: TestStack;
@@ -34,9 +38,28 @@ beforeAll(async () => {
     journeysDirs: [],
     smtpUrl: sink.url,
     smtpTimeoutMs: CLIENT_TIMEOUT_MS,
-    settings: { RAPPORT_EMAIL_WEBHOOK_SECRET: WEBHOOK_SECRET, MAILGUN_WEBHOOK_SIGNING_KEY: MAILGUN_KEY },
+    settings: {
+      RAPPORT_EMAIL_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      MAILGUN_WEBHOOK_SIGNING_KEY: MAILGUN_KEY,
+      // Only the sender of the journey `limited`: the other journeys send without a limit.
+      RAPPORT_SEND_RATE: 'email:limited@acme.example=2/s',
+    },
   });
   await stack.publish({
+    'limited.yaml': `
+journey: limited
+name: Limited sender
+category: transactional
+trigger: { event: limited.start }
+entry: { reentry: always }
+sending: { from: "Acme <limited@acme.example>" }
+steps:
+  - id: note
+    type: send
+    channel: email
+    subject: "A note"
+    text: "Sent within the sender's limit."
+`,
     'promo.yaml': `
 journey: promo
 name: Spring promotion
@@ -77,6 +100,35 @@ steps:
         subject: "Thanks for reading"
         text: "More next week."
 `,
+    'deals.yaml': `
+journey: deals
+name: Deals
+category: marketing
+topic: offers
+trigger: { event: deals.start }
+entry: { reentry: always }
+steps:
+  - id: deal
+    type: send
+    channel: email
+    subject: "A deal for you"
+    text: "Half price today."
+`,
+    'letter.yaml': `
+journey: letter
+name: Letter
+category: marketing
+topic: offers
+trigger: { event: letter.start }
+entry: { reentry: always }
+steps:
+  - id: letter
+    type: send
+    channel: email
+    topic: newsletter
+    subject: "Our letter"
+    text: "News of the month."
+`,
     'notice.yaml': `
 journey: notice
 name: Account notice
@@ -90,6 +142,23 @@ steps:
     subject: "Your account"
     text: "Your password was changed."
     html: "<p>Your password was <b>changed</b>, {{ customer.firstName }}.</p>"
+`,
+    'replies.yaml': `
+journey: replies
+name: Ticket replies
+category: service
+trigger: { event: comment.added }
+entry: { reentry: always }
+steps:
+  - id: replies
+    type: digest
+    event: comment.added
+    window: 1h
+    max: 20
+  - id: tell
+    type: send
+    channel: email
+    template: support/replies-digest
 `,
   });
 });
@@ -151,11 +220,11 @@ test('a marketing email arrives with From, Reply-To, its Message-ID, both parts 
   expect(mail!.html).toContain(`<a href="${link}">Unsubscribe</a>`);
   expect(mail!.html).toContain('<p>Hi Ada,</p>');
 
-  // A mail scanner following the link changes nothing: the page only offers a button.
+  // A mail scanner following the link changes nothing: the page only offers buttons.
   const path = link.slice(TEST_PUBLIC_URL.length);
   const page = await stack.api.inject({ method: 'GET', url: path });
   expect(page.statusCode).toBe(200);
-  expect(page.body).toContain('<form method="post"><button type="submit">Unsubscribe</button></form>');
+  expect(page.body).toContain('<button type="submit" name="action" value="leave" class="quiet">');
   expect(await consentFor(stack.db, customerId, 'email')).toMatchObject({ marketing: true });
 
   // The mailbox provider's one-click POST takes the customer off marketing email at once, whatever
@@ -200,6 +269,78 @@ test('a marketing email arrives with From, Reply-To, its Message-ID, both parts 
   expect(report.messages).toEqual(
     expect.arrayContaining([{ channel: 'email', status: 'skipped', heldBy: 'consent', count: 1 }]),
   );
+});
+
+test("the unsubscribe link opens the preference page in the customer's language; a topic left holds only that topic", async () => {
+  const email = 'marie@example.com';
+  const start = async (type: string) => {
+    const r = await stack.sendEvent({
+      id: `${type}-${++n}-${Date.now()}`,
+      type,
+      customer: { email },
+      profile: { firstName: 'Marie', locale: 'fr-CA', consent: { email: { marketing: true } } },
+    });
+    const result = (await stack.temporal.workflow.getHandle(r.enrolled[0]!.workflowId).result()) as JourneyResult;
+    return { customerId: r.customerId, outcomes: result.history.map((h) => `${h.stepId}:${h.outcome}`) };
+  };
+  const { customerId, outcomes } = await start('deals.start');
+  expect(outcomes).toEqual(['deal:sent']);
+  const deal = await eventually('the deal', () => received(email)[0]);
+  const path = header(deal, 'list-unsubscribe')!.slice(1 + TEST_PUBLIC_URL.length, -1);
+
+  // The page, in French: a box per topic, each ticked, and the address nowhere.
+  const page = await stack.api.inject({ method: 'GET', url: path });
+  expect(page.statusCode).toBe(200);
+  expect(page.body).toContain('<html lang="fr">');
+  expect(page.body).toContain('Enregistrer mes choix');
+  expect(page.body).toContain('value="offers" checked> Offres et promotions');
+  expect(page.body).toContain('value="newsletter" checked> Notre lettre d&#39;information');
+  expect(page.body).toContain('value="product-updates" checked> Nouveautés et conseils');
+  expect(page.body).not.toContain('marie@');
+
+  // The form posts back to the link: offers left, the rest kept.
+  const saved = await stack.api.inject({
+    method: 'POST',
+    url: path,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: 'page=preferences&topic=newsletter&topic=product-updates&action=save',
+  });
+  expect(saved.statusCode).toBe(200);
+  expect(saved.body).toContain('Vos préférences d&#39;e-mail sont enregistrées.');
+
+  // The next offer is held back, saying why; the newsletter still goes.
+  expect((await start('deals.start')).outcomes).toEqual(['deal:skipped']);
+  expect((await start('letter.start')).outcomes).toEqual(['letter:sent']);
+  const letter = await eventually('the letter', () => received(email).find((m) => m.subject === 'Our letter'));
+  expect(received(email)).toHaveLength(2);
+  const explained = await stack.api.inject({ method: 'GET', url: `/v1/customers/${customerId}/explain?journey=deals` });
+  expect(
+    explained.json<{ enrollments: { messages: { outcome: string; why: string }[] }[] }>().enrollments[1]!.messages,
+  ).toEqual([
+    expect.objectContaining({ outcome: 'skipped', why: 'topic offers left by the customer on email', topic: 'offers' }),
+  ]);
+
+  // One click on the letter's link leaves its topic (the step's own, newsletter), and only that.
+  const letterPath = header(letter, 'list-unsubscribe')!.slice(1 + TEST_PUBLIC_URL.length, -1);
+  const clicked = await stack.api.inject({
+    method: 'POST',
+    url: letterPath,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: 'List-Unsubscribe=One-Click',
+  });
+  expect(clicked.statusCode).toBe(200);
+  const detail = await stack.api.inject({ method: 'GET', url: `/v1/customers/${customerId}` });
+  expect(detail.json<{ customer: { consent: unknown; topics: unknown } }>().customer).toMatchObject({
+    consent: { email: { marketing: true } },
+    topics: { email: { offers: false, newsletter: false } },
+  });
+  expect((await timeline(customerId)).map((t) => t.summary)).toEqual(
+    expect.arrayContaining([
+      'email topic offers left (preference page, unsubscribe)',
+      'email topic newsletter left (one-click, unsubscribe)',
+    ]),
+  );
+  expect((await start('letter.start')).outcomes).toEqual(['letter:skipped']);
 });
 
 test('a tampered or foreign unsubscribe token is refused and changes nothing', async () => {
@@ -573,4 +714,135 @@ test("a spam complaint in Mailgun's shape, signed with its key, suppresses the a
   expect(ok.statusCode).toBe(204);
   expect(await activeSuppression(stack.db, customerId, 'email')).toBe('complaint');
   expect(counted(await promoReport(), 'complained')).toBe(counted(before, 'complained') + 1);
+});
+
+test('three comments within the digest window give one email that lists the three', async () => {
+  const to = 'ticket@example.com';
+  const comment = (i: number, author: string, text: string) =>
+    stack.sendEvent({
+      id: `comment-${i}-${Date.now()}`,
+      type: 'comment.added',
+      customer: { email: to },
+      profile: { firstName: 'Tess' },
+      data: { ticket: 'T-7', author, text },
+    });
+  const first = await comment(1, 'Sam', 'We are looking into it.');
+  expect(first.enrolled.map((e) => e.journey)).toEqual(['replies']);
+  // The next ones go to the digest that runs, and start no other run.
+  for (const [i, author, text] of [
+    [2, 'Ana', 'Could you send a screenshot?'],
+    [3, 'Sam', 'Fixed in the next release.'],
+  ] as const) {
+    const r = await comment(i, author, text);
+    expect(r.signalled.map((s) => s.journey)).toEqual(['replies']);
+    expect(r.enrolled).toEqual([]);
+  }
+  const result = (await stack.temporal.workflow.getHandle(first.enrolled[0]!.workflowId).result()) as JourneyResult;
+  expect(result.history.map((h) => `${h.stepId}:${h.outcome}`)).toEqual(['replies:digested', 'tell:sent']);
+  expect(result.history[0]!.result).toEqual({ kind: 'digest', status: 'closed', event: 'comment.added', count: 3 });
+
+  const mail = await eventually('the digest email', () => received(to)[0]);
+  expect(received(to)).toHaveLength(1);
+  expect(mail.subject).toBe('3 new replies to your ticket');
+  expect(mail.text?.replace(/\r\n/g, '\n')).toContain(
+    [
+      'There are 3 new replies to your ticket:',
+      '',
+      '- Sam: We are looking into it.',
+      '- Ana: Could you send a screenshot?',
+      '- Sam: Fixed in the next release.',
+    ].join('\n'),
+  );
+});
+
+test("a template's locale variant, published through the API, reaches a fr-CA customer in French", async () => {
+  const source = `
+journey: bonjour
+name: Hello in their language
+category: transactional
+trigger: { event: bonjour.start }
+entry: { reentry: always }
+steps:
+  - id: hello
+    type: send
+    channel: email
+    template: welcome/hello
+`;
+  const compiled = compileJourney(source, 'bonjour.yaml', {
+    readTemplate: templateReader(builtinTemplatesDir),
+    templateLocales: templateLocalesReader(builtinTemplatesDir),
+    liquid: liquidChecker,
+  });
+  if (!compiled.ok) throw new Error(JSON.stringify(compiled.problems));
+  const plan = toPlan(compiled.journey);
+  expect(Object.keys(plan.templates).sort()).toEqual(['email:welcome/hello', 'email:welcome/hello@fr']);
+  const publish = (body: typeof plan) =>
+    stack.api.inject({
+      method: 'POST',
+      url: '/v1/journeys/publish',
+      payload: { plan: body, source, sourcePath: null },
+    });
+
+  // The server checks the variant as the command line does: one that forgets the name is a warning.
+  const forgetful = {
+    ...plan,
+    templates: { ...plan.templates, 'email:welcome/hello@fr': { subject: 'Bienvenue !', text: 'Bonjour.' } },
+  };
+  const dry = await stack.api.inject({
+    method: 'POST',
+    url: '/v1/journeys/publish',
+    payload: { plan: forgetful, source, sourcePath: null, dryRun: true },
+  });
+  expect(dry.statusCode).toBe(200);
+  expect(dry.json<{ warnings: string[] }>().warnings).toEqual([
+    expect.stringContaining('welcome/hello.email.fr.yaml does not read customer.firstName'),
+  ]);
+  expect((await publish(plan)).statusCode).toBe(201);
+
+  const to = 'zoe@example.ca';
+  const r = await stack.sendEvent({
+    id: `bonjour-${Date.now()}`,
+    type: 'bonjour.start',
+    customer: { email: to },
+    profile: { firstName: 'Zoé', locale: 'fr-CA' },
+  });
+  const result = (await stack.temporal.workflow.getHandle(r.enrolled[0]!.workflowId).result()) as JourneyResult;
+  expect(result.history.map((h) => `${h.stepId}:${h.outcome}`)).toEqual(['hello:sent']);
+  const mail = await eventually('the French email', () => received(to)[0]);
+  expect(mail.subject).toBe('Bienvenue, Zoé !');
+  expect(mail.text).toContain('Bonjour Zoé,');
+  const sent = (await timeline(r.customerId)).find((t) => t.summary.startsWith('email sent'));
+  expect(sent?.data).toMatchObject({ template: 'welcome/hello', locale: 'fr' });
+
+  // The preview takes the same variant, and says so.
+  const preview = await stack.api.inject({
+    method: 'POST',
+    url: '/v1/journeys/bonjour/steps/hello/preview',
+    payload: { customer: { email: to } },
+  });
+  expect(preview.json<MessagePreview>()).toMatchObject({ locale: 'fr', email: { subject: 'Bienvenue, Zoé !' } });
+});
+
+test("a sender's sending limit holds across concurrent sends: the relay gets them no faster than the rate", async () => {
+  // 2/s with a burst of 2: three sends at once take their tokens due at 0, 0 and 500 ms at the least.
+  const start = Date.now();
+  const to = ['rate-1@example.com', 'rate-2@example.com', 'rate-3@example.com'];
+  await Promise.all(
+    to.map((email, i) =>
+      stack.sendEvent({ id: `limited-${i}-${start}`, type: 'limited.start', customer: { email }, data: {} }),
+    ),
+  );
+  await eventually('the three emails of the limited sender', () =>
+    to.every((email) => received(email).length === 1) ? true : undefined,
+  );
+  // Lower bounds only, which no slow machine can break: the last arrived half a second after the
+  // start at the soonest, and the bucket was pushed on by three tokens of 500 ms each.
+  const arrivals = to.map((email) => sink.arrivedAt[sink.received.indexOf(received(email)[0]!)]!).sort((a, b) => a - b);
+  expect(arrivals[2]! - start).toBeGreaterThanOrEqual(500);
+  const bucket = await stack.db
+    .selectFrom('send_rate_buckets')
+    .select('paid_at')
+    .where('key', '=', 'email:limited@acme.example')
+    .executeTakeFirstOrThrow();
+  expect(bucket.paid_at).toBeGreaterThanOrEqual(start + 1500);
 });

@@ -45,7 +45,7 @@ test('every set of recorded histories covers every built-in journey, and the lat
     ]);
   }
   const kinds = histories.filter((h) => h.workflowId.startsWith('latest/kinds--')).map((h) => h.workflowId);
-  for (const kind of ['branch', 'exit', 'send', 'split', 'task', 'update', 'wait-', 'wait-for', 'webhook']) {
+  for (const kind of ['branch', 'digest', 'exit', 'send', 'split', 'task', 'update', 'wait-', 'wait-for', 'webhook']) {
     expect(kinds.some((k) => k.startsWith(`latest/kinds--${kind}`))).toBe(true);
   }
   // The paths the built-in journeys do not take: an until_expr, a holdout, continue-as-new (each run).

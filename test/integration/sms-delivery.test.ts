@@ -372,6 +372,21 @@ test('HELP is answered with the configured help text', async () => {
   );
 });
 
+test("HELP is answered in the customer's language; other languages get the configured text", async () => {
+  const customer = async (phone: string, locale: string) =>
+    stack.sendEvent({ id: `profile-${phone}`, type: 'profile.updated', customer: { phone }, profile: { locale } });
+  await customer('+14155550116', 'fr-CA');
+  await customer('+14155550117', 'de-DE');
+  const fr = await reply('+14155550116', 'HELP');
+  expect(fr.statusCode).toBe(200);
+  // No fr-CA text: the French one, from definitions/texts/sms.fr.yaml.
+  expect(fr.body).toMatch(/<Message>Répondez STOP pour ne plus recevoir de SMS/);
+  const de = await reply('+14155550117', 'HELP');
+  expect(de.body).toBe(
+    `<?xml version="1.0" encoding="UTF-8"?><Response><Message>${TEST_SMS_HELP}</Message></Response>`,
+  );
+});
+
 test('unsigned and forged webhooks are refused, logged, and change nothing', async () => {
   const phone = '+14155550107';
   const { customerId } = await run('order.shipped', phone);

@@ -116,6 +116,8 @@ describe('SMTP failures', () => {
   });
 
   test('4xx is retried, whenever it comes', () => {
+    // 421 and 451 are how relays say "too fast, later".
+    expect(classifySmtpError({ responseCode: 421 }, false).kind).toBe('retryable');
     expect(classifySmtpError({ responseCode: 451 }, false).kind).toBe('retryable');
     expect(classifySmtpError({ responseCode: 452 }, true).kind).toBe('retryable');
   });

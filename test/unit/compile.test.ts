@@ -272,6 +272,31 @@ test.each<[string, string, Partial<Problem>]>([
       message: 'expected an https:// URL (http is allowed only where configured for private networks)',
     },
   ],
+  [
+    'a digest keeping more than 100 events',
+    journey(`  - id: replies\n    type: digest\n    event: comment.added\n    window: 1h\n    max: 500`),
+    {
+      line: 10,
+      column: 10,
+      path: 'steps[0].max',
+      message: "expected at most 100 events (they are kept in the journey's state)",
+    },
+  ],
+  [
+    'a digest field that is not a digest result, with a suggestion',
+    journey(
+      `  - id: replies\n    type: digest\n    event: comment.added\n    window: 1h\n    max: 20\n  - id: tell\n    type: send\n    channel: sms\n    text: "{{ events.replies.cuont }} new replies"`,
+    ),
+    {
+      path: 'steps[1].text',
+      message: 'unknown variable events.replies.cuont: a digest gives items and count; did you mean "count"?',
+    },
+  ],
+  [
+    'events of a step that is neither a wait_for nor a digest',
+    journey(`  - id: tell\n    type: send\n    channel: sms\n    text: "{{ events.replies.count }}"`),
+    { path: 'steps[0].text', message: 'unknown variable events.replies: no wait_for or digest step has that id' },
+  ],
   ['broken YAML', 'journey: x\nsteps: [\n', { line: 3, column: 1, message: expect.stringMatching(/^YAML: /) }],
   // Found by the fuzzing test (fuzz-journeys.test.ts): reading this alias threw instead.
   [
@@ -284,6 +309,45 @@ test.each<[string, string, Partial<Problem>]>([
 ])('%s', (_name, source, expected) => {
   const found = problems(source);
   expect(found).toEqual(expect.arrayContaining([expect.objectContaining({ file: 'broken.yaml', ...expected })]));
+});
+
+test("a digest's events are read as items and count, and its own condition is checked", () => {
+  const source = (when: string) =>
+    journey(`  - id: replies
+    type: digest
+    event: comment.added
+    window: 1h
+    max: 20
+    when: "${when}"
+  - id: tell
+    type: send
+    channel: email
+    subject: "{{ events.replies.count }} new replies"
+    text: "{% for r in events.replies.items %}{{ r.data.text }} at {{ r.occurredAt }}{% endfor %}"`);
+  const ok = compileJourney(source('event.data.ticketId == customer.attributes.ticket'), 'ok.yaml', options);
+  expect(ok.ok ? [] : ok.problems.map(formatProblem)).toEqual([]);
+  expect(ok.ok && ok.journey.definition.steps[0]).toEqual({
+    id: 'replies',
+    type: 'digest',
+    event: 'comment.added',
+    window: '1h',
+    max: 20,
+    when: 'event.data.ticketId == customer.attributes.ticket',
+  });
+  expect(problems(source('event.data.ticketId =='))).toEqual([
+    expect.objectContaining({ path: 'steps[0].when', message: expect.stringMatching(/^CEL: /) }),
+  ]);
+  expect(problems(journey(`  - { id: replies, type: digest, event: comment.added, window: 1h, max: 0 }`))).toEqual([
+    expect.objectContaining({ path: 'steps[0].max', message: 'expected at least 1 event' }),
+  ]);
+  // The built-in digest template names the step it reads: `replies`.
+  const builtin = compileJourney(
+    journey(`  - { id: replies, type: digest, event: comment.added, window: 1h, max: 20 }
+  - { id: tell, type: send, channel: email, template: support/replies-digest }`),
+    'builtin.yaml',
+    options,
+  );
+  expect(builtin.ok ? [] : builtin.problems.map(formatProblem)).toEqual([]);
 });
 
 test('every problem of a file is reported at once, in order of position', () => {

@@ -174,3 +174,33 @@ test('with SMTP or Twilio set, the public URL is required, and https unless on t
   // Without a provider, mail and SMS go to the outbox: no public URL is needed.
   expect(problems({})).toEqual([]);
 });
+
+test('sending limits: per channel and per sender, none by default, a bad item named', () => {
+  expect(parseConfig({}).RAPPORT_SEND_RATE).toBeUndefined();
+  const c = parseConfig({
+    RAPPORT_SEND_RATE: 'sms=1/s, sms:+15005550006=1/s, sms:MG0123=30/s, email=20/s, email:News@Acme.example=5/min',
+  });
+  expect(c.RAPPORT_SEND_RATE).toEqual({
+    channels: {
+      sms: { perSecond: 1, capacity: 1, text: '1/s' },
+      email: { perSecond: 20, capacity: 20, text: '20/s' },
+    },
+    senders: {
+      'sms:+15005550006': { perSecond: 1, capacity: 1, text: '1/s' },
+      'sms:MG0123': { perSecond: 30, capacity: 30, text: '30/s' },
+      'email:news@acme.example': { perSecond: 5 / 60, capacity: 1, text: '5/min' },
+    },
+  });
+  for (const [bad, item] of [
+    ['sms=1/s, fax=3/s', 'fax=3/s'],
+    ['email=0/s', 'email=0/s'],
+    ['sms=1 per second', 'sms=1 per second'],
+    ['sms=1/s, sms=2/s', 'sms=2/s'],
+  ] as const) {
+    expect(() => parseConfig({ RAPPORT_SEND_RATE: bad })).toThrow(
+      expect.objectContaining({
+        problems: [expect.stringContaining(`RAPPORT_SEND_RATE: item "${item}"`)],
+      }) as Error,
+    );
+  }
+});

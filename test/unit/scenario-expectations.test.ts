@@ -86,6 +86,15 @@ test('branches, splits and sends are checked against the recorded outcomes', () 
   expect(check('by +30m: step nudge reached')).toBe('steps reached: vip, offer, nudge');
 });
 
+test('a digest is checked against the count it recorded', () => {
+  const r = run([step('replies', 0, { kind: 'digest', status: 'closed', event: 'comment.added', count: 3 })]);
+  const check = (text: string) => checkExpectation(r, parseExpectation(text));
+  expect(parseExpectation('digest replies gathered 3')).toMatchObject({ kind: 'digest', step: 'replies', count: 3 });
+  expect(check('digest replies gathered 3')).toBeUndefined();
+  expect(check('digest replies gathered 2')).toBe('it gathered 3');
+  expect(check('digest other gathered 1')).toBe('digest other was not reached');
+});
+
 test('tasks and goals are found by their timeline references, not their summaries', () => {
   const r = run([], {
     goalMet: true,
@@ -134,6 +143,7 @@ test('every kind of expectation has a check', () => {
     'step s reached',
     'branch b took otherwise',
     'split s took p',
+    'digest d gathered 3',
     'goal met',
     'goal not met',
     'completed',
@@ -143,5 +153,5 @@ test('every kind of expectation has a check', () => {
     kinds.push(e.kind);
     expect(() => checkExpectation(r, e)).not.toThrow();
   }
-  expect(new Set(kinds).size).toBe(10);
+  expect(new Set(kinds).size).toBe(11);
 });

@@ -166,3 +166,28 @@ steps:
   expect(stepSpecs.exit.expressions({}).length + stepSpecs.exit.texts({}).length).toBe(0);
   expect(stepSpecs.split.expressions({}).length + stepSpecs.split.texts({}).length).toBe(0);
 });
+
+test('a digest is a wait on the graph, with no ways out of its own, and its events reach the journey', () => {
+  const compiled = compileJourney(
+    `
+journey: replies
+name: Replies
+category: service
+trigger: { event: comment.added }
+entry: { reentry: always }
+steps:
+  - { id: replies, type: digest, event: comment.added, window: 1h, max: 20 }
+  - { id: tell, type: send, channel: email, subject: "{{ events.replies.count }} new", text: Hi }
+`,
+    'replies.yaml',
+    { readTemplate: () => undefined },
+  );
+  if (!compiled.ok) throw new Error(compiled.problems.map((p) => p.message).join('; '));
+  const def = compiled.journey.definition;
+  expect(toMermaid(def)).toContain('s_replies[/"replies: digest comment.added (up to 1h, at most 20)"/]');
+  expect(toMermaid(def)).toContain('s_replies --> s_tell');
+  expect(journeyArms(def)).toEqual(['step replies', 'step tell']);
+  const plan = { definition: def, templates: {}, contentHash: 'test' };
+  expect(listensTo(plan, 'comment.added')).toBe(true);
+  expect(listensTo(plan, 'order.placed')).toBe(false);
+});

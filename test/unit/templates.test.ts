@@ -13,7 +13,8 @@ import { projectRoot } from '../../paths';
 const templatesDir = path.join(projectRoot, 'definitions', 'templates');
 const files = fs
   .readdirSync(templatesDir, { recursive: true, encoding: 'utf8' })
-  .filter((f) => /\.(email|sms)\.yaml$/.test(f))
+  // Locale variants (`hello.email.fr.yaml`) included.
+  .filter((f) => /\.(email|sms)(\.[A-Za-z_-]+)?\.yaml$/.test(f))
   .sort();
 
 const customer: CustomerFacts = {
@@ -42,7 +43,26 @@ const customer: CustomerFacts = {
 const variables = {
   customer,
   event: { type: 'complaint.opened', occurredAt: '2026-11-01T09:00:00Z', data: { subject: 'Late delivery' } },
-  events: {},
+  // What support/replies-digest reads: a digest step `replies`.
+  events: {
+    replies: {
+      count: 2,
+      items: [
+        {
+          id: 'evt_1',
+          type: 'comment.added',
+          occurredAt: '2026-11-01T09:05:00Z',
+          data: { author: 'Sam', text: 'On it.' },
+        },
+        {
+          id: 'evt_2',
+          type: 'comment.added',
+          occurredAt: '2026-11-01T09:40:00Z',
+          data: { author: 'Sam', text: 'Fixed.' },
+        },
+      ],
+    },
+  },
   tasks: {},
   journey: { id: 'sample', version: 1, enrolledAt: '2026-11-01T09:00:00Z' },
   now: '2026-11-02T09:00:00Z',
@@ -58,7 +78,7 @@ test('there are built-in templates of both channels', () => {
 });
 
 test.each(files)('%s renders for a sample customer, every variable defined', async (file) => {
-  const channel = file.endsWith('.email.yaml') ? 'email' : 'sms';
+  const channel = file.includes('.email.') ? 'email' : 'sms';
   const parsed = parseTemplateFile(fs.readFileSync(path.join(templatesDir, file), 'utf8'), channel);
   if ('problem' in parsed) throw new Error(`${file}: ${parsed.problem}`);
   for (const [field, source] of Object.entries(parsed.template)) {

@@ -58,6 +58,8 @@ export function outcomeKind(o: StepOutcome): StepOutcomeKind {
       return 'updated';
     case 'task':
       return o.status === 'timeout' ? 'timeout' : 'task';
+    case 'digest':
+      return 'digested';
     case 'exit':
       return 'exited';
   }

@@ -2,6 +2,7 @@
 import type { Step, StepKind, StepOf } from '../../definitions/schema/registry';
 import type { StepContext, StepResult } from './context';
 import { runBranch } from './branch';
+import { runDigest } from './digest';
 import { runExit } from './exit';
 import { runSend } from './send';
 import { runSplit } from './split';
@@ -17,6 +18,7 @@ const handlers: Handlers = {
   send: runSend,
   wait: runWait,
   wait_for: runWaitFor,
+  digest: runDigest,
   branch: runBranch,
   split: runSplit,
   update: runUpdate,

@@ -2,6 +2,7 @@ import { ActivityFailure } from '@temporalio/workflow';
 import type { SendStep } from '../../definitions/steps/send';
 import { NEXT, type StepContext, type StepResult } from './context';
 import { emailContent, smsContent } from '../../definitions/steps/send-content';
+import { topicOf } from '../../definitions/topics';
 
 export async function runSend(step: SendStep, ctx: StepContext): Promise<StepResult> {
   const { input } = ctx;
@@ -14,6 +15,7 @@ export async function runSend(step: SendStep, ctx: StepContext): Promise<StepRes
   const email = emailContent(step, input.plan.templates);
   const sms = smsContent(step, input.plan.templates);
   const facts = ctx.facts();
+  const topic = topicOf(ctx.def, step);
   let outcome;
   // A send the contact policy defers (quiet hours, a capped customer) waits, then tries again.
   for (let attempt = 0; ; attempt++) {
@@ -25,6 +27,7 @@ export async function runSend(step: SendStep, ctx: StepContext): Promise<StepRes
         journeyId: ctx.def.journey,
         version: input.version,
         category: ctx.def.category,
+        ...(topic ? { topic } : {}),
         stepId: step.id,
         channel: step.channel,
         ...(email ? { email } : {}),

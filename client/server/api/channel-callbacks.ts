@@ -1,7 +1,7 @@
 /**
  * What the channels post back: Twilio's inbound SMS and status callbacks (signed with
- * X-Twilio-Signature, verified before anything is read), and the one-click unsubscribe of marketing
- * email (RFC 8058).
+ * X-Twilio-Signature, verified before anything is read), and the unsubscribe link of marketing email:
+ * its preference page and one click (RFC 8058).
  */
 import { createHash } from 'node:crypto';
 import formbody from '@fastify/formbody';
@@ -11,27 +11,19 @@ import { validateRequest } from 'twilio/lib/webhooks/webhooks';
 import { z } from 'zod';
 import type { Db } from '../../../activities/db/database';
 import { smsKeyword } from '../../../activities/channels/sms-keywords';
-import {
-  type LinkPayload,
-  type UnsubscribeKeys,
-  verifyLink,
-  verifyUnsubscribe,
-} from '../../../activities/channels/unsubscribe';
+import { type LinkPayload, type UnsubscribeKeys, verifyLink } from '../../../activities/channels/unsubscribe';
 import { recordMessageOutcome } from '../../../activities/store/journey-stats';
 import { lastSmsSent, sendKeyByHash } from '../../../activities/store/ledger';
-import {
-  liftAddressSuppression,
-  liftSuppression,
-  recordConsent,
-  suppress,
-  suppressAddress,
-} from '../../../activities/store/consent';
-import { currentCustomerId, findCustomer, getCustomer } from '../../../activities/store/customers';
+import { liftAddressSuppression, liftSuppression, suppress, suppressAddress } from '../../../activities/store/consent';
+import { currentCustomerId, findCustomer } from '../../../activities/store/customers';
 import { incomingEvent, type ParsedEvent } from '../events/schema';
 import { recordDeliveryStatus } from '../../../activities/store/delivery';
 import { appendTimeline } from '../../../activities/store/timeline';
+import { loadTexts } from '../../../activities/texts';
+import { builtinTextsDir } from '../../../paths';
 import { FailureLimiter } from './auth';
 import { emailWebhooks } from './email-webhooks';
+import { registerPreferenceRoutes } from './preferences';
 import { sendProblem } from './problems';
 
 export interface ChannelSettings {
@@ -40,12 +32,20 @@ export interface ChannelSettings {
   unsubscribeKeys?: UnsubscribeKeys | undefined;
   /** Verifies Twilio's webhooks; without it they are refused. */
   twilioAuthToken?: string | undefined;
-  /** The answer to HELP. */
-  smsHelpText: string;
+  /**
+   * The answer to HELP in the default language, over `help` of the texts' sms.yaml
+   * (RAPPORT_SMS_HELP_TEXT); a customer whose locale has a variant gets that variant's.
+   */
+  smsHelpText?: string | undefined;
   /** Verifies POST /webhooks/email (RAPPORT_EMAIL_WEBHOOK_SECRET); without it, that webhook refuses all. */
   emailWebhookSecret?: string | undefined;
   /** Verifies POST /webhooks/mailgun (MAILGUN_WEBHOOK_SIGNING_KEY); without it, that webhook refuses all. */
   mailgunSigningKey?: string | undefined;
+  /**
+   * A deployment's folder of texts (the preference page, topic names, the SMS HELP answer) over the
+   * built-in ones (RAPPORT_TEXTS_DIR).
+   */
+  textsDir?: string | undefined;
 }
 
 /** A signed token in a path: an unsubscribe link's, a tracked link's, an open pixel's. */
@@ -222,6 +222,18 @@ function registerChannelRoutes(
 ): void {
   const log = logger.child({ component: 'channels' });
   const base = settings.publicUrl.replace(/\/+$/, '');
+  const smsTexts = loadTexts('sms', builtinTextsDir, ...(settings.textsDir ? [settings.textsDir] : []));
+  const defaultHelp = smsTexts.for(undefined).help;
+  if (!defaultHelp && !settings.smsHelpText) throw new Error('the texts sms.yaml give no "help" text');
+  /**
+   * The answer to HELP in `locale`: its variant's text, or the default one, which
+   * RAPPORT_SMS_HELP_TEXT replaces. A variant saying just what the default says counts as the default.
+   */
+  const helpText = (locale: string | undefined): string => {
+    const localised = smsTexts.for(locale).help;
+    if (localised && localised !== defaultHelp) return localised;
+    return settings.smsHelpText ?? defaultHelp!;
+  };
 
   /** Refuses, and logs, a webhook whose signature does not match; true when it may go on. */
   const signed = (req: FastifyRequest, reply: FastifyReply): boolean => {
@@ -252,7 +264,8 @@ function registerChannelRoutes(
     if (!parsed.success) return sendProblem(reply, 422, 'Invalid webhook', 'expected MessageSid, From and Body');
     const { MessageSid: sid, From: from, Body: text } = parsed.data;
     const keyword = smsKeyword(text);
-    const help = () => (keyword === 'help' ? twiml(reply, settings.smsHelpText) : twiml(reply));
+    const help = async () =>
+      keyword === 'help' ? twiml(reply, helpText((await findCustomer(db, { phone: from }))?.locale)) : twiml(reply);
     const at = new Date();
     // Acted on once, in one transaction with what it does: a replayed (or retried) message changes
     // nothing, so a START replayed after a later STOP cannot subscribe the customer again.
@@ -315,76 +328,12 @@ function registerChannelRoutes(
     return reply.code(204).send();
   });
 
-  const refused = (reply: FastifyReply, reason: string, ip: string) => {
-    log.warn({ reason, ip }, 'unsubscribe link refused');
-    return page(
-      reply,
-      400,
-      'This link does not work',
-      '<p>This unsubscribe link is not valid. Please use the link in the most recent email you received from us.</p>',
-    );
-  };
-
-  /** The payload of the link's token, or undefined once the refusal is sent. */
-  const verifiedToken = (req: FastifyRequest, reply: FastifyReply) => {
-    const keys = settings.unsubscribeKeys;
-    const params = tokenParam.safeParse(req.params);
-    if (!keys || !params.success) {
-      void refused(reply, 'malformed token', req.ip);
-      return undefined;
-    }
-    const verified = verifyUnsubscribe(keys, params.data.token);
-    if (!verified.ok) {
-      void refused(reply, verified.reason, req.ip);
-      return undefined;
-    }
-    return verified.payload;
-  };
-
-  // A link scanner may open the link: the page changes nothing, its button does.
-  app.get('/u/:token', async (req, reply) => {
-    if (!verifiedToken(req, reply)) return reply;
-    return page(
-      reply,
-      200,
-      'Unsubscribe',
-      `<p>Stop receiving marketing email from us? Messages about your orders and account still reach you.</p>` +
-        `<form method="post"><button type="submit">Unsubscribe</button></form>`,
-    );
-  });
-
-  // One click: mailbox providers post List-Unsubscribe=One-Click here, as a urlencoded form or as
-  // multipart/form-data (RFC 8058 allows both) or otherwise; the page's button posts nothing. The
-  // signed token is what authorizes: any body is taken, kept as text when it is not a form.
+  // The unsubscribe link's page and its one click (client/server/api/preferences.ts). Mailbox
+  // providers post List-Unsubscribe=One-Click as a urlencoded form or as multipart/form-data (RFC
+  // 8058 allows both) or otherwise. The signed token is what authorizes: any body is taken, kept as
+  // text when it is not a form.
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: PUBLIC_BODY_LIMIT }, (_req, body, done) =>
     done(null, body),
   );
-  app.post('/u/:token', async (req, reply) => {
-    const token = verifiedToken(req, reply);
-    if (!token) return reply;
-    const customer = await getCustomer(db, token.c);
-    if (customer) {
-      const body = req.body;
-      const oneClick =
-        typeof body === 'string'
-          ? /List-Unsubscribe"?\s*(=|\r?\n\r?\n)\s*One-Click/.test(body)
-          : (body as Record<string, unknown> | undefined)?.['List-Unsubscribe'] === 'One-Click';
-      await recordConsent(
-        db,
-        customer.id,
-        { email: { marketing: false } },
-        {
-          method: oneClick ? 'one-click' : 'unsubscribe page',
-          source: 'unsubscribe',
-          at: new Date(),
-          details: { send: token.s, kid: token.kid },
-        },
-      );
-      // Counted against the journey step whose message carried the link.
-      const sendKey = await sendKeyByHash(db, customer.id, token.s);
-      if (sendKey) await recordMessageOutcome(db, sendKey, { kind: 'unsubscribe' }, new Date());
-      log.info({ customerId: customer.id, oneClick }, 'unsubscribed from marketing email');
-    }
-    return page(reply, 200, 'You are unsubscribed', '<p>You will not receive marketing email from us any more.</p>');
-  });
+  registerPreferenceRoutes(app, db, settings, logger);
 }

@@ -7,10 +7,11 @@ import type { JourneyPlan } from '../../../definitions/schema/journey';
 import { parseScoring, type Scoring } from '../../../definitions/scoring';
 import type { TemplateChannel } from '../../../definitions/templates';
 import { liquidChecker } from '../../../activities/render';
+import { knownTopics, topicTexts } from '../../../activities/topics';
 
 export function templateReader(templatesDir: string) {
-  return (name: string, channel: TemplateChannel): string | undefined => {
-    const file = path.join(templatesDir, `${name}.${channel}.yaml`);
+  return (name: string, channel: TemplateChannel, locale?: string): string | undefined => {
+    const file = path.join(templatesDir, `${name}.${channel}${locale ? `.${locale}` : ''}.yaml`);
     if (!path.resolve(file).startsWith(path.resolve(templatesDir) + path.sep)) return undefined;
     try {
       return fs.readFileSync(file, 'utf8');
@@ -20,8 +21,54 @@ export function templateReader(templatesDir: string) {
   };
 }
 
+/** `<name>.<channel>.<locale>.yaml`: a template's variant in a locale (`fr`, `fr-CA`, `pt_BR`). */
+const VARIANT_FILE = /^(.+)\.(email|sms)\.([A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8})*)\.yaml$/;
+
+/** The locales a template has a variant in, as spelled in the file names, sorted. */
+export function templateLocalesReader(templatesDir: string) {
+  return (name: string, channel: TemplateChannel): string[] => {
+    const file = path.join(templatesDir, name);
+    if (!path.resolve(file).startsWith(path.resolve(templatesDir) + path.sep)) return [];
+    let names: string[];
+    try {
+      names = fs.readdirSync(path.dirname(file));
+    } catch {
+      return [];
+    }
+    const base = path.basename(file);
+    return names
+      .map((n) => VARIANT_FILE.exec(n))
+      .filter((m): m is RegExpExecArray => m !== null && m[1] === base && m[2] === channel)
+      .map((m) => m[3]!)
+      .sort();
+  };
+}
+
+/**
+ * Locale variants in the templates folder whose default is missing (`welcome.email.fr.yaml` without
+ * `welcome.email.yaml`): no journey can send them, since a send names the default. Each is a problem
+ * of its own file, so `rapport validate` reports one a journey does not name as well.
+ */
+export function orphanVariants(templatesDir: string): Problem[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(templatesDir, { recursive: true, encoding: 'utf8' });
+  } catch {
+    return [];
+  }
+  const present = new Set(names.map((n) => n.split(path.sep).join('/')));
+  return [...present].sort().flatMap((n) => {
+    const m = VARIANT_FILE.exec(n);
+    if (!m || present.has(`${m[1]}.${m[2]}.yaml`)) return [];
+    const file = path.join(templatesDir, n);
+    return [{ file, line: 1, column: 1, path: '', message: `${n} has no default ${m[1]}.${m[2]}.yaml` }];
+  });
+}
+
 export interface CompileFileOptions {
   allowHttpWebhooks?: boolean;
+  /** A folder of texts whose topics.yaml adds subscription topics to the built-in ones. */
+  textsDir?: string | undefined;
 }
 
 export function compileFile(
@@ -34,12 +81,14 @@ export function compileFile(
     source = fs.readFileSync(file, 'utf8');
   } catch (e) {
     const problem: Problem = { file, line: 1, column: 1, path: '', message: `cannot read: ${(e as Error).message}` };
-    return { ok: false, problems: [problem], source: '' };
+    return { ok: false, problems: [problem], warnings: [], source: '' };
   }
   return {
     ...compileJourney(source, file, {
       readTemplate: templateReader(templatesDir),
+      templateLocales: templateLocalesReader(templatesDir),
       liquid: liquidChecker,
+      topics: knownTopics(topicTexts(options.textsDir)),
       ...(options.allowHttpWebhooks ? { allowHttpWebhooks: true } : {}),
     }),
     source,

@@ -34,6 +34,9 @@ export async function publishFolders(
     .map((file) => ({ file, result: compileFile(file, templatesDir, options) }));
   const problems = compiled.flatMap(({ result }) => (result.ok ? [] : result.problems));
   if (problems.length > 0) throw new InvalidJourneysError(problems);
+  for (const { result } of compiled) {
+    for (const w of result.warnings ?? []) logger?.warn({ warning: formatProblem(w) }, 'journey warning');
+  }
   const out: Published[] = [];
   for (const { file, result } of compiled) {
     if (!result.ok) continue;

@@ -18,6 +18,10 @@ export async function customersShow(ref: string, options: ConnectionOptions & { 
   const consent = Object.entries(c.consent).flatMap(([ch, p]) =>
     Object.entries(p).map(([purpose, g]) => `${ch} ${purpose} ${g ? 'yes' : 'no'}`),
   );
+  // Topics chosen or left; a topic not listed is subscribed (an older server sends none).
+  const topics = Object.entries(c.topics ?? {}).flatMap(([ch, t]) =>
+    Object.entries(t).map(([topic, s]) => `${ch} ${topic} ${s ? 'yes' : 'no'}`),
+  );
   out(
     [
       `${[c.firstName, c.lastName].filter(Boolean).join(' ') || '(no name)'} (${c.id})`,
@@ -26,6 +30,7 @@ export async function customersShow(ref: string, options: ConnectionOptions & { 
       `  orders ${c.metrics.orderCount}, lifetime value ${c.metrics.lifetimeValue.toFixed(2)}, last order ${c.metrics.lastOrderAt?.slice(0, 10) ?? '-'}`,
       `  identities: ${d.identities.map((i) => `${i.kind}=${i.value}`).join(', ') || '-'}`,
       `  consent: ${consent.join(', ') || 'none recorded'}`,
+      ...(topics.length > 0 ? [`  topics: ${topics.join(', ')}`] : []),
       'enrollments:',
       ...d.enrollments.map(
         (e) =>

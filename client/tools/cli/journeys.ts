@@ -33,6 +33,7 @@ function compileOrExit(file: string, templates?: string) {
     for (const p of result.problems) process.stderr.write(`${formatProblem(p)}\n`);
     process.exit(1);
   }
+  for (const w of result.warnings) process.stderr.write(`${formatProblem(w)} (warning)\n`);
   return result;
 }
 

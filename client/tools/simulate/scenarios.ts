@@ -153,6 +153,8 @@ export type Expectation = { text: string } & (
   /** `case`: the case's number, or null for otherwise. */
   | { kind: 'branch'; step: string; case: number | null }
   | { kind: 'split'; step: string; path: string }
+  /** How many events a digest step gathered. */
+  | { kind: 'digest'; step: string; count: number }
   | { kind: 'goal met'; by: number }
   | { kind: 'goal not met' }
   | { kind: 'completed' }
@@ -184,6 +186,9 @@ export function parseExpectation(text: string): Expectation {
     return { text, kind: 'branch', step: m[1]!, case: m[2] ? Number(m[2]) : null };
   }
   if ((m = /^split (\S+) took (\S+)$/.exec(body))) return { text, kind: 'split', step: m[1]!, path: m[2]! };
+  if ((m = /^digest (\S+) gathered (\d+)$/.exec(body))) {
+    return { text, kind: 'digest', step: m[1]!, count: Number(m[2]) };
+  }
   if ((m = /^goal met(?: by (\+\S+))?$/.exec(body))) {
     return { text, kind: 'goal met', by: m[1] ? parseOffset(m[1]) : deadline };
   }
@@ -191,7 +196,7 @@ export function parseExpectation(text: string): Expectation {
   if (body === 'completed') return { text, kind: 'completed' };
   if ((m = /^exited(?: "([^"]+)")?$/.exec(body))) return { text, kind: 'exited', words: m[1] };
   throw new SimulationError(
-    `unknown expectation "${text}"; expected forms such as "email onboarding/tips sent", "no sms", "task vip-call created", "goal met by +9d", "exited"`,
+    `unknown expectation "${text}"; expected forms such as "email onboarding/tips sent", "no sms", "task vip-call created", "digest replies gathered 3", "goal met by +9d", "exited"`,
   );
 }
 
@@ -248,6 +253,11 @@ export function checkExpectation(run: SimulationResult, expectation: Expectation
       const taken = run.steps.find((s) => s.step === e.step && s.result.kind === 'split');
       if (taken?.result.kind !== 'split') return `split ${e.step} was not reached`;
       return taken.result.path === e.path ? undefined : `it took path ${taken.result.path}`;
+    }
+    case 'digest': {
+      const taken = run.steps.find((s) => s.step === e.step && s.result.kind === 'digest');
+      if (taken?.result.kind !== 'digest') return `digest ${e.step} was not reached`;
+      return taken.result.count === e.count ? undefined : `it gathered ${taken.result.count}`;
     }
     case 'goal met': {
       const goal = run.timeline.find((t) => t.kind === 'enrollment' && t.ref?.startsWith('goal:'));
@@ -309,6 +319,7 @@ export function reachedArms(run: SimulationResult): string[] {
         break;
       case 'send':
       case 'wait':
+      case 'digest':
       case 'update':
       case 'webhook':
       case 'exit':

@@ -555,6 +555,8 @@ function describe(s: SimulatedStep): string {
       return `deferred: ${s.detail}`;
     case 'waited':
       return `waited ${s.detail}`;
+    case 'digested':
+      return `gathered ${s.detail}`;
     case 'branch':
       return `branch: ${s.detail}`;
     case 'path':

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { eraseOutbox } from '../../../../activities/channels/outbox';
 import { recordAudit } from '../../../../activities/store/audit';
 import { recordConsent } from '../../../../activities/store/consent';
+import { topicChoices } from '../../../../activities/store/topics';
 import {
   eraseCustomer,
   findCustomer,
@@ -93,6 +94,7 @@ export function customerRoutes(app: App, deps: ApiDeps): void {
         account: facts.account ?? null,
         learnedChannel: facts.learnedChannel ?? null,
         consent: facts.consent,
+        topics: await topicChoices(db, row.id),
       },
       identities: identities.map((i) => ({ kind: i.kind, value: i.value, since: i.created_at.toISOString() })),
       enrollments,

@@ -2,6 +2,7 @@
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import { liquidChecker } from '../../../../activities/render';
+import { knownTopics, topicTexts } from '../../../../activities/topics';
 import { getEnrollment, listJourneyEnrollments } from '../../../../activities/store/enrollments';
 import { recordAudit } from '../../../../activities/store/audit';
 import { listJourneys, publishVersion, setJourneyStatus } from '../../../../activities/store/journeys';
@@ -48,6 +49,8 @@ const publishBody = z
   .strict();
 
 export function journeyRoutes(app: App, deps: ApiDeps): void {
+  // The subscription topics a journey may name, as `rapport validate` checks them.
+  const topics = knownTopics(topicTexts(deps.channels?.textsDir));
   const { db } = deps;
 
   app.get(
@@ -187,11 +190,18 @@ export function journeyRoutes(app: App, deps: ApiDeps): void {
       // come with the request (the command line read them from its templates folder).
       const templates = body.plan.templates;
       const compiled = compileJourney(body.source, body.sourcePath ?? 'journey.yaml', {
-        readTemplate: (name, channel) => {
-          const t = templates[`${channel}:${name}`];
+        // A template's locale variants come as `<channel>:<name>@<locale>`, as the command line publishes them.
+        readTemplate: (name, channel, locale) => {
+          const t = templates[`${channel}:${name}${locale ? `@${locale}` : ''}`];
           return t === undefined ? undefined : stringify(t);
         },
+        templateLocales: (name, channel) =>
+          Object.keys(templates)
+            .filter((k) => k.startsWith(`${channel}:${name}@`))
+            .map((k) => k.slice(`${channel}:${name}@`.length))
+            .sort(),
         liquid: liquidChecker,
+        topics,
         ...(deps.allowHttpWebhooks ? { allowHttpWebhooks: true } : {}),
       });
       if (!compiled.ok) {
@@ -205,7 +215,11 @@ export function journeyRoutes(app: App, deps: ApiDeps): void {
       }
       const plan = toPlan(compiled.journey);
       const impact = await publishImpact(db, plan);
-      if (body.dryRun) return { dryRun: true, ...impact };
+      // What `rapport validate` warns of (a translation without a variable its default reads), as text.
+      const warnings = compiled.warnings.map(
+        (w) => `${w.line}:${w.column}: ${w.path ? `${w.path}: ` : ''}${w.message}`,
+      );
+      if (body.dryRun) return { dryRun: true, ...impact, ...(warnings.length ? { warnings } : {}) };
       const { version, created } = await publishVersion(db, plan, body.source, body.sourcePath ?? null);
       // Publishing what is already the newest version changes nothing, and is not noted.
       if (created) {
@@ -217,7 +231,9 @@ export function journeyRoutes(app: App, deps: ApiDeps): void {
         });
       }
       await deps.onPublished?.(plan.definition.journey);
-      return reply.code(created ? 201 : 200).send({ dryRun: false, version, created, ...impact });
+      return reply
+        .code(created ? 201 : 200)
+        .send({ dryRun: false, version, created, ...impact, ...(warnings.length ? { warnings } : {}) });
     },
   );
 

@@ -71,7 +71,9 @@ export function previewRoutes(app: App, deps: ApiDeps): void {
 
   const failed = (reply: FastifyReply, err: unknown) => {
     if (err instanceof PreviewError) {
-      return sendProblem(reply, err.status, err.status === 404 ? 'Not found' : 'Cannot preview', err.message);
+      if (err.retryAfter !== undefined) void reply.header('retry-after', String(err.retryAfter));
+      const title = err.status === 404 ? 'Not found' : err.status === 429 ? 'Too many requests' : 'Cannot preview';
+      return sendProblem(reply, err.status, title, err.message);
     }
     // The provider refused or did not answer: nothing was recorded, so the test can simply be sent again.
     if (err instanceof ChannelError) return sendProblem(reply, 502, 'Bad gateway', `the provider: ${err.message}`);
