@@ -16,7 +16,7 @@ import {
 } from './facts';
 
 /** Where an expression stands decides what it may read. */
-export type CelPlace = 'trigger' | 'segment' | 'step' | 'wait_for' | 'goal';
+export type CelPlace = 'trigger' | 'segment' | 'step' | 'wait_for' | 'goal' | 'key';
 
 const TIMESTAMP = 'google.protobuf.Timestamp';
 
@@ -30,6 +30,8 @@ const VARIABLES: Record<CelPlace, string[]> = {
   step: ['customer', 'event', 'events', 'tasks', 'journey', 'now'],
   wait_for: ['customer', 'event', 'events', 'tasks', 'journey', 'now'],
   goal: ['customer', 'event', 'events', 'tasks', 'journey', 'now'],
+  // A keyed journey's key reads the event alone: routing evaluates it on every event it sends on.
+  key: ['event'],
 };
 
 const environments = new Map<CelPlace, Environment>();
@@ -56,7 +58,11 @@ export type CelProblem = { offset: number; message: string };
  * Parses and type-checks an expression. `expect` is the type it must produce: a condition gives a
  * bool, an `until_expr` a timestamp. Returns the problem, or undefined.
  */
-export function checkCel(expression: string, place: CelPlace, expect: 'bool' | 'timestamp'): CelProblem | undefined {
+export function checkCel(
+  expression: string,
+  place: CelPlace,
+  expect: 'bool' | 'timestamp' | 'key',
+): CelProblem | undefined {
   let result: ReturnType<Environment['check']>;
   try {
     result = environment(place).check(expression);
@@ -67,6 +73,11 @@ export function checkCel(expression: string, place: CelPlace, expect: 'bool' | '
   if (!result.valid) {
     const err = result.error as (Error & { node?: { pos?: number } }) | undefined;
     return { offset: err?.node?.pos ?? 0, message: firstLine(err?.message ?? 'invalid expression') };
+  }
+  if (expect === 'key') {
+    return ['string', 'int', 'uint', 'dyn'].includes(result.type ?? '')
+      ? undefined
+      : { offset: 0, message: `expected an expression giving text or a whole number, but it gives ${result.type}` };
   }
   const wanted = expect === 'bool' ? 'bool' : TIMESTAMP;
   if (result.type !== wanted && result.type !== 'dyn') {
@@ -181,6 +192,23 @@ export function evaluateTimestamp(expression: string, place: CelPlace, facts: Fa
     throw new CelEvaluationError(expression, 'expected a timestamp');
   }
   return value.getTime();
+}
+
+/**
+ * A keyed journey's key for an event: text, or a whole number written as text; undefined when the
+ * event gives none (a missing field, null, another type), which enrolls nobody.
+ */
+export function evaluateKey(expression: string, event: EventFacts): string | undefined {
+  let value: unknown;
+  try {
+    value = evaluate(expression, 'key', { event } as Facts);
+  } catch {
+    return undefined;
+  }
+  if (typeof value === 'string') return value === '' ? undefined : value;
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'number' && Number.isInteger(value)) return String(value);
+  return undefined;
 }
 
 function evaluate(expression: string, place: CelPlace, facts: Facts): unknown {

@@ -21,7 +21,7 @@ export function toMermaid(def: JourneyDefinition): string {
   const trigger = def.trigger.event
     ? `${def.trigger.event}${def.trigger.when ? ` when ${def.trigger.when}` : ''}`
     : `schedule ${def.trigger.schedule ?? ''}`;
-  lines.push(`  start([${quote(trigger)}])`);
+  lines.push(`  start([${quote(def.entry?.key ? `${trigger}, one per ${def.entry.key}` : trigger)}])`);
   const edge = (p: Pending, to: string) => lines.push(`  ${p.from} -->${p.label ? `|${quote(p.label)}|` : ''} ${to}`);
 
   const emit = (steps: readonly Step[], incoming: Pending[]): Pending[] => {
@@ -85,6 +85,7 @@ export function toHtml(def: JourneyDefinition): string {
       : []),
     ...(def.exit ? [`exit on: ${exitLabel(def.exit)}`] : []),
     `reentry: ${def.entry?.reentry ?? 'never'}`,
+    ...(def.entry?.key ? [`one enrollment per customer and ${def.entry.key}`] : []),
   ];
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(def.name)} (${esc(def.journey)})</title>

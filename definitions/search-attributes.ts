@@ -13,11 +13,12 @@ export const searchAttributes = [SA_JOURNEY, SA_VERSION, SA_CUSTOMER, SA_STEP] a
 
 /**
  * The workflow id of a customer's enrollment in a journey: one running workflow per pair. A journey
- * that enrolls concurrently (`entry.concurrent`) gives each enrollment its own, by its id.
+ * that enrolls concurrently (`entry.concurrent`) gives each enrollment its own, by its id; a keyed
+ * journey (`entry.key`) each key, by a hash of the key (client/server/events/decide.ts keyPart).
  */
-export function journeyWorkflowId(journeyId: string, customerId: string, concurrentEnrollmentId?: string): string {
+export function journeyWorkflowId(journeyId: string, customerId: string, part?: string): string {
   const base = `journey:${journeyId}:${customerId}`;
-  return concurrentEnrollmentId ? `${base}:${concurrentEnrollmentId}` : base;
+  return part ? `${base}:${part}` : base;
 }
 
 /** The customer a journey's workflow id names (journeyWorkflowId's inverse); undefined for other workflows. */

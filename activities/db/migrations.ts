@@ -558,6 +558,13 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0024-enrollment-keys': {
+    async up(db: Kysely<unknown>) {
+      // A keyed journey's enrollments, one per customer and key (entry.key). The workflow id holds a
+      // hash of the key, so the one-active-per-workflow index still allows one active per key.
+      await db.schema.alterTable('enrollments').addColumn('key', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

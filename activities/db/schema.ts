@@ -120,6 +120,8 @@ interface EnrollmentsTable {
   ended_at: Timestamp | null;
   /** When the reconciler last compared it with its workflow (client/server/events/reconcile.ts). */
   reconciled_at: ColumnType<Date | null, Date | string | undefined, Date | string | null>;
+  /** A keyed journey's key for this enrollment (entry.key); null for journeys without one. */
+  key: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export type LedgerState = 'claimed' | 'sent' | 'failed_retryable' | 'failed_permanent' | 'skipped' | 'unknown';

@@ -126,8 +126,9 @@ export function compileJourney(source: string, file: string, options: CompileOpt
   for (const p of topicProblems(written, visits, options.topics)) add(p.path, p.message);
 
   // CEL: the journey's own expressions, then each step's.
-  const expressions: { path: PathSeg[]; place: CelPlace; expect: 'bool' | 'timestamp' }[] = [
+  const expressions: { path: PathSeg[]; place: CelPlace; expect: 'bool' | 'timestamp' | 'key' }[] = [
     { path: ['trigger', 'when'], place: 'trigger', expect: 'bool' },
+    { path: ['entry', 'key'], place: 'key', expect: 'key' },
     { path: ['trigger', 'segment'], place: 'segment', expect: 'bool' },
     { path: ['goal', 'when'], place: 'goal', expect: 'bool' },
     ...visits.flatMap(({ step, path, spec }) =>

@@ -106,9 +106,21 @@ export const journeyDefinition = z
           .describe(
             'Each triggering event starts its own enrollment, even while earlier ones run (a second complaint while the first is open). Needs reentry: always.',
           ),
+        key: celExpression
+          .optional()
+          .describe(
+            'One enrollment per customer and key instead of one per customer, such as "event.data.cartId": one abandoned-cart journey per cart. CEL over the event, giving text or a whole number; the goal, exit and wait_for events reach only the enrollment of the key they give. Reentry applies per key.',
+          ),
       })
       .strict()
       .superRefine((e, ctx) => {
+        if (e.key !== undefined && e.concurrent) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['concurrent'],
+            message: 'a keyed journey runs one enrollment per key already; "concurrent" does not go with "key"',
+          });
+        }
         if (e.concurrent && (e.reentry ?? 'never') !== 'always') {
           ctx.addIssue({
             code: 'custom',
@@ -179,6 +191,13 @@ export const journeyDefinition = z
         code: 'custom',
         path: ['exit', 'segment'],
         message: '"segment: leave" needs a trigger that enters on a segment (trigger: { segment, on: enter })',
+      });
+    }
+    if (d.entry?.key !== undefined && d.trigger.event === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['entry', 'key'],
+        message: 'a key is read from the triggering event: it needs a trigger with an event',
       });
     }
     if (d.holdout && !d.goal) {

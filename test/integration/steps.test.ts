@@ -363,6 +363,76 @@ steps:
   expect(again.notEnrolled[0]?.reason).toMatch(/reentry allowed after 30d/);
 });
 
+test("a keyed journey: one enrollment per cart; the goal naming a cart ends that cart's alone", async () => {
+  await stack.publish({
+    'carts.yaml': `
+journey: cart-reminder
+name: One reminder per abandoned cart
+category: service
+trigger: { event: cart.abandoned }
+entry: { key: "event.data.cartId", reentry: never }
+goal: { event: order.placed }
+steps:
+  - id: pause
+    type: wait
+    duration: 1d
+  - id: remind
+    type: send
+    channel: email
+    subject: "Your cart {{ event.data.cartId }} is waiting"
+    text: "It is still there."
+`,
+  });
+  const first = await stack.sendEvent({
+    id: 'cart-k1',
+    type: 'cart.abandoned',
+    customer: { email: 'carts@example.com' },
+    data: { cartId: 'C-1' },
+  });
+  const customer = { id: first.customerId };
+  const second = await stack.sendEvent({ id: 'cart-k2', type: 'cart.abandoned', customer, data: { cartId: 'C-2' } });
+  const again = await stack.sendEvent({ id: 'cart-k3', type: 'cart.abandoned', customer, data: { cartId: 'C-1' } });
+  const none = await stack.sendEvent({ id: 'cart-k4', type: 'cart.abandoned', customer, data: {} });
+  expect(first.enrolled).toHaveLength(1);
+  expect(second.enrolled).toHaveLength(1);
+  // Two carts, two runs; the key is in neither workflow id in clear.
+  const [one, two] = [first.enrolled[0]!.workflowId, second.enrolled[0]!.workflowId];
+  expect(one).not.toBe(two);
+  expect(`${one} ${two}`).not.toMatch(/C-1|C-2/);
+  expect(again.notEnrolled).toEqual([{ journey: 'cart-reminder', reason: 'already in this journey' }]);
+  expect(none.notEnrolled).toEqual([
+    { journey: 'cart-reminder', reason: 'the event gives no key (event.data.cartId)' },
+  ]);
+
+  // An order naming cart 1 reaches cart 1's enrollment only, and ends it.
+  const order = await stack.sendEvent({
+    id: 'cart-ord-1',
+    type: 'order.placed',
+    customer,
+    data: { orderId: 'O-1', cartId: 'C-1', total: 20 },
+  });
+  expect(order.signalled).toEqual([{ journey: 'cart-reminder', workflowId: one }]);
+  expect(await stack.temporal.workflow.getHandle<JourneyWorkflow>(one).result()).toMatchObject({ outcome: 'goal' });
+  const secondRun = await stack.temporal.workflow.getHandle<JourneyWorkflow>(two).result();
+  expect(secondRun).toMatchObject({ outcome: 'completed', goalMet: false });
+  expect(secondRun.history.map((h) => `${h.stepId}:${h.outcome}`)).toEqual(['pause:waited', 'remind:sent']);
+  const rows = await stack.db
+    .selectFrom('enrollments')
+    .select(['key', 'status'])
+    .where('customer_id', '=', first.customerId)
+    .orderBy('key')
+    .execute();
+  expect(rows).toEqual([
+    { key: 'C-1', status: 'completed' },
+    { key: 'C-2', status: 'completed' },
+  ]);
+  // reentry: never holds per key: cart 1 again is refused, a new cart enrolls.
+  const later = await stack.sendEvent({ id: 'cart-k5', type: 'cart.abandoned', customer, data: { cartId: 'C-1' } });
+  expect(later.notEnrolled[0]?.reason).toBe('enrolled before (reentry: never)');
+  const third = await stack.sendEvent({ id: 'cart-k6', type: 'cart.abandoned', customer, data: { cartId: 3 } });
+  expect(third.enrolled).toHaveLength(1);
+});
+
 test('continue-as-new keeps the place, the memory and the history', async () => {
   await stack.publish({
     'long.yaml': `

@@ -66,6 +66,38 @@ test.each<[string, string, Partial<Problem>]>([
     },
   ],
   [
+    'a key that is not a valid expression over the event',
+    journey(
+      `  - id: hello\n    type: send\n    channel: email\n    template: onboarding/welcome`,
+      '\nentry: { key: "customer.email" }',
+    ),
+    { line: 5, path: 'entry.key', message: expect.stringMatching(/^CEL: .*customer/) },
+  ],
+  [
+    'a key that gives true or false',
+    journey(
+      `  - id: hello\n    type: send\n    channel: email\n    template: onboarding/welcome`,
+      '\nentry: { key: "event.type == \'x\'" }',
+    ),
+    {
+      line: 5,
+      path: 'entry.key',
+      message: 'CEL: expected an expression giving text or a whole number, but it gives bool',
+    },
+  ],
+  [
+    'a key with concurrent enrollments',
+    journey(
+      `  - id: hello\n    type: send\n    channel: email\n    template: onboarding/welcome`,
+      '\nentry: { key: "event.data.cartId", concurrent: true, reentry: always }',
+    ),
+    {
+      line: 5,
+      path: 'entry.concurrent',
+      message: 'a keyed journey runs one enrollment per key already; "concurrent" does not go with "key"',
+    },
+  ],
+  [
     'a misspelt step kind, with a suggestion',
     journey(`  - id: hello\n    type: sned\n    channel: email`),
     { line: 7, column: 11, path: 'steps[0].type', message: 'unknown step type "sned"; did you mean "send"?' },

@@ -2,7 +2,7 @@
  * The enrollment decision on its own: the trigger's condition, a paused journey, one active
  * enrollment (or concurrent ones), the reentry rule, and routing repeated for the same event.
  */
-import { decideEnrollment, type PriorEnrollment } from '../../client/server/events/decide';
+import { decideEnrollment, enrollmentKey, keyPart, type PriorEnrollment } from '../../client/server/events/decide';
 import type { CustomerFacts } from '../../definitions/facts';
 import type { JourneyDefinition } from '../../definitions/schema/journey';
 
@@ -103,4 +103,20 @@ test('the reentry rule: never, always, after a time since the last enrollment en
     reason: 'enrolled before; reentry allowed after 90d the last enrollment ended',
   });
   expect(decide(after, [ended('b', 90), ended('a', 200)])).toEqual({ action: 'enroll' });
+});
+
+test('a keyed journey takes its key from the event: text or a whole number; anything else enrolls nobody', () => {
+  const keyed = journey({ entry: { key: 'event.data.cartId' } });
+  const withData = (data: Record<string, unknown>) => ({ ...event, data });
+  expect(enrollmentKey(journey(), event)).toEqual({});
+  expect(enrollmentKey(keyed, withData({ cartId: 'C-1' }))).toEqual({ key: 'C-1' });
+  expect(enrollmentKey(keyed, withData({ cartId: 42 }))).toEqual({ key: '42' });
+  for (const data of [{}, { cartId: null }, { cartId: '' }, { cartId: 1.5 }, { cartId: { id: 1 } }, { cartId: true }]) {
+    expect(enrollmentKey(keyed, withData(data))).toEqual({ refuse: 'the event gives no key (event.data.cartId)' });
+  }
+  // The key's part of a workflow id: stable, distinct per key and journey, and not the key itself.
+  expect(keyPart('carts', 'C-1')).toBe(keyPart('carts', 'C-1'));
+  expect(keyPart('carts', 'C-1')).not.toBe(keyPart('carts', 'C-2'));
+  expect(keyPart('carts', 'C-1')).not.toBe(keyPart('orders', 'C-1'));
+  expect(keyPart('carts', 'C-1')).toMatch(/^k[0-9a-f]{20}$/);
 });

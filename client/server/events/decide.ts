@@ -3,7 +3,8 @@
  * makes per journey, pure (no database, no Temporal), so every rule is tested on its own
  * (test/unit/decide.test.ts). Routing reads what it needs, asks, and acts on the answer.
  */
-import { CelEvaluationError, evaluateCondition } from '../../../definitions/cel';
+import { createHash } from 'node:crypto';
+import { CelEvaluationError, evaluateCondition, evaluateKey } from '../../../definitions/cel';
 import type { CustomerFacts } from '../../../definitions/facts';
 import { durationMs } from '../../../definitions/duration';
 import type { JourneyEvent } from '../../../definitions/events';
@@ -68,4 +69,23 @@ function reentryRefusal(rule: string, earlier: PriorEnrollment[], now: number): 
   // Still running (a concurrent journey's): counted from now, so it waits the whole time.
   const lastEnd = earlier[0]?.ended_at?.getTime() ?? now;
   return now - lastEnd >= wait ? undefined : `enrolled before; reentry allowed ${rule} the last enrollment ended`;
+}
+
+/**
+ * The key an event gives a keyed journey (`entry.key`): `{ key }`, or why it enrolls nobody. A journey
+ * without a key gives `{}`.
+ */
+export function enrollmentKey(def: JourneyDefinition, event: JourneyEvent): { key?: string } | { refuse: string } {
+  const expression = def.entry?.key;
+  if (expression === undefined) return {};
+  const key = evaluateKey(expression, event);
+  return key === undefined ? { refuse: `the event gives no key (${expression})` } : { key };
+}
+
+/**
+ * The part of a keyed enrollment's workflow id that names its key: a hash, because the key is the
+ * caller's data (a cart id, an order number) and workflow ids are shown in clear by Temporal.
+ */
+export function keyPart(journeyId: string, key: string): string {
+  return `k${createHash('sha256').update(`${journeyId}\0${key}`).digest('hex').slice(0, 20)}`;
 }

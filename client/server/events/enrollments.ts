@@ -49,7 +49,8 @@ export interface MergeDeps {
 /**
  * After records merged, the survivor may be active twice in one journey (each record was). One
  * enrollment stays: the one further along (more steps taken; on a tie, the one enrolled first); the
- * others are cancelled, with the reason on the timeline. Journeys that enroll concurrently keep all.
+ * others are cancelled, with the reason on the timeline. Journeys that enroll concurrently keep all;
+ * keyed journeys, one per key.
  * Works through the merges recorded in `merge_followups` (all of them, or these customers'), and
  * clears each once settled, so a merge whose settling failed (Temporal away) is settled later.
  * Returns the enrollments it cancelled.
@@ -65,14 +66,19 @@ export async function settleMerges(deps: MergeDeps, customerIds?: string[]): Pro
   for (const { customer_id: customerId } of await q.execute()) {
     const active = await db
       .selectFrom('enrollments')
-      .select(['id', 'journey_id', 'version', 'workflow_id', 'started_at'])
+      .select(['id', 'journey_id', 'version', 'workflow_id', 'started_at', 'key'])
       .where('customer_id', '=', customerId)
       .where('status', '=', 'active')
       .orderBy('started_at')
       .execute();
+    // A keyed journey's enrollments of different keys are meant to run side by side.
     const byJourney = new Map<string, typeof active>();
-    for (const e of active) byJourney.set(e.journey_id, [...(byJourney.get(e.journey_id) ?? []), e]);
-    for (const [journeyId, enrollments] of byJourney) {
+    for (const e of active) {
+      const group = `${e.journey_id}\u0000${e.key ?? ''}`;
+      byJourney.set(group, [...(byJourney.get(group) ?? []), e]);
+    }
+    for (const enrollments of byJourney.values()) {
+      const journeyId = enrollments[0]!.journey_id;
       if (enrollments.length < 2) continue;
       const plan = await deps.planOf(journeyId, enrollments[0]!.version);
       if (plan.definition.entry?.concurrent) continue;

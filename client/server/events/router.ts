@@ -36,7 +36,7 @@ import { holdoutOf } from '../../../definitions/holdout';
 import { exitEventTypes, raisedByWatch, triggerEventType } from '../../../definitions/triggers';
 import type { EventSignal, JourneyInput } from '../../../workflows/types';
 import { pool } from './pool';
-import { decideEnrollment } from './decide';
+import { decideEnrollment, enrollmentKey, keyPart } from './decide';
 import { settleMerges } from './enrollments';
 import type { EventReceipt } from './schema';
 import type { DataProtection } from '../protection';
@@ -214,7 +214,7 @@ export class EventRouter {
     // event that ends one journey (a goal, an exit) is seen before it starts another.
     const running = await db
       .selectFrom('enrollments')
-      .select(['id', 'journey_id', 'version', 'workflow_id', 'event_id'])
+      .select(['id', 'journey_id', 'version', 'workflow_id', 'event_id', 'key'])
       .where('customer_id', '=', event.customer_id)
       .where('status', '=', 'active')
       .execute();
@@ -223,6 +223,11 @@ export class EventRouter {
       if (enrollment.event_id === event.id) continue;
       const plan = await this.planOf(enrollment.journey_id, enrollment.version);
       if (!listensTo(plan, event.type)) continue;
+      // A keyed enrollment gets the events that give its key, and those that give none.
+      if (enrollment.key !== null) {
+        const given = enrollmentKey(plan.definition, journeyEvent);
+        if ('key' in given && given.key !== undefined && given.key !== enrollment.key) continue;
+      }
       const signal: EventSignal = { event: journeyEvent, customer: await customerNow() };
       try {
         await this.deps.temporal.workflow.getHandle(enrollment.workflow_id).signal(journeyEventSignal, signal);
@@ -243,6 +248,14 @@ export class EventRouter {
       // journey by its entries (segment-watch.ts).
       if (triggerEventType(def) !== event.type) continue;
       const journey = def.journey;
+      // A keyed journey enrolls per key: the event must give one, and the rules below read that
+      // key's enrollments only.
+      const keyed = enrollmentKey(def, journeyEvent);
+      if ('refuse' in keyed) {
+        receipt.notEnrolled.push({ journey, reason: keyed.refuse });
+        continue;
+      }
+      const key = keyed.key;
 
       // This customer's enrollments in the journey, newest first: the one this event started, if
       // routing is repeated, and the earlier ones the reentry rule reads.
@@ -251,6 +264,7 @@ export class EventRouter {
         .select(['id', 'version', 'event_id', 'status', 'ended_at', 'workflow_id'])
         .where('customer_id', '=', event.customer_id)
         .where('journey_id', '=', journey)
+        .$if(key !== undefined, (q) => q.where('key', '=', key!))
         .orderBy('started_at', 'desc')
         .execute();
       const decision = decideEnrollment({
@@ -269,7 +283,11 @@ export class EventRouter {
         decision.action === 'resume' ? decision.enrollment : undefined;
       if (!enrollment) {
         const id = newId('enr');
-        const workflowId = journeyWorkflowId(journey, event.customer_id, def.entry?.concurrent ? id : undefined);
+        const workflowId = journeyWorkflowId(
+          journey,
+          event.customer_id,
+          def.entry?.concurrent ? id : key !== undefined ? keyPart(journey, key) : undefined,
+        );
         const inserted = await db
           .insertInto('enrollments')
           .values({
@@ -279,6 +297,7 @@ export class EventRouter {
             version: published.version,
             workflow_id: workflowId,
             event_id: event.id,
+            key: key ?? null,
             status: 'active',
             current_step: def.steps[0]?.id ?? null,
             goal_met: false,
