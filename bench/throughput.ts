@@ -43,8 +43,9 @@ function slots(size: number) {
 }
 
 export async function throughputBench(ctx: BenchContext): Promise<Figure[]> {
-  const n = ctx.n(1000, 60);
-  const perSecond = ctx.n(50, 20);
+  // BENCH_SENDS and BENCH_SEND_RATE size a bigger campaign, such as 50,000 at 250/s.
+  const n = Number(process.env.BENCH_SENDS) || ctx.n(1000, 60);
+  const perSecond = Number(process.env.BENCH_SEND_RATE) || ctx.n(50, 20);
   const rates = parseSendRates(`email:${FROM}=${perSecond}/s`);
   if (typeof rates === 'string') throw new Error(rates);
   // Quick: both workers on one in-memory PGlite, in seconds; full: PostgreSQL, a pool each.
@@ -60,6 +61,7 @@ export async function throughputBench(ctx: BenchContext): Promise<Figure[]> {
     const ids: string[] = [];
     for (let i = 0; i < n; i++) {
       ids.push((await upsertCustomer(databases[0]!.db, { email: `rate${i}@example.com` }, {})).customer.id);
+      if ((i + 1) % 10_000 === 0) ctx.progress(`throughput: ${i + 1} of ${n} customers`);
     }
     const workers = databases.map((database) => ({
       slots: slots(ACTIVITY_SLOTS),

@@ -104,6 +104,8 @@ test('an enrollment whose workflow never started is failed once its event is par
     status: 'active' as const,
     current_step: 'hello',
     goal_met: false,
+    // Made a minute ago, so that the pass's age cut-off holds whichever clock stamps the row.
+    started_at: new Date(Date.now() - 60_000),
   });
   await db
     .insertInto('enrollments')
