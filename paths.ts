@@ -14,5 +14,7 @@ export const builtinTemplatesDir = path.join(projectRoot, 'definitions', 'templa
 export const builtinJourneysDir = path.join(projectRoot, 'definitions', 'journeys');
 /** Localised texts Rapport itself shows or sends (the preference centre, the SMS HELP answer). */
 export const builtinTextsDir = path.join(projectRoot, 'definitions', 'texts');
+/** The console's page templates and style sheet (client/server/console/). */
+export const consoleViewsDir = path.join(projectRoot, 'client', 'server', 'console', 'views');
 /** The lead scoring rules that ship with Rapport. */
 export const builtinScoringFile = path.join(projectRoot, 'definitions', 'scoring.yaml');

@@ -565,6 +565,19 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('enrollments').addColumn('key', 'text').execute();
     },
   },
+  '0025-console-sessions': {
+    async up(db: Kysely<unknown>) {
+      // The console's sign-ins (client/server/console/): a session per signed-in API key, by the hash
+      // of its cookie, in the database so that every Rapport process serving the console knows it.
+      await db.schema
+        .createTable('console_sessions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('key_id', 'text', (c) => c.notNull().references('api_keys.id').onDelete('cascade'))
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

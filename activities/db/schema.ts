@@ -343,6 +343,15 @@ interface AuditLogTable {
 }
 
 /** A token bucket of a sending limit (activities/send-rate.ts). */
+interface ConsoleSessionsTable {
+  /** SHA-256 of the session's cookie, hex: the cookie itself is never stored. */
+  id: string;
+  /** The API key that signed in: the session can do what the key can, and ends when it is revoked. */
+  key_id: string;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+}
+
 interface SendRateBucketsTable {
   /** `<channel>:<sender>`, such as `sms:+15005550006`. */
   key: string;
@@ -379,6 +388,7 @@ export interface Database {
   accounts: AccountsTable;
   audit_log: AuditLogTable;
   send_rate_buckets: SendRateBucketsTable;
+  console_sessions: ConsoleSessionsTable;
 }
 
 export type CustomerRow = Selectable<CustomersTable>;

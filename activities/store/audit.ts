@@ -18,6 +18,7 @@ type AuditAction =
   | 'customer.merge'
   | 'key.create'
   | 'key.revoke'
+  | 'console.sign-in'
   | 'import'
   | 'insights.fit';
 

@@ -1,7 +1,8 @@
 /**
  * Who may call the API, and how often.
  *
- * Every /v1 route needs an API key (`Authorization: Bearer rk_...`) with the route's scope, and the
+ * Every /v1 route needs an API key (`Authorization: Bearer rk_...`, or the console's session for one)
+ * with the route's scope, and the
  * outbox pages one with customers:read (a browser asks for it as a password). Until the first key
  * exists, the API is open to requests made on this machine only (isLocalRequest), so `rapport keys
  * create` can make that first key; anything else gets 401. Public routes (health, unsubscribe links,
@@ -23,6 +24,7 @@ import {
   wellFormedApiKey,
 } from '../../../activities/store/api-keys';
 import type { AuditActor } from '../../../activities/store/audit';
+import { consoleSessionKey } from '../../../activities/store/console-sessions';
 import { sendProblem } from './problems';
 
 declare module 'fastify' {
@@ -98,10 +100,21 @@ function isLocalRequest(req: Pick<FastifyRequest, 'ip' | 'headers'>): boolean {
   return req.headers['sec-fetch-site'] !== 'cross-site';
 }
 
+/**
+ * A console session's token, when the console calls the API for a signed-in person
+ * (`Authorization: Session cs_...`, client/server/console/): the session stands for its API key. A
+ * browser never sends this header by itself, so it carries no cross-site request.
+ */
+function sessionOf(req: FastifyRequest): string | undefined {
+  const header = req.headers.authorization;
+  return typeof header === 'string' && header.startsWith('Session ') ? header.slice(8).trim() : undefined;
+}
+
 /** The key a request carries: `Authorization: Bearer rk_...`, or as a Basic password (a browser's prompt). */
 function tokenOf(req: FastifyRequest): string | undefined {
   const header = req.headers.authorization;
   if (typeof header !== 'string') return undefined;
+  if (header.startsWith('Session ')) return sessionOf(req);
   if (header.startsWith('Bearer ')) return header.slice(7).trim() || undefined;
   if (header.startsWith('Basic ')) {
     const pair = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
@@ -217,8 +230,17 @@ export function createAuth(db: Db, failures: FailureLimiter) {
         page,
       );
     }
-    const key = await lookup(token);
-    if (!key) return refuse(req, reply, 401, 'the API key is unknown or revoked', page);
+    const session = sessionOf(req);
+    const key = session ? await consoleSessionKey(db, session) : await lookup(token);
+    if (!key) {
+      return refuse(
+        req,
+        reply,
+        401,
+        session ? 'the console session has ended: sign in again' : 'the API key is unknown or revoked',
+        page,
+      );
+    }
     if (!allows(key.scopes, needed)) {
       return sendProblem(reply, 403, 'Forbidden', `this API key lacks the scope ${needed}`);
     }

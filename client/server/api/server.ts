@@ -31,6 +31,7 @@ import { previewRoutes } from './routes/previews';
 import { reconcileRoutes } from './routes/reconcile';
 import { insightsRoutes } from './routes/insights';
 import { taskRoutes } from './routes/tasks';
+import { consolePlugin } from '../console/console';
 
 export interface ApiDeps {
   db: Db;
@@ -183,6 +184,8 @@ export function buildApi(deps: ApiDeps) {
     insightsRoutes(routes, routeDeps);
     auditRoutes(routes, routeDeps);
   });
+  // The console: pages that call the routes above for a signed-in session.
+  void app.register(consolePlugin({ db: deps.db, failures, inject: (options) => app.inject(options) }));
   return app;
 }
 

@@ -1,0 +1,97 @@
+/**
+ * The console in a real browser: Chromium (Debian's `chromium`, or RAPPORT_CHROMIUM) driven by
+ * playwright-core against a test stack whose API listens on loopback. Each flow checks its pages with
+ * axe-core and saves screenshots under test/artifacts/console/ (git-ignored) for a person to look at.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import AxeBuilder from '@axe-core/playwright';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { createApiKey, type Scope } from '../../activities/store/api-keys';
+import { projectRoot } from '../../paths';
+import { startTestStack, type TestStack, type TestStackOptions } from './stack';
+
+const ARTIFACTS_DIR = path.join(projectRoot, 'test', 'artifacts', 'console');
+
+/** Debian's package puts it here; `.ci/run` installs it when missing. */
+function chromiumPath(): string {
+  const candidates = [process.env.RAPPORT_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(
+    (p): p is string => !!p,
+  );
+  const found = candidates.find((p) => fs.existsSync(p));
+  if (!found) {
+    throw new Error(
+      `no Chromium at ${candidates.join(' or ')}: install Debian's chromium package (.ci/run does) or set RAPPORT_CHROMIUM`,
+    );
+  }
+  return found;
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: chromiumPath(),
+    headless: true,
+    // Chromium refuses to sandbox itself as root (CI runs as root).
+    args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
+  });
+}
+
+export interface ConsoleStack {
+  stack: TestStack;
+  /** http://127.0.0.1:<port> */
+  baseUrl: string;
+  /** Keys made for the test: an admin, and a support agent's (tasks and customers:read). */
+  keys: { admin: string; support: string };
+  newKey(name: string, scopes: Scope[]): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** A test stack whose API (and so the console) listens on a loopback port. */
+export async function startConsoleStack(
+  env: TestWorkflowEnvironment,
+  options: TestStackOptions = {},
+): Promise<ConsoleStack> {
+  const stack = await startTestStack(env, options);
+  const address = await stack.api.listen({ host: '127.0.0.1', port: 0 });
+  const newKey = async (name: string, scopes: Scope[]) => (await createApiKey(stack.db, name, scopes)).key;
+  const keys = {
+    admin: await newKey('ops', ['admin']),
+    support: await newKey('support agent', ['tasks:read', 'tasks:write', 'customers:read']),
+  };
+  return { stack, baseUrl: address, keys, newKey, close: () => stack.close() };
+}
+
+/** Signs in through the sign-in page; the browser keeps the session cookie. */
+export async function signIn(page: Page, baseUrl: string, key: string): Promise<void> {
+  await page.goto(`${baseUrl}/console/sign-in`);
+  await page.getByLabel('API key').fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((url) => !url.pathname.startsWith('/console/sign-in'));
+}
+
+/** The page's serious and critical accessibility violations (axe-core), as readable lines. */
+export async function accessibilityProblems(page: Page): Promise<string[]> {
+  const results = await new AxeBuilder({ page }).analyze();
+  return results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join('; ')})`);
+}
+
+/** Saves what the page shows, at its full height, as test/artifacts/console/<name>.png. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  fs.mkdirSync(ARTIFACTS_DIR, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS_DIR, `${name}.png`), fullPage: true });
+}
+
+/** The two widths the console is built for. */
+export const WIDE = { width: 1280, height: 900 };
+export const NARROW = { width: 390, height: 844 };
+
+/** Whether the page scrolls sideways as a whole (a table may scroll inside its own box). */
+export async function overflowsSideways(page: Page): Promise<boolean> {
+  // Runs in the page, where `document` is the page's.
+  const widths = await page.evaluate('[document.documentElement.scrollWidth, document.documentElement.clientWidth]');
+  const [scroll, client] = widths as [number, number];
+  return scroll > client + 1;
+}
