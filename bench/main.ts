@@ -20,6 +20,7 @@ import { cdnowBench } from './cdnow';
 import { reportBench } from './report';
 import { insightsBench } from './insights';
 import { throughputBench } from './throughput';
+import { consoleBench } from './console';
 
 const benchmarks: Record<string, (ctx: BenchContext) => Promise<Figure[]>> = {
   interpreter: interpreterBench,
@@ -32,6 +33,7 @@ const benchmarks: Record<string, (ctx: BenchContext) => Promise<Figure[]>> = {
   report: reportBench,
   insights: insightsBench,
   throughput: throughputBench,
+  console: consoleBench,
 };
 
 async function main() {

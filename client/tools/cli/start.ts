@@ -27,6 +27,7 @@ export async function startCommand(options: { role?: string } = {}): Promise<voi
   }
   const outbox = rapport.apiUrl ? `  (read it at ${rapport.apiUrl}/outbox)` : '';
   if (rapport.apiUrl) logger.info(`API:         ${rapport.apiUrl}  (try GET ${rapport.apiUrl}/v1/journeys)`);
+  if (rapport.apiUrl) logger.info(`Console:     ${rapport.apiUrl}/console  (sign in with an API key)`);
   if (rapport.temporalUiUrl) logger.info(`Temporal UI: ${rapport.temporalUiUrl}`);
   else logger.info(`Temporal:    ${rapport.temporalAddress}`);
   if (config.RAPPORT_ROLE !== 'api') {
