@@ -54,7 +54,8 @@ test('an API key signs in; the session cookie is HttpOnly and SameSite=Strict; s
 
   const cookies = await context.cookies();
   const session = cookies.find((c) => c.name === 'rapport_session')!;
-  expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/console', secure: false });
+  // Secure: the stack's public address (RAPPORT_PUBLIC_URL) is https, as behind a proxy that ends TLS.
+  expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/console', secure: true });
   expect(session.value).toMatch(/^cs_/);
   // An admin key sees every part of the console.
   const nav = page.getByRole('navigation', { name: 'Console' });

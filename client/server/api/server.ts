@@ -185,7 +185,14 @@ export function buildApi(deps: ApiDeps) {
     auditRoutes(routes, routeDeps);
   });
   // The console: pages that call the routes above for a signed-in session.
-  void app.register(consolePlugin({ db: deps.db, failures, inject: (options) => app.inject(options) }));
+  void app.register(
+    consolePlugin({
+      db: deps.db,
+      failures,
+      publicUrl: deps.channels?.publicUrl,
+      inject: (options) => app.inject(options),
+    }),
+  );
   return app;
 }
 

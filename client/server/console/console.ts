@@ -36,6 +36,11 @@ const SESSION_COOKIE = 'rapport_session';
 export interface ConsoleDeps {
   db: Db;
   failures: FailureLimiter;
+  /**
+   * Rapport's public address (RAPPORT_PUBLIC_URL): when it is https, the cookies are Secure even if
+   * the request reached Rapport over http from a proxy that ended TLS.
+   */
+  publicUrl?: string | undefined;
   /** The whole API, called in the process for a signed-in session. */
   inject: (options: InjectOptions) => Promise<{ statusCode: number; body: string }>;
 }
@@ -75,11 +80,19 @@ function safeNext(next: unknown): string | undefined {
 
 export function consolePlugin(deps: ConsoleDeps) {
   const files = assets();
+  const httpsBehindProxy = deps.publicUrl?.startsWith('https://') ?? false;
+  const secure = (req: FastifyRequest) => httpsBehindProxy || req.protocol === 'https';
   return async (scope: FastifyInstance) => {
     await scope.register(cookie);
     await scope.register(csrf, {
       cookieKey: 'rapport_csrf',
-      cookieOpts: { path: '/console', sameSite: 'strict', httpOnly: true, secure: 'auto', signed: false },
+      cookieOpts: {
+        path: '/console',
+        sameSite: 'strict',
+        httpOnly: true,
+        secure: httpsBehindProxy ? true : 'auto',
+        signed: false,
+      },
     });
     await scope.register(formbody);
 
@@ -200,7 +213,7 @@ export function consolePlugin(deps: ConsoleDeps) {
           path: '/console',
           httpOnly: true,
           sameSite: 'strict',
-          secure: req.protocol === 'https',
+          secure: secure(req),
           maxAge: CONSOLE_SESSION_MS / 1000,
         });
         return reply.redirect(safeNext(req.body.next) ?? homeOf(key.scopes), 303);
