@@ -30,6 +30,7 @@ import type { WebhookPolicy } from '../activities/webhook';
 import type { ChannelSettings } from '../client/server/api/channel-callbacks';
 import { buildApi } from '../client/server/api/server';
 import { EventIntake } from '../client/server/events/intake';
+import type { Simulator } from '../client/server/journeys/simulation';
 import type { RouterDeps } from '../client/server/events/router';
 import { createDataProtection, dataConverterOf, type DataProtection } from '../client/server/protection';
 import { bundleWorkflows } from './bundle';
@@ -112,8 +113,14 @@ export interface RapportParts {
     connection: NativeConnection,
     options?: Partial<Omit<WorkerOptions, 'connection' | 'namespace' | 'taskQueue' | 'activities'>>,
   ): Promise<Worker>;
-  /** The HTTP API, not yet listening. `onPublished` runs after a journey is published, paused or resumed. */
-  createApi(options?: { onPublished?: (journeyId: string) => Promise<void> }): ReturnType<typeof buildApi>;
+  /**
+   * The HTTP API, not yet listening. `onPublished` runs after a journey is published, paused or
+   * resumed; `simulate` plays a journey out on the time-skipping server (client/tools/simulate).
+   */
+  createApi(options?: {
+    onPublished?: (journeyId: string) => Promise<void>;
+    simulate?: Simulator;
+  }): ReturnType<typeof buildApi>;
   /** Closes what the parts hold open (the SMTP pool); the database and Temporal belong to the caller. */
   close(): void;
 }
@@ -251,7 +258,9 @@ export function createRapport(config: Config, deps: RapportDeps, overrides: Rapp
         }),
         rateLimit: { perKey: config.RAPPORT_RATE_LIMIT, public: config.RAPPORT_PUBLIC_RATE_LIMIT },
         eventMaxBytes: config.RAPPORT_EVENT_MAX_BYTES,
+        templatesDir: config.RAPPORT_TEMPLATES_DIR,
         ...(options.onPublished ? { onPublished: options.onPublished } : {}),
+        ...(options.simulate ? { simulate: options.simulate } : {}),
       });
     },
     close() {

@@ -18,6 +18,7 @@ import { readScoringFile } from '../client/server/journeys/load';
 import { journeyDirs, type Config } from './config';
 import { startReconciling } from '../client/server/events/reconcile';
 import { createRapport, type RapportOverrides, type RapportParts } from './rapport';
+import type { Simulator } from '../client/server/journeys/simulation';
 import { ensureBinaries } from './temporal/binaries';
 import { connectClient, connectWorker, ensureSearchAttributes } from './temporal/connection';
 import { startDevServer, type DevServer } from './temporal/dev-server';
@@ -80,6 +81,11 @@ export function embeddedDatabase(
 export interface StartExtras {
   overrides?: RapportOverrides;
   worker?: Parameters<RapportParts['createWorker']>[1];
+  /**
+   * Simulations for the API and the console (POST /v1/journeys/:id/simulate), given by the command
+   * line, which has the time-skipping server; closed when Rapport stops.
+   */
+  simulator?: { simulate: Simulator; close(): Promise<void> };
 }
 
 export async function startRapport(config: Config, logger: Logger, extras: StartExtras = {}): Promise<Rapport> {
@@ -211,10 +217,13 @@ export async function startRapport(config: Config, logger: Logger, extras: Start
 
     let apiUrl: string | undefined;
     if (role !== 'worker') {
+      const simulator = extras.simulator;
+      if (simulator) onStop('simulator', () => simulator.close());
       const api = rapport.createApi({
         onPublished: async (journeyId) => {
           await syncSchedule(client, database.db, config.TEMPORAL_TASK_QUEUE, journeyId, logger);
         },
+        ...(simulator ? { simulate: simulator.simulate } : {}),
       });
       await syncSchedules(client, database.db, config.TEMPORAL_TASK_QUEUE, logger);
       await syncInsightsSchedule(client, config.TEMPORAL_TASK_QUEUE, config.RAPPORT_INSIGHTS_REFIT, logger);

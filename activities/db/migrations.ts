@@ -578,6 +578,27 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0026-customer-search': {
+    async up(db: Kysely<unknown>) {
+      // Searching customers (GET /v1/customers?q=, activities/store/customer-list.ts): an external id
+      // by its value whatever its system, and names by their lower-case prefix, read in order so a
+      // search stops after the first matches however many there are.
+      await db.schema.createIndex('identities_value').on('identities').column('value').execute();
+      // The C collation orders them byte by byte, so a prefix is a range of the index.
+      await sql`create index customers_first_name_lower on customers ((lower(first_name) collate "C"), id)
+        where merged_into is null`.execute(db);
+      await sql`create index customers_last_name_lower on customers ((lower(last_name) collate "C"), id)
+        where merged_into is null`.execute(db);
+      await sql`create index customers_full_name_lower
+        on customers ((lower(coalesce(first_name, '') || ' ' || coalesce(last_name, '')) collate "C"), id)
+        where merged_into is null`.execute(db);
+      // Listing customers newest first (sort=created) reads this index, a page at a time.
+      await sql`create index customers_created on customers (created_at, id) where merged_into is null`.execute(db);
+      // A customer's events and tasks, as erasure and its preview count and blank them.
+      await db.schema.createIndex('events_customer').on('events').column('customer_id').execute();
+      await db.schema.createIndex('tasks_customer').on('tasks').column('customer_id').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

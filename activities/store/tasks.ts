@@ -19,6 +19,8 @@ export interface TaskView {
   note: string | null;
   createdAt: string;
   completedAt: string | null;
+  /** The customer's name, where a list or a task's page shows it (null once erased, or never given). */
+  customerName?: string | null;
 }
 
 function toTaskView(t: TaskRow): TaskView {
@@ -41,16 +43,52 @@ function toTaskView(t: TaskRow): TaskView {
   };
 }
 
+const nameOf = (first: string | null, last: string | null): string | null =>
+  [first, last].filter((p) => p).join(' ') || null;
+
+/**
+ * Tasks, the soonest due first (so the overdue ones lead and those without a due time come last),
+ * each with its customer's name.
+ */
 export async function listTasks(
   db: Db,
   filter: { team?: string | undefined; status?: TaskStatus | undefined; customerId?: string | undefined },
 ): Promise<TaskView[]> {
-  let q = db.selectFrom('tasks').selectAll();
-  if (filter.team) q = q.where('team', '=', filter.team);
-  if (filter.status) q = q.where('status', '=', filter.status);
-  if (filter.customerId) q = q.where('customer_id', '=', filter.customerId);
-  const rows = await q.orderBy('due_at').orderBy('created_at').limit(500).execute();
-  return rows.map(toTaskView);
+  let q = db
+    .selectFrom('tasks')
+    .leftJoin('customers', 'customers.id', 'tasks.customer_id')
+    .selectAll('tasks')
+    .select(['customers.first_name', 'customers.last_name']);
+  if (filter.team) q = q.where('tasks.team', '=', filter.team);
+  if (filter.status) q = q.where('tasks.status', '=', filter.status);
+  if (filter.customerId) q = q.where('tasks.customer_id', '=', filter.customerId);
+  const rows = await q.orderBy('tasks.due_at').orderBy('tasks.created_at').orderBy('tasks.id').limit(500).execute();
+  return rows.map((r) => ({ ...toTaskView(r), customerName: nameOf(r.first_name, r.last_name) }));
+}
+
+/** One task, with its customer's name. */
+export async function getTask(db: Db, id: string): Promise<TaskView | undefined> {
+  const row = await db
+    .selectFrom('tasks')
+    .leftJoin('customers', 'customers.id', 'tasks.customer_id')
+    .selectAll('tasks')
+    .select(['customers.first_name', 'customers.last_name'])
+    .where('tasks.id', '=', id)
+    .executeTakeFirst();
+  return row ? { ...toTaskView(row), customerName: nameOf(row.first_name, row.last_name) } : undefined;
+}
+
+/** The teams that have open tasks, with how many each has (tasks for an assignee alone have no team). */
+export async function openTaskTeams(db: Db): Promise<{ team: string; open: number }[]> {
+  const rows = await db
+    .selectFrom('tasks')
+    .select(['team', (eb) => eb.fn.countAll<string>().as('open')])
+    .where('status', '=', 'open')
+    .where('team', 'is not', null)
+    .groupBy('team')
+    .orderBy('team')
+    .execute();
+  return rows.map((r) => ({ team: r.team!, open: Number(r.open) }));
 }
 
 export type CompleteResult =

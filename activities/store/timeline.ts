@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../db/database';
 import type { TimelineKind } from '../db/schema';
 
@@ -50,4 +51,38 @@ export async function listTimeline(db: Db, customerId: string, limit = 500): Pro
   return rows
     .reverse()
     .map((r) => ({ at: r.at.toISOString(), kind: r.kind, summary: r.summary, data: r.data, ref: r.ref }));
+}
+
+/** A page's `next`: the exact time (to the microsecond) and id of its last entry, `<time>~<id>`. */
+export const CUSTOMER_TIMELINE_CURSOR = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)~(\d+)$/;
+
+/**
+ * The customer's timeline, newest first, `limit` entries at a time (as an account's timeline pages).
+ * `before` is a page's `next`, or an ISO 8601 time: only entries before it.
+ */
+export async function timelinePage(
+  db: Db,
+  customerId: string,
+  page: { before?: string | undefined; limit: number },
+): Promise<{ entries: TimelineItem[]; next: string | null }> {
+  let query = db
+    .selectFrom('timeline')
+    .select(['id', 'at', 'kind', 'summary', 'data', 'ref'])
+    // The time to the microsecond, as PostgreSQL keeps it: a cursor of milliseconds could skip entries.
+    .select(sql<string>`to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('exact_at'))
+    .where('customer_id', '=', customerId);
+  const cursor = page.before ? CUSTOMER_TIMELINE_CURSOR.exec(page.before) : null;
+  if (cursor) query = query.where(sql<boolean>`(at, id) < (${cursor[1]!}::timestamptz, ${cursor[2]!}::bigint)`);
+  else if (page.before) query = query.where('at', '<', new Date(page.before));
+  const rows = await query
+    .orderBy('at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(page.limit + 1)
+    .execute();
+  const shown = rows.slice(0, page.limit);
+  const last = shown[shown.length - 1];
+  return {
+    entries: shown.map((r) => ({ at: r.at.toISOString(), kind: r.kind, summary: r.summary, data: r.data, ref: r.ref })),
+    next: rows.length > page.limit && last ? `${last.exact_at}~${String(last.id)}` : null,
+  };
 }

@@ -58,6 +58,8 @@ function scopeFor(method: string, requestUrl: string): Scope | undefined {
   // A preview only reads; the route asks for customers:read as well when it reads a live customer.
   // A test send (send-test) sends for real: journeys:write, as publishing.
   if (method === 'POST' && /^\/v1\/journeys\/[^/]+\/steps\/[^/]+\/preview$/.test(url)) return 'journeys:read';
+  // A simulation runs apart, on its own database, and sends nothing: it only reads.
+  if (method === 'POST' && /^\/v1\/journeys\/[^/]+\/simulate$/.test(url)) return 'journeys:read';
   if (url.startsWith('/v1/journeys') || url.startsWith('/v1/enrollments'))
     return read ? 'journeys:read' : 'journeys:write';
   if (url.startsWith('/v1/tasks')) return read ? 'tasks:read' : 'tasks:write';

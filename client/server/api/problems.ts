@@ -7,7 +7,8 @@ export interface ProblemDetail {
   title: string;
   status: number;
   detail: string;
-  errors?: { path: string; message: string }[];
+  /** Each problem at its place: a field's path, and for a journey's YAML its line and column. */
+  errors?: { path: string; message: string; line?: number; column?: number }[];
 }
 
 export function zodErrors(error: z.ZodError, prefix = ''): { path: string; message: string }[] {

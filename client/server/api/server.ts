@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { type Db, isDatabaseUnavailable } from '../../../activities/db/database';
 import type { Previews } from '../../../activities/previews';
 import type { EventIntake } from '../events/intake';
+import type { Simulator } from '../journeys/simulation';
 import type { ParsedEvent } from '../events/schema';
 import { isTemporalUnavailable } from '../events/router';
 import type { DataProtection } from '../protection';
@@ -29,6 +30,7 @@ import { keyRoutes } from './routes/keys';
 import { outboxRoutes } from './routes/outbox';
 import { previewRoutes } from './routes/previews';
 import { reconcileRoutes } from './routes/reconcile';
+import { simulateRoutes } from './routes/simulate';
 import { insightsRoutes } from './routes/insights';
 import { taskRoutes } from './routes/tasks';
 import { consolePlugin } from '../console/console';
@@ -50,6 +52,10 @@ export interface ApiDeps {
   channels?: ChannelSettings;
   /** Previews and test sends of send steps; without it their routes answer 503. */
   previews?: Previews;
+  /** The templates folder journeys published as YAML alone (the console) read; without it a publish needs the plan. */
+  templatesDir?: string;
+  /** Plays a published journey out for one customer (client/tools/simulate); without it the route answers 503. */
+  simulate?: Simulator;
   /** Requests a minute: per API key (or per address without one), and per address on public routes. */
   rateLimit?: { perKey: number; public: number };
   /** After a journey is published, paused or resumed (its schedule follows). */
@@ -179,6 +185,7 @@ export function buildApi(deps: ApiDeps) {
     keyRoutes(routes, routeDeps);
     outboxRoutes(routes, routeDeps);
     previewRoutes(routes, routeDeps);
+    simulateRoutes(routes, routeDeps);
     codecRoutes(routes, routeDeps);
     reconcileRoutes(routes, routeDeps);
     insightsRoutes(routes, routeDeps);

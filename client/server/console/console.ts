@@ -30,6 +30,7 @@ import { customerPages } from './customers';
 import { eventPages } from './events';
 import { inboxPages } from './inbox';
 import { journeyPages } from './journeys';
+import { publishPages } from './publish';
 
 const SESSION_COOKIE = 'rapport_session';
 
@@ -227,6 +228,7 @@ export function consolePlugin(deps: ConsoleDeps) {
     });
 
     journeyPages(scope, deps.inject);
+    publishPages(scope, deps.inject);
     customerPages(scope, deps.inject);
     inboxPages(scope, deps.inject);
     eventPages(scope, deps.inject);

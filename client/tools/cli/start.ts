@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { ConfigError, parseConfig } from '../../../worker/config';
 import { createLogger } from '../../../worker/logger';
 import { startRapport } from '../../../worker/start';
+import { simulationService } from '../simulate/service';
 
 /** `rapport start`: runs the whole stack until Ctrl-C (SIGINT) or SIGTERM, then stops it cleanly. */
 export async function startCommand(options: { role?: string } = {}): Promise<void> {
@@ -18,7 +19,11 @@ export async function startCommand(options: { role?: string } = {}): Promise<voi
   const logger: Logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT });
   let rapport;
   try {
-    rapport = await startRapport(config, logger);
+    // The API's simulations (the console's simulate page) run here, on a time-skipping server of
+    // their own, started the first time one is asked for.
+    rapport = await startRapport(config, logger, {
+      simulator: simulationService({ templatesDir: config.RAPPORT_TEMPLATES_DIR }),
+    });
   } catch (err) {
     logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'Rapport could not start');
     logger.flush();

@@ -13,10 +13,14 @@ let installed = false;
 function quietRuntime(): void {
   if (installed) return;
   installed = true;
-  Runtime.install({
-    logger: new DefaultLogger('ERROR'),
-    telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
-  });
+  try {
+    Runtime.install({
+      logger: new DefaultLogger('ERROR'),
+      telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
+    });
+  } catch {
+    // Already installed by the process (`rapport start` simulating for its API): its logger stays.
+  }
 }
 
 function binary(name: 'temporal' | 'temporal-test-server'): string {

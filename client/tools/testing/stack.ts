@@ -23,6 +23,7 @@ import { syncSchedule } from '../../../worker/schedules';
 import { parseConfig } from '../../../worker/config';
 import { createRapport } from '../../../worker/rapport';
 import type { Scoring } from '../../../definitions/scoring';
+import type { Simulator } from '../../server/journeys/simulation';
 
 export interface TestStack {
   db: OpenDatabase['db'];
@@ -86,6 +87,8 @@ export interface TestStackOptions {
   wrapActivities?: (activities: Activities) => Activities;
   /** More settings, as environment variables (`RAPPORT_GLOBAL_HOLDOUT: '5%'`), read as `rapport start` reads them. */
   settings?: Record<string, string>;
+  /** Simulations for the API (POST /v1/journeys/:id/simulate; client/tools/simulate/service.ts); default none (503). */
+  simulate?: Simulator;
 }
 
 /** The address unsubscribe links and Twilio webhooks use in tests. */
@@ -119,6 +122,8 @@ export async function startTestStack(env: TestWorkflowEnvironment, options: Test
     TEMPORAL_NAMESPACE: env.namespace ?? 'default',
     TEMPORAL_TASK_QUEUE: taskQueue,
     MAIL_FROM: 'Rapport Test <journeys@rapport.test>',
+    // Journeys published as YAML alone through the API read the same templates as those published here.
+    RAPPORT_TEMPLATES_DIR: templatesDir,
     RAPPORT_PUBLIC_URL: TEST_PUBLIC_URL,
     RAPPORT_UNSUBSCRIBE_SECRET: TEST_UNSUBSCRIBE_SECRET,
     RAPPORT_SMS_HELP_TEXT: TEST_SMS_HELP,
@@ -157,6 +162,7 @@ export async function startTestStack(env: TestWorkflowEnvironment, options: Test
     onPublished: async (journeyId) => {
       if (options.schedules) await syncSchedule(rapport.temporal, database.db, taskQueue, journeyId, logger);
     },
+    ...(options.simulate ? { simulate: options.simulate } : {}),
   });
   await api.ready();
   // Events sent without waiting are routed by the router, as in a running Rapport.

@@ -15,8 +15,15 @@ import {
 import { listEnrollments } from '../../../../activities/store/enrollments';
 import { explainCustomer } from '../../../../activities/store/explain';
 import { customerFacts } from '../../../../activities/store/facts';
-import { CUSTOMER_SORTS, CustomerListError, listCustomers } from '../../../../activities/store/customer-list';
-import { listTimeline } from '../../../../activities/store/timeline';
+import {
+  CUSTOMER_SORTS,
+  CustomerListError,
+  listCustomers,
+  listCustomersBrief,
+  SEARCH_MAX,
+} from '../../../../activities/store/customer-list';
+import { erasurePreview } from '../../../../activities/store/erasure';
+import { CUSTOMER_TIMELINE_CURSOR, listTimeline, timelinePage } from '../../../../activities/store/timeline';
 import { cancelEnrollment } from '../../events/enrollments';
 import { accountRef, customerRef, profileFields } from '../../events/schema';
 import { setCustomerAccount } from '../../../../activities/store/accounts';
@@ -27,6 +34,9 @@ import type { ApiDeps } from '../server';
 import { journeyStateQuery } from '../../../../workflows/messages';
 
 const refParam = z.object({ ref: z.string().min(1).describe('customer id, email or phone (E.164)') });
+
+/** The most timeline entries one page may ask for. */
+const TIMELINE_PAGE_MAX = 500;
 
 /** The most customers one page of the list holds. */
 const LIST_PAGE_MAX = 1000;
@@ -42,13 +52,28 @@ const listQuery = z
     stage: z.enum(['prospect', 'new_customer', 'repeat_customer', 'lapsed']).optional().describe('lifecycle stage'),
     tag: z.string().min(1).optional().describe('customers with this tag'),
     email: z.string().min(1).optional().describe('the customer with this email (any case)'),
+    q: z
+      .string()
+      .trim()
+      .min(1)
+      .max(320, 'expected at most 320 characters')
+      .optional()
+      .describe(
+        `a search: an exact email (any case), phone (E.164, typed with spaces or dashes, or 00 for +), external id (as given, or system:id), or the start of a first, last or full name (any case); at most ${SEARCH_MAX} customers match, exact matches first, then names in order, and the other fields and the sort apply to those`,
+      ),
     sort: z
       .enum(CUSTOMER_SORTS)
       .default('revenue')
       .describe(
-        'revenue (lifetime value), profit (from the lines with a cost; revenue for a customer with none), orders, lastOrder, clv (predicted 12-month value), pAlive (chance of being active), rfm (RFM score)',
+        'revenue (lifetime value), profit (from the lines with a cost; revenue for a customer with none), orders, lastOrder, clv (predicted 12-month value), pAlive (chance of being active), rfm (RFM score), created (when the customer was first seen: the cheapest on a large base, as it adds up no orders)',
       ),
     order: z.enum(['asc', 'desc']).default('desc'),
+    fields: z
+      .enum(['full', 'brief'])
+      .default('full')
+      .describe(
+        'full: each customer with metrics, predictions and RFM; brief: the profile and order totals only (orders, lifetime value, first and last order), much cheaper for a long page',
+      ),
     limit: z.coerce
       .number()
       .int()
@@ -73,7 +98,7 @@ export function customerRoutes(app: App, deps: ApiDeps): void {
 
   async function detail(id: string) {
     const row = (await getCustomer(db, id))!;
-    const [facts, identities, enrollments, timeline] = await Promise.all([
+    const [facts, identities, enrollments, timeline, consents, topics] = await Promise.all([
       customerFacts(db, row),
       db
         .selectFrom('identities')
@@ -83,6 +108,20 @@ export function customerRoutes(app: App, deps: ApiDeps): void {
         .execute(),
       listEnrollments(db, row.id),
       listTimeline(db, row.id),
+      db
+        .selectFrom('consents')
+        .select(['channel', 'purpose', 'granted', 'method', 'source', 'recorded_at', 'evidence'])
+        .where('customer_id', '=', row.id)
+        .orderBy('channel')
+        .orderBy('purpose')
+        .execute(),
+      db
+        .selectFrom('topic_consents')
+        .select(['channel', 'topic', 'subscribed', 'method', 'source', 'recorded_at', 'evidence'])
+        .where('customer_id', '=', row.id)
+        .orderBy('channel')
+        .orderBy('topic')
+        .execute(),
     ]);
     return {
       customer: {
@@ -97,6 +136,27 @@ export function customerRoutes(app: App, deps: ApiDeps): void {
         topics: await topicChoices(db, row.id),
       },
       identities: identities.map((i) => ({ kind: i.kind, value: i.value, since: i.created_at.toISOString() })),
+      /** Each consent answer and topic choice on record, with how, where and when it was given. */
+      evidence: {
+        consent: consents.map((c) => ({
+          channel: c.channel,
+          purpose: c.purpose,
+          granted: c.granted,
+          method: c.method,
+          source: c.source,
+          recordedAt: new Date(c.recorded_at).toISOString(),
+          details: c.evidence,
+        })),
+        topics: topics.map((t) => ({
+          channel: t.channel,
+          topic: t.topic,
+          subscribed: t.subscribed,
+          method: t.method,
+          source: t.source,
+          recordedAt: new Date(t.recorded_at).toISOString(),
+          details: t.evidence,
+        })),
+      },
       enrollments,
       timeline,
     };
@@ -170,7 +230,8 @@ export function customerRoutes(app: App, deps: ApiDeps): void {
     },
     async (req, reply) => {
       try {
-        return await listCustomers(db, req.query);
+        const { fields, ...query } = req.query;
+        return fields === 'brief' ? await listCustomersBrief(db, query) : await listCustomers(db, query);
       } catch (err) {
         if (err instanceof CustomerListError)
           return sendProblem(reply, 400, 'Bad request', `${err.parameter}: ${err.message}`, [
@@ -194,6 +255,43 @@ export function customerRoutes(app: App, deps: ApiDeps): void {
       const row = await resolveRef(req.params.ref);
       if (!row) return sendProblem(reply, 404, 'Not found', `no customer ${req.params.ref}`);
       return detail(row.id);
+    },
+  );
+
+  app.get(
+    '/v1/customers/:ref/timeline',
+    {
+      schema: {
+        summary: 'A customer’s timeline a page at a time, newest first',
+        tags: ['customers'],
+        params: refParam,
+        querystring: z
+          .object({
+            before: z
+              .string()
+              .refine(
+                (v) => CUSTOMER_TIMELINE_CURSOR.test(v) || z.iso.datetime({ offset: true }).safeParse(v).success,
+                {
+                  message: 'expected the `next` of a page, or an ISO 8601 date-time such as 2026-11-22T10:00:00Z',
+                },
+              )
+              .optional()
+              .describe('the `next` of the page before, or a time: only entries before it'),
+            limit: z.coerce
+              .number()
+              .int()
+              .min(1)
+              .max(TIMELINE_PAGE_MAX, `expected at most ${TIMELINE_PAGE_MAX}`)
+              .default(50)
+              .describe(`entries per page (at most ${TIMELINE_PAGE_MAX})`),
+          })
+          .strict(),
+      },
+    },
+    async (req, reply) => {
+      const row = await resolveRef(req.params.ref);
+      if (!row) return sendProblem(reply, 404, 'Not found', `no customer ${req.params.ref}`);
+      return { customerId: row.id, ...(await timelinePage(db, row.id, req.query)) };
     },
   );
 
@@ -277,12 +375,32 @@ export function customerRoutes(app: App, deps: ApiDeps): void {
         summary: 'Erase a customer’s personal data on request; their journeys are cancelled and nothing more is sent',
         tags: ['customers'],
         params: refParam,
+        querystring: z
+          .object({
+            dryRun: z
+              .enum(['true', 'false'])
+              .default('false')
+              .transform((v) => v === 'true')
+              .describe('true: change nothing, answer what an erasure would remove (`wouldRemove`)'),
+          })
+          .strict(),
       },
     },
     async (req, reply) => {
       const row = await resolveRef(req.params.ref);
       if (!row) return sendProblem(reply, 404, 'Not found', `no customer ${req.params.ref}`);
       const active = (await listEnrollments(db, row.id)).filter((e) => e.status === 'active');
+      // What goes, counted before anything changes: the dry run's answer, and the erasure's record of it.
+      const removed = await erasurePreview(db, row.id, deps.outboxDir);
+      if (req.query.dryRun) {
+        return {
+          customer: row.id,
+          erased: false,
+          dryRun: true,
+          wouldCancel: active.map((e) => ({ journey: e.journeyId, currentStep: e.currentStep })),
+          wouldRemove: removed,
+        };
+      }
       for (const e of active)
         await cancelEnrollment(deps, e.id, e.workflowId, row.id, e.journeyId, 'personal data erased');
       const erased = await db.transaction().execute(async (tx) => {
@@ -310,6 +428,12 @@ export function customerRoutes(app: App, deps: ApiDeps): void {
         mergedRecords: erased.customers.length - 1,
         keysDestroyed: erased.keyIds.length,
         outboxMessages: outbox,
+        removed: {
+          ...removed,
+          identities: removed.identities.length,
+          dataKeys: erased.keyIds.length,
+          outboxMessages: outbox,
+        },
       };
     },
   );

@@ -11,6 +11,7 @@ import { allows } from '../../../../activities/store/api-keys';
 import { type AuditActor, recordAudit } from '../../../../activities/store/audit';
 import { orderData } from '../../../../activities/store/orders';
 import { IntakeError, MAX_WAIT_MS, ROUTED_WAIT_MS } from '../../events/intake';
+import { EVENT_PAGE_MAX, listEvents } from '../../events/list';
 import {
   accountRef,
   customerRef,
@@ -214,6 +215,29 @@ export function eventRoutes(app: App, deps: ApiDeps): void {
         return sendProblem(reply, p.status, p.title, p.detail, p.errors);
       }
     },
+  );
+
+  app.get(
+    '/v1/events',
+    {
+      schema: {
+        summary: 'Recent events, newest first, with what became of them (accepted, routed or parked); paged by cursor',
+        description:
+          'Each event’s receipt in short: its type, customer, status, when it was received and routed, the error of one not routed, and the journeys it enrolled and signalled. Not the event’s data. `next` is the cursor (`before`) of the next, older page.',
+        tags: ['events'],
+        querystring: z
+          .object({
+            status: z.enum(['accepted', 'routed', 'parked']).optional(),
+            limit: z.coerce.number().int().min(1).max(EVENT_PAGE_MAX).optional(),
+            before: z
+              .string()
+              .regex(/^\d{1,18}$/, 'expected the cursor of a page (its `next`)')
+              .optional(),
+          })
+          .strict(),
+      },
+    },
+    async (req) => listEvents(deps.db, req.query),
   );
 
   app.get(

@@ -8,7 +8,7 @@ import { recordAudit } from '../../../../activities/store/audit';
 import { listJourneys, publishVersion, setJourneyStatus } from '../../../../activities/store/journeys';
 import { journeyVersions, publishImpact, versionPlan } from '../../../../activities/store/versions';
 import { compileJourney } from '../../../../definitions/compile';
-import { toPlan } from '../../journeys/load';
+import { templateLocalesReader, templateReader, toPlan } from '../../journeys/load';
 import type { App } from '../app';
 import { actorOf } from '../auth';
 import { sendProblem } from '../problems';
@@ -37,11 +37,14 @@ const reportQuery = z
 
 const publishBody = z
   .object({
-    plan: z.object({
-      definition: z.unknown(),
-      templates: z.record(z.string(), z.unknown()),
-      contentHash: z.string().regex(/^[0-9a-f]{64}$/),
-    }),
+    /** The command line's compiled plan, with the templates it read; without it, the server's templates folder. */
+    plan: z
+      .object({
+        definition: z.unknown(),
+        templates: z.record(z.string(), z.unknown()),
+        contentHash: z.string().regex(/^[0-9a-f]{64}$/),
+      })
+      .optional(),
     source: z.string(),
     sourcePath: z.string().nullable().optional(),
     dryRun: z.boolean().optional(),
@@ -119,6 +122,38 @@ export function journeyRoutes(app: App, deps: ApiDeps): void {
   );
 
   app.get(
+    '/v1/journeys/:id/source',
+    {
+      schema: {
+        summary: 'The YAML a version of a journey was published from (the newest unless `version` is given)',
+        tags: ['journeys'],
+        params: idParam,
+        querystring: z.object({ version: z.coerce.number().int().min(1).optional() }),
+      },
+    },
+    async (req, reply) => {
+      const { id } = req.params;
+      const row = await db
+        .selectFrom('journey_versions')
+        .select(['version', 'source', 'source_path'])
+        .where('journey_id', '=', id)
+        .$if(req.query.version !== undefined, (q) => q.where('version', '=', req.query.version!))
+        .orderBy('version', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      if (!row) {
+        return sendProblem(
+          reply,
+          404,
+          'Not found',
+          req.query.version ? `journey ${id} has no version ${req.query.version}` : `no journey ${id}`,
+        );
+      }
+      return { journey: id, version: row.version, source: row.source, sourcePath: row.source_path };
+    },
+  );
+
+  app.get(
     '/v1/journeys/:id/versions',
     { schema: { summary: 'The published versions of a journey', tags: ['journeys'], params: idParam } },
     async (req) => ({ versions: await journeyVersions(db, req.params.id) }),
@@ -187,19 +222,32 @@ export function journeyRoutes(app: App, deps: ApiDeps): void {
     async (req, reply) => {
       const body = req.body;
       // The server compiles the source itself, with every check `rapport validate` makes; the templates
-      // come with the request (the command line read them from its templates folder).
-      const templates = body.plan.templates;
+      // come with the request (the command line read them from its templates folder), or without a plan
+      // (the console) from the server's own templates folder.
+      const templates = body.plan?.templates;
+      if (!templates && !deps.templatesDir) {
+        return sendProblem(reply, 422, 'Invalid body', 'this server has no templates folder: send the compiled plan', [
+          { path: 'plan', message: 'missing required field (expected object)' },
+        ]);
+      }
       const compiled = compileJourney(body.source, body.sourcePath ?? 'journey.yaml', {
-        // A template's locale variants come as `<channel>:<name>@<locale>`, as the command line publishes them.
-        readTemplate: (name, channel, locale) => {
-          const t = templates[`${channel}:${name}${locale ? `@${locale}` : ''}`];
-          return t === undefined ? undefined : stringify(t);
-        },
-        templateLocales: (name, channel) =>
-          Object.keys(templates)
-            .filter((k) => k.startsWith(`${channel}:${name}@`))
-            .map((k) => k.slice(`${channel}:${name}@`.length))
-            .sort(),
+        ...(templates
+          ? {
+              // A template's locale variants come as `<channel>:<name>@<locale>`, as the command line publishes them.
+              readTemplate: (name, channel, locale) => {
+                const t = templates[`${channel}:${name}${locale ? `@${locale}` : ''}`];
+                return t === undefined ? undefined : stringify(t);
+              },
+              templateLocales: (name, channel) =>
+                Object.keys(templates)
+                  .filter((k) => k.startsWith(`${channel}:${name}@`))
+                  .map((k) => k.slice(`${channel}:${name}@`.length))
+                  .sort(),
+            }
+          : {
+              readTemplate: templateReader(deps.templatesDir!),
+              templateLocales: templateLocalesReader(deps.templatesDir!),
+            }),
         liquid: liquidChecker,
         topics,
         ...(deps.allowHttpWebhooks ? { allowHttpWebhooks: true } : {}),
@@ -210,7 +258,12 @@ export function journeyRoutes(app: App, deps: ApiDeps): void {
           422,
           'Invalid journey',
           `the journey has ${compiled.problems.length} problem(s)`,
-          compiled.problems.map((p) => ({ path: p.path, message: `${p.line}:${p.column}: ${p.message}` })),
+          compiled.problems.map((p) => ({
+            path: p.path,
+            message: `${p.line}:${p.column}: ${p.message}`,
+            line: p.line,
+            column: p.column,
+          })),
         );
       }
       const plan = toPlan(compiled.journey);

@@ -1,7 +1,7 @@
 /** Tasks for people: the list, and completing one (which signals the enrollment that waits for it). */
 import { z } from 'zod';
 import { recordAudit } from '../../../../activities/store/audit';
-import { completeTask, listTasks } from '../../../../activities/store/tasks';
+import { completeTask, getTask, listTasks, openTaskTeams } from '../../../../activities/store/tasks';
 import type { TaskSignal } from '../../../../workflows/types';
 import type { App } from '../app';
 import { actorOf } from '../auth';
@@ -14,7 +14,9 @@ export function taskRoutes(app: App, deps: ApiDeps): void {
     '/v1/tasks',
     {
       schema: {
-        summary: 'Tasks: the open ones by default, by team or customer',
+        summary: 'Tasks: the open ones by default, by team or customer, the soonest due first',
+        description:
+          'Up to 500 tasks, ordered by due time (overdue first, those without a due time last), each with its customer’s name; and `teams`, the teams that have open tasks with how many.',
         tags: ['tasks'],
         querystring: z.object({
           team: z.string().optional(),
@@ -23,13 +25,33 @@ export function taskRoutes(app: App, deps: ApiDeps): void {
         }),
       },
     },
-    async (req) => ({
-      tasks: await listTasks(deps.db, {
-        team: req.query.team,
-        status: req.query.status ?? 'open',
-        customerId: req.query.customer,
-      }),
-    }),
+    async (req) => {
+      const [tasks, teams] = await Promise.all([
+        listTasks(deps.db, {
+          team: req.query.team,
+          status: req.query.status ?? 'open',
+          customerId: req.query.customer,
+        }),
+        openTaskTeams(deps.db),
+      ]);
+      return { tasks, teams };
+    },
+  );
+
+  app.get(
+    '/v1/tasks/:id',
+    {
+      schema: {
+        summary: 'A task: what it asks, for whom, when it is due, and how it was completed',
+        tags: ['tasks'],
+        params: z.object({ id: z.string().min(1).max(200) }),
+      },
+    },
+    async (req, reply) => {
+      const task = await getTask(deps.db, req.params.id);
+      if (!task) return sendProblem(reply, 404, 'Not found', `no task ${req.params.id}`);
+      return { task };
+    },
   );
 
   app.post(

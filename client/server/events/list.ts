@@ -1,0 +1,87 @@
+/**
+ * Recent events with what became of them, newest first, paged by a cursor: the receipts' headlines
+ * (status, type, ids, error, the journeys enrolled and signalled). Never the event's data, which may
+ * hold what a customer wrote.
+ */
+import type { Db } from '../../../activities/db/database';
+import type { EventReceipt } from './schema';
+
+export type EventStatus = EventReceipt['status'];
+
+export interface EventListItem {
+  eventId: string;
+  type: string;
+  customerId: string;
+  status: EventStatus;
+  receivedAt: string;
+  routedAt: string | null;
+  attempts: number;
+  /** Why an accepted or parked event is not routed (yet). */
+  error?: string;
+  /** Journeys the event enrolled the customer in. */
+  enrolled: string[];
+  /** Running journeys that received it. */
+  signalled: string[];
+  /** How many journeys' triggers matched without enrolling (the event's receipt says why). */
+  notEnrolled: number;
+}
+
+export interface EventPage {
+  events: EventListItem[];
+  /** The cursor of the next (older) page, or null at the last one. */
+  next: string | null;
+}
+
+export const EVENT_PAGE_MAX = 200;
+
+export async function listEvents(
+  db: Db,
+  options: { status?: EventStatus | undefined; limit?: number | undefined; before?: string | undefined },
+): Promise<EventPage> {
+  const limit = Math.min(Math.max(options.limit ?? 50, 1), EVENT_PAGE_MAX);
+  let q = db
+    .selectFrom('events')
+    .select([
+      'id',
+      'seq',
+      'customer_id',
+      'type',
+      'received_at',
+      'routed_at',
+      'result',
+      'parked_at',
+      'route_error',
+      'route_attempts',
+    ]);
+  // Unrouted events (accepted or parked) come from the small partial index on seq (events_to_route).
+  if (options.status === 'routed') q = q.where('routed_at', 'is not', null);
+  if (options.status === 'accepted') q = q.where('routed_at', 'is', null).where('parked_at', 'is', null);
+  if (options.status === 'parked') q = q.where('routed_at', 'is', null).where('parked_at', 'is not', null);
+  if (options.before) q = q.where('seq', '<', Number(options.before));
+  const rows = await q
+    .orderBy('seq', 'desc')
+    .limit(limit + 1)
+    .execute();
+  const page = rows.slice(0, limit);
+  return {
+    events: page.map((r) => {
+      const routed = r.routed_at !== null && r.result !== null;
+      const result = (routed ? r.result : undefined) as Partial<EventReceipt> | undefined;
+      const status: EventStatus = routed ? 'routed' : r.parked_at ? 'parked' : 'accepted';
+      return {
+        eventId: r.id,
+        type: r.type,
+        customerId: r.customer_id,
+        status,
+        receivedAt: r.received_at.toISOString(),
+        routedAt: r.routed_at?.toISOString() ?? null,
+        attempts: r.route_attempts,
+        ...(!routed && r.route_error ? { error: r.route_error } : {}),
+        enrolled: (result?.enrolled ?? []).map((e) => e.journey),
+        signalled: (result?.signalled ?? []).map((s) => s.journey),
+        notEnrolled: result?.notEnrolled?.length ?? 0,
+      };
+    }),
+    next: rows.length > limit ? String(page[page.length - 1]!.seq) : null,
+  };
+}
