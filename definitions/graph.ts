@@ -62,19 +62,33 @@ function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-/** The journey as a page: steps top to bottom, branches side by side. */
-export function toHtml(def: JourneyDefinition): string {
+/**
+ * The journey's steps as nested lists: steps top to bottom, each branch's steps side by side in lanes.
+ * With counts (customers at each step, by step id), each step's box shows its count: the console's
+ * live graph.
+ */
+export function flowHtml(def: JourneyDefinition, counts?: ReadonlyMap<string, number>): string {
   const list = (steps: readonly Step[]): string => `<ol class="flow">${steps.map(item).join('')}</ol>`;
   const lane = (label: string, steps: readonly Step[] | undefined) =>
     `<div class="lane"><div class="label">${esc(label)}</div>${steps?.length ? list(steps) : '<div class="pass">continue</div>'}</div>`;
+  const count = (step: Step) => {
+    if (!counts) return '';
+    const n = counts.get(step.id) ?? 0;
+    return ` <span class="count" title="customers at this step now">${n.toLocaleString('en')}</span>`;
+  };
   const item = (step: Step): string => {
     const lanes = armsOf(step)
       .map((arm) => lane(arm.lane, arm.steps))
       .join('');
-    return `<li class="step ${step.type}"><div class="box"><span class="kind">${esc(step.type)}</span> ${esc(stepLabel(step))}</div>${
+    return `<li class="step ${step.type}"><div class="box"><span class="kind">${esc(step.type)}</span> ${esc(stepLabel(step))}${count(step)}</div>${
       lanes ? `<div class="lanes">${lanes}</div>` : ''
     }</li>`;
   };
+  return list(def.steps);
+}
+
+/** The journey as a page: steps top to bottom, branches side by side. */
+export function toHtml(def: JourneyDefinition): string {
   const facts = [
     `trigger: ${def.trigger.event ?? `schedule ${def.trigger.schedule ?? ''}`}${def.trigger.when ? ` when ${def.trigger.when}` : ''}`,
     `category: ${def.category}`,
@@ -101,7 +115,7 @@ ul.facts{color:#444;padding-left:1.2rem}.flow{list-style:none;padding:0;margin:0
 </style></head>
 <body><h1>${esc(def.name)}</h1><p><code>${esc(def.journey)}</code></p>${def.description ? `<p class="desc">${esc(def.description)}</p>` : ''}
 <ul class="facts">${facts.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>
-${list(def.steps)}
+${flowHtml(def)}
 </body></html>
 `;
 }

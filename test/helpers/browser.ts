@@ -44,6 +44,14 @@ export interface ConsoleStack {
   /** Keys made for the test: an admin, and a support agent's (tasks and customers:read). */
   keys: { admin: string; support: string };
   newKey(name: string, scopes: Scope[]): Promise<string>;
+  /** Posts an event with the admin key (keys exist, so the API wants one) and waits for it to be routed. */
+  sendEvent(event: Record<string, unknown>): ReturnType<TestStack['sendEvent']>;
+  /** Calls the API with a key (the admin's by default): its status and parsed body. */
+  api<T = Record<string, unknown>>(
+    method: 'GET' | 'POST',
+    url: string,
+    options?: { key?: string; body?: unknown },
+  ): Promise<{ status: number; body: T }>;
   close(): Promise<void>;
 }
 
@@ -59,7 +67,30 @@ export async function startConsoleStack(
     admin: await newKey('ops', ['admin']),
     support: await newKey('support agent', ['tasks:read', 'tasks:write', 'customers:read']),
   };
-  return { stack, baseUrl: address, keys, newKey, close: () => stack.close() };
+  const api = async <T>(method: 'GET' | 'POST', url: string, options: { key?: string; body?: unknown } = {}) => {
+    const res = await stack.api.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${options.key ?? keys.admin}` },
+      ...(options.body === undefined ? {} : { payload: options.body as Record<string, unknown> }),
+    });
+    return { status: res.statusCode, body: (res.body ? res.json() : {}) as T };
+  };
+  return {
+    stack,
+    baseUrl: address,
+    keys,
+    newKey,
+    api,
+    async sendEvent(event) {
+      const res = await api<Awaited<ReturnType<TestStack['sendEvent']>>>('POST', '/v1/events?wait=routed', {
+        body: event,
+      });
+      if (res.status !== 202) throw new Error(`POST /v1/events answered ${res.status}: ${JSON.stringify(res.body)}`);
+      return res.body;
+    },
+    close: () => stack.close(),
+  };
 }
 
 /** Signs in through the sign-in page; the browser keeps the session cookie. */

@@ -8,7 +8,8 @@ import { decide, DEFAULT_POLICY, type PolicyInput } from '../../activities/polic
 import { bucketMiddleMs, heldBy, outcomeKey, stepMarks, timeBucket } from '../../activities/store/journey-stats';
 import { compare, sampleSize, wilson } from '../../client/server/journeys/experiments';
 import { buildReport } from '../../client/server/journeys/report';
-import { formatReport, funnelSvg } from '../../client/tools/cli/report';
+import { formatReport } from '../../client/tools/cli/report';
+import { funnelSvg } from '../../client/server/journeys/report-svg';
 import { liquidChecker } from '../../activities/render';
 import { compileJourney } from '../../definitions/compile';
 import { holdoutOf } from '../../definitions/holdout';

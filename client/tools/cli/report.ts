@@ -2,6 +2,7 @@
  * `rapport report`: the journey report as a table with bars, as JSON, or as an SVG funnel; and
  * `rapport insights`: the customer value models.
  */
+import { funnelSvg } from '../../server/journeys/report-svg';
 import fs from 'node:fs';
 import type { FittedModels, JourneyReport } from '../../sdk';
 import { clientFrom, type ConnectionOptions } from './journeys';
@@ -89,36 +90,6 @@ export function formatReport(r: JourneyReport): string {
   }
   for (const note of r.notes) lines.push('', `note: ${note}`);
   return lines.join('\n');
-}
-
-const escapeXml = (s: string) => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-/** The funnel as an SVG: a bar for those who entered, each step reached, and the goal. */
-export function funnelSvg(r: JourneyReport): string {
-  const rows: { label: string; n: number; depth: number }[] = [
-    { label: 'entered', n: r.entered, depth: 0 },
-    ...r.steps.map((s) => ({ label: s.id, n: s.reached, depth: s.depth })),
-    ...(r.goal ? [{ label: `goal: ${r.goal.event}`, n: r.goal.met, depth: 0 }] : []),
-  ];
-  const rowHeight = 28;
-  const labelWidth = 220;
-  const barWidth = 420;
-  const height = rows.length * rowHeight + 40;
-  const bars = rows.map((row, i) => {
-    const y = 30 + i * rowHeight;
-    const w = r.entered > 0 ? Math.max(1, Math.round((barWidth * row.n) / r.entered)) : 1;
-    return [
-      `<text x="${8 + row.depth * 14}" y="${y + 15}">${escapeXml(row.label)}</text>`,
-      `<rect x="${labelWidth}" y="${y}" width="${w}" height="${rowHeight - 8}" fill="#3b6ea8"/>`,
-      `<text x="${labelWidth + w + 6}" y="${y + 15}">${row.n}</text>`,
-    ].join('');
-  });
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${labelWidth + barWidth + 80}" height="${height}" font-family="sans-serif" font-size="13">`,
-    `<text x="8" y="18" font-weight="bold">${escapeXml(r.journey)}${r.version === null ? '' : ` v${r.version}`}</text>`,
-    ...bars,
-    '</svg>',
-  ].join('\n');
 }
 
 export async function reportCommand(

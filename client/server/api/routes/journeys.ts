@@ -58,10 +58,24 @@ export function journeyRoutes(app: App, deps: ApiDeps): void {
 
   app.get(
     '/v1/journeys',
-    { schema: { summary: 'Every journey, its newest version and status', tags: ['journeys'] } },
-    async () => ({
-      journeys: await listJourneys(db),
-    }),
+    {
+      schema: {
+        summary: 'Every journey, its newest version and status, and how many customers are inside now',
+        tags: ['journeys'],
+      },
+    },
+    async () => {
+      const inside = await db
+        .selectFrom('enrollments')
+        .select(['journey_id', (eb) => eb.fn.countAll<string>().as('n')])
+        .where('status', '=', 'active')
+        .groupBy('journey_id')
+        .execute();
+      const counts = new Map(inside.map((r) => [r.journey_id, Number(r.n)]));
+      return {
+        journeys: (await listJourneys(db)).map((j) => ({ ...j, inside: counts.get(j.id) ?? 0 })),
+      };
+    },
   );
 
   app.get(
@@ -84,8 +98,11 @@ export function journeyRoutes(app: App, deps: ApiDeps): void {
         .groupBy(['version', 'status', 'current_step'])
         .orderBy('version')
         .execute();
+      const plan = await versionPlan(db, id, summary.latestVersion);
       return {
         ...summary,
+        // The newest version as published: what the console draws.
+        definition: plan?.definition ?? null,
         versions: await journeyVersions(db, id),
         enrollments: enrollments.map((e) => ({
           version: e.version,
