@@ -62,7 +62,7 @@ async function fill(db: Db, lo: number, hi: number): Promise<void> {
     from ${range} where g % 5 = 0`.execute(db);
   await sql`
     insert into tasks (id, task_key, customer_id, team, title, description, due_at, status, created_at)
-    select 'tsk_c' || g, 'bench:' || g, 'cus_c' || g, (array['support','support-managers'])[1 + g % 2],
+    select 'tsk_c' || g, 'bench:' || g, 'cus_c' || g, (array['support','support-managers'])[1 + (g / 200) % 2],
       'Resolve complaint ' || g, 'A complaint', now() + ((g % 96) - 24) * interval '1 hour', 'open', now() - interval '1 day'
     from ${range} where g % 200 = 0`.execute(db);
 }
@@ -101,10 +101,18 @@ export async function consoleBench(ctx: BenchContext): Promise<Figure[]> {
       ['customers, search by phone', `/console/customers?q=%2B1415${String(middle).padStart(7, '0')}`],
       ['customers, search by name', '/console/customers?q=Lovelace'],
       ['a customer', `/console/customers/cus_c${middle}`],
+      [
+        'a customer, older timeline entries',
+        `/console/customers/cus_c${middle}?before=${encodeURIComponent(new Date(Date.now() - 400 * 86_400_000).toISOString())}`,
+      ],
+      ['erasure confirmation', `/console/customers/cus_c${middle}/erase`],
       ['inbox', '/console/inbox'],
+      ['inbox, one team', '/console/inbox?team=support-managers'],
+      ['a task', `/console/inbox/tsk_c${Math.floor(middle / 200) * 200}`],
       ['events', '/console/events'],
       ['parked events', '/console/events?status=parked'],
       ['an event', `/console/events/evt_c${middle}`],
+      ['publish form (the YAML of the newest version)', '/console/journeys/welcome/publish'],
     ];
     const figures: Figure[] = [];
     let worst = 0;

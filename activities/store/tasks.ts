@@ -52,7 +52,12 @@ const nameOf = (first: string | null, last: string | null): string | null =>
  */
 export async function listTasks(
   db: Db,
-  filter: { team?: string | undefined; status?: TaskStatus | undefined; customerId?: string | undefined },
+  filter: {
+    team?: string | undefined;
+    status?: TaskStatus | undefined;
+    customerId?: string | undefined;
+    limit?: number | undefined;
+  },
 ): Promise<TaskView[]> {
   let q = db
     .selectFrom('tasks')
@@ -62,7 +67,12 @@ export async function listTasks(
   if (filter.team) q = q.where('tasks.team', '=', filter.team);
   if (filter.status) q = q.where('tasks.status', '=', filter.status);
   if (filter.customerId) q = q.where('tasks.customer_id', '=', filter.customerId);
-  const rows = await q.orderBy('tasks.due_at').orderBy('tasks.created_at').orderBy('tasks.id').limit(500).execute();
+  const rows = await q
+    .orderBy('tasks.due_at')
+    .orderBy('tasks.created_at')
+    .orderBy('tasks.id')
+    .limit(filter.limit ?? 500)
+    .execute();
   return rows.map((r) => ({ ...toTaskView(r), customerName: nameOf(r.first_name, r.last_name) }));
 }
 
@@ -76,6 +86,36 @@ export async function getTask(db: Db, id: string): Promise<TaskView | undefined>
     .where('tasks.id', '=', id)
     .executeTakeFirst();
   return row ? { ...toTaskView(row), customerName: nameOf(row.first_name, row.last_name) } : undefined;
+}
+
+/** Open tasks (of a team, or all), how many are overdue, and how many fall due within `soonMs`. */
+export async function openTaskCounts(
+  db: Db,
+  team: string | undefined,
+  soonMs: number,
+  now = new Date(),
+): Promise<{ open: number; overdue: number; dueSoon: number }> {
+  const soon = new Date(now.getTime() + soonMs);
+  const row = await db
+    .selectFrom('tasks')
+    .select((eb) => [
+      eb.fn.countAll<string>().as('open'),
+      eb.fn.sum<string>(eb.case().when('due_at', '<', now).then(1).else(0).end()).as('overdue'),
+      eb.fn
+        .sum<string>(
+          eb
+            .case()
+            .when(eb.and([eb('due_at', '>=', now), eb('due_at', '<=', soon)]))
+            .then(1)
+            .else(0)
+            .end(),
+        )
+        .as('soon'),
+    ])
+    .where('status', '=', 'open')
+    .$if(team !== undefined, (q) => q.where('team', '=', team!))
+    .executeTakeFirstOrThrow();
+  return { open: Number(row.open), overdue: Number(row.overdue ?? 0), dueSoon: Number(row.soon ?? 0) };
 }
 
 /** The teams that have open tasks, with how many each has (tasks for an assignee alone have no team). */

@@ -27,22 +27,8 @@ let browser: Browser;
 let ada: string;
 let grace: string;
 
-const api = async <T>(method: 'GET' | 'POST', url: string) => {
-  const res = await cs.stack.api.inject({ method, url, headers: { authorization: `Bearer ${cs.keys.admin}` } });
-  return { status: res.statusCode, body: res.json<T>() };
-};
-
-/** An event through the API with the admin key (the stack's sendEvent carries none, and keys exist), routed. */
-async function sendEvent(event: Record<string, unknown>): Promise<{ customerId: string }> {
-  const res = await cs.stack.api.inject({
-    method: 'POST',
-    url: '/v1/events?wait=routed',
-    headers: { authorization: `Bearer ${cs.keys.admin}` },
-    payload: event,
-  });
-  if (res.statusCode !== 202) throw new Error(`POST /v1/events answered ${res.statusCode}: ${res.body}`);
-  return res.json<{ customerId: string }>();
-}
+const api = <T>(method: 'GET' | 'POST', url: string) => cs.api<T>(method, url);
+const sendEvent = (event: Record<string, unknown>) => cs.sendEvent(event);
 
 beforeAll(async () => {
   env = await timeSkippingEnv();

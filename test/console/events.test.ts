@@ -43,22 +43,12 @@ interface ListedEvent {
   enrolled: string[];
 }
 
-async function listed(url: string, key = cs.keys.admin) {
-  const res = await cs.stack.api.inject({ method: 'GET', url, headers: { authorization: `Bearer ${key}` } });
-  return { status: res.statusCode, body: res.json<{ events: ListedEvent[]; next: string | null }>() };
-}
+const listed = (url: string, key = cs.keys.admin) =>
+  cs.api<{ events: ListedEvent[]; next: string | null }>('GET', url, { key });
 
 /** Posts an event with the admin key, waiting for it to be routed: its receipt. */
-async function send(event: Record<string, unknown>) {
-  const res = await cs.stack.api.inject({
-    method: 'POST',
-    url: '/v1/events?wait=routed',
-    headers: { authorization: `Bearer ${cs.keys.admin}` },
-    payload: event,
-  });
-  expect(res.statusCode).toBe(202);
-  return res.json<Awaited<ReturnType<ConsoleStack['stack']['sendEvent']>> & { status: string }>();
-}
+const send = async (event: Record<string, unknown>) =>
+  (await cs.sendEvent(event)) as Awaited<ReturnType<ConsoleStack['sendEvent']>> & { status: string };
 
 /** A customer's event whose routing was given up after its attempts, as the router leaves one. */
 async function parkedEvent(id: string, email: string): Promise<string> {

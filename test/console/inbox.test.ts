@@ -42,15 +42,8 @@ afterAll(async () => {
 
 const HOUR = 3600_000;
 
-async function api<T>(method: 'GET' | 'POST', url: string, payload?: unknown): Promise<{ status: number; body: T }> {
-  const res = await cs.stack.api.inject({
-    method,
-    url,
-    headers: { authorization: `Bearer ${cs.keys.admin}` },
-    ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }),
-  });
-  return { status: res.statusCode, body: res.json<T>() };
-}
+const api = <T>(method: 'GET' | 'POST', url: string, payload?: unknown) =>
+  cs.api<T>(method, url, payload === undefined ? {} : { body: payload });
 
 /** A task put straight in the table (as a journey's task step would), due at `dueAt`. */
 async function task(id: string, customerId: string, team: string, title: string, dueAt: Date | null) {

@@ -7,9 +7,12 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TaskView } from '../../../activities/store/tasks';
 import type { ConsoleDeps } from './console';
 import { pageOf, query } from './core';
+import { DUE_SOON_MS } from '../api/routes/tasks';
 
-/** A task due within this long is "due soon". */
-const SOON_MS = 4 * 3600_000;
+/** A task due within this long is "due soon", as the API counts them. */
+const SOON_MS = DUE_SOON_MS;
+/** The inbox lists this many, the soonest due (overdue first); the counts cover them all. */
+const INBOX_PAGE = 100;
 
 type Urgency = 'overdue' | 'soon' | 'later' | 'none';
 
@@ -41,7 +44,9 @@ export function inboxPages(scope: FastifyInstance, inject: ConsoleDeps['inject']
     async (req: FastifyRequest<{ Querystring: { team?: string; completed?: string } }>, reply) => {
       const page = pageOf(req, reply, inject);
       const team = typeof req.query.team === 'string' && req.query.team ? req.query.team : undefined;
-      const list = await page.api.get<{ tasks: TaskView[] } & Teams>(`/v1/tasks${query({ team, status: 'open' })}`);
+      const list = await page.api.get<
+        { tasks: TaskView[]; counts: { open: number; overdue: number; dueSoon: number } } & Teams
+      >(`/v1/tasks${query({ team, status: 'open', limit: INBOX_PAGE })}`);
       // A task just completed here: its confirmation (the redirect after the form names it).
       const completedId = typeof req.query.completed === 'string' ? req.query.completed : undefined;
       const completed = completedId
@@ -56,10 +61,8 @@ export function inboxPages(scope: FastifyInstance, inject: ConsoleDeps['inject']
         teams: list.teams,
         team,
         completed,
-        counts: {
-          overdue: tasks.filter((t) => t.urgency === 'overdue').length,
-          soon: tasks.filter((t) => t.urgency === 'soon').length,
-        },
+        counts: { open: list.counts.open, overdue: list.counts.overdue, soon: list.counts.dueSoon },
+        more: list.counts.open > tasks.length,
       });
     },
   );

@@ -1,13 +1,16 @@
 /** Tasks for people: the list, and completing one (which signals the enrollment that waits for it). */
 import { z } from 'zod';
 import { recordAudit } from '../../../../activities/store/audit';
-import { completeTask, getTask, listTasks, openTaskTeams } from '../../../../activities/store/tasks';
+import { completeTask, getTask, listTasks, openTaskCounts, openTaskTeams } from '../../../../activities/store/tasks';
 import type { TaskSignal } from '../../../../workflows/types';
 import type { App } from '../app';
 import { actorOf } from '../auth';
 import { sendProblem } from '../problems';
 import type { ApiDeps } from '../server';
 import { taskCompletedSignal } from '../../../../workflows/messages';
+
+/** A task due within this long is "due soon" (the counts; the console's inbox says the same). */
+export const DUE_SOON_MS = 4 * 3600_000;
 
 export function taskRoutes(app: App, deps: ApiDeps): void {
   app.get(
@@ -16,25 +19,31 @@ export function taskRoutes(app: App, deps: ApiDeps): void {
       schema: {
         summary: 'Tasks: the open ones by default, by team or customer, the soonest due first',
         description:
-          'Up to 500 tasks, ordered by due time (overdue first, those without a due time last), each with its customer’s name; and `teams`, the teams that have open tasks with how many.',
+          'Up to `limit` tasks (500 at most), ordered by due time (overdue first, those without a due time last), each with its customer’s name; `teams`, the teams that have open tasks with how many; and for open tasks, `counts`: how many are open, overdue, and due within 4 hours, for the team asked for or all.',
         tags: ['tasks'],
         querystring: z.object({
           team: z.string().optional(),
           status: z.enum(['open', 'completed', 'timed_out', 'cancelled']).optional(),
           customer: z.string().optional(),
+          limit: z.coerce.number().int().min(1).max(500, 'expected at most 500').default(500),
         }),
       },
     },
     async (req) => {
-      const [tasks, teams] = await Promise.all([
+      const status = req.query.status ?? 'open';
+      const [tasks, teams, counts] = await Promise.all([
         listTasks(deps.db, {
           team: req.query.team,
-          status: req.query.status ?? 'open',
+          status,
           customerId: req.query.customer,
+          limit: req.query.limit,
         }),
         openTaskTeams(deps.db),
+        status === 'open' && req.query.customer === undefined
+          ? openTaskCounts(deps.db, req.query.team, DUE_SOON_MS)
+          : undefined,
       ]);
-      return { tasks, teams };
+      return { tasks, teams, ...(counts ? { counts } : {}) };
     },
   );
 
