@@ -104,6 +104,9 @@ test("the list and a journey's page: customers inside, the live graph, the repor
   const row = page.getByRole('row').filter({ hasText: 'Trial nurture' });
   expect(await row.textContent()).toContain('active');
   expect(await row.locator('[data-journey="trial"]').textContent()).toBe('4');
+  // The number is the API's: the journey list counts the customers inside each journey.
+  const { body: list } = await cs.api<{ journeys: { id: string; inside: number }[] }>('GET', '/v1/journeys');
+  expect(list.journeys.find((j) => j.id === 'trial')?.inside).toBe(4);
   expect(await accessibilityProblems(page)).toEqual([]);
   await screenshot(page, 'journeys');
 
@@ -140,9 +143,12 @@ test("the list and a journey's page: customers inside, the live graph, the repor
   await page.getByRole('button', { name: 'Pause' }).click();
   await page.waitForURL(/\/console\/journeys\/trial\?done=pause$/);
   expect(await page.getByRole('status').textContent()).toContain('Paused');
+  expect(await page.locator('.actions .badge').textContent()).toBe('paused');
+  expect(await accessibilityProblems(page)).toEqual([]);
   expect((await cs.api<{ status: string }>('GET', '/v1/journeys/trial')).body.status).toBe('paused');
   await page.getByRole('button', { name: 'Resume' }).click();
   await page.waitForURL(/\/console\/journeys\/trial\?done=resume$/);
+  expect(await page.locator('.actions .badge').textContent()).toBe('active');
   expect((await cs.api<{ status: string }>('GET', '/v1/journeys/trial')).body.status).toBe('active');
   await context.close();
 });
