@@ -24,6 +24,23 @@ export async function journeyVersions(db: Db, journeyId: string): Promise<Versio
   }));
 }
 
+/** The YAML a version was published from: the newest version's unless one is given. */
+export async function versionSource(
+  db: Db,
+  journeyId: string,
+  version?: number,
+): Promise<{ version: number; source: string; sourcePath: string | null } | undefined> {
+  const row = await db
+    .selectFrom('journey_versions')
+    .select(['version', 'source', 'source_path'])
+    .where('journey_id', '=', journeyId)
+    .$if(version !== undefined, (q) => q.where('version', '=', version!))
+    .orderBy('version', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row ? { version: row.version, source: row.source, sourcePath: row.source_path } : undefined;
+}
+
 export async function versionPlan(db: Db, journeyId: string, version: number): Promise<JourneyPlan | undefined> {
   const row = await db
     .selectFrom('journey_versions')

@@ -4,13 +4,11 @@
  * enrollment and current step, and a timeline paged 50 at a time; why a message went or did not;
  * erasure behind a confirmation that names what goes. A support key reads, and is offered no erasure.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { appendTimeline } from '../../activities/store/timeline';
 import {
   accessibilityProblems,
   type ConsoleStack,
-  launchBrowser,
   NARROW,
   overflowsSideways,
   screenshot,
@@ -19,11 +17,8 @@ import {
   WIDE,
 } from '../helpers/browser';
 import { eventually } from '../helpers/eventually';
-import { timeSkippingEnv } from '../helpers/temporal';
 
-let env: TestWorkflowEnvironment;
 let cs: ConsoleStack;
-let browser: Browser;
 let ada: string;
 let grace: string;
 
@@ -31,9 +26,7 @@ const api = <T>(method: 'GET' | 'POST', url: string) => cs.api<T>(method, url);
 const sendEvent = (event: Record<string, unknown>) => cs.sendEvent(event);
 
 beforeAll(async () => {
-  env = await timeSkippingEnv();
-  cs = await startConsoleStack(env);
-  browser = await launchBrowser();
+  cs = await startConsoleStack();
   // Ada signs up (the welcome journey greets her, then waits three days), giving marketing consent.
   const signup = await sendEvent({
     id: 'ada-signup',
@@ -79,9 +72,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await browser?.close();
   await cs?.close();
-  await env?.teardown();
 });
 
 /** axe on the page, a screenshot at 1280 and at 390 px, and no sideways scrolling at 390. */
@@ -139,7 +130,7 @@ test('the API searches by email, phone, external id and name', async () => {
 });
 
 test('searching as you type and with the plain form finds a customer by email, phone, external id or name', async () => {
-  const context = await browser.newContext({ viewport: WIDE });
+  const context = await cs.browser.newContext({ viewport: WIDE });
   const page = await context.newPage();
   await signIn(page, cs.baseUrl, cs.keys.admin);
   await page.goto(`${cs.baseUrl}/console/customers`);
@@ -171,7 +162,7 @@ test('searching as you type and with the plain form finds a customer by email, p
 });
 
 test("a customer's page shows profile, identities, consent evidence, enrollment, a paged timeline, and explains a message", async () => {
-  const context = await browser.newContext({ viewport: WIDE });
+  const context = await cs.browser.newContext({ viewport: WIDE });
   const page = await context.newPage();
   await signIn(page, cs.baseUrl, cs.keys.admin);
   await page.goto(`${cs.baseUrl}/console/customers?q=SHOP-1001`);
@@ -241,7 +232,7 @@ test("a customer's page shows profile, identities, consent evidence, enrollment,
 });
 
 test('a support key reads a customer and is offered no erasure, which the API refuses it anyway', async () => {
-  const context = await browser.newContext({ viewport: NARROW });
+  const context = await cs.browser.newContext({ viewport: NARROW });
   const page = await context.newPage();
   await signIn(page, cs.baseUrl, cs.keys.support);
   await page.goto(`${cs.baseUrl}/console/customers/${grace}`);
@@ -267,7 +258,7 @@ test('a support key reads a customer and is offered no erasure, which the API re
 });
 
 test('erasing a customer: a confirmation that names what goes, then what was erased; the API shows it done', async () => {
-  const context = await browser.newContext({ viewport: WIDE });
+  const context = await cs.browser.newContext({ viewport: WIDE });
   const page = await context.newPage();
   await signIn(page, cs.baseUrl, cs.keys.admin);
   await page.goto(`${cs.baseUrl}/console/customers/${ada}`);

@@ -3,12 +3,9 @@
  * journeys it enrolled and why others did not, a parked event's error and its retry, which routes it;
  * and the API's list (GET /v1/events) behind them: newest first, paged by cursor, never the data.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Browser } from 'playwright-core';
 import {
   accessibilityProblems,
   type ConsoleStack,
-  launchBrowser,
   NARROW,
   overflowsSideways,
   screenshot,
@@ -16,22 +13,15 @@ import {
   startConsoleStack,
   WIDE,
 } from '../helpers/browser';
-import { timeSkippingEnv } from '../helpers/temporal';
 
-let env: TestWorkflowEnvironment;
 let cs: ConsoleStack;
-let browser: Browser;
 
 beforeAll(async () => {
-  env = await timeSkippingEnv();
-  cs = await startConsoleStack(env);
-  browser = await launchBrowser();
+  cs = await startConsoleStack();
 });
 
 afterAll(async () => {
-  await browser?.close();
   await cs?.close();
-  await env?.teardown();
 });
 
 interface ListedEvent {
@@ -91,7 +81,7 @@ test('the recent events show their receipts; an event’s page lists its enrollm
   });
   expect(again.notEnrolled).toEqual([{ journey: 'welcome', reason: 'already in this journey' }]);
 
-  const context = await browser.newContext({ viewport: WIDE });
+  const context = await cs.browser.newContext({ viewport: WIDE });
   const page = await context.newPage();
   await signIn(page, cs.baseUrl, cs.keys.admin);
   await page.goto(`${cs.baseUrl}/console/events`);
@@ -140,7 +130,7 @@ test('the recent events show their receipts; an event’s page lists its enrollm
 
 test('a parked event shows its error; retrying it routes it', async () => {
   const customerId = await parkedEvent('evt-parked-1', 'pat@example.com');
-  const context = await browser.newContext({ viewport: WIDE });
+  const context = await cs.browser.newContext({ viewport: WIDE });
   const page = await context.newPage();
   await signIn(page, cs.baseUrl, cs.keys.admin);
   await page.goto(`${cs.baseUrl}/console/events`);
@@ -184,7 +174,7 @@ test('a parked event shows its error; retrying it routes it', async () => {
 });
 
 test('a support agent’s key has no Events in its nav and is refused the events pages', async () => {
-  const context = await browser.newContext({ viewport: NARROW });
+  const context = await cs.browser.newContext({ viewport: NARROW });
   const page = await context.newPage();
   await signIn(page, cs.baseUrl, cs.keys.support);
   expect(await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Events' }).count()).toBe(0);

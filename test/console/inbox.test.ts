@@ -4,12 +4,9 @@
  * in the inbox (overdue and due-soon tasks first), completes it with an outcome and a note, and the
  * journey goes on: two days later the customer gets the survey.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Browser } from 'playwright-core';
 import {
   accessibilityProblems,
   type ConsoleStack,
-  launchBrowser,
   NARROW,
   overflowsSideways,
   screenshot,
@@ -19,25 +16,18 @@ import {
 } from '../helpers/browser';
 import { eventually } from '../helpers/eventually';
 import { type SmtpSink, startSmtpSink } from '../helpers/smtp-sink';
-import { timeSkippingEnv } from '../helpers/temporal';
 
-let env: TestWorkflowEnvironment;
 let sink: SmtpSink;
 let cs: ConsoleStack;
-let browser: Browser;
 
 beforeAll(async () => {
-  env = await timeSkippingEnv();
   sink = await startSmtpSink();
-  cs = await startConsoleStack(env, { smtpUrl: sink.url });
-  browser = await launchBrowser();
+  cs = await startConsoleStack({ smtpUrl: sink.url });
 });
 
 afterAll(async () => {
-  await browser?.close();
   await cs?.close();
   await sink?.close();
-  await env?.teardown();
 });
 
 const HOUR = 3600_000;
@@ -95,7 +85,7 @@ test('complaint recovery in the browser: acknowledgement, task in the inbox, com
   await task('tsk_sales', customerId, 'sales', 'Offer the loyalty plan', new Date(Date.now() + 48 * HOUR));
 
   // A support agent signs in and lands on the inbox.
-  const context = await browser.newContext({ viewport: WIDE });
+  const context = await cs.browser.newContext({ viewport: WIDE });
   const page = await context.newPage();
   await signIn(page, cs.baseUrl, cs.keys.support);
   expect(new URL(page.url()).pathname).toBe('/console/inbox');
@@ -163,7 +153,7 @@ test('complaint recovery in the browser: acknowledgement, task in the inbox, com
     },
     { until: (started) => started },
   );
-  await env.sleep('2d');
+  await cs.env.sleep('2d');
   const mail = await sink.waitFor(2);
   expect(mail[1]!.subject).toBe('Did we put it right?');
   expect(mail[1]!.to).toMatchObject({ value: [expect.objectContaining({ address: 'ada@example.com' })] });
@@ -215,7 +205,7 @@ test('completing needs an outcome and tasks:write; a read-only key sees the task
   expect(list.body.teams).toContainEqual({ team: 'billing', open: 1 });
   expect((await api('GET', '/v1/tasks/tsk_nothing')).status).toBe(404);
 
-  const context = await browser.newContext({ viewport: WIDE });
+  const context = await cs.browser.newContext({ viewport: WIDE });
   const page = await context.newPage();
   await signIn(page, cs.baseUrl, cs.keys.support);
   await page.goto(`${cs.baseUrl}/console/inbox/tsk_plain`);
@@ -231,7 +221,7 @@ test('completing needs an outcome and tasks:write; a read-only key sees the task
   await context.close();
 
   const viewer = await cs.newKey('viewer', ['tasks:read']);
-  const readOnly = await browser.newContext({ viewport: NARROW });
+  const readOnly = await cs.browser.newContext({ viewport: NARROW });
   const view = await readOnly.newPage();
   await signIn(view, cs.baseUrl, viewer);
   await view.goto(`${cs.baseUrl}/console/inbox/tsk_plain`);

@@ -4,12 +4,9 @@
  * more arrive), its report (the funnel, messages, the goal, the split's paths with their intervals);
  * pausing and resuming it, which the API then reports.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Browser } from 'playwright-core';
 import {
   accessibilityProblems,
   type ConsoleStack,
-  launchBrowser,
   NARROW,
   overflowsSideways,
   screenshot,
@@ -18,11 +15,8 @@ import {
   WIDE,
 } from '../helpers/browser';
 import { eventually } from '../helpers/eventually';
-import { timeSkippingEnv } from '../helpers/temporal';
 
-let env: TestWorkflowEnvironment;
 let cs: ConsoleStack;
-let browser: Browser;
 
 const TRIAL = `
 journey: trial
@@ -83,21 +77,17 @@ async function startTrials(from: number, to: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  env = await timeSkippingEnv();
-  cs = await startConsoleStack(env, { journeysDirs: [] });
+  cs = await startConsoleStack({ journeysDirs: [] });
   await cs.stack.publish({ 'trial.yaml': TRIAL });
-  browser = await launchBrowser();
 });
 
 afterAll(async () => {
-  await browser?.close();
   await cs?.close();
-  await env?.teardown();
 });
 
 test("the list and a journey's page: customers inside, the live graph, the report; pause and resume", async () => {
   await startTrials(0, 4);
-  const context = await browser.newContext({ viewport: WIDE });
+  const context = await cs.browser.newContext({ viewport: WIDE });
   const page = await context.newPage();
   await signIn(page, cs.baseUrl, cs.keys.admin);
   expect(new URL(page.url()).pathname).toBe('/console/journeys');
@@ -155,7 +145,7 @@ test("the list and a journey's page: customers inside, the live graph, the repor
 
 test('at 390 px the pages fit the screen; a key that only reads journeys sees no pause or publish', async () => {
   const reader = await cs.newKey('journey reader', ['journeys:read']);
-  const context = await browser.newContext({ viewport: NARROW });
+  const context = await cs.browser.newContext({ viewport: NARROW });
   const page = await context.newPage();
   await signIn(page, cs.baseUrl, reader);
   expect(await overflowsSideways(page)).toBe(false);

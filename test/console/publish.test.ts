@@ -6,13 +6,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Browser } from 'playwright-core';
 import { builtinJourneysDir } from '../../paths';
 import {
   accessibilityProblems,
   type ConsoleStack,
-  launchBrowser,
   NARROW,
   overflowsSideways,
   screenshot,
@@ -20,24 +17,17 @@ import {
   startConsoleStack,
   WIDE,
 } from '../helpers/browser';
-import { timeSkippingEnv } from '../helpers/temporal';
 
-let env: TestWorkflowEnvironment;
 let cs: ConsoleStack;
-let browser: Browser;
 
 const welcome = fs.readFileSync(path.join(builtinJourneysDir, 'welcome.yaml'), 'utf8');
 
 beforeAll(async () => {
-  env = await timeSkippingEnv();
-  cs = await startConsoleStack(env);
-  browser = await launchBrowser();
+  cs = await startConsoleStack();
 });
 
 afterAll(async () => {
-  await browser?.close();
   await cs?.close();
-  await env?.teardown();
 });
 
 /** What the API says of the journey, with the admin key. */
@@ -61,7 +51,7 @@ test('a YAML with a mistake shows it at its line; fixed, the impact shows, and t
   expect(sent.json()).toMatchObject({ enrolled: [{ journey: 'welcome' }] });
   expect((await journey('welcome')).latestVersion).toBe(1);
 
-  const context = await browser.newContext({ viewport: WIDE });
+  const context = await cs.browser.newContext({ viewport: WIDE });
   const page = await context.newPage();
   await signIn(page, cs.baseUrl, cs.keys.admin);
   await page.goto(`${cs.baseUrl}/console/journeys/welcome/publish`);
@@ -118,7 +108,7 @@ test('a YAML with a mistake shows it at its line; fixed, the impact shows, and t
 });
 
 test('a new journey is published from the new-journey page, at 390 px', async () => {
-  const context = await browser.newContext({ viewport: NARROW });
+  const context = await cs.browser.newContext({ viewport: NARROW });
   const page = await context.newPage();
   await signIn(page, cs.baseUrl, cs.keys.admin);
   await page.goto(`${cs.baseUrl}/console/journeys/new/publish`);
@@ -163,7 +153,7 @@ test('a new journey is published from the new-journey page, at 390 px', async ()
 });
 
 test('a key without journeys:write cannot publish: the console refuses the page, the API the form', async () => {
-  const context = await browser.newContext({ viewport: WIDE });
+  const context = await cs.browser.newContext({ viewport: WIDE });
   const page = await context.newPage();
   await signIn(page, cs.baseUrl, cs.keys.support);
   const res = await page.goto(`${cs.baseUrl}/console/journeys/welcome/publish`);
@@ -174,7 +164,7 @@ test('a key without journeys:write cannot publish: the console refuses the page,
   await context.close();
 
   // A key that reads journeys, posting the form with its own CSRF token: the API's refusal.
-  const viewer = await browser.newContext({ viewport: WIDE });
+  const viewer = await cs.browser.newContext({ viewport: WIDE });
   const p = await viewer.newPage();
   await signIn(p, cs.baseUrl, await cs.newKey('viewer', ['journeys:read']));
   const csrf = await p.locator('input[name="_csrf"]').first().getAttribute('value');

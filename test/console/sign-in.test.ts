@@ -3,13 +3,10 @@
  * SameSite=Strict cookie; the pages follow the key's scopes; a form without its CSRF token is refused;
  * signing out ends the session for good; a revoked key's session ends with it.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Browser } from 'playwright-core';
 import { revokeApiKey } from '../../activities/store/api-keys';
 import {
   accessibilityProblems,
   type ConsoleStack,
-  launchBrowser,
   NARROW,
   overflowsSideways,
   screenshot,
@@ -17,26 +14,19 @@ import {
   startConsoleStack,
   WIDE,
 } from '../helpers/browser';
-import { timeSkippingEnv } from '../helpers/temporal';
 
-let env: TestWorkflowEnvironment;
 let cs: ConsoleStack;
-let browser: Browser;
 
 beforeAll(async () => {
-  env = await timeSkippingEnv();
-  cs = await startConsoleStack(env, { journeysDirs: [] });
-  browser = await launchBrowser();
+  cs = await startConsoleStack({ journeysDirs: [] });
 });
 
 afterAll(async () => {
-  await browser?.close();
   await cs?.close();
-  await env?.teardown();
 });
 
 test('an API key signs in; the session cookie is HttpOnly and SameSite=Strict; signing out ends it', async () => {
-  const context = await browser.newContext({ viewport: WIDE });
+  const context = await cs.browser.newContext({ viewport: WIDE });
   const page = await context.newPage();
   await page.goto(`${cs.baseUrl}/console/customers`);
   // Not signed in: the sign-in page, which comes back to the page asked for.
@@ -74,7 +64,7 @@ test('an API key signs in; the session cookie is HttpOnly and SameSite=Strict; s
 });
 
 test("a support agent's key sees the inbox and customers, not journeys or events, and cannot call what it lacks", async () => {
-  const context = await browser.newContext({ viewport: NARROW });
+  const context = await cs.browser.newContext({ viewport: NARROW });
   const page = await context.newPage();
   await signIn(page, cs.baseUrl, cs.keys.support);
   // Lands on the first page its scopes open.
@@ -95,7 +85,7 @@ test("a support agent's key sees the inbox and customers, not journeys or events
 });
 
 test('a form posted without its CSRF token, or from a session whose key was revoked, changes nothing', async () => {
-  const context = await browser.newContext({ viewport: WIDE });
+  const context = await cs.browser.newContext({ viewport: WIDE });
   const page = await context.newPage();
   const key = await cs.newKey('short-lived', ['admin']);
   await signIn(page, cs.baseUrl, key);

@@ -5,14 +5,11 @@
  * wires it); the page shows the timeline, the messages with their subjects and the end. Nothing
  * reaches the live customer.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Browser } from 'playwright-core';
 import { listOutbox } from '../../activities/channels/outbox';
 import { simulationService, type SimulationService } from '../../client/tools/simulate/service';
 import {
   accessibilityProblems,
   type ConsoleStack,
-  launchBrowser,
   NARROW,
   overflowsSideways,
   screenshot,
@@ -20,29 +17,22 @@ import {
   startConsoleStack,
   WIDE,
 } from '../helpers/browser';
-import { timeSkippingEnv } from '../helpers/temporal';
 
-let env: TestWorkflowEnvironment;
 let cs: ConsoleStack;
-let browser: Browser;
 let simulator: SimulationService;
 
 beforeAll(async () => {
-  env = await timeSkippingEnv();
   simulator = simulationService({});
-  cs = await startConsoleStack(env, { simulate: simulator.simulate });
-  browser = await launchBrowser();
+  cs = await startConsoleStack({ simulate: simulator.simulate });
 });
 
 afterAll(async () => {
-  await browser?.close();
   await cs?.close();
   await simulator?.close();
-  await env?.teardown();
 });
 
 test('a made-up customer with events at offsets goes through complaint-recovery; the timeline shows each message', async () => {
-  const context = await browser.newContext({ viewport: WIDE });
+  const context = await cs.browser.newContext({ viewport: WIDE });
   const page = await context.newPage();
   await signIn(page, cs.baseUrl, cs.keys.admin);
   await page.goto(`${cs.baseUrl}/console/journeys/complaint-recovery/simulate`);
@@ -108,7 +98,7 @@ test('a copy of a customer in the database goes through welcome, at 390 px; the 
   });
   expect(created.statusCode).toBe(201);
 
-  const context = await browser.newContext({ viewport: NARROW });
+  const context = await cs.browser.newContext({ viewport: NARROW });
   const page = await context.newPage();
   await signIn(page, cs.baseUrl, cs.keys.admin);
   await page.goto(`${cs.baseUrl}/console/journeys/welcome/simulate`);
@@ -144,7 +134,7 @@ test('a copy of a customer in the database goes through welcome, at 390 px; the 
 });
 
 test("a key that cannot read journeys gets the API's refusal", async () => {
-  const context = await browser.newContext({ viewport: WIDE });
+  const context = await cs.browser.newContext({ viewport: WIDE });
   const page = await context.newPage();
   await signIn(page, cs.baseUrl, cs.keys.support);
   const res = await page.goto(`${cs.baseUrl}/console/journeys/welcome/simulate`);

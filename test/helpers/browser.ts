@@ -11,6 +11,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { createApiKey, type Scope } from '../../activities/store/api-keys';
 import { projectRoot } from '../../paths';
 import { startTestStack, type TestStack, type TestStackOptions } from './stack';
+import { timeSkippingEnv } from './temporal';
 
 const ARTIFACTS_DIR = path.join(projectRoot, 'test', 'artifacts', 'console');
 
@@ -28,7 +29,7 @@ function chromiumPath(): string {
   return found;
 }
 
-export async function launchBrowser(): Promise<Browser> {
+async function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: chromiumPath(),
     headless: true,
@@ -38,6 +39,10 @@ export async function launchBrowser(): Promise<Browser> {
 }
 
 export interface ConsoleStack {
+  /** The time-skipping server the stack runs on (its own, closed with it). */
+  env: TestWorkflowEnvironment;
+  /** Chromium, closed with the stack. */
+  browser: Browser;
   stack: TestStack;
   /** http://127.0.0.1:<port> */
   baseUrl: string;
@@ -55,12 +60,22 @@ export interface ConsoleStack {
   close(): Promise<void>;
 }
 
-/** A test stack whose API (and so the console) listens on a loopback port. */
-export async function startConsoleStack(
-  env: TestWorkflowEnvironment,
-  options: TestStackOptions = {},
-): Promise<ConsoleStack> {
-  const stack = await startTestStack(env, options);
+/**
+ * What a console test file runs on: a time-skipping server, a test stack whose API (and so the
+ * console) listens on a loopback port, and Chromium. `close()` stops all three.
+ */
+export async function startConsoleStack(options: TestStackOptions = {}): Promise<ConsoleStack> {
+  // Chromium first: without it nothing else is started, and the error says how to install it.
+  const browser = await launchBrowser();
+  const env = await timeSkippingEnv().catch(async (err: unknown) => {
+    await browser.close();
+    throw err;
+  });
+  const stack = await startTestStack(env, options).catch(async (err: unknown) => {
+    await browser.close();
+    await env.teardown();
+    throw err;
+  });
   const address = await stack.api.listen({ host: '127.0.0.1', port: 0 });
   const newKey = async (name: string, scopes: Scope[]) => (await createApiKey(stack.db, name, scopes)).key;
   const keys = {
@@ -77,6 +92,8 @@ export async function startConsoleStack(
     return { status: res.statusCode, body: (res.body ? res.json() : {}) as T };
   };
   return {
+    env,
+    browser,
     stack,
     baseUrl: address,
     keys,
@@ -89,7 +106,11 @@ export async function startConsoleStack(
       if (res.status !== 202) throw new Error(`POST /v1/events answered ${res.status}: ${JSON.stringify(res.body)}`);
       return res.body;
     },
-    close: () => stack.close(),
+    async close() {
+      await browser.close();
+      await stack.close();
+      await env.teardown();
+    },
   };
 }
 

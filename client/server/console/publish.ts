@@ -10,6 +10,8 @@
  * journey on the time-skipping server (POST /v1/journeys/:id/simulate), and the timeline it gives.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { PublishImpact } from '../../../activities/store/versions';
+import type { SimulationView } from '../journeys/simulation';
 import type { ConsoleDeps } from './console';
 import { ApiFailure, type Page, pageOf } from './core';
 
@@ -34,16 +36,8 @@ interface Shown {
   caret: string;
 }
 
-interface Impact {
-  journey: string;
-  currentVersion: number | null;
-  unchanged: boolean;
-  waiting: { version: number; step: string | null; customers: number; stepInNewVersion: boolean }[];
-  stepsAdded: string[];
-  stepsRemoved: string[];
-  note: string;
-  warnings?: string[];
-}
+/** What a publish (or its dry run) answers: the impact, and the compiler's warnings. */
+type Impact = PublishImpact & { warnings?: string[] };
 
 /** A refusal the page cannot show in place (a scope the key lacks, a journey that is not there). */
 function failure(answer: { status: number; body: Record<string, unknown> }): ApiFailure {
@@ -216,27 +210,7 @@ function madeUpCustomer(form: Record<string, string | undefined>): {
   };
 }
 
-interface Simulation {
-  journey: string;
-  version: number;
-  customer: { id: string; timezone: string };
-  enrolledAt: string;
-  outcome: string;
-  reason: string | null;
-  goalMet: boolean;
-  steps: { at: string; local: string; offset: string; step: string; type: string; outcome: string; detail: string }[];
-  messages: {
-    at: string;
-    local: string;
-    offset: string;
-    channel: string;
-    step: string;
-    template: string | null;
-    subject: string | null;
-    text: string;
-  }[];
-  events: { at: string; offset: string; type: string; enrolled: string[]; signalled: string[] }[];
-}
+type Simulation = SimulationView;
 
 /** A step's outcome in words, as `rapport simulate` prints it. */
 function describe(s: Simulation['steps'][number]): string {

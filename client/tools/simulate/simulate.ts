@@ -21,6 +21,7 @@ import { customerMetrics } from '../../../activities/store/facts';
 import { orderData, recordOrder } from '../../../activities/store/orders';
 import type { CustomerMetrics } from '../../../definitions/facts';
 import type { CustomerDetail } from '../../sdk';
+import type { SimulationView } from '../../server/journeys/simulation';
 import { builtinScoringFile, builtinTemplatesDir } from '../../../paths';
 import type { Scoring } from '../../../definitions/scoring';
 
@@ -215,16 +216,7 @@ export interface SimulatedStep {
   result: StepOutcome;
 }
 
-export interface SimulatedMessage {
-  at: string;
-  local: string;
-  offset: string;
-  channel: 'email' | 'sms';
-  step: string;
-  template: string | null;
-  subject: string | null;
-  text: string;
-}
+export type SimulatedMessage = SimulationView['messages'][number];
 
 export interface SimulationResult {
   journey: string;

@@ -6,7 +6,7 @@ import { knownTopics, topicTexts } from '../../../../activities/topics';
 import { getEnrollment, listJourneyEnrollments } from '../../../../activities/store/enrollments';
 import { recordAudit } from '../../../../activities/store/audit';
 import { listJourneys, publishVersion, setJourneyStatus } from '../../../../activities/store/journeys';
-import { journeyVersions, publishImpact, versionPlan } from '../../../../activities/store/versions';
+import { journeyVersions, publishImpact, versionPlan, versionSource } from '../../../../activities/store/versions';
 import { compileJourney } from '../../../../definitions/compile';
 import { templateLocalesReader, templateReader, toPlan } from '../../journeys/load';
 import type { App } from '../app';
@@ -150,14 +150,7 @@ export function journeyRoutes(app: App, deps: ApiDeps): void {
     },
     async (req, reply) => {
       const { id } = req.params;
-      const row = await db
-        .selectFrom('journey_versions')
-        .select(['version', 'source', 'source_path'])
-        .where('journey_id', '=', id)
-        .$if(req.query.version !== undefined, (q) => q.where('version', '=', req.query.version!))
-        .orderBy('version', 'desc')
-        .limit(1)
-        .executeTakeFirst();
+      const row = await versionSource(db, id, req.query.version);
       if (!row) {
         return sendProblem(
           reply,
@@ -166,7 +159,7 @@ export function journeyRoutes(app: App, deps: ApiDeps): void {
           req.query.version ? `journey ${id} has no version ${req.query.version}` : `no journey ${id}`,
         );
       }
-      return { journey: id, version: row.version, source: row.source, sourcePath: row.source_path };
+      return { journey: id, ...row };
     },
   );
 

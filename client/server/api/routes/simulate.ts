@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { allows } from '../../../../activities/store/api-keys';
+import { versionSource } from '../../../../activities/store/versions';
 import { SimulationFailure } from '../../journeys/simulation';
 import type { App } from '../app';
 import { sendProblem } from '../problems';
@@ -56,14 +57,7 @@ export function simulateRoutes(app: App, deps: ApiDeps): void {
           'simulating a live customer needs the scope customers:read as well',
         );
       }
-      const row = await deps.db
-        .selectFrom('journey_versions')
-        .select(['version', 'source'])
-        .where('journey_id', '=', id)
-        .$if(body.version !== undefined, (q) => q.where('version', '=', body.version!))
-        .orderBy('version', 'desc')
-        .limit(1)
-        .executeTakeFirst();
+      const row = await versionSource(deps.db, id, body.version);
       if (!row) {
         return sendProblem(
           reply,
