@@ -184,51 +184,6 @@ export interface AccountTimelineItem extends TimelineItem {
 }
 
 /**
- * Where a page of an account's timeline ends: the next page's `before`. It names the last entry
- * shown (its time and id), so entries written meanwhile move no entry from one page to another.
- */
-export const TIMELINE_CURSOR = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)~(\d+)$/;
-
-/**
- * Every contact's timeline entries, newest first, `limit` at a time. `before` is a page's `next`, or
- * an ISO 8601 time: only entries before it.
- */
-export async function accountTimeline(
-  db: Db,
-  accountId: string,
-  page: { before?: string | undefined; limit: number },
-): Promise<{ entries: AccountTimelineItem[]; next: string | null }> {
-  let query = db
-    .selectFrom('timeline as t')
-    .innerJoin('customers as c', 'c.id', 't.customer_id')
-    .select(['t.id', 't.customer_id', 't.at', 't.kind', 't.summary', 't.data', 't.ref'])
-    // The time to the microsecond, as PostgreSQL keeps it: a cursor of milliseconds could skip entries.
-    .select(sql<string>`to_char(t.at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('exact_at'))
-    .where('c.account_id', '=', accountId);
-  const cursor = page.before ? TIMELINE_CURSOR.exec(page.before) : null;
-  if (cursor) query = query.where(sql<boolean>`(t.at, t.id) < (${cursor[1]!}::timestamptz, ${cursor[2]!}::bigint)`);
-  else if (page.before) query = query.where('t.at', '<', new Date(page.before));
-  const rows = await query
-    .orderBy('t.at', 'desc')
-    .orderBy('t.id', 'desc')
-    .limit(page.limit + 1)
-    .execute();
-  const shown = rows.slice(0, page.limit);
-  const last = shown[shown.length - 1];
-  return {
-    entries: shown.map((r) => ({
-      customerId: r.customer_id,
-      at: r.at.toISOString(),
-      kind: r.kind,
-      summary: r.summary,
-      data: r.data,
-      ref: r.ref,
-    })),
-    next: rows.length > page.limit && last ? `${last.exact_at}~${String(last.id)}` : null,
-  };
-}
-
-/**
  * Holds the account's sends until the transaction ends, as the customer's send lock does for one
  * customer: two contacts' sends at the same instant cannot both pass an account cap of one.
  */

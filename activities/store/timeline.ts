@@ -53,36 +53,51 @@ export async function listTimeline(db: Db, customerId: string, limit = 500): Pro
     .map((r) => ({ at: r.at.toISOString(), kind: r.kind, summary: r.summary, data: r.data, ref: r.ref }));
 }
 
-/** A page's `next`: the exact time (to the microsecond) and id of its last entry, `<time>~<id>`. */
-export const CUSTOMER_TIMELINE_CURSOR = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)~(\d+)$/;
+/**
+ * Where a page of a timeline ends: the next page's `before`, `<time>~<id>`. It names the last entry
+ * shown (its exact time, to the microsecond, and its id), so entries written meanwhile move no entry
+ * from one page to another.
+ */
+export const TIMELINE_CURSOR = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)~(\d+)$/;
 
 /**
- * The customer's timeline, newest first, `limit` entries at a time (as an account's timeline pages).
+ * A customer's timeline, or every contact's of an account, newest first, `limit` entries at a time.
  * `before` is a page's `next`, or an ISO 8601 time: only entries before it.
  */
 export async function timelinePage(
   db: Db,
-  customerId: string,
+  of: { customerId: string } | { accountId: string },
   page: { before?: string | undefined; limit: number },
-): Promise<{ entries: TimelineItem[]; next: string | null }> {
+): Promise<{ entries: (TimelineItem & { customerId: string })[]; next: string | null }> {
   let query = db
-    .selectFrom('timeline')
-    .select(['id', 'at', 'kind', 'summary', 'data', 'ref'])
+    .selectFrom('timeline as t')
+    .innerJoin('customers as c', 'c.id', 't.customer_id')
+    .select(['t.id', 't.customer_id', 't.at', 't.kind', 't.summary', 't.data', 't.ref'])
     // The time to the microsecond, as PostgreSQL keeps it: a cursor of milliseconds could skip entries.
-    .select(sql<string>`to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('exact_at'))
-    .where('customer_id', '=', customerId);
-  const cursor = page.before ? CUSTOMER_TIMELINE_CURSOR.exec(page.before) : null;
-  if (cursor) query = query.where(sql<boolean>`(at, id) < (${cursor[1]!}::timestamptz, ${cursor[2]!}::bigint)`);
-  else if (page.before) query = query.where('at', '<', new Date(page.before));
+    .select(sql<string>`to_char(t.at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('exact_at'));
+  query =
+    'customerId' in of
+      ? query.where('t.customer_id', '=', of.customerId)
+      : query.where('c.account_id', '=', of.accountId);
+  const cursor = page.before ? TIMELINE_CURSOR.exec(page.before) : null;
+  if (cursor) query = query.where(sql<boolean>`(t.at, t.id) < (${cursor[1]!}::timestamptz, ${cursor[2]!}::bigint)`);
+  else if (page.before) query = query.where('t.at', '<', new Date(page.before));
   const rows = await query
-    .orderBy('at', 'desc')
-    .orderBy('id', 'desc')
+    .orderBy('t.at', 'desc')
+    .orderBy('t.id', 'desc')
     .limit(page.limit + 1)
     .execute();
   const shown = rows.slice(0, page.limit);
   const last = shown[shown.length - 1];
   return {
-    entries: shown.map((r) => ({ at: r.at.toISOString(), kind: r.kind, summary: r.summary, data: r.data, ref: r.ref })),
+    entries: shown.map((r) => ({
+      customerId: r.customer_id,
+      at: r.at.toISOString(),
+      kind: r.kind,
+      summary: r.summary,
+      data: r.data,
+      ref: r.ref,
+    })),
     next: rows.length > page.limit && last ? `${last.exact_at}~${String(last.id)}` : null,
   };
 }

@@ -4,13 +4,14 @@
  * timeline, newest first, a page at a time. Accounts are made by naming them (events, profiles).
  */
 import { z } from 'zod';
-import { accountTimeline, getAccount, TIMELINE_CURSOR } from '../../../../activities/store/accounts';
+import { getAccount } from '../../../../activities/store/accounts';
+import { timelinePage } from '../../../../activities/store/timeline';
+import { timelineQuery } from './timeline-query';
 import type { App } from '../app';
 import { sendProblem } from '../problems';
 import type { ApiDeps } from '../server';
 
 /** The most timeline entries one page may ask for. */
-const TIMELINE_PAGE_MAX = 500;
 
 const idParam = z.object({ id: z.string().min(1).max(200).describe('the account id, as the other system gives it') });
 
@@ -39,28 +40,13 @@ export function accountRoutes(app: App, deps: ApiDeps): void {
         summary: 'Every contact’s timeline entries, newest first, a page at a time',
         tags: ['accounts'],
         params: idParam,
-        querystring: z.object({
-          before: z
-            .string()
-            .refine((v) => TIMELINE_CURSOR.test(v) || z.iso.datetime({ offset: true }).safeParse(v).success, {
-              message: 'expected the `next` of a page, or an ISO 8601 date-time such as 2026-11-22T10:00:00Z',
-            })
-            .optional()
-            .describe('the `next` of the page before, or a time: only entries before it'),
-          limit: z.coerce
-            .number()
-            .int()
-            .min(1)
-            .max(TIMELINE_PAGE_MAX, `expected at most ${TIMELINE_PAGE_MAX}`)
-            .default(50)
-            .describe(`entries per page (at most ${TIMELINE_PAGE_MAX})`),
-        }),
+        querystring: timelineQuery,
       },
     },
     async (req, reply) => {
       const known = await db.selectFrom('accounts').select('id').where('id', '=', req.params.id).executeTakeFirst();
       if (!known) return sendProblem(reply, 404, 'Not found', `no account ${req.params.id}`);
-      const page = await accountTimeline(db, req.params.id, { before: req.query.before, limit: req.query.limit });
+      const page = await timelinePage(db, { accountId: req.params.id }, req.query);
       return { account: req.params.id, ...page };
     },
   );

@@ -23,7 +23,8 @@ import {
   SEARCH_MAX,
 } from '../../../../activities/store/customer-list';
 import { erasurePreview } from '../../../../activities/store/erasure';
-import { CUSTOMER_TIMELINE_CURSOR, listTimeline, timelinePage } from '../../../../activities/store/timeline';
+import { listTimeline, timelinePage } from '../../../../activities/store/timeline';
+import { timelineQuery } from './timeline-query';
 import { cancelEnrollment } from '../../events/enrollments';
 import { accountRef, customerRef, profileFields } from '../../events/schema';
 import { setCustomerAccount } from '../../../../activities/store/accounts';
@@ -36,7 +37,6 @@ import { journeyStateQuery } from '../../../../workflows/messages';
 const refParam = z.object({ ref: z.string().min(1).describe('customer id, email or phone (E.164)') });
 
 /** The most timeline entries one page may ask for. */
-const TIMELINE_PAGE_MAX = 500;
 
 /** The most customers one page of the list holds. */
 const LIST_PAGE_MAX = 1000;
@@ -265,33 +265,13 @@ export function customerRoutes(app: App, deps: ApiDeps): void {
         summary: 'A customer’s timeline a page at a time, newest first',
         tags: ['customers'],
         params: refParam,
-        querystring: z
-          .object({
-            before: z
-              .string()
-              .refine(
-                (v) => CUSTOMER_TIMELINE_CURSOR.test(v) || z.iso.datetime({ offset: true }).safeParse(v).success,
-                {
-                  message: 'expected the `next` of a page, or an ISO 8601 date-time such as 2026-11-22T10:00:00Z',
-                },
-              )
-              .optional()
-              .describe('the `next` of the page before, or a time: only entries before it'),
-            limit: z.coerce
-              .number()
-              .int()
-              .min(1)
-              .max(TIMELINE_PAGE_MAX, `expected at most ${TIMELINE_PAGE_MAX}`)
-              .default(50)
-              .describe(`entries per page (at most ${TIMELINE_PAGE_MAX})`),
-          })
-          .strict(),
+        querystring: timelineQuery.strict(),
       },
     },
     async (req, reply) => {
       const row = await resolveRef(req.params.ref);
       if (!row) return sendProblem(reply, 404, 'Not found', `no customer ${req.params.ref}`);
-      return { customerId: row.id, ...(await timelinePage(db, row.id, req.query)) };
+      return { customerId: row.id, ...(await timelinePage(db, { customerId: row.id }, req.query)) };
     },
   );
 
