@@ -81,6 +81,22 @@ test("a support agent's key sees the inbox and customers, not journeys or events
   const res = await page.goto(`${cs.baseUrl}/console/journeys`);
   expect(res?.status()).toBe(403);
   expect(await page.getByRole('alert').textContent()).toContain('journeys:read');
+  expect(await accessibilityProblems(page)).toEqual([]);
+  await screenshot(page, 'refused-narrow');
+  await context.close();
+});
+
+test('a key whose scopes open no page of the console says so, and signs out', async () => {
+  const writer = await cs.newKey('profile writer', ['customers:write']);
+  const context = await cs.browser.newContext({ viewport: WIDE });
+  const page = await context.newPage();
+  await signIn(page, cs.baseUrl, writer);
+  expect(new URL(page.url()).pathname).toBe('/console/none');
+  expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Nothing to show');
+  expect(await page.getByRole('navigation', { name: 'Console' }).getByRole('link').count()).toBe(0);
+  expect(await accessibilityProblems(page)).toEqual([]);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(`${cs.baseUrl}/console/sign-in`);
   await context.close();
 });
 
