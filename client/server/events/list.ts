@@ -4,6 +4,7 @@
  * hold what a customer wrote.
  */
 import type { Db } from '../../../activities/db/database';
+import { receiptOfRow } from './router';
 import type { EventReceipt } from './schema';
 
 export type EventStatus = EventReceipt['status'];
@@ -64,22 +65,21 @@ export async function listEvents(
     .execute();
   const page = rows.slice(0, limit);
   return {
+    // Each item is the headline of the event's receipt, as GET /v1/events/<id> gives it.
     events: page.map((r) => {
-      const routed = r.routed_at !== null && r.result !== null;
-      const result = (routed ? r.result : undefined) as Partial<EventReceipt> | undefined;
-      const status: EventStatus = routed ? 'routed' : r.parked_at ? 'parked' : 'accepted';
+      const receipt = receiptOfRow(r);
       return {
         eventId: r.id,
         type: r.type,
         customerId: r.customer_id,
-        status,
+        status: receipt.status,
         receivedAt: r.received_at.toISOString(),
         routedAt: r.routed_at?.toISOString() ?? null,
         attempts: r.route_attempts,
-        ...(!routed && r.route_error ? { error: r.route_error } : {}),
-        enrolled: (result?.enrolled ?? []).map((e) => e.journey),
-        signalled: (result?.signalled ?? []).map((s) => s.journey),
-        notEnrolled: result?.notEnrolled?.length ?? 0,
+        ...(receipt.status !== 'routed' && receipt.error ? { error: receipt.error } : {}),
+        enrolled: (receipt.enrolled ?? []).map((e) => e.journey),
+        signalled: (receipt.signalled ?? []).map((s) => s.journey),
+        notEnrolled: receipt.notEnrolled?.length ?? 0,
       };
     }),
     next: rows.length > limit ? String(page[page.length - 1]!.seq) : null,

@@ -599,18 +599,28 @@ export class EventRouter {
       .where('id', '=', eventId)
       .executeTakeFirst();
     if (!row) return undefined;
-    const base =
-      row.routed_at && row.result
-        ? routedReceipt(row.result)
-        : pendingReceipt(row.id, row.customer_id, row.parked_at ? 'parked' : 'accepted', row.route_error ?? undefined);
     return {
-      ...base,
+      ...receiptOfRow(row),
       type: row.type,
       receivedAt: row.received_at.toISOString(),
       routedAt: row.routed_at?.toISOString() ?? null,
       attempts: row.route_attempts,
     };
   }
+}
+
+/** An event's receipt from its row: what routing did, or why it is accepted or parked. */
+export function receiptOfRow(row: {
+  id: string;
+  customer_id: string;
+  routed_at: Date | null;
+  result: unknown;
+  parked_at: Date | null;
+  route_error: string | null;
+}): EventReceipt {
+  return row.routed_at && row.result
+    ? routedReceipt(row.result)
+    : pendingReceipt(row.id, row.customer_id, row.parked_at ? 'parked' : 'accepted', row.route_error ?? undefined);
 }
 
 /** A receipt as stored when the event was routed (older ones were stored without a status). */
