@@ -21,17 +21,22 @@ export interface TimelineItem {
 }
 
 /** Writes an entry; false when one with the same kind and ref was written before (nothing is written). */
+/** An entry as the row written for it. */
+export function timelineRow(entry: TimelineEntry) {
+  return {
+    customer_id: entry.customerId,
+    at: entry.at,
+    kind: entry.kind,
+    summary: entry.summary,
+    data: JSON.stringify(entry.data ?? {}),
+    ref: entry.ref ?? null,
+  };
+}
+
 export async function appendTimeline(db: Db, entry: TimelineEntry): Promise<boolean> {
   const written = await db
     .insertInto('timeline')
-    .values({
-      customer_id: entry.customerId,
-      at: entry.at,
-      kind: entry.kind,
-      summary: entry.summary,
-      data: JSON.stringify(entry.data ?? {}),
-      ref: entry.ref ?? null,
-    })
+    .values(timelineRow(entry))
     .onConflict((oc) => oc.columns(['customer_id', 'kind', 'ref']).doNothing())
     .returning('id')
     .executeTakeFirst();

@@ -20,7 +20,7 @@ import { type KeyLocks, processLocks } from '../../../activities/db/locks';
 import { newId } from '../../../activities/store/ids';
 import { latestVersionNumbers, type PublishedVersionNumber } from '../../../activities/store/journeys';
 import { versionPlan } from '../../../activities/store/versions';
-import { appendTimeline } from '../../../activities/store/timeline';
+import { timelineRow } from '../../../activities/store/timeline';
 import { customerFacts } from '../../../activities/store/facts';
 import type { CustomerFacts } from '../../../definitions/facts';
 import type { JourneyPlan } from '../../../definitions/schema/journey';
@@ -103,6 +103,15 @@ export interface RoutingRead {
 /** Told of the customer of each routed event, with what routing read. */
 type CustomerChanged = (customerId: string, read: RoutingRead) => Promise<unknown>;
 
+/**
+ * What a round of the router reads once for all the events it routes: the newest version of every
+ * journey, read after the round's events were read (so every publish, pause or resume made before
+ * an event was accepted applies to it).
+ */
+export interface RoutingRound {
+  versions: Promise<PublishedVersionNumber[]>;
+}
+
 /** Events of a batch routed at once (each a few queries and a Temporal call). */
 export const ROUTING_CONCURRENCY = 16;
 
@@ -120,7 +129,7 @@ export class EventRouter {
    * Routes an accepted event: enrollments and signals. Safe to repeat for the same event. `known` is
    * the event as just accepted, which spares reading it back.
    */
-  async route(eventId: string, known?: RoutedEvent): Promise<EventReceipt> {
+  async route(eventId: string, known?: RoutedEvent, round?: RoutingRound): Promise<EventReceipt> {
     const { db } = this.deps;
     const event =
       known ??
@@ -149,13 +158,13 @@ export class EventRouter {
       for (const e of pending.filter((p) => p.seq < current.seq && !p.routed_at)) {
         const due = !e.next_route_at || e.next_route_at.getTime() <= Date.now();
         const routed = due
-          ? await this.routeHere(e.id, e).catch((err: unknown) => this.deferRouting(e.id, err))
+          ? await this.routeHere(e.id, e, round).catch((err: unknown) => this.deferRouting(e.id, err))
           : undefined;
         if (routed?.status !== 'routed') {
           return pendingReceipt(eventId, event.customer_id, 'accepted', `waits for event ${e.id} to be routed first`);
         }
       }
-      return this.routeHere(eventId, event);
+      return this.routeHere(eventId, event, round);
     });
     // The event may have changed what the customer's facts match (an order, a profile, a score):
     // their segments are followed now, outside the lock, since an entry is an event of its own. The
@@ -182,7 +191,7 @@ export class EventRouter {
    * Routes one event not routed yet (the caller read it so, holding the customer's lock), its
    * customer's earlier ones being routed.
    */
-  private async routeHere(eventId: string, event: RoutedEvent): Promise<EventReceipt> {
+  private async routeHere(eventId: string, event: RoutedEvent, round?: RoutingRound): Promise<EventReceipt> {
     const { db } = this.deps;
     this.deps.onRoutePoint?.('before-route', eventId);
     const receipt: EventReceipt = {
@@ -210,15 +219,40 @@ export class EventRouter {
         .executeTakeFirstOrThrow()
         .then((row) => customerFacts(db, row)));
 
+    // The journeys this event's type enrolls in (their rules below), from the newest versions: as
+    // this routing round read them, or now.
+    const versions = await (round?.versions ?? latestVersionNumbers(db));
+    const published = await Promise.all(
+      versions.map(async (latest) => ({ ...latest, plan: await this.planOf(latest.journeyId, latest.version) })),
+    );
+    // A scheduled journey enrolls by the events of its runs (activities/segments.ts), a segment
+    // journey by its entries (segment-watch.ts).
+    const triggered = published.filter((p) => triggerEventType(p.plan.definition) === event.type);
+    // In one read, the customer's enrollments that routing looks at, newest first: the running ones,
+    // and every one in the journeys this event triggers (the reentry rule reads them, and the one
+    // this event started, if routing is repeated).
+    const enrollments = await db
+      .selectFrom('enrollments')
+      .select(['id', 'journey_id', 'version', 'workflow_id', 'event_id', 'key', 'status', 'ended_at'])
+      .where('customer_id', '=', event.customer_id)
+      .where((eb) =>
+        triggered.length > 0
+          ? eb.or([
+              eb('status', '=', 'active'),
+              eb(
+                'journey_id',
+                'in',
+                triggered.map((p) => p.journeyId),
+              ),
+            ])
+          : eb('status', '=', 'active'),
+      )
+      .orderBy('started_at', 'desc')
+      .execute();
+
     // Running journeys of this customer that listen for this event type receive it first, so an
     // event that ends one journey (a goal, an exit) is seen before it starts another.
-    const running = await db
-      .selectFrom('enrollments')
-      .select(['id', 'journey_id', 'version', 'workflow_id', 'event_id', 'key'])
-      .where('customer_id', '=', event.customer_id)
-      .where('status', '=', 'active')
-      .execute();
-    for (const enrollment of running) {
+    for (const enrollment of enrollments.filter((e) => e.status === 'active')) {
       // An enrollment this very event started (routing repeated after a crash) does not get it again.
       if (enrollment.event_id === event.id) continue;
       const plan = await this.planOf(enrollment.journey_id, enrollment.version);
@@ -240,13 +274,8 @@ export class EventRouter {
       }
     }
 
-    const versions = await latestVersionNumbers(db);
-    for (const latest of versions) {
-      const published = { ...latest, plan: await this.planOf(latest.journeyId, latest.version) };
+    for (const published of triggered) {
       const def = published.plan.definition;
-      // A scheduled journey enrolls by the events of its runs (activities/segments.ts), a segment
-      // journey by its entries (segment-watch.ts).
-      if (triggerEventType(def) !== event.type) continue;
       const journey = def.journey;
       // A keyed journey enrolls per key: the event must give one, and the rules below read that
       // key's enrollments only.
@@ -257,16 +286,8 @@ export class EventRouter {
       }
       const key = keyed.key;
 
-      // This customer's enrollments in the journey, newest first: the one this event started, if
-      // routing is repeated, and the earlier ones the reentry rule reads.
-      const earlier = await db
-        .selectFrom('enrollments')
-        .select(['id', 'version', 'event_id', 'status', 'ended_at', 'workflow_id'])
-        .where('customer_id', '=', event.customer_id)
-        .where('journey_id', '=', journey)
-        .$if(key !== undefined, (q) => q.where('key', '=', key!))
-        .orderBy('started_at', 'desc')
-        .execute();
+      // This customer's enrollments in the journey (for the key, when keyed), newest first.
+      const earlier = enrollments.filter((e) => e.journey_id === journey && (key === undefined || e.key === key));
       const decision = decideEnrollment({
         def,
         paused: published.status === 'paused',
@@ -288,29 +309,9 @@ export class EventRouter {
           event.customer_id,
           def.entry?.concurrent ? id : key !== undefined ? keyPart(journey, key) : undefined,
         );
-        const inserted = await db
-          .insertInto('enrollments')
-          .values({
-            id,
-            customer_id: event.customer_id,
-            journey_id: journey,
-            version: published.version,
-            workflow_id: workflowId,
-            event_id: event.id,
-            key: key ?? null,
-            status: 'active',
-            current_step: def.steps[0]?.id ?? null,
-            goal_met: false,
-          })
-          .onConflict((oc) => oc.doNothing())
-          .returning(['id', 'version', 'workflow_id'])
-          .executeTakeFirst();
-        if (!inserted) {
-          receipt.notEnrolled.push({ journey, reason: 'already in this journey' });
-          continue;
-        }
-        enrollment = inserted;
-        await appendTimeline(db, {
+        // The enrollment and its timeline entry, in one statement: the entry is written only when the
+        // enrollment is.
+        const note = timelineRow({
           customerId: event.customer_id,
           at: new Date(),
           kind: 'enrollment',
@@ -318,6 +319,51 @@ export class EventRouter {
           ref: `start:${id}`,
           data: { journey, version: published.version, enrollment: id, eventId: event.id },
         });
+        const inserted = await db
+          .with('enrolled', (q) =>
+            q
+              .insertInto('enrollments')
+              .values({
+                id,
+                customer_id: event.customer_id,
+                journey_id: journey,
+                version: published.version,
+                workflow_id: workflowId,
+                event_id: event.id,
+                key: key ?? null,
+                status: 'active',
+                current_step: def.steps[0]?.id ?? null,
+                goal_met: false,
+              })
+              .onConflict((oc) => oc.doNothing())
+              .returning(['id', 'version', 'workflow_id']),
+          )
+          .with('noted', (q) =>
+            q
+              .insertInto('timeline')
+              .columns(['customer_id', 'at', 'kind', 'summary', 'data', 'ref'])
+              .expression((eb) =>
+                eb
+                  .selectFrom('enrolled')
+                  .select([
+                    sql<string>`${note.customer_id}::text`.as('customer_id'),
+                    sql<Date>`${note.at}::timestamptz`.as('at'),
+                    sql<string>`${note.kind}::text`.as('kind'),
+                    sql<string>`${note.summary}::text`.as('summary'),
+                    sql<string>`${note.data}::jsonb`.as('data'),
+                    sql<string>`${note.ref}::text`.as('ref'),
+                  ]),
+              )
+              .onConflict((oc) => oc.columns(['customer_id', 'kind', 'ref']).doNothing()),
+          )
+          .selectFrom('enrolled')
+          .select(['id', 'version', 'workflow_id'])
+          .executeTakeFirst();
+        if (!inserted) {
+          receipt.notEnrolled.push({ journey, reason: 'already in this journey' });
+          continue;
+        }
+        enrollment = inserted;
       }
       const { version, workflow_id: workflowId } = enrollment;
       // Routing repeated after this enrollment's journey ran and ended: nothing to start again.
@@ -424,9 +470,9 @@ export class EventRouter {
    * unreachable).
    * Never throws for a routing failure: the event is accepted either way.
    */
-  async routeOrDefer(eventId: string, known?: RoutedEvent): Promise<EventReceipt> {
+  async routeOrDefer(eventId: string, known?: RoutedEvent, round?: RoutingRound): Promise<EventReceipt> {
     try {
-      return await this.route(eventId, known);
+      return await this.route(eventId, known, round);
     } catch (err) {
       return this.deferRouting(eventId, err);
     }
@@ -492,6 +538,11 @@ export class EventRouter {
       .orderBy('seq')
       .limit(limit)
       .execute();
+    if (rows.length === 0) return 0;
+    const versions = latestVersionNumbers(this.deps.db);
+    // Read once for the round; a failure here fails each event's routing, which records it.
+    versions.catch(() => undefined);
+    const round: RoutingRound = { versions };
     const byCustomer = new Map<string, typeof rows>();
     for (const r of rows) byCustomer.set(r.customer_id, [...(byCustomer.get(r.customer_id) ?? []), r]);
     let routed = 0;
@@ -499,7 +550,7 @@ export class EventRouter {
     await pool([...byCustomer.values()], ROUTING_CONCURRENCY, async (events) => {
       for (const e of events) {
         if (e.next_route_at && e.next_route_at.getTime() > now) return;
-        const receipt = await this.routeOrDefer(e.id, e);
+        const receipt = await this.routeOrDefer(e.id, e, round);
         if (receipt.status !== 'routed') return;
         routed++;
       }
