@@ -269,3 +269,45 @@ test('a new enrollment never joins a run that is still ending: it starts once th
   expect(run.memo?.enrollmentId).toBe(routed.enrolled[0]!.enrollmentId);
   expect(routed.enrolled[0]!.enrollmentId).not.toBe((first.enrolled[0] as { enrollmentId?: string }).enrollmentId);
 });
+
+test('the router reads the published journeys once a round, after its events: a pause, a resume and a new version apply to every event accepted after them', async () => {
+  const receiptOf = async (id: string) =>
+    (await stack.api.inject({ method: 'GET', url: `/v1/events/${id}` })).json<EventReceipt>();
+  const postWaiter = async (id: string) => {
+    const res = await post({ id, type: 'waiter.requested', customer: { email: `${id}@example.com` } });
+    expect(res.statusCode).toBe(202);
+  };
+
+  expect((await stack.api.inject({ method: 'POST', url: '/v1/journeys/waiter/pause' })).statusCode).toBe(200);
+  await postWaiter('round-paused');
+  // Earlier tests' events may be routed in the same round.
+  await stack.intake.routeDue();
+  expect(await receiptOf('round-paused')).toMatchObject({
+    status: 'routed',
+    enrolled: [],
+    notEnrolled: [{ journey: 'waiter', reason: 'journey is paused' }],
+  });
+
+  expect((await stack.api.inject({ method: 'POST', url: '/v1/journeys/waiter/resume' })).statusCode).toBe(200);
+  await stack.publish({
+    'waiter.yaml': `
+journey: waiter
+name: Waiter
+category: service
+trigger: { event: waiter.requested }
+steps:
+  - id: longer
+    type: wait
+    duration: 60d
+`,
+  });
+  // Two customers' events in one round: both see the resume and the new version.
+  await postWaiter('round-resumed-1');
+  await postWaiter('round-resumed-2');
+  await stack.intake.routeDue();
+  for (const id of ['round-resumed-1', 'round-resumed-2']) {
+    const receipt = await receiptOf(id);
+    expect(receipt).toMatchObject({ status: 'routed', notEnrolled: [] });
+    expect(receipt.enrolled).toEqual([expect.objectContaining({ journey: 'waiter', version: 2 })]);
+  }
+});
