@@ -33,22 +33,25 @@ steps:
     text: "Hello."
 `;
 
+/** A journey whose one step waits: its customers stay inside. */
+const waiterJourney = (stepId: string, duration: string) => `
+journey: waiter
+name: Waiter
+category: service
+trigger: { event: waiter.requested }
+steps:
+  - id: ${stepId}
+    type: wait
+    duration: ${duration}
+`;
+
 beforeAll(async () => {
   env = await timeSkippingEnv();
   // No router in the background: this file routes by hand, to see each state on the way.
   stack = await startTestStack(env, { journeysDirs: [], router: false });
   await stack.publish({
     'hello.yaml': helloJourney,
-    'waiter.yaml': `
-journey: waiter
-name: Waiter
-category: service
-trigger: { event: waiter.requested }
-steps:
-  - id: later
-    type: wait
-    duration: 30d
-`,
+    'waiter.yaml': waiterJourney('later', '30d'),
   });
   // A Temporal that is not there: nothing listens on port 1.
   away = Connection.lazy({ address: '127.0.0.1:1', connectTimeout: '1s' });
@@ -289,18 +292,7 @@ test('the router reads the published journeys once a round, after its events: a 
   });
 
   expect((await stack.api.inject({ method: 'POST', url: '/v1/journeys/waiter/resume' })).statusCode).toBe(200);
-  await stack.publish({
-    'waiter.yaml': `
-journey: waiter
-name: Waiter
-category: service
-trigger: { event: waiter.requested }
-steps:
-  - id: longer
-    type: wait
-    duration: 60d
-`,
-  });
+  await stack.publish({ 'waiter.yaml': waiterJourney('longer', '60d') });
   // Two customers' events in one round: both see the resume and the new version.
   await postWaiter('round-resumed-1');
   await postWaiter('round-resumed-2');
