@@ -20,9 +20,8 @@ export interface TimelineItem {
   ref: string | null;
 }
 
-/** Writes an entry; false when one with the same kind and ref was written before (nothing is written). */
 /** An entry as the row written for it. */
-export function timelineRow(entry: TimelineEntry) {
+function timelineRow(entry: TimelineEntry) {
   return {
     customer_id: entry.customerId,
     at: entry.at,
@@ -33,6 +32,26 @@ export function timelineRow(entry: TimelineEntry) {
   };
 }
 
+/** The columns an entry writes, in the order of `timelineSelection`. */
+export const timelineColumns = ['customer_id', 'at', 'kind', 'summary', 'data', 'ref'] as const;
+
+/**
+ * An entry as a select list of typed values, for a statement that writes it only for the rows of
+ * another (`insert into timeline (timelineColumns) select timelineSelection(entry) from …`).
+ */
+export function timelineSelection(entry: TimelineEntry) {
+  const row = timelineRow(entry);
+  return [
+    sql<string>`${row.customer_id}::text`.as('customer_id'),
+    sql<Date>`${row.at}::timestamptz`.as('at'),
+    sql<string>`${row.kind}::text`.as('kind'),
+    sql<string>`${row.summary}::text`.as('summary'),
+    sql<string>`${row.data}::jsonb`.as('data'),
+    sql<string | null>`${row.ref}::text`.as('ref'),
+  ];
+}
+
+/** Writes an entry; false when one with the same kind and ref was written before (nothing is written). */
 export async function appendTimeline(db: Db, entry: TimelineEntry): Promise<boolean> {
   const written = await db
     .insertInto('timeline')

@@ -20,7 +20,7 @@ import { type KeyLocks, processLocks } from '../../../activities/db/locks';
 import { newId } from '../../../activities/store/ids';
 import { latestVersionNumbers, type PublishedVersionNumber } from '../../../activities/store/journeys';
 import { versionPlan } from '../../../activities/store/versions';
-import { timelineRow } from '../../../activities/store/timeline';
+import { timelineColumns, timelineSelection } from '../../../activities/store/timeline';
 import { customerFacts } from '../../../activities/store/facts';
 import type { CustomerFacts } from '../../../definitions/facts';
 import type { JourneyPlan } from '../../../definitions/schema/journey';
@@ -311,7 +311,7 @@ export class EventRouter {
         );
         // The enrollment and its timeline entry, in one statement: the entry is written only when the
         // enrollment is.
-        const note = timelineRow({
+        const note = timelineSelection({
           customerId: event.customer_id,
           at: new Date(),
           kind: 'enrollment',
@@ -341,19 +341,8 @@ export class EventRouter {
           .with('noted', (q) =>
             q
               .insertInto('timeline')
-              .columns(['customer_id', 'at', 'kind', 'summary', 'data', 'ref'])
-              .expression((eb) =>
-                eb
-                  .selectFrom('enrolled')
-                  .select([
-                    sql<string>`${note.customer_id}::text`.as('customer_id'),
-                    sql<Date>`${note.at}::timestamptz`.as('at'),
-                    sql<string>`${note.kind}::text`.as('kind'),
-                    sql<string>`${note.summary}::text`.as('summary'),
-                    sql<string>`${note.data}::jsonb`.as('data'),
-                    sql<string>`${note.ref}::text`.as('ref'),
-                  ]),
-              )
+              .columns(timelineColumns)
+              .expression((eb) => eb.selectFrom('enrolled').select(note))
               .onConflict((oc) => oc.columns(['customer_id', 'kind', 'ref']).doNothing()),
           )
           .selectFrom('enrolled')
