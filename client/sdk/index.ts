@@ -20,6 +20,7 @@ import type { JourneyPlan } from '../../definitions/schema/journey';
 import type { CustomerMetrics } from '../../definitions/facts';
 import type { EnrollmentExplanation } from '../../activities/store/explain';
 import type { ReconcileReport } from '../server/events/reconcile';
+import type { RoutingBacklog } from '../server/events/list';
 import type { JourneyReport, ReportQuery } from '../server/journeys/report';
 import type { FittedModels } from '../../activities/insights/models';
 import type { AccountTimelineItem, AccountView } from '../../activities/store/accounts';
@@ -48,6 +49,7 @@ export type {
   JourneyReport,
   ReconcileReport,
   ReportQuery,
+  RoutingBacklog,
   Scope,
 };
 
@@ -200,10 +202,6 @@ export class RapportClient {
       Boolean(event.id ?? idempotencyKey),
     );
   }
-  /**
-   * Up to 1,000 events in one request, each with its id. The answer lists each event's receipt or
-   * problem, in order; sending the same batch again changes nothing.
-   */
   /** An event's receipt: accepted, routed or parked, with its enrollments and signals once routed. */
   getEvent(id: string): Promise<EventDetail> {
     return this.request('GET', `/v1/events/${encodeURIComponent(id)}`, undefined, {}, true);
@@ -212,10 +210,18 @@ export class RapportClient {
   retryEvent(id: string): Promise<EventReceipt> {
     return this.request('POST', `/v1/events/${encodeURIComponent(id)}/retry`, undefined, {}, true);
   }
+  /** The router's backlog: events waiting to be routed, waiting for a retry and parked, and the oldest's age. */
+  routingBacklog(): Promise<RoutingBacklog> {
+    return this.request('GET', '/v1/routing', undefined, {}, true);
+  }
   /** Compares active enrollments and open send claims with Temporal now (admin); what changed. */
   reconcile(options: { minAgeSeconds?: number; limit?: number } = {}): Promise<ReconcileReport> {
     return this.request('POST', '/v1/reconcile', options);
   }
+  /**
+   * Up to 1,000 events in one request, each with its id. The answer lists each event's receipt or
+   * problem, in order; sending the same batch again changes nothing.
+   */
   sendEvents(events: IncomingEvent[], options: { waitForRouting?: boolean } = {}): Promise<BatchResult> {
     return this.request('POST', options.waitForRouting ? '/v1/events?wait=routed' : '/v1/events', { events }, {}, true);
   }

@@ -1,7 +1,8 @@
 /**
  * Events in the console, in Chromium: the recent ones with their receipts, an event's page with the
- * journeys it enrolled and why others did not, a parked event's error and its retry, which routes it;
- * and the API's list (GET /v1/events) behind them: newest first, paged by cursor, never the data.
+ * journeys it enrolled and why others did not, a parked event's error and its retry, which routes it,
+ * the router's backlog; and the API's list (GET /v1/events) behind them: newest first, paged by
+ * cursor, never the data.
  */
 import {
   accessibilityProblems,
@@ -134,6 +135,12 @@ test('a parked event shows its error; retrying it routes it', async () => {
   const page = await context.newPage();
   await signIn(page, cs.baseUrl, cs.keys.admin);
   await page.goto(`${cs.baseUrl}/console/events`);
+  // The router's backlog heads the page: nothing waits, and the parked event is counted.
+  const routing = page.getByRole('status', { name: 'Routing' });
+  expect(await routing.textContent()).toContain('Routing is up to date: no event waits to be routed.');
+  expect(await routing.getByRole('link', { name: '1 parked' }).getAttribute('href')).toBe(
+    '/console/events?status=parked',
+  );
   await page.getByRole('navigation', { name: 'Event status' }).getByRole('link', { name: 'Parked' }).click();
   await page.waitForURL(`${cs.baseUrl}/console/events?status=parked`);
   const parked = page.getByRole('list', { name: 'Parked events' });
@@ -170,6 +177,7 @@ test('a parked event shows its error; retrying it routes it', async () => {
   });
   await page.goto(`${cs.baseUrl}/console/events?status=parked`);
   expect(await page.getByText('No parked events.').count()).toBe(1);
+  expect(await page.getByRole('status', { name: 'Routing' }).getByRole('link').count()).toBe(0);
   await context.close();
 });
 
@@ -224,4 +232,12 @@ test('GET /v1/events: newest first, filtered by status, paged by cursor; receipt
   expect((await listed('/v1/events?before=abc')).status).toBe(422);
   expect((await listed('/v1/events?limit=1000')).status).toBe(422);
   expect((await listed('/v1/events', cs.keys.support)).status).toBe(403);
+
+  // The router's backlog: evt-parked-2 is parked; the others are routed.
+  const backlog = await cs.api<{ waiting: number; retrying: number; parked: number }>('GET', '/v1/routing', {
+    key: cs.keys.admin,
+  });
+  expect(backlog.status).toBe(200);
+  expect(backlog.body).toMatchObject({ waiting: 0, retrying: 0, parked: 1 });
+  expect((await cs.api('GET', '/v1/routing', { key: cs.keys.support })).status).toBe(403);
 });

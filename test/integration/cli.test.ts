@@ -316,7 +316,7 @@ test('accounts show: contacts, revenue, value and the latest timeline, as text o
   );
 });
 
-test('events send, tasks list and complete', async () => {
+test('events send and backlog, tasks list and complete', async () => {
   const sent = await rapport(
     'events',
     'send',
@@ -337,6 +337,25 @@ test('events send, tasks list and complete', async () => {
   const bad = await rapport('events', 'send', 'complaint.opened', '--customer', 'x@example.com', '--data', '[1]');
   expect(bad.code).toBe(1);
   expect(bad.stderr).toContain('--data: expected a JSON object');
+
+  // The router's backlog, once it has routed what this file sent.
+  const backlog = await eventually(
+    'the router to catch up, in `rapport events backlog --json`',
+    async () => {
+      const r = await rapport('events', 'backlog', '--json');
+      expect(r.code).toBe(0);
+      return JSON.parse(r.stdout) as { waiting: number; retrying: number };
+    },
+    { until: (b) => b.waiting === 0 && b.retrying === 0 },
+  );
+  expect(backlog).toEqual({ waiting: 0, retrying: 0, parked: 0, oldestReceivedAt: null, oldestAgeSeconds: null });
+  const told = await rapport('events', 'backlog');
+  expect(told.code).toBe(0);
+  expect(told.stdout).toBe(
+    '0 events waiting to be routed\n' +
+      '0 waiting for their next try after a failed routing (rapport events show <id>)\n' +
+      '0 parked (rapport events show|retry <id>)\n',
+  );
 
   const list = await eventually(
     'the support task in `rapport tasks list`',

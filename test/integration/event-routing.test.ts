@@ -2,7 +2,8 @@
  * An event is accepted whatever becomes of its routing: too large or too deep is refused at the door
  * (413, 422); with Temporal unreachable it is kept and routed once Temporal is back; one that keeps
  * failing is parked with its error, visible at GET /v1/events/<id>, and routed by a retry once
- * what stopped it is fixed. Calls that need Temporal at once answer 503 with Retry-After.
+ * what stopped it is fixed. Calls that need Temporal at once answer 503 with Retry-After. GET /v1/routing
+ * counts what the router has still to do.
  */
 import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -10,6 +11,7 @@ import pino from 'pino';
 import { buildApi } from '../../client/server/api/server';
 import { EventIntake } from '../../client/server/events/intake';
 import { MAX_ROUTE_ATTEMPTS } from '../../client/server/events/router';
+import type { RoutingBacklog } from '../../client/server/events/list';
 import type { EventReceipt } from '../../client/server/events/schema';
 import { eventually } from '../helpers/eventually';
 import { startTestStack, type TestStack } from '../helpers/stack';
@@ -302,4 +304,60 @@ test('the router reads the published journeys once a round, after its events: a 
     expect(receipt).toMatchObject({ status: 'routed', notEnrolled: [] });
     expect(receipt.enrolled).toEqual([expect.objectContaining({ journey: 'waiter', version: 2 })]);
   }
+});
+
+test('GET /v1/routing counts what the router has still to do: events waiting, waiting for a retry and parked, and the oldest’s age', async () => {
+  const backlog = async () => {
+    const res = await stack.api.inject({ method: 'GET', url: '/v1/routing' });
+    expect(res.statusCode).toBe(200);
+    return res.json<RoutingBacklog>();
+  };
+  const receivedAt = async (id: string) =>
+    (
+      await stack.db.selectFrom('events').select('received_at').where('id', '=', id).executeTakeFirstOrThrow()
+    ).received_at.toISOString();
+  // What earlier tests left is routed first.
+  await stack.intake.routeDue();
+  expect(await backlog()).toEqual({
+    waiting: 0,
+    retrying: 0,
+    parked: 0,
+    oldestReceivedAt: null,
+    oldestAgeSeconds: null,
+  });
+
+  for (const id of ['backlog-1', 'backlog-2', 'backlog-3']) {
+    const res = await post({ id, type: 'hello.requested', customer: { email: `${id}@example.com` } });
+    expect(res.statusCode).toBe(202);
+  }
+  // One of them failed a try and waits for its next one, as the router leaves such an event.
+  await stack.db
+    .updateTable('events')
+    .set({ route_attempts: 1, route_error: 'Temporal unreachable', next_route_at: new Date(Date.now() + 3_600_000) })
+    .where('id', '=', 'backlog-3')
+    .execute();
+  const three = await backlog();
+  expect(three).toMatchObject({ waiting: 2, retrying: 1, parked: 0, oldestReceivedAt: await receivedAt('backlog-1') });
+  expect(three.oldestAgeSeconds).toBeGreaterThanOrEqual(0);
+
+  // The router takes the two that are due; the one waiting for its try stays, the oldest now.
+  expect(await stack.intake.routeDue()).toBe(2);
+  expect(await backlog()).toMatchObject({
+    waiting: 0,
+    retrying: 1,
+    parked: 0,
+    oldestReceivedAt: await receivedAt('backlog-3'),
+  });
+
+  // Parked (its tries given up): counted apart, and no longer the oldest waiting.
+  await stack.db.updateTable('events').set({ parked_at: new Date() }).where('id', '=', 'backlog-3').execute();
+  expect(await backlog()).toEqual({
+    waiting: 0,
+    retrying: 0,
+    parked: 1,
+    oldestReceivedAt: null,
+    oldestAgeSeconds: null,
+  });
+  expect(await stack.intake.retry('backlog-3')).toMatchObject({ status: 'routed' });
+  expect(await backlog()).toMatchObject({ waiting: 0, retrying: 0, parked: 0 });
 });

@@ -50,8 +50,10 @@ function scopeFor(method: string, requestUrl: string): Scope | undefined {
   if (url.startsWith('/v1/keys')) return 'admin';
   // Who did what: every key's actions, so only admin keys read it.
   if (url.startsWith('/v1/audit')) return 'admin';
-  // Who sends events reads their receipts and retries them.
-  if (url === '/v1/events' || url === '/v1/orders' || url.startsWith('/v1/events/')) return 'events:write';
+  // Who sends events reads their receipts, retries them and sees the router's backlog.
+  if (url === '/v1/events' || url === '/v1/orders' || url.startsWith('/v1/events/') || url === '/v1/routing') {
+    return 'events:write';
+  }
   if (url.startsWith('/v1/imports/')) return 'customers:write';
   if (url.startsWith('/v1/customers') || url === '/v1/outbox') return read ? 'customers:read' : 'customers:write';
   if (url.startsWith('/v1/accounts')) return read ? 'customers:read' : 'customers:write';

@@ -1,10 +1,10 @@
 /**
- * Events: the recent ones with their receipts (accepted, routed or parked), a filter for each status,
+ * Events: the router's backlog, the recent ones with their receipts (accepted, routed or parked), a filter for each status,
  * an event's page (its enrollments and signals, the journeys that did not enroll it and why, its
  * error), and retrying a parked one. Only what a receipt holds: never the event's data.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { EventListItem, EventPage } from '../events/list';
+import type { EventListItem, EventPage, RoutingBacklog } from '../events/list';
 import type { EventReceipt } from '../events/schema';
 import type { ConsoleDeps } from './console';
 import { pageOf, query } from './core';
@@ -22,9 +22,13 @@ export function eventPages(scope: FastifyInstance, inject: ConsoleDeps['inject']
       const status = STATUSES.find((s) => s === req.query.status);
       const before =
         typeof req.query.before === 'string' && /^\d{1,18}$/.test(req.query.before) ? req.query.before : undefined;
-      const list = await page.api.get<EventPage>(`/v1/events${query({ status, limit: PAGE_SIZE, before })}`);
+      const [list, backlog] = await Promise.all([
+        page.api.get<EventPage>(`/v1/events${query({ status, limit: PAGE_SIZE, before })}`),
+        page.api.get<RoutingBacklog>('/v1/routing'),
+      ]);
       return page.render('events', {
         events: list.events satisfies EventListItem[],
+        backlog,
         status,
         before,
         next: list.next ? `/console/events${query({ status, before: list.next })}` : undefined,

@@ -1,7 +1,7 @@
 /**
  * Recent events with what became of them, newest first, paged by a cursor: the receipts' headlines
  * (status, type, ids, error, the journeys enrolled and signalled). Never the event's data, which may
- * hold what a customer wrote.
+ * hold what a customer wrote. And the router's backlog: how many events wait to be routed, and since when.
  */
 import type { Db } from '../../../activities/db/database';
 import { receiptOfRow } from './router';
@@ -34,6 +34,50 @@ export interface EventPage {
 }
 
 export const EVENT_PAGE_MAX = 200;
+
+/** What the router has still to do, across every Rapport process: GET /v1/routing. */
+export interface RoutingBacklog {
+  /** Accepted events due to be routed now. */
+  waiting: number;
+  /** Accepted events whose routing failed, waiting for their next try. */
+  retrying: number;
+  /** Events whose routing was given up, until retried (`rapport events retry`). */
+  parked: number;
+  /** When the oldest of the waiting and retrying events was received; null when none is. */
+  oldestReceivedAt: string | null;
+  /** How long ago that was, in seconds. */
+  oldestAgeSeconds: number | null;
+}
+
+/** Counts the events not routed yet, from the partial index that holds only them (events_to_route). */
+export async function routingBacklog(db: Db, now = new Date()): Promise<RoutingBacklog> {
+  const row = await db
+    .selectFrom('events')
+    .select((eb) => [
+      eb.fn
+        .countAll<string>()
+        .filterWhere((f) =>
+          f.and([f('parked_at', 'is', null), f.or([f('next_route_at', 'is', null), f('next_route_at', '<=', now)])]),
+        )
+        .as('waiting'),
+      eb.fn
+        .countAll<string>()
+        .filterWhere((f) => f.and([f('parked_at', 'is', null), f('next_route_at', '>', now)]))
+        .as('retrying'),
+      eb.fn.countAll<string>().filterWhere('parked_at', 'is not', null).as('parked'),
+      eb.fn.min('received_at').filterWhere('parked_at', 'is', null).as('oldest'),
+    ])
+    .where('routed_at', 'is', null)
+    .executeTakeFirstOrThrow();
+  const oldest = row.oldest === null ? null : new Date(row.oldest);
+  return {
+    waiting: Number(row.waiting),
+    retrying: Number(row.retrying),
+    parked: Number(row.parked),
+    oldestReceivedAt: oldest?.toISOString() ?? null,
+    oldestAgeSeconds: oldest ? Math.max(0, Math.round((now.getTime() - oldest.getTime()) / 100) / 10) : null,
+  };
+}
 
 export async function listEvents(
   db: Db,

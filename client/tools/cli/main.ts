@@ -13,6 +13,7 @@ import { importCommand } from './import';
 import { simulateCommand } from './simulate';
 import { testCommand } from './test';
 import {
+  eventsBacklog,
   eventsRetry,
   eventsSend,
   eventsShow,
@@ -276,6 +277,12 @@ connection(
     .argument('<id>', 'the event id')
     .option('--json', 'print the receipt as JSON'),
 ).action(eventsRetry);
+connection(
+  events
+    .command('backlog')
+    .description('What the router has still to do: events waiting to be routed, waiting for a retry and parked')
+    .option('--json', 'print JSON'),
+).action(eventsBacklog);
 
 connection(
   program

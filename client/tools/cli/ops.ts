@@ -79,6 +79,20 @@ export async function eventsRetry(id: string, options: ConnectionOptions & { jso
   if (r.status !== 'routed') process.exitCode = 1;
 }
 
+/** `rapport events backlog`: what the router has still to do. */
+export async function eventsBacklog(options: ConnectionOptions & { json?: boolean }) {
+  const b = await clientFrom(options).routingBacklog();
+  if (options.json) return out(JSON.stringify(b, null, 2));
+  out(
+    [
+      `${b.waiting} ${b.waiting === 1 ? 'event' : 'events'} waiting to be routed` +
+        (b.oldestAgeSeconds !== null ? ` (the oldest not routed was received ${b.oldestAgeSeconds} s ago)` : ''),
+      `${b.retrying} waiting for their next try after a failed routing (rapport events show <id>)`,
+      `${b.parked} parked (rapport events show|retry <id>)`,
+    ].join('\n'),
+  );
+}
+
 export async function reconcileNow(options: ConnectionOptions & { minAge?: string; json?: boolean }) {
   const r = await clientFrom(options).reconcile(
     options.minAge !== undefined ? { minAgeSeconds: Number(options.minAge) } : {},

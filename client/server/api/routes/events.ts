@@ -11,7 +11,7 @@ import { allows } from '../../../../activities/store/api-keys';
 import { type AuditActor, recordAudit } from '../../../../activities/store/audit';
 import { orderData } from '../../../../activities/store/orders';
 import { IntakeError, MAX_WAIT_MS, ROUTED_WAIT_MS } from '../../events/intake';
-import { EVENT_PAGE_MAX, listEvents } from '../../events/list';
+import { EVENT_PAGE_MAX, listEvents, routingBacklog } from '../../events/list';
 import {
   accountRef,
   customerRef,
@@ -238,6 +238,19 @@ export function eventRoutes(app: App, deps: ApiDeps): void {
       },
     },
     async (req) => listEvents(deps.db, req.query),
+  );
+
+  app.get(
+    '/v1/routing',
+    {
+      schema: {
+        summary: 'The router’s backlog: events accepted and not routed yet, and how long the oldest has waited',
+        description:
+          'Across every Rapport process on this database: `waiting` (due to be routed now), `retrying` (routing failed, the next try is scheduled), `parked` (given up until retried), and when the oldest waiting or retrying event was received. A burst shows here as a backlog that drains, oldest first.',
+        tags: ['events'],
+      },
+    },
+    async () => routingBacklog(deps.db),
   );
 
   app.get(
