@@ -6,7 +6,8 @@
  * journey that then waits. Accepting does not wait for routing: the router works through what was
  * accepted in the background, as in a running Rapport. The customer database is the embedded
  * default, PostgreSQL as a child process (durable commits, as `npm start` runs it); the single-event
- * loads are repeated on PGlite, in the process, for the comparison.
+ * loads are repeated on PGlite, in the process, for the comparison, and on a stack that routes
+ * nothing, for what accepting carries when it does not share the machine with routing.
  */
 import autocannon from 'autocannon';
 import { versionPlan } from '../activities/store/versions';
@@ -122,6 +123,41 @@ export async function ingestionBench(ctx: BenchContext): Promise<Figure[]> {
       ...(process.env.BENCH_SEGMENT_JOURNEY ? { 'segment.yaml': segmentJourney } : {}),
     });
     const url = await stack.api.listen({ host: '127.0.0.1', port: 0 });
+
+    // Accepting alone, first, while Temporal and the worker have nothing to do: the single events
+    // below on a stack whose router is stopped, with a customer database of its own, so nothing is
+    // routed meanwhile: what accepting itself carries, where the loads below share the two cores with
+    // routing what they accept (and the journeys they start).
+    let alone = { rate: 0, connections: 0, p99: 0 };
+    const aloneDatabase = await embeddedDatabase();
+    const aloneStack = await startTestStack(env, {
+      journeysDirs: [],
+      databaseUrl: aloneDatabase.url,
+      rateLimit: 100_000_000,
+      router: false,
+    });
+    try {
+      await aloneStack.publish({ 'ingest.yaml': journey });
+      const aloneUrl = await aloneStack.api.listen({ host: '127.0.0.1', port: 0 });
+      for (const connections of ctx.quick ? [1] : [1, 4, 8, 16]) {
+        ctx.progress(`ingestion: accepting alone, single events, ${connections} connection(s), ${seconds} s`);
+        const cpu = cpuSeconds();
+        const r = await load(aloneUrl, connections, seconds, 1, `alone${connections}`);
+        const rate = r.requests.average;
+        figures.push({
+          benchmark: 'ingestion',
+          name: `accepting alone (nothing routed): single events, ${connections} connection(s)`,
+          value: round(rate),
+          unit: 'events/s',
+          note: `p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${r.non2xx} non-2xx, ${r.errors} errors; ${cpuPerItem(cpu, cpuSeconds(), r.requests.total)} (Rapport's with autocannon's)`,
+        });
+        const clean = r.non2xx === 0 && r.errors === 0;
+        if (clean && r.latency.p99 < 100 && rate > alone.rate) alone = { rate, connections, p99: r.latency.p99 };
+      }
+    } finally {
+      await aloneStack.close();
+      await aloneDatabase.stop();
+    }
 
     let best = { rate: 0, connections: 0, p99: 0 };
     for (const connections of ctx.quick ? [1] : [1, 2, 4, 8, 16]) {
@@ -294,6 +330,13 @@ export async function ingestionBench(ctx: BenchContext): Promise<Figure[]> {
         name: 'best single-event rate ÷ raw starts',
         value: round(best.rate / raw, 2),
         unit: 'ratio',
+      },
+      {
+        benchmark: 'ingestion',
+        name: 'accepting alone: best single-event rate with p99 < 100 ms ÷ raw starts',
+        value: round(alone.rate / raw, 2),
+        unit: 'ratio',
+        note: `${round(alone.rate)} events/s at ${alone.connections} connection(s), p99 ${alone.p99} ms`,
       },
       { benchmark: 'ingestion', name: 'routed ÷ raw starts', value: round(routedRate / raw, 2), unit: 'ratio' },
     );
