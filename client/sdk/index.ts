@@ -210,7 +210,7 @@ export class RapportClient {
   retryEvent(id: string): Promise<EventReceipt> {
     return this.request('POST', `/v1/events/${encodeURIComponent(id)}/retry`, undefined, {}, true);
   }
-  /** The router's backlog: events waiting to be routed, waiting for a retry and parked, and the oldest's age. */
+  /** The router's backlog: events waiting to be routed, for a retry, or parked; the oldest's age. */
   routingBacklog(): Promise<RoutingBacklog> {
     return this.request('GET', '/v1/routing', undefined, {}, true);
   }

@@ -1,7 +1,8 @@
 /**
- * Events: the router's backlog, the recent ones with their receipts (accepted, routed or parked), a filter for each status,
- * an event's page (its enrollments and signals, the journeys that did not enroll it and why, its
- * error), and retrying a parked one. Only what a receipt holds: never the event's data.
+ * Events: the router's backlog, the recent ones with their receipts (accepted, routed or parked), a
+ * filter for each status, an event's page (its enrollments and signals, the journeys that did not
+ * enroll it and why, its error), and retrying a parked one. Only what a receipt holds: never the
+ * event's data.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { EventListItem, EventPage, RoutingBacklog } from '../events/list';

@@ -1,7 +1,8 @@
 /**
  * Recent events with what became of them, newest first, paged by a cursor: the receipts' headlines
  * (status, type, ids, error, the journeys enrolled and signalled). Never the event's data, which may
- * hold what a customer wrote. And the router's backlog: how many events wait to be routed, and since when.
+ * hold what a customer wrote. And the router's backlog: how many events wait to be routed, and since
+ * when.
  */
 import type { Db } from '../../../activities/db/database';
 import { receiptOfRow } from './router';
@@ -49,7 +50,7 @@ export interface RoutingBacklog {
   oldestAgeSeconds: number | null;
 }
 
-/** Counts the events not routed yet, from the partial index that holds only them (events_to_route). */
+/** Counts the events not routed yet, reading only them (through the partial index events_to_route). */
 export async function routingBacklog(db: Db, now = new Date()): Promise<RoutingBacklog> {
   const row = await db
     .selectFrom('events')
