@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { WorkerOptions, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkerOptions, WorkflowBundle } from '@temporalio/worker';
 import pino from 'pino';
 import type { Db } from '../activities/db/database';
 import { liquidChecker } from '../activities/render';
@@ -169,7 +169,7 @@ export async function benchWorker(
     db: Db;
     taskQueue: string;
     outboxDir: string;
-    workflowBundle: WorkflowBundleWithSourceMap;
+    workflowBundle: WorkflowBundle;
     worker?: Partial<WorkerOptions>;
   },
 ): Promise<{ stop(): Promise<void>; temporal: Client }> {

@@ -2,12 +2,14 @@
  * The workflow bundle: workflows/ compiled by the SDK's webpack, without any I/O module. A build is
  * kept in `.tools/workflow-bundles/`, named by a hash of what goes into it (the workflow and
  * definition sources and the SDK's version), so a start loads it instead of running webpack: a
- * quicker start, and none of webpack's memory in a running Rapport.
+ * quicker start, and none of webpack's memory in a running Rapport. The worker is given the kept
+ * file's path, not its text, so the main thread does not hold the text once the workflow thread has
+ * it.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, type WorkflowBundle, type WorkflowBundleOption } from '@temporalio/worker';
 import { projectRoot, toolsDir } from '../paths';
 
 const workflowsPath = require.resolve('../workflows');
@@ -55,10 +57,10 @@ export function bundleKey(dirs: string[] = bundleSources): string {
  * another entry that exports Rapport's workflows and more (the benchmarks' hand-written journey),
  * built with the same options.
  */
-export function buildWorkflowBundle(
+export async function buildWorkflowBundle(
   options: { workflowInterceptorModules?: string[]; workflows?: string } = {},
-): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({
+): Promise<WorkflowBundle> {
+  const { code } = await bundleWorkflowCode({
     workflowsPath: options.workflows ?? workflowsPath,
     workflowInterceptorModules: options.workflowInterceptorModules ?? [],
     // Failures' messages go through the payload codec (client/server/protection.ts).
@@ -73,28 +75,53 @@ export function buildWorkflowBundle(
       log() {},
     },
   });
+  // The SDK reads the source map from the comment at the end of the code (the returned `sourceMap`
+  // is not used), so the code alone is the bundle.
+  return { code: latin1Only(code) };
 }
 
-/** The bundle for the sources as they are: the kept build, or a new one, then kept. */
-export async function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  const file = path.join(bundlesDir, `${bundleKey()}.json`);
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as WorkflowBundleWithSourceMap;
-  } catch {
-    // Not built yet for these sources (or unreadable): built now.
-  }
+/**
+ * `code` with each character beyond Latin-1 written as a `\u` escape. V8 keeps a string with even
+ * one such character at two bytes a character, and a handful of them (dashes and ellipses in
+ * comments and messages, luxon's tables of digits) made the whole bundle, its inline source map
+ * included, two bytes a character in every copy a process holds. The escapes stand where the
+ * characters stood: in string, template and regular expression literals they mean the same
+ * character, in comments nothing. A character after an odd run of backslashes was an escape
+ * itself (`\—` is `—`), so its escape takes that backslash's place.
+ */
+export function latin1Only(code: string): string {
+  return code.replace(/(\\*)([^\x00-\xff])/g, (_, slashes: string, char: string) => {
+    const kept = slashes.length % 2 === 1 ? slashes.slice(1) : slashes;
+    return `${kept}\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
+}
+
+/**
+ * The kept build for the sources as they are, built now if there is none: its path, for a worker
+ * (the SDK reads it), or its code where it could not be kept (a read-only installation builds at
+ * each start instead).
+ */
+export async function keptWorkflowBundle(): Promise<WorkflowBundleOption> {
+  const file = path.join(bundlesDir, `${bundleKey()}.js`);
+  if (fs.existsSync(file)) return { codePath: file };
   const bundle = await buildWorkflowBundle();
   try {
     fs.mkdirSync(bundlesDir, { recursive: true });
     // Written whole, then renamed: a process reading at the same time sees the old file or the new.
     const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify({ code: bundle.code, sourceMap: bundle.sourceMap }));
+    fs.writeFileSync(tmp, bundle.code);
     fs.renameSync(tmp, file);
     for (const old of fs.readdirSync(bundlesDir)) {
-      if (old.endsWith('.json') && old !== path.basename(file)) fs.rmSync(path.join(bundlesDir, old), { force: true });
+      if (!old.endsWith('.tmp') && old !== path.basename(file)) fs.rmSync(path.join(bundlesDir, old), { force: true });
     }
+    return { codePath: file };
   } catch {
-    // A read-only installation builds at each start instead.
+    return bundle;
   }
-  return bundle;
+}
+
+/** The kept build's code (tests give it to many workers in one process). */
+export async function bundleWorkflows(): Promise<WorkflowBundle> {
+  const kept = await keptWorkflowBundle();
+  return 'codePath' in kept ? { code: fs.readFileSync(kept.codePath, 'utf8') } : (kept as WorkflowBundle);
 }

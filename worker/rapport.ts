@@ -33,7 +33,7 @@ import { EventIntake } from '../client/server/events/intake';
 import type { Simulator } from '../client/server/journeys/simulation';
 import type { RouterDeps } from '../client/server/events/router';
 import { createDataProtection, dataConverterOf, type DataProtection } from '../client/server/protection';
-import { bundleWorkflows } from './bundle';
+import { keptWorkflowBundle } from './bundle';
 import {
   codecOrigins,
   masterKey,
@@ -227,7 +227,7 @@ export function createRapport(config: Config, deps: RapportDeps, overrides: Rapp
       return Worker.create({
         maxCachedWorkflows: config.RAPPORT_MAX_CACHED_WORKFLOWS,
         ...options,
-        workflowBundle: options.workflowBundle ?? (await bundleWorkflows()),
+        workflowBundle: options.workflowBundle ?? (await keptWorkflowBundle()),
         dataConverter,
         connection,
         namespace: config.TEMPORAL_NAMESPACE,

@@ -7,7 +7,16 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bundleKey, bundleSources, bundleWorkflows, buildWorkflowBundle, PRELOADED_MODULES } from '../../worker/bundle';
+import vm from 'node:vm';
+import {
+  bundleKey,
+  bundleSources,
+  bundleWorkflows,
+  buildWorkflowBundle,
+  keptWorkflowBundle,
+  latin1Only,
+  PRELOADED_MODULES,
+} from '../../worker/bundle';
 
 const ioLibraries = [
   'nodemailer',
@@ -58,6 +67,34 @@ test('the kept build is the build of the sources as they are, and a change to th
   fs.appendFileSync(path.join(dirs[0]!, 'index.ts'), '\n// changed\n');
   expect(bundleKey(dirs)).not.toBe(key);
   fs.rmSync(copy, { recursive: true, force: true });
+});
+
+test('the bundle is Latin-1 throughout, one byte a character in memory, and a worker is given its path', async () => {
+  const kept = await keptWorkflowBundle();
+  expect(kept).toEqual({ codePath: expect.stringMatching(/workflow-bundles\/[0-9a-f]{16}\.js$/) });
+  const { code } = await bundleWorkflows();
+  expect(code).not.toMatch(/[^\x00-\xff]/);
+  // The source map the SDK reads is still at the end.
+  expect(code).toMatch(/\n\/\/# sourceMappingURL=data:application\/json;[^,\n]*base64,[A-Za-z0-9+/=]+\s*$/);
+});
+
+test('the escapes mean what the characters meant: in strings, templates, regular expressions, after backslashes', () => {
+  // As the bundle's text has them: each an expression, in one array.
+  const source = `[${[
+    `'—'`,
+    `"a\\—b"`, // an escape of the character itself
+    `'\\\\—'`, // an escaped backslash, then the character
+    '`x … ${"y"}`',
+    `/[–—]/.test('—')`,
+    `/😀/u.test('😀')`, // beyond the first plane: two escapes, one character where /u reads them
+    `'😀'.length`,
+    `'\\\\\\—'`, // an escaped backslash, then an escape of the character
+  ].join(', ')}]`;
+  const escaped = latin1Only(source);
+  expect(escaped).not.toMatch(/[^\x00-\xff]/);
+  const values = vm.runInNewContext(escaped) as unknown[];
+  expect(values).toEqual(vm.runInNewContext(source));
+  expect(values).toEqual(['—', 'a—b', '\\—', 'x … y', true, true, 2, '\\—']);
 });
 
 test('workflow code that imports an I/O module does not bundle', async () => {

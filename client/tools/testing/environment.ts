@@ -3,7 +3,7 @@
  * second), with Rapport's search attributes, and the workflow bundle built once per process.
  */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type WorkflowBundle } from '@temporalio/worker';
 import { findBinary } from '../../../worker/temporal/binaries';
 import { ensureSearchAttributes } from '../../../worker/temporal/connection';
 import { bundleWorkflows } from '../../../worker/bundle';
@@ -39,9 +39,9 @@ export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   return env;
 }
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+let bundle: Promise<WorkflowBundle> | undefined;
 /** The workflow bundle, built once per test file. */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+export function workflowBundle(): Promise<WorkflowBundle> {
   bundle ??= bundleWorkflows();
   return bundle;
 }
