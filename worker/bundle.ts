@@ -90,7 +90,7 @@ export async function buildWorkflowBundle(
  * itself (`\—` is `—`), so its escape takes that backslash's place.
  */
 export function latin1Only(code: string): string {
-  return code.replace(/(\\*)([^\x00-\xff])/g, (_, slashes: string, char: string) => {
+  return code.replace(/(\\*)([\u0100-\uffff])/g, (_, slashes: string, char: string) => {
     const kept = slashes.length % 2 === 1 ? slashes.slice(1) : slashes;
     return `${kept}\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
   });
@@ -123,5 +123,5 @@ export async function keptWorkflowBundle(): Promise<WorkflowBundleOption> {
 /** The kept build's code (tests give it to many workers in one process). */
 export async function bundleWorkflows(): Promise<WorkflowBundle> {
   const kept = await keptWorkflowBundle();
-  return 'codePath' in kept ? { code: fs.readFileSync(kept.codePath, 'utf8') } : (kept as WorkflowBundle);
+  return 'codePath' in kept ? { code: fs.readFileSync(kept.codePath, 'utf8') } : kept;
 }
