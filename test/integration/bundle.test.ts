@@ -69,13 +69,18 @@ test('the kept build is the build of the sources as they are, and a change to th
   fs.rmSync(copy, { recursive: true, force: true });
 });
 
-test('the bundle is Latin-1 throughout, one byte a character in memory, and a worker is given its path', async () => {
+test('the bundle is Latin-1 throughout, its source map without the sources, and a worker is given its path', async () => {
   const kept = await keptWorkflowBundle();
   expect(kept).toEqual({ codePath: expect.stringMatching(/workflow-bundles\/[0-9a-f]{16}\.js$/) });
   const { code } = await bundleWorkflows();
   expect(code).not.toMatch(/[\u0100-\uffff]/);
-  // The source map the SDK reads is still at the end.
-  expect(code).toMatch(/\n\/\/# sourceMappingURL=data:application\/json;[^,\n]*base64,[A-Za-z0-9+/=]+\s*$/);
+  // The source map the SDK reads is still at the end: the positions, for stack traces, without the
+  // sources' text.
+  const inline = /\n\/\/# sourceMappingURL=data:application\/json;[^,\n]*base64,([A-Za-z0-9+/=]+)\s*$/.exec(code);
+  const map = JSON.parse(Buffer.from(inline?.[1] ?? '', 'base64').toString()) as Record<string, unknown>;
+  expect(map).toMatchObject({ version: 3, mappings: expect.stringMatching(/^.{1000}/) });
+  expect(map.sources).toContainEqual(expect.stringMatching(/\/workflows\/journey\.ts$/));
+  expect(map).not.toHaveProperty('sourcesContent');
 });
 
 test('the escapes mean what the characters meant: in strings, templates, regular expressions, after backslashes', () => {
