@@ -28,11 +28,12 @@ afterAll(async () => {
   await database?.close();
 });
 
+let phones = 0;
+/** A customer with an email address and a phone number of their own (phone numbers are unique). */
 async function addCustomer(id: string, preferred: 'email' | 'sms' | null = null) {
+  const phone = `+447700900${String(100 + ++phones)}`;
   await sql`insert into customers (id, email, phone, preferred_channel)
-    values (${id}, ${`${id}@pref.example`}, ${'+447700900' + String(100 + Math.floor(Math.random() * 900))}, ${preferred})`.execute(
-    db,
-  );
+    values (${id}, ${`${id}@pref.example`}, ${phone}, ${preferred})`.execute(db);
 }
 
 let n = 0;
