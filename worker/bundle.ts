@@ -37,7 +37,8 @@ export const PRELOADED_MODULES = ['definitions/cel.ts', 'definitions/local-time.
 /**
  * The bundle's source map is inline, as the SDK reads it, with the positions (a stack trace names
  * the TypeScript file and line) and without the sources' text, which only a worker with
- * `showStackTraceSources` sends (Rapport's do not): a third less text in every copy of the bundle.
+ * `showStackTraceSources` sends (Rapport's do not): about half the text in every copy of the bundle
+ * (2.7 million characters instead of 5.1).
  */
 const DEVTOOL = 'inline-nosources-source-map';
 
