@@ -21,12 +21,20 @@ export async function consentFor(
   return Object.fromEntries(rows.map((r) => [r.purpose, r.granted]));
 }
 
+/** The customer's consent by channel and purpose. */
 export async function allConsent(db: Db, customerId: string): Promise<Record<string, Record<string, boolean>>> {
-  const rows = await db
-    .selectFrom('consents')
-    .select(['channel', 'purpose', 'granted'])
-    .where('customer_id', '=', customerId)
-    .execute();
+  return consentOf(await consentQuery(db, customerId).execute());
+}
+
+/** The customer's consent rows, every channel and purpose. */
+export function consentQuery(db: Db, customerId: string) {
+  return db.selectFrom('consents').select(['channel', 'purpose', 'granted']).where('customer_id', '=', customerId);
+}
+
+/** The customer's consent by channel and purpose, from `consentQuery`'s rows. */
+export function consentOf(
+  rows: readonly { channel: string; purpose: string; granted: boolean }[],
+): Record<string, Record<string, boolean>> {
   const out: Record<string, Record<string, boolean>> = {};
   for (const r of rows) (out[r.channel] ??= {})[r.purpose] = r.granted;
   return out;

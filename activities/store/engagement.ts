@@ -26,7 +26,7 @@ interface LearnedChannel {
  * MIN_MESSAGES messages; none when no channel has enough messages, when the best rate is 0 (silence
  * teaches nothing), or when two channels tie.
  */
-function learnFrom(e: Engagement): LearnedChannel {
+export function learnFrom(e: Engagement): LearnedChannel {
   const rate = (c: Channel) => Math.min(e[c].engaged, e[c].sent) / e[c].sent;
   const counted = (['email', 'sms'] as const).filter((c) => e[c].sent >= MIN_MESSAGES);
   const figures = `email clicked ${e.email.engaged} of ${e.email.sent}, sms answered ${e.sms.engaged} of ${e.sms.sent} in 180 days`;
@@ -45,8 +45,8 @@ function learnFrom(e: Engagement): LearnedChannel {
  * links were clicked), and SMS received from them that are not keywords (STOP, START, HELP are not
  * conversation).
  */
-async function engagementOf(db: Db, customerId: string, now = new Date()): Promise<Engagement> {
-  const row = await db
+export function engagementQuery(db: Db, customerId: string, now = new Date()) {
+  return db
     .selectFrom('timeline')
     .where('customer_id', '=', customerId)
     .where('at', '>=', new Date(now.getTime() - ENGAGEMENT_WINDOW_MS))
@@ -60,8 +60,16 @@ async function engagementOf(db: Db, customerId: string, now = new Date()): Promi
       sql<string>`count(*) filter (where data->>'status' = 'received' and data->>'channel' = 'sms' and data->>'keyword' is null)`.as(
         'sms_engaged',
       ),
-    ])
-    .executeTakeFirstOrThrow();
+    ]);
+}
+
+/** `engagementQuery`'s counts, read as strings (a row) or numbers (JSON). */
+export function engagementFrom(row: {
+  email_sent: string | number;
+  email_engaged: string | number;
+  sms_sent: string | number;
+  sms_engaged: string | number;
+}): Engagement {
   return {
     email: { sent: Number(row.email_sent), engaged: Number(row.email_engaged) },
     sms: { sent: Number(row.sms_sent), engaged: Number(row.sms_engaged) },
@@ -70,5 +78,5 @@ async function engagementOf(db: Db, customerId: string, now = new Date()): Promi
 
 /** The channel learned for the customer, or null. */
 export async function learnedChannel(db: Db, customerId: string, now = new Date()): Promise<LearnedChannel> {
-  return learnFrom(await engagementOf(db, customerId, now));
+  return learnFrom(engagementFrom(await engagementQuery(db, customerId, now).executeTakeFirstOrThrow()));
 }

@@ -2,18 +2,20 @@
 import { latestModel, predictedFor } from '../insights/models';
 import { rfmScores } from '../insights/rfm';
 import { sql } from 'kysely';
+import { jsonArrayFrom, jsonObjectFrom } from 'kysely/helpers/postgres';
 import type { CategoryShare, CustomerFacts, CustomerMetrics } from '../../definitions/facts';
 import type { Db } from '../db/database';
 import type { CustomerRow } from '../db/schema';
 import { accountFacts } from './accounts';
-import { allConsent } from './consent';
-import { learnedChannel } from './engagement';
+import { consentOf, consentQuery } from './consent';
+import { engagementFrom, engagementQuery, learnFrom } from './engagement';
 import { toCustomerView } from './customers';
 import { recommendItems } from './copurchases';
 import { scoreNow } from '../../definitions/scoring';
 
-export async function customerMetrics(db: Db, customerId: string): Promise<CustomerMetrics> {
-  const totals = await db
+/** The customer's orders in all: count, value, first and last. */
+function orderTotalsQuery(db: Db, customerId: string) {
+  return db
     .selectFrom('orders')
     .select([
       sql<string>`count(*)`.as('count'),
@@ -21,11 +23,15 @@ export async function customerMetrics(db: Db, customerId: string): Promise<Custo
       sql<Date | null>`min(placed_at)`.as('first'),
       sql<Date | null>`max(placed_at)`.as('last'),
     ])
-    .where('customer_id', '=', customerId)
-    .executeTakeFirstOrThrow();
-  // What the customer bought, by category and product: spend, items, and profit where costs are known.
-  // The customer's order ids first, then their lines by the lines' key (an index lookup per order).
-  const bought = await db
+    .where('customer_id', '=', customerId);
+}
+
+/**
+ * What the customer bought, by category and product: spend, items, and profit where costs are known.
+ * The customer's order ids first, then their lines by the lines' key (an index lookup per order).
+ */
+function boughtQuery(db: Db, customerId: string) {
+  return db
     .selectFrom('order_lines as l')
     .select([
       'l.category',
@@ -36,8 +42,27 @@ export async function customerMetrics(db: Db, customerId: string): Promise<Custo
       sql<string | null>`sum(l.quantity * l.price) filter (where l.cost is not null)`.as('costed'),
     ])
     .where(sql<boolean>`l.order_id = any(array(select id from orders where customer_id = ${customerId}))`)
-    .groupBy(['l.category', 'l.product'])
-    .execute();
+    .groupBy(['l.category', 'l.product']);
+}
+
+interface OrderTotals {
+  count: string | number;
+  value: string | number | null;
+  first: Date | string | null;
+  last: Date | string | null;
+}
+type Bought = Awaited<ReturnType<ReturnType<typeof boughtQuery>['execute']>>;
+
+export async function customerMetrics(db: Db, customerId: string): Promise<CustomerMetrics> {
+  const totals = await orderTotalsQuery(db, customerId).executeTakeFirstOrThrow();
+  return metricsOf(db, totals, await boughtQuery(db, customerId).execute());
+}
+
+/**
+ * The metrics of the customer's order totals and lines. Read as JSON (`customerFacts`), the counts
+ * and sums are numbers and the times strings; read as rows, strings and dates: both convert alike.
+ */
+async function metricsOf(db: Db, totals: OrderTotals, bought: Bought): Promise<CustomerMetrics> {
   const byCategory = new Map<string, { spend: number; items: number }>();
   const products = new Set<string>();
   let profit: number | null = null;
@@ -96,15 +121,26 @@ function categoryShares(byCategory: Map<string, { spend: number; items: number }
 
 export async function customerFacts(db: Db, row: CustomerRow, now = new Date()): Promise<CustomerFacts> {
   const { createdAt: _created, updatedAt: _updated, ...view } = toCustomerView(row);
-  const metrics = await customerMetrics(db, row.id);
+  // The customer's orders, order lines, consent and engagement in one statement: a journey reads
+  // these facts at its start and for every message it renders.
+  const read = await db
+    .selectNoFrom([
+      jsonObjectFrom(orderTotalsQuery(db, row.id)).as('totals'),
+      jsonArrayFrom(boughtQuery(db, row.id)).as('bought'),
+      jsonArrayFrom(consentQuery(db, row.id)).as('consents'),
+      jsonObjectFrom(engagementQuery(db, row.id, now)).as('engagement'),
+    ])
+    .executeTakeFirstOrThrow();
+  // Totals and engagement are aggregates without a grouping: one row each, never null.
+  const metrics = await metricsOf(db, read.totals!, read.bought);
   return {
     ...view,
-    consent: await allConsent(db, row.id),
+    consent: consentOf(read.consents),
     metrics,
     predicted: await predictedFor(db, row.id, now),
     rfm: rfmScores((await latestModel(db))?.rfm, metrics, now),
     score: scoreNow(row, now),
     account: await accountFacts(db, row.account_id),
-    learnedChannel: (await learnedChannel(db, row.id, now)).channel,
+    learnedChannel: learnFrom(engagementFrom(read.engagement!)).channel,
   };
 }

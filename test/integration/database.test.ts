@@ -169,6 +169,9 @@ describe.each([
       lifecycleStage: 'repeat_customer',
       metrics: { orderCount: 2, lifetimeValue: 19.75, lastOrderAt: '2026-03-01T10:00:00.000Z' },
     });
+    // The facts read their parts in one statement, as JSON: the same figures as the reads one by one.
+    expect(facts.metrics).toEqual(await customerMetrics(database.db, a.id));
+    expect(facts.consent).toEqual(await allConsent(database.db, a.id));
   });
 
   test('publishing: versions count up, unchanged content is a no-op, a paused journey is marked', async () => {
