@@ -26,7 +26,7 @@ interface LearnedChannel {
  * MIN_MESSAGES messages; none when no channel has enough messages, when the best rate is 0 (silence
  * teaches nothing), or when two channels tie.
  */
-export function learnFrom(e: Engagement): LearnedChannel {
+function learnFrom(e: Engagement): LearnedChannel {
   const rate = (c: Channel) => Math.min(e[c].engaged, e[c].sent) / e[c].sent;
   const counted = (['email', 'sms'] as const).filter((c) => e[c].sent >= MIN_MESSAGES);
   const figures = `email clicked ${e.email.engaged} of ${e.email.sent}, sms answered ${e.sms.engaged} of ${e.sms.sent} in 180 days`;
@@ -64,19 +64,26 @@ export function engagementQuery(db: Db, customerId: string, now = new Date()) {
 }
 
 /** `engagementQuery`'s counts, read as strings (a row) or numbers (JSON). */
-export function engagementFrom(row: {
-  email_sent: string | number;
-  email_engaged: string | number;
-  sms_sent: string | number;
-  sms_engaged: string | number;
-}): Engagement {
+function engagementFrom(row: EngagementRow): Engagement {
   return {
     email: { sent: Number(row.email_sent), engaged: Number(row.email_engaged) },
     sms: { sent: Number(row.sms_sent), engaged: Number(row.sms_engaged) },
   };
 }
 
+interface EngagementRow {
+  email_sent: string | number;
+  email_engaged: string | number;
+  sms_sent: string | number;
+  sms_engaged: string | number;
+}
+
+/** The channel learned from `engagementQuery`'s row. */
+export function learnedFrom(row: EngagementRow): LearnedChannel {
+  return learnFrom(engagementFrom(row));
+}
+
 /** The channel learned for the customer, or null. */
 export async function learnedChannel(db: Db, customerId: string, now = new Date()): Promise<LearnedChannel> {
-  return learnFrom(engagementFrom(await engagementQuery(db, customerId, now).executeTakeFirstOrThrow()));
+  return learnedFrom(await engagementQuery(db, customerId, now).executeTakeFirstOrThrow());
 }

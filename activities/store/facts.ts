@@ -8,7 +8,7 @@ import type { Db } from '../db/database';
 import type { CustomerRow } from '../db/schema';
 import { accountFacts } from './accounts';
 import { consentOf, consentQuery } from './consent';
-import { engagementFrom, engagementQuery, learnFrom } from './engagement';
+import { engagementQuery, learnedFrom } from './engagement';
 import { toCustomerView } from './customers';
 import { recommendItems } from './copurchases';
 import { scoreNow } from '../../definitions/scoring';
@@ -141,6 +141,6 @@ export async function customerFacts(db: Db, row: CustomerRow, now = new Date()):
     rfm: rfmScores((await latestModel(db))?.rfm, metrics, now),
     score: scoreNow(row, now),
     account: await accountFacts(db, row.account_id),
-    learnedChannel: learnFrom(engagementFrom(read.engagement!)).channel,
+    learnedChannel: learnedFrom(read.engagement!).channel,
   };
 }
