@@ -43,6 +43,13 @@ const HISTORY_KEPT = 200;
 
 /** Behind it, an enrollment whose steps ran out listens for its goal until the goal's window closes. */
 const GOAL_WINDOW_PATCH = 'goal-window';
+/**
+ * Since this change, the step search attribute starts as the run's own (the router sets it to the
+ * first step when it starts the journey), so it is upserted only when it changes; and this one patch
+ * stands for the three before it (records-local, goal-window, failures-recorded), so a new journey
+ * records one patch marker instead of up to three. Journeys started before replay as they ran.
+ */
+const KNOWN_STEP_ATTRIBUTE_PATCH = 'known-step-attribute';
 /** Since this change, a step that fails for good ends the enrollment as `failed`, recorded. */
 const FAILURES_RECORDED_PATCH = 'failures-recorded';
 /** The step search attribute of an enrollment whose steps ran out and which waits for its goal. */
@@ -64,10 +71,12 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
   // Records (markStep, loadCustomer, finishEnrollment...) run as local activities, and the step
   // search attribute changes only where a customer waits. Journeys started before this replay as
   // they ran: records as activities, the attribute at every step.
-  // Journeys started since the patch run their records (markStep, loadCustomer, …) as local activities.
-  const localRecords = patched(LOCAL_RECORDS_PATCH);
+  const current = patched(KNOWN_STEP_ATTRIBUTE_PATCH);
+  const localRecords = current || patched(LOCAL_RECORDS_PATCH);
   const acts = localRecords ? localRecordActs : remoteRecordActs;
-  let stepAttribute: string | undefined;
+  // The attribute as this run started with it: a journey that waits at its first step (or at the
+  // step it continued as new at) need not set it again.
+  let stepAttribute: string | undefined = current ? workflowInfo().typedSearchAttributes.get(SA_STEP) : undefined;
   const setStepAttribute = (value: string) => {
     if (value === stepAttribute) return;
     stepAttribute = value;
@@ -299,7 +308,7 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
     // counts. Nothing is sent meanwhile. Journeys that reached their end before this replay as they ran.
     const stepsRanOut = !interrupt && exitedAt === undefined;
     const within = def.goal?.within;
-    if (stepsRanOut && within && memory.goalMetAt === null && patched(GOAL_WINDOW_PATCH)) {
+    if (stepsRanOut && within && memory.goalMetAt === null && (current || patched(GOAL_WINDOW_PATCH))) {
       const closesAt = Date.parse(memory.enrolledAt) + durationMs(within);
       if (closesAt > Date.now()) {
         state.currentStep = null;
@@ -343,7 +352,7 @@ export async function journeyWorkflow(input: JourneyInput): Promise<JourneyResul
     return await walk();
   } catch (err) {
     // Continuing as new is not a failure.
-    if (err instanceof ContinueAsNew || !patched(FAILURES_RECORDED_PATCH)) throw err;
+    if (err instanceof ContinueAsNew || !(current || patched(FAILURES_RECORDED_PATCH))) throw err;
     // A step that failed for good (an activity out of retries, a template or condition that cannot
     // be evaluated): the enrollment is recorded as failed, with the reason, and the run fails with
     // it, so the customer may enter again by the journey's rules. Journeys that failed before this

@@ -14,8 +14,10 @@ import { workflowBundle } from '../helpers/temporal';
 
 // One folder per interpreter behaviour that running journeys may have started under: `latest` (the
 // built-in journeys' paths, and each step kind's from the fast tier), and
-// the ones before a patch: `records-as-activities` (before records became local activities) and
-// `before-goal-window` (before an enrollment whose steps ran out listened for its goal).
+// the ones before a patch: `records-as-activities` (before records became local activities),
+// `before-goal-window` (before an enrollment whose steps ran out listened for its goal) and
+// `before-known-step-attribute` (before one patch stood for the three, and the step attribute started
+// as the run's own; it keeps each step kind's runs too).
 const dir = path.join(projectRoot, 'test', 'fixtures', 'histories');
 const sets = fs.readdirSync(dir).filter((f) => fs.statSync(path.join(dir, f)).isDirectory());
 const histories = sets.flatMap((set) =>
@@ -30,7 +32,7 @@ const histories = sets.flatMap((set) =>
 );
 
 test('every set of recorded histories covers every built-in journey, and the latest every step kind', () => {
-  expect(sets.sort()).toEqual(['before-goal-window', 'latest', 'records-as-activities']);
+  expect(sets.sort()).toEqual(['before-goal-window', 'before-known-step-attribute', 'latest', 'records-as-activities']);
   const builtins = ['complaint-recovery', 'cross-sell', 'onboarding', 'prospect-conversion'];
   for (const set of sets) {
     const journeys = new Set(
@@ -41,7 +43,7 @@ test('every set of recorded histories covers every built-in journey, and the lat
     // `kinds`: the fast tier's runs of each step kind on its own (test/helpers/journey-run.ts).
     expect([set, ...[...journeys].sort()]).toEqual([
       set,
-      ...(set === 'latest' ? [...builtins, 'kinds'].sort() : builtins),
+      ...(set === 'latest' || set === 'before-known-step-attribute' ? [...builtins, 'kinds'].sort() : builtins),
     ]);
   }
   const kinds = histories.filter((h) => h.workflowId.startsWith('latest/kinds--')).map((h) => h.workflowId);
@@ -66,6 +68,57 @@ test('new journeys run their records as local activities: markers, not activity 
   expect(count(`latest/${name}`, 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED')).toBeLessThan(
     count(`records-as-activities/${name}`, 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED'),
   );
+});
+
+interface RecordedEvent {
+  eventType: string;
+  markerRecordedEventAttributes?: { markerName: string };
+  upsertWorkflowSearchAttributesEventAttributes?: { searchAttributes: { indexedFields: Record<string, unknown> } };
+}
+
+/** A recorded history's events. */
+function eventsOf(workflowId: string): RecordedEvent[] {
+  const found = histories.find((h) => h.workflowId === workflowId);
+  if (!found) throw new Error(`no recorded history ${workflowId}`);
+  return (found.history as { events: RecordedEvent[] }).events;
+}
+
+/** The search attributes a history's events upsert, in order (one list per upsert). */
+function upserted(events: RecordedEvent[]): string[][] {
+  return events.flatMap((e) => {
+    const fields = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes.indexedFields;
+    return fields ? [Object.keys(fields)] : [];
+  });
+}
+
+test('new journeys record one patch, and set the step attribute only where it changes', () => {
+  const patches = (events: RecordedEvent[]) =>
+    events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch').length;
+  // Cross-sell waits at its first step, which the router started the run with: up to its first
+  // timer, the only upsert is the patch's own (Temporal's TemporalChangeVersion).
+  const crossSell = 'cross-sell--an-order-in-the-recommended-category-converts';
+  const untilTimer = (events: RecordedEvent[]) =>
+    events.slice(
+      0,
+      events.findIndex((e) => e.eventType === 'EVENT_TYPE_TIMER_STARTED'),
+    );
+  expect(upserted(untilTimer(eventsOf(`latest/${crossSell}`)))).toEqual([['TemporalChangeVersion']]);
+  expect(upserted(untilTimer(eventsOf(`before-known-step-attribute/${crossSell}`)))).toEqual([
+    ['TemporalChangeVersion'],
+    ['RapportStep'],
+  ]);
+  // Onboarding's steps run out before its goal's window closes: before, a second patch (and its
+  // upsert) marked listening for the goal; now the one patch stands for it.
+  const onboarding = 'onboarding--a-first-order-welcome-tips-an-sms-check-in-a-review-request-';
+  expect(patches(eventsOf(`before-known-step-attribute/${onboarding}`))).toBe(2);
+  expect(patches(eventsOf(`latest/${onboarding}`))).toBe(1);
+  expect(upserted(eventsOf(`latest/${onboarding}`)).length).toBe(
+    upserted(eventsOf(`before-known-step-attribute/${onboarding}`)).length - 1,
+  );
+  // Every journey recorded since records one patch marker (each run, when it continued as new).
+  for (const h of histories.filter((x) => x.workflowId.startsWith('latest/'))) {
+    expect([h.workflowId, patches(eventsOf(h.workflowId))]).toEqual([h.workflowId, 1]);
+  }
 });
 
 test('every recorded history replays against the current interpreter, with Rapport’s data converter', async () => {
