@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { SegmentWatch } from './segment-watch';
 import { renderText } from './render';
 import { currentCustomerId, getCustomer } from './store/customers';
-import { finishEnrollment } from './store/enrollments';
+import { finishing } from './store/enrollments';
 import { customerFacts } from './store/facts';
 import { newId } from './store/ids';
 import { appendTimeline } from './store/timeline';
@@ -69,10 +69,23 @@ async function variables(db: Db, customerId: string, facts: Facts): Promise<Reco
 }
 
 /** Counts a batch of step records, and the enrollment's entering, for the journey's report. */
-async function report(db: Db, enrollmentId: string, batch: JourneyReportBatch | undefined, more: Mark[] = []) {
-  if (!batch) return;
+/**
+ * Counts a record's batch of the journey's report with `more` marks; `alongside`, the record's own
+ * write, runs in the same statement (and alone without a batch).
+ */
+async function report(
+  db: Db,
+  enrollmentId: string,
+  batch: JourneyReportBatch | undefined,
+  more: Mark[] = [],
+  alongside?: Parameters<typeof recordMarks>[3],
+) {
+  if (!batch) {
+    await alongside?.execute();
+    return;
+  }
   const marks = [...enteredMarks(batch), ...stepMarks(batch.steps), ...more];
-  await recordMarks(db, { id: enrollmentId, journeyId: batch.journeyId, version: batch.version }, marks);
+  await recordMarks(db, { id: enrollmentId, journeyId: batch.journeyId, version: batch.version }, marks, alongside);
 }
 
 export function createJourneyRecords(db: Db, workflowIdOf: () => string, segments?: SegmentWatch, logger?: Logger) {
@@ -94,13 +107,12 @@ export function createJourneyRecords(db: Db, workflowIdOf: () => string, segment
       const waitsAt: Mark[] = req.stepId
         ? [{ mark: `reached:${req.stepId}`, metric: 'step', key: req.stepId, at }]
         : [];
-      await report(db, req.enrollmentId, req.report, waitsAt);
-      await db
+      const waits = db
         .updateTable('enrollments')
         .set({ current_step: req.stepId })
         .where('id', '=', req.enrollmentId)
-        .where('status', '=', 'active')
-        .execute();
+        .where('status', '=', 'active');
+      await report(db, req.enrollmentId, req.report, waitsAt, waits);
     },
 
     async recordSplit(req: {
@@ -298,14 +310,19 @@ export function createJourneyRecords(db: Db, workflowIdOf: () => string, segment
     },
 
     async finishEnrollment(req: FinishRequest): Promise<void> {
-      await report(db, req.enrollmentId, req.report, [
-        { mark: 'end', metric: 'ended', key: req.outcome, at: req.at },
-        ...(req.outcome === 'exited'
-          ? [{ mark: 'exit', metric: 'exit', key: req.reason ?? 'exited', at: req.at } satisfies Mark]
-          : []),
-      ]);
       const status = req.outcome === 'exited' || req.outcome === 'failed' ? req.outcome : 'completed';
-      await finishEnrollment(db, req.enrollmentId, status, req.reason ?? req.outcome, req.at);
+      await report(
+        db,
+        req.enrollmentId,
+        req.report,
+        [
+          { mark: 'end', metric: 'ended', key: req.outcome, at: req.at },
+          ...(req.outcome === 'exited'
+            ? [{ mark: 'exit', metric: 'exit', key: req.reason ?? 'exited', at: req.at } satisfies Mark]
+            : []),
+        ],
+        finishing(db, req.enrollmentId, status, req.reason ?? req.outcome, req.at),
+      );
       const verb = { completed: 'completed', goal: 'converted in', exited: 'left', failed: 'failed in' }[req.outcome];
       await appendTimeline(db, {
         customerId: await currentCustomerId(db, req.customerId),

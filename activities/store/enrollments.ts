@@ -46,12 +46,22 @@ export async function finishEnrollment(
   outcome: string,
   at: Date | string,
 ): Promise<void> {
-  await db
+  await finishing(db, enrollmentId, status, outcome, at).execute();
+}
+
+/** The update that ends an enrollment, to run alone (finishEnrollment) or with the report's counts. */
+export function finishing(
+  db: Db,
+  enrollmentId: string,
+  status: Exclude<EnrollmentStatus, 'active'>,
+  outcome: string,
+  at: Date | string,
+) {
+  return db
     .updateTable('enrollments')
     .set({ status, outcome, ended_at: at, current_step: null })
     .where('id', '=', enrollmentId)
-    .where('status', '=', 'active')
-    .execute();
+    .where('status', '=', 'active');
 }
 
 /** A journey's enrollments, newest first, with where each customer is. */

@@ -4,7 +4,7 @@
  * mark of its enrollment: a retried record, or a step reached again in a loop, adds nothing. The
  * report (client/server/journeys/report.ts) sums the counts, whatever the number of enrollments.
  */
-import { sql } from 'kysely';
+import { type OperationNodeSource, sql } from 'kysely';
 import type { Db } from '../db/database';
 import type { StepOutcome } from '../../workflows/types';
 
@@ -139,22 +139,31 @@ export function bucketMiddleMs(bucket: number): number {
   return bucket === 0 ? 1000 : Math.round(1000 * 1.1 ** (bucket - 0.5));
 }
 
+/** A write that goes with a record's marks, in the same statement (an update of the enrollment). */
+type Alongside = OperationNodeSource & { execute(): Promise<unknown> };
+
 /**
  * Counts an enrollment's marks, each once: those it reported before add nothing. One statement, so
- * a retried record (a local activity run again after a worker died) is safe.
+ * a retried record (a local activity run again after a worker died) is safe. `alongside`, the
+ * record's own write (where the enrollment waits, its end), runs in that statement too: a record
+ * costs the journey one round trip to the database.
  */
 export async function recordMarks(
   db: Db,
   enrollment: { id: string; journeyId: string; version: number },
   marks: readonly Mark[],
+  alongside?: Alongside,
 ): Promise<void> {
-  if (marks.length === 0) return;
+  if (marks.length === 0) {
+    await alongside?.execute();
+    return;
+  }
   const rows = sql.join(
     marks.map((m) => sql`(${m.mark}, ${m.metric}, ${m.key}, ${m.at.slice(0, 10)}::date)`),
     sql`, `,
   );
   await sql`
-    with input (mark, metric, key, day) as (values ${rows}),
+    with input (mark, metric, key, day) as (values ${rows}),${alongside ? sql` alongside as (${alongside}),` : sql``}
     fresh as (
       insert into journey_marks (enrollment_id, mark)
       select distinct ${enrollment.id}, mark from input order by 2
