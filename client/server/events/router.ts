@@ -13,9 +13,10 @@ import {
   WorkflowNotFoundError,
 } from '@temporalio/client';
 import { type Selectable, sql } from 'kysely';
+import { jsonArrayFrom } from 'kysely/helpers/postgres';
 import type { Logger } from 'pino';
 import { type Db, isDatabaseUnavailable } from '../../../activities/db/database';
-import type { EventsTable } from '../../../activities/db/schema';
+import type { Database, EventsTable } from '../../../activities/db/schema';
 import { type KeyLocks, processLocks } from '../../../activities/db/locks';
 import { newId } from '../../../activities/store/ids';
 import { latestVersionNumbers, type PublishedVersionNumber } from '../../../activities/store/journeys';
@@ -118,6 +119,23 @@ export const ROUTING_CONCURRENCY = 16;
 /** What routing reads of an accepted event. */
 export type RoutedEvent = Pick<Selectable<EventsTable>, 'id' | 'customer_id' | 'type' | 'occurred_at' | 'data'>;
 
+/** The newest version of every journey, and those of them an event's type enrolls in, with their plans. */
+interface TriggeredJourneys {
+  versions: PublishedVersionNumber[];
+  triggered: (PublishedVersionNumber & { plan: JourneyPlan })[];
+}
+
+/** A customer's enrollment as routing reads it. */
+type EnrollmentRead = Pick<
+  Selectable<Database['enrollments']>,
+  'id' | 'journey_id' | 'version' | 'workflow_id' | 'event_id' | 'key' | 'status' | 'ended_at'
+>;
+
+/** An enrollment read as JSON (with its customer's pending events): its end a time again. */
+function enrollmentOfJson(e: Omit<EnrollmentRead, 'ended_at'> & { ended_at: Date | string | null }): EnrollmentRead {
+  return { ...e, ended_at: e.ended_at === null ? null : new Date(e.ended_at) };
+}
+
 export class EventRouter {
   private readonly perCustomer: KeyLocks;
 
@@ -140,10 +158,13 @@ export class EventRouter {
         .executeTakeFirstOrThrow());
     // One router at a time routes a customer's events, in this process and, on PostgreSQL, in all.
     const receipt = await this.perCustomer.run(`route:${event.customer_id}`, async () => {
-      // This event and the customer's events not routed yet, in the order they were accepted.
+      const journeys = await this.journeysFor(event.type, round);
+      // This event and the customer's events not routed yet, in the order they were accepted; with
+      // them, in the same statement, the customer's enrollments that routing this event reads.
       const pending = await db
         .selectFrom('events')
         .select(['id', 'customer_id', 'type', 'occurred_at', 'data', 'next_route_at', 'seq', 'routed_at', 'result'])
+        .select(() => jsonArrayFrom(this.enrollmentsQuery(event.customer_id, journeys.triggered)).as('enrollments'))
         .where('customer_id', '=', event.customer_id)
         .where((eb) =>
           eb.or([eb('id', '=', eventId), eb.and([eb('routed_at', 'is', null), eb('parked_at', 'is', null)])]),
@@ -155,7 +176,8 @@ export class EventRouter {
       if (current.routed_at && current.result) return routedReceipt(current.result);
       // The customer's events are routed in the order they were accepted: earlier ones not routed yet
       // go first, here; one that cannot be routed now holds this one back (the router takes both).
-      for (const e of pending.filter((p) => p.seq < current.seq && !p.routed_at)) {
+      const earlier = pending.filter((p) => p.seq < current.seq && !p.routed_at);
+      for (const e of earlier) {
         const due = !e.next_route_at || e.next_route_at.getTime() <= Date.now();
         const routed = due
           ? await this.routeHere(e.id, e, round).catch((err: unknown) => this.deferRouting(e.id, err))
@@ -164,7 +186,10 @@ export class EventRouter {
           return pendingReceipt(eventId, event.customer_id, 'accepted', `waits for event ${e.id} to be routed first`);
         }
       }
-      return this.routeHere(eventId, event, round);
+      // Routing the earlier events may have changed the enrollments read with them: read again then.
+      const read =
+        earlier.length === 0 ? { journeys, enrollments: current.enrollments.map(enrollmentOfJson) } : undefined;
+      return this.routeHere(eventId, event, round, read);
     });
     // The event may have changed what the customer's facts match (an order, a profile, a score):
     // their segments are followed now, outside the lock, since an entry is an event of its own. The
@@ -191,7 +216,12 @@ export class EventRouter {
    * Routes one event not routed yet (the caller read it so, holding the customer's lock), its
    * customer's earlier ones being routed.
    */
-  private async routeHere(eventId: string, event: RoutedEvent, round?: RoutingRound): Promise<EventReceipt> {
+  private async routeHere(
+    eventId: string,
+    event: RoutedEvent,
+    round?: RoutingRound,
+    read?: { journeys: TriggeredJourneys; enrollments: EnrollmentRead[] },
+  ): Promise<EventReceipt> {
     const { db } = this.deps;
     this.deps.onRoutePoint?.('before-route', eventId);
     const receipt: EventReceipt = {
@@ -219,36 +249,8 @@ export class EventRouter {
         .executeTakeFirstOrThrow()
         .then((row) => customerFacts(db, row)));
 
-    // The journeys this event's type enrolls in (their rules below), from the newest versions: as
-    // this routing round read them, or now.
-    const versions = await (round?.versions ?? latestVersionNumbers(db));
-    const published = await Promise.all(
-      versions.map(async (latest) => ({ ...latest, plan: await this.planOf(latest.journeyId, latest.version) })),
-    );
-    // A scheduled journey enrolls by the events of its runs (activities/segments.ts), a segment
-    // journey by its entries (segment-watch.ts).
-    const triggered = published.filter((p) => triggerEventType(p.plan.definition) === event.type);
-    // In one read, the customer's enrollments that routing looks at, newest first: the running ones,
-    // and every one in the journeys this event triggers (the reentry rule reads them, and the one
-    // this event started, if routing is repeated).
-    const enrollments = await db
-      .selectFrom('enrollments')
-      .select(['id', 'journey_id', 'version', 'workflow_id', 'event_id', 'key', 'status', 'ended_at'])
-      .where('customer_id', '=', event.customer_id)
-      .where((eb) =>
-        triggered.length > 0
-          ? eb.or([
-              eb('status', '=', 'active'),
-              eb(
-                'journey_id',
-                'in',
-                triggered.map((p) => p.journeyId),
-              ),
-            ])
-          : eb('status', '=', 'active'),
-      )
-      .orderBy('started_at', 'desc')
-      .execute();
+    const { versions, triggered } = read?.journeys ?? (await this.journeysFor(event.type, round));
+    const enrollments = read?.enrollments ?? (await this.enrollmentsQuery(event.customer_id, triggered).execute());
 
     // Running journeys of this customer that listen for this event type receive it first, so an
     // event that ends one journey (a goal, an exit) is seen before it starts another.
@@ -421,6 +423,45 @@ export class EventRouter {
     );
     this.routingRead.set(receipt, { versions, ...(facts ? { facts } : {}) });
     return receipt;
+  }
+
+  /**
+   * The journeys an event of this type enrolls in (their rules in routeHere), from the newest
+   * versions: as this routing round read them, or now.
+   */
+  private async journeysFor(type: string, round?: RoutingRound): Promise<TriggeredJourneys> {
+    const versions = await (round?.versions ?? latestVersionNumbers(this.deps.db));
+    const published = await Promise.all(
+      versions.map(async (latest) => ({ ...latest, plan: await this.planOf(latest.journeyId, latest.version) })),
+    );
+    // A scheduled journey enrolls by the events of its runs (activities/segments.ts), a segment
+    // journey by its entries (segment-watch.ts).
+    return { versions, triggered: published.filter((p) => triggerEventType(p.plan.definition) === type) };
+  }
+
+  /**
+   * The customer's enrollments that routing looks at, newest first: the running ones, and every one
+   * in the journeys the event triggers (the reentry rule reads them, and the one this event started,
+   * if routing is repeated).
+   */
+  private enrollmentsQuery(customerId: string, triggered: TriggeredJourneys['triggered']) {
+    return this.deps.db
+      .selectFrom('enrollments')
+      .select(['id', 'journey_id', 'version', 'workflow_id', 'event_id', 'key', 'status', 'ended_at'])
+      .where('customer_id', '=', customerId)
+      .where((eb) =>
+        triggered.length > 0
+          ? eb.or([
+              eb('status', '=', 'active'),
+              eb(
+                'journey_id',
+                'in',
+                triggered.map((p) => p.journeyId),
+              ),
+            ])
+          : eb('status', '=', 'active'),
+      )
+      .orderBy('started_at', 'desc');
   }
 
   private readonly plans = new Map<string, JourneyPlan>();
