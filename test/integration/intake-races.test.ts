@@ -11,11 +11,17 @@ import { timeSkippingEnv } from '../helpers/temporal';
 let env: TestWorkflowEnvironment;
 let postgres: Postgres;
 let stack: TestStack;
+/** The statements the stack's database ran, in order. */
+const statements: string[] = [];
 
 beforeAll(async () => {
   env = await timeSkippingEnv();
   postgres = await startPostgres();
-  stack = await startTestStack(env, { databaseUrl: postgres.url, journeysDirs: [] });
+  stack = await startTestStack(env, {
+    databaseUrl: postgres.url,
+    journeysDirs: [],
+    onQuery: (sql) => statements.push(sql),
+  });
   await stack.publish({
     'greeting.yaml': `
 journey: greeting
@@ -85,7 +91,30 @@ test('twenty different events naming one new customer at once: one customer, twe
   expect(events).toHaveLength(20);
 });
 
+/** How many savepoints the statements from `from` on made. */
+const savepointsFrom = (from: number) => statements.slice(from).filter((q) => /^savepoint\b/i.test(q.trim())).length;
+
+test('a batch whose events all write is written without a savepoint per event', async () => {
+  const before = statements.length;
+  const res = await stack.api.inject({
+    method: 'POST',
+    url: '/v1/events?wait=routed',
+    payload: {
+      events: [1, 2, 3].map((n) => ({
+        id: `clean-${n}`,
+        type: 'greeting.requested',
+        customer: { email: `clean-${n}@example.com` },
+      })),
+    },
+  });
+  expect(res.statusCode).toBe(202);
+  expect(savepointsFrom(before)).toBe(0);
+  const kept = await stack.db.selectFrom('events').select('id').where('id', 'like', 'clean-%').execute();
+  expect(kept).toHaveLength(3);
+});
+
 test('a batch commits once; an event refused inside it (an unknown customer) loses none of the others', async () => {
+  const before = statements.length;
   const res = await stack.api.inject({
     method: 'POST',
     url: '/v1/events?wait=routed',
@@ -110,4 +139,6 @@ test('a batch commits once; an event refused inside it (an unknown customer) los
     .execute();
   expect(kept.map((k) => k.id)).toEqual(['batch-a', 'batch-b']);
   expect(kept.every((k) => k.routed_at !== null)).toBe(true);
+  // Its refused write undid the batch's first try; written again, each event behind a savepoint.
+  expect(savepointsFrom(before)).toBeGreaterThanOrEqual(4);
 });
