@@ -161,7 +161,13 @@ export class EventIntake {
           routes[i] = await this.admit(event, undefined, { tx: batch, guarded });
         } catch (error) {
           if (error instanceof UnguardedWriteFailed) {
-            await batch.rollback().execute();
+            // A rollback that fails too (the database gone) answers with the write's own failure.
+            await batch
+              .rollback()
+              .execute()
+              .catch(() => {
+                throw error.failure;
+              });
             return undefined;
           }
           results[i] = { ok: false, error };
