@@ -68,10 +68,9 @@ async function variables(db: Db, customerId: string, facts: Facts): Promise<Reco
   return { ...facts, ...(row ? { customer: await customerFacts(db, row) } : {}) };
 }
 
-/** Counts a batch of step records, and the enrollment's entering, for the journey's report. */
 /**
- * Counts a record's batch of the journey's report with `more` marks; `alongside`, the record's own
- * write, runs in the same statement (and alone without a batch).
+ * Counts a batch of step records, the enrollment's entering and `more` marks for the journey's
+ * report; `alongside`, the record's own write, runs in the same statement (and alone without a batch).
  */
 async function report(
   db: Db,

@@ -91,22 +91,22 @@ test('twenty different events naming one new customer at once: one customer, twe
   expect(events).toHaveLength(20);
 });
 
+/** Sends a batch and waits for its events to be routed. */
+const postBatch = (events: unknown[]) =>
+  stack.api.inject({ method: 'POST', url: '/v1/events?wait=routed', payload: { events } });
+
 /** How many savepoints the statements from `from` on made. */
 const savepointsFrom = (from: number) => statements.slice(from).filter((q) => /^savepoint\b/i.test(q.trim())).length;
 
 test('a batch whose events all write is written without a savepoint per event', async () => {
   const before = statements.length;
-  const res = await stack.api.inject({
-    method: 'POST',
-    url: '/v1/events?wait=routed',
-    payload: {
-      events: [1, 2, 3].map((n) => ({
-        id: `clean-${n}`,
-        type: 'greeting.requested',
-        customer: { email: `clean-${n}@example.com` },
-      })),
-    },
-  });
+  const res = await postBatch(
+    [1, 2, 3].map((n) => ({
+      id: `clean-${n}`,
+      type: 'greeting.requested',
+      customer: { email: `clean-${n}@example.com` },
+    })),
+  );
   expect(res.statusCode).toBe(202);
   expect(savepointsFrom(before)).toBe(0);
   const kept = await stack.db.selectFrom('events').select('id').where('id', 'like', 'clean-%').execute();
@@ -115,19 +115,13 @@ test('a batch whose events all write is written without a savepoint per event', 
 
 test('a batch commits once; an event refused inside it (an unknown customer) loses none of the others', async () => {
   const before = statements.length;
-  const res = await stack.api.inject({
-    method: 'POST',
-    url: '/v1/events?wait=routed',
-    payload: {
-      events: [
-        { id: 'batch-a', type: 'greeting.requested', customer: { email: 'batch-a@example.com' } },
-        { id: 'batch-missing', type: 'greeting.requested', customer: { id: 'cus_does_not_exist' } },
-        { id: 'batch-b', type: 'greeting.requested', customer: { email: 'batch-b@example.com' } },
-        // The same id twice in one batch: the second answers as the first.
-        { id: 'batch-a', type: 'greeting.requested', customer: { email: 'batch-a@example.com' } },
-      ],
-    },
-  });
+  const res = await postBatch([
+    { id: 'batch-a', type: 'greeting.requested', customer: { email: 'batch-a@example.com' } },
+    { id: 'batch-missing', type: 'greeting.requested', customer: { id: 'cus_does_not_exist' } },
+    { id: 'batch-b', type: 'greeting.requested', customer: { email: 'batch-b@example.com' } },
+    // The same id twice in one batch: the second answers as the first.
+    { id: 'batch-a', type: 'greeting.requested', customer: { email: 'batch-a@example.com' } },
+  ]);
   expect(res.statusCode).toBe(207);
   const results = res.json<{ results: { status: number; detail?: string }[] }>().results;
   expect(results.map((r) => r.status)).toEqual([202, 404, 202, 202]);
