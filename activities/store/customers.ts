@@ -3,7 +3,8 @@ import type { Db } from '../db/database';
 import { mergeCopurchases } from './copurchases';
 import { consentRecordedAt } from './consent';
 import { destroyDataKeys } from './data-keys';
-import type { Channel, CustomerRow, LifecycleStage } from '../db/schema';
+import type { Channel, CustomerRow, Database, LifecycleStage } from '../db/schema';
+import type { QueryCreator } from 'kysely';
 import { newId } from './ids';
 import { mergeTopicChoices } from './topics';
 
@@ -104,14 +105,16 @@ export async function findCustomer(db: Db, ref: CustomerRef): Promise<CustomerRo
   return (await matching(db, ref))[0];
 }
 
+/** The insert of a customer's identities (those already known, to them or another, stay as they are), not run. */
+function identitiesInsert(qc: QueryCreator<Database>, customerId: string, ids: { kind: string; value: string }[]) {
+  return qc
+    .insertInto('identities')
+    .values(ids.map(({ kind, value }) => ({ kind, value, customer_id: customerId })))
+    .onConflict((oc) => oc.columns(['kind', 'value']).doNothing());
+}
+
 async function addIdentities(db: Db, customerId: string, ids: { kind: string; value: string }[]): Promise<void> {
-  for (const { kind, value } of ids) {
-    await db
-      .insertInto('identities')
-      .values({ kind, value, customer_id: customerId })
-      .onConflict((oc) => oc.columns(['kind', 'value']).doNothing())
-      .execute();
-  }
+  if (ids.length > 0) await identitiesInsert(db, customerId, ids).execute();
 }
 
 /**
@@ -143,25 +146,31 @@ export async function upsertCustomer(
   }
   const identities = identitiesOf({ ...ref, email, phone });
   if (!existing) {
-    const customer = await db
-      .insertInto('customers')
-      .values({
-        id: newId('cus'),
-        email: email ?? null,
-        phone: phone ?? null,
-        first_name: profile.firstName ?? null,
-        last_name: profile.lastName ?? null,
-        timezone: profile.timezone ?? 'UTC',
-        locale: profile.locale ?? 'en',
-        lifecycle_stage: 'prospect',
-        tags: JSON.stringify([]),
-        attributes: JSON.stringify(profile.attributes ?? {}),
-        preferred_channel: profile.preferredChannel ?? null,
-        updated_at: now,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    await addIdentities(db, customer.id, identities);
+    const id = newId('cus');
+    // The customer and their identities in one statement (the identities' insert a CTE of it).
+    const row = {
+      id,
+      email: email ?? null,
+      phone: phone ?? null,
+      first_name: profile.firstName ?? null,
+      last_name: profile.lastName ?? null,
+      timezone: profile.timezone ?? 'UTC',
+      locale: profile.locale ?? 'en',
+      lifecycle_stage: 'prospect' as const,
+      tags: JSON.stringify([]),
+      attributes: JSON.stringify(profile.attributes ?? {}),
+      preferred_channel: profile.preferredChannel ?? null,
+      updated_at: now,
+    };
+    const customer =
+      identities.length > 0
+        ? await db
+            .with('identity', (qc) => identitiesInsert(qc, id, identities))
+            .insertInto('customers')
+            .values(row)
+            .returningAll()
+            .executeTakeFirstOrThrow()
+        : await db.insertInto('customers').values(row).returningAll().executeTakeFirstOrThrow();
     return { customer, created: true, merged };
   }
   await addIdentities(db, existing.id, identities);

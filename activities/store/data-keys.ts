@@ -3,8 +3,9 @@
  * belongs to no customer (`system`). Stored wrapped by the master key; only client/server/protection.ts
  * unwraps them. Erasure deletes a customer's key, which leaves every payload it encrypted unreadable.
  */
-import { sql } from 'kysely';
+import { type QueryCreator, sql } from 'kysely';
 import type { Db } from '../db/database';
+import type { Database } from '../db/schema';
 
 export interface StoredDataKey {
   id: string;
@@ -49,14 +50,12 @@ export async function dataKeyOrStore(db: Db, fresh: StoredDataKey): Promise<Stor
  * Stores `fresh` as the subject's key unless one is stored already, within the caller's transaction
  * (a new customer's key is made with the customer). True when `fresh` was stored.
  */
-export async function storeDataKey(db: Db, fresh: StoredDataKey): Promise<boolean> {
-  const stored = await db
-    .insertInto('data_keys')
-    .values(fresh)
-    .onConflict((oc) => oc.column('subject').doNothing())
-    .returning('id')
-    .executeTakeFirst();
-  return stored !== undefined;
+/**
+ * The insert of a new subject's key, not run: for the statement that writes it along with other rows
+ * (`db.with('key', …)`). A key stored before for the subject fails the statement.
+ */
+export function dataKeyInsert(qc: QueryCreator<Database>, fresh: StoredDataKey) {
+  return qc.insertInto('data_keys').values(fresh);
 }
 
 /** Deletes the subjects' keys (erasure): what they encrypted cannot be read again. The ids deleted. */

@@ -1,6 +1,6 @@
-import { sql } from 'kysely';
+import { type QueryCreator, sql } from 'kysely';
 import type { Db } from '../db/database';
-import type { TimelineKind } from '../db/schema';
+import type { Database, TimelineKind } from '../db/schema';
 
 export interface TimelineEntry {
   customerId: string;
@@ -51,14 +51,20 @@ export function timelineSelection(entry: TimelineEntry) {
   ];
 }
 
-/** Writes an entry; false when one with the same kind and ref was written before (nothing is written). */
-export async function appendTimeline(db: Db, entry: TimelineEntry): Promise<boolean> {
-  const written = await db
+/**
+ * The insert that writes an entry (unless one with the same kind and ref was written before), not
+ * run: for a statement that writes it along with something else (`db.with('entry', …)`).
+ */
+export function timelineInsert(qc: QueryCreator<Database>, entry: TimelineEntry) {
+  return qc
     .insertInto('timeline')
     .values(timelineRow(entry))
-    .onConflict((oc) => oc.columns(['customer_id', 'kind', 'ref']).doNothing())
-    .returning('id')
-    .executeTakeFirst();
+    .onConflict((oc) => oc.columns(['customer_id', 'kind', 'ref']).doNothing());
+}
+
+/** Writes an entry; false when one with the same kind and ref was written before (nothing is written). */
+export async function appendTimeline(db: Db, entry: TimelineEntry): Promise<boolean> {
+  const written = await timelineInsert(db, entry).returning('id').executeTakeFirst();
   return written !== undefined;
 }
 

@@ -21,7 +21,9 @@ import type { DataConverter, Payload, PayloadCodec, SerializationContext } from 
 import { temporal } from '@temporalio/proto';
 import type { Db } from '../../activities/db/database';
 import { RecentResults } from '../../activities/recent-results';
-import { dataKeyById, dataKeyOrStore, storeDataKey } from '../../activities/store/data-keys';
+import { dataKeyById, dataKeyInsert, dataKeyOrStore } from '../../activities/store/data-keys';
+import type { Database } from '../../activities/db/schema';
+import type { QueryCreator } from 'kysely';
 import { customerOfWorkflow } from '../../definitions/search-attributes';
 
 /** The `encoding` of a sealed payload. */
@@ -99,11 +101,17 @@ export interface DataProtection {
   /** Drops the keys of these ids held in memory (after erasure has deleted them). */
   forget(keyIds: string[]): void;
   /**
-   * Makes a new customer's key within `tx`, the transaction that creates the customer, so that their
-   * first payload (the journey's start, routed later) needs no statement of its own. Returns what to
-   * call once `tx` has committed, which holds the key in memory; nothing when one was stored already.
+   * A new customer's key, written by the statement that writes their first event (`insert`, in the
+   * transaction that creates the customer), so that their first payload (the journey's start, routed
+   * later) needs no statement of its own. `held()`, called once that transaction has committed,
+   * holds the key in memory. A key stored before for the customer fails the statement.
    */
-  keyWithin(tx: Db, subject: string): Promise<(() => void) | undefined>;
+  newKey(subject: string): NewDataKey;
+}
+
+interface NewDataKey {
+  insert: (qc: QueryCreator<Database>) => ReturnType<typeof dataKeyInsert>;
+  held: () => void;
 }
 
 interface CachedKey {
@@ -203,11 +211,13 @@ export function createDataProtection(db: Db, masterKey: Buffer, options: Protect
     async check() {
       await keyOf(MASTER_CHECK_SUBJECT);
     },
-    async keyWithin(tx, subject) {
+    newKey(subject) {
       const fresh = freshKey(subject);
-      if (!(await storeDataKey(tx, fresh))) return undefined;
-      // Held only once committed: a key rolled back with its transaction must never seal a payload.
-      return () => hold(unwrap(fresh.id, fresh.wrapped), subject);
+      return {
+        insert: (qc) => dataKeyInsert(qc, fresh),
+        // Held only once committed: a key rolled back with its transaction must never seal a payload.
+        held: () => hold(unwrap(fresh.id, fresh.wrapped), subject),
+      };
     },
     forget(keyIds) {
       const gone = new Set(keyIds);

@@ -110,23 +110,24 @@ describe.each([
     const keyOf = (p: Payload) => Buffer.from(p.metadata!['rapport-key']!).toString();
 
     const cy = (await upsertCustomer(database.db, { email: 'cy@example.com' }, {})).customer;
-    let made: (() => void) | undefined;
+    const made = protection.newKey(cy.id);
     await database.db.transaction().execute(async (tx) => {
-      made = await protection.keyWithin(tx, cy.id);
+      await made.insert(tx).execute();
     });
-    expect(made).toBeDefined();
-    // A second one for the same customer is not stored.
-    await database.db.transaction().execute(async (tx) => {
-      expect(await protection.keyWithin(tx, cy.id)).toBeUndefined();
-    });
-    made!();
+    // A second one for the same customer fails the statement that writes it.
+    await expect(
+      database.db.transaction().execute(async (tx) => {
+        await protection.newKey(cy.id).insert(tx).execute();
+      }),
+    ).rejects.toThrow(/duplicate key/);
+    made.held();
     const [sealed] = await protection.codec.encode([payload({ n: 1 })], workflow(cy.id));
     expect((await stored(cy.id)).map((r) => r.id)).toEqual([keyOf(sealed!)]);
 
     const dee = (await upsertCustomer(database.db, { email: 'dee@example.com' }, {})).customer;
     await expect(
       database.db.transaction().execute(async (tx) => {
-        made = await protection.keyWithin(tx, dee.id);
+        await protection.newKey(dee.id).insert(tx).execute();
         throw new Error('the event was refused');
       }),
     ).rejects.toThrow('the event was refused');

@@ -4,11 +4,11 @@
  * second effect.
  */
 import { createHash } from 'node:crypto';
-import type { ControlledTransaction, Transaction } from 'kysely';
+import { type ControlledTransaction, sql, type Transaction } from 'kysely';
 import type { Database } from '../../../activities/db/schema';
 import { upsertCustomer } from '../../../activities/store/customers';
 import { setCustomerAccount } from '../../../activities/store/accounts';
-import { appendTimeline } from '../../../activities/store/timeline';
+import { timelineInsert } from '../../../activities/store/timeline';
 import { orderData, recordOrder } from '../../../activities/store/orders';
 import { recordConsent } from '../../../activities/store/consent';
 import { scoreEvent } from '../../../activities/store/scores';
@@ -286,16 +286,31 @@ export class EventIntake {
     const account = event.account !== undefined ? event.account : event.profile?.account;
     const customer =
       account === undefined ? upserted.customer : await setCustomerAccount(tx, upserted.customer, account);
-    // A new customer's data key is made with them, in this transaction: routing their event then
-    // seals the journey's payloads without a statement (and a commit) of its own.
-    const keyMade = created ? await this.deps.protection?.keyWithin(tx, customer.id) : undefined;
+    // A new customer's data key is made with them, written with their event below: routing their
+    // event then seals the journey's payloads without a statement (and a commit) of its own.
+    const key = created ? this.deps.protection?.newKey(customer.id) : undefined;
+    const at = event.occurredAt ?? new Date();
     const inserted = await tx
+      // The event's line on the customer's timeline, written by the same statement. When another
+      // request won the race for the id, the event is not written and this line is undone with the
+      // rest (LostRace rolls the transaction, or the batch's savepoint, back).
+      .with('entry', () =>
+        timelineInsert(tx, {
+          customerId: customer.id,
+          at,
+          kind: 'event',
+          summary: `event ${event.type}`,
+          ref: id,
+          data: { eventId: id, type: event.type, data: event.data },
+        }),
+      )
+      .with('key', () => (key ? key.insert(tx) : tx.selectNoFrom(sql<null>`null`.as('none'))))
       .insertInto('events')
       .values({
         id,
         customer_id: customer.id,
         type: event.type,
-        occurred_at: event.occurredAt ?? new Date(),
+        occurred_at: at,
         data: JSON.stringify(event.data),
         request_hash: hash,
       })
@@ -309,18 +324,10 @@ export class EventIntake {
       await recordConsent(tx, customer.id, event.profile.consent, {
         method: 'api',
         source: `event:${id}`,
-        at: event.occurredAt ?? new Date(),
+        at,
         details: { eventId: id, type: event.type },
       });
     }
-    await appendTimeline(tx, {
-      customerId: customer.id,
-      at: event.occurredAt ?? new Date(),
-      kind: 'event',
-      summary: `event ${event.type}`,
-      ref: id,
-      data: { eventId: id, type: event.type, data: event.data },
-    });
     // Scored here, in the event's transaction, so each accepted event scores once; after its order and
     // profile are written, so the rules' conditions read the customer as the event left them.
     if (this.deps.scoring) {
@@ -338,7 +345,7 @@ export class EventIntake {
       occurred_at: inserted.occurred_at,
       data: event.data,
     };
-    return { accepted, merged: merged.length > 0, keyMade };
+    return { accepted, merged: merged.length > 0, keyMade: key?.held };
   }
 
   private async replay(
