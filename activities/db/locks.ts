@@ -40,6 +40,11 @@ export function processLocks(): KeyLocks {
 /**
  * Locks across every process connected to the PostgreSQL server at `url`, at most `sessions` held at
  * once (a key waits for a session when all are busy).
+ *
+ * A session whose task has ended keeps its key locked for a moment: the next task to take the
+ * session releases that key in the statement that locks its own (one round trip instead of two),
+ * unlocking first, so a session never holds one key while it waits for another. A session no task
+ * takes releases its key at the event loop's next turn.
  */
 export function clusterLocks(url: string, sessions = 20, connectTimeoutMs = 10_000): KeyLocks {
   const queue = new KeyedQueue();
@@ -50,29 +55,68 @@ export function clusterLocks(url: string, sessions = 20, connectTimeoutMs = 10_0
     application_name: 'rapport-locks',
     connectionTimeoutMillis: connectTimeoutMs,
   });
-  // An idle session's error (the server restarted) drops that session; the next lock opens another.
+  // An idle session whose server goes away: the pool drops it; unlistened, the error would end the process.
   lockSessions.on('error', () => undefined);
-  // A session holding a lock when the server goes away: the unlock fails and the session is dropped.
+  // The same for a session held by a task when the server goes away: its next query fails instead.
   lockSessions.on('connect', (client) => client.on('error', () => undefined));
+
+  /** Sessions whose task has ended, each with the key it still holds, newest last. */
+  const ending: { session: pg.PoolClient; key: string }[] = [];
+  let unlocking: NodeJS.Immediate | undefined;
+  const release = (session: pg.PoolClient, broken?: Error) => session.release(broken);
+  /** Releases the keys of the sessions no task took. */
+  const unlockEnding = () => {
+    unlocking = undefined;
+    for (const { session, key } of ending.splice(0)) {
+      session.query('select pg_advisory_unlock(hashtextextended($1, 0))', [key]).then(
+        () => release(session),
+        // A session that could not unlock is closed, which releases its locks.
+        (err: unknown) => release(session, err instanceof Error ? err : new Error(String(err))),
+      );
+    }
+  };
+  /** A session holding the lock of `key`. */
+  const lock = async (key: string): Promise<pg.PoolClient> => {
+    // The session that held this key last, if it is still ending, else the newest ending.
+    const at = ending.findLastIndex((e) => e.key === key);
+    const taken = ending.splice(at >= 0 ? at : ending.length - 1, 1)[0];
+    if (taken) {
+      try {
+        await taken.session.query(
+          'select pg_advisory_unlock(hashtextextended($1, 0)), pg_advisory_lock(hashtextextended($2, 0))',
+          [taken.key, key],
+        );
+        return taken.session;
+      } catch (err) {
+        release(taken.session, err instanceof Error ? err : new Error(String(err)));
+        throw err;
+      }
+    }
+    const session = await lockSessions.connect();
+    try {
+      await session.query('select pg_advisory_lock(hashtextextended($1, 0))', [key]);
+      return session;
+    } catch (err) {
+      release(session, err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    }
+  };
   return {
     scope: 'cluster',
     run: (key, task) =>
       queue.run(key, async () => {
-        const session = await lockSessions.connect();
-        let broken: Error | undefined;
+        const session = await lock(key);
         try {
-          await session.query('select pg_advisory_lock(hashtextextended($1, 0))', [key]);
           return await task();
         } finally {
-          try {
-            await session.query('select pg_advisory_unlock(hashtextextended($1, 0))', [key]);
-          } catch (err) {
-            // The session is closed instead, which releases whatever it held.
-            broken = err instanceof Error ? err : new Error(String(err));
-          }
-          session.release(broken);
+          ending.push({ session, key });
+          unlocking ??= setImmediate(unlockEnding);
         }
       }),
-    close: () => lockSessions.end(),
+    close: async () => {
+      if (unlocking) clearImmediate(unlocking);
+      unlockEnding();
+      await lockSessions.end();
+    },
   };
 }

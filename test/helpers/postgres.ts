@@ -45,11 +45,13 @@ function run(bin: string, args: string[]): void {
 }
 
 /**
+ * `maxConnections`: PostgreSQL's max_connections (default 100), for tests that run several Rapport
+ * processes on one server.
  * `durable`: PostgreSQL's own settings (fsync, synchronous commit), for a run that crashes the server
  * and counts what survived; without it the tests' server trades durability for speed, and a
  * transaction committed just before a crash may be gone after it.
  */
-export async function startPostgres(options: { durable?: boolean } = {}): Promise<Postgres> {
+export async function startPostgres(options: { durable?: boolean; maxConnections?: number } = {}): Promise<Postgres> {
   const initdb = findBin('initdb');
   const pgCtl = findBin('pg_ctl');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-pg-'));
@@ -64,7 +66,7 @@ export async function startPostgres(options: { durable?: boolean } = {}): Promis
       '-l',
       path.join(dir, 'server.log'),
       '-o',
-      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${options.durable ? '' : ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off'}`,
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${options.durable ? '' : ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off'}${options.maxConnections ? ` -c max_connections=${options.maxConnections}` : ''}`,
       '-w',
       'start',
     ]);

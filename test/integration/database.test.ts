@@ -4,6 +4,7 @@
  */
 import { sql } from 'kysely';
 import { migrate, openDatabase, type OpenDatabase } from '../../activities/db/database';
+import { clusterLocks } from '../../activities/db/locks';
 import { findCustomer, mergeCustomers, upsertCustomer } from '../../activities/store/customers';
 import { allConsent, recordConsent } from '../../activities/store/consent';
 import { customerFacts, customerMetrics } from '../../activities/store/facts';
@@ -14,6 +15,7 @@ import { appendTimeline, listTimeline } from '../../activities/store/timeline';
 import { completeTask } from '../../activities/store/tasks';
 import { listAudit, recordAudit } from '../../activities/store/audit';
 import type { JourneyPlan } from '../../definitions/schema/journey';
+import { eventually } from '../helpers/eventually';
 import { startPostgres, type Postgres } from '../helpers/postgres';
 
 let postgres: Postgres;
@@ -385,5 +387,50 @@ describe.each([
     await expect(sql`truncate audit_log`.execute(db)).rejects.toThrow(/append-only/);
     expect((await listAudit(db, { target: 'journey:audit-demo', limit: 10 })).entries).toHaveLength(2);
     expect((await listAudit(db, { actor: 'someone else', limit: 10 })).entries).toEqual([]);
+  });
+});
+
+describe('locks across processes (PostgreSQL)', () => {
+  test("a key's tasks never overlap, in two processes; each lock is released when its task ends, by the next lock or at once", async () => {
+    // Two processes' locks on one server, and a pool for the tasks' own statements.
+    const a = clusterLocks(postgres.url, 4);
+    const b = clusterLocks(postgres.url, 4);
+    const work = await openDatabase({ url: postgres.url });
+    const advisoryLocks = async () =>
+      Number(
+        (await sql<{ n: string }>`select count(*) as n from pg_locks where locktype = 'advisory'`.execute(work.db))
+          .rows[0]!.n,
+      );
+    try {
+      const running = new Set<string>();
+      const overlaps: string[] = [];
+      const ran: string[] = [];
+      await Promise.all(
+        Array.from({ length: 240 }, (_, i) => {
+          const key = `customer-${i % 12}`;
+          return (i % 2 === 0 ? a : b).run(key, async () => {
+            if (running.has(key)) overlaps.push(key);
+            running.add(key);
+            // A statement of the task's own, so that the other process's tasks run meanwhile.
+            await sql`select 1`.execute(work.db);
+            running.delete(key);
+            ran.push(key);
+          });
+        }),
+      );
+      expect(overlaps).toEqual([]);
+      expect(ran).toHaveLength(240);
+
+      // A lock whose session no task takes next is released on its own: the other process gets it.
+      await a.run('alone', async () => undefined);
+      await expect(b.run('alone', async () => 'taken by the other process')).resolves.toBe(
+        'taken by the other process',
+      );
+      await eventually('every advisory lock released', advisoryLocks, { until: (n) => n === 0 });
+    } finally {
+      await a.close();
+      await b.close();
+      await work.close();
+    }
   });
 });

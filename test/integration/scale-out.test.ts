@@ -91,7 +91,14 @@ steps:
 };
 
 beforeAll(async () => {
-  [postgres, temporal, smtp] = await Promise.all([startPostgres(), devServerEnv(), startSmtpSink()]);
+  // Sized as the README says a shared PostgreSQL must be: three processes at the default pool size
+  // (20, and as many again for the routers' locks of the `all` and `api` ones) open up to 100
+  // connections, PostgreSQL's default max_connections, and the test reads the database too.
+  [postgres, temporal, smtp] = await Promise.all([
+    startPostgres({ maxConnections: 150 }),
+    devServerEnv(),
+    startSmtpSink(),
+  ]);
   database = await openDatabase({ url: postgres.url });
   const journeysDir = tmp('rapport-scale-journeys-');
   for (const [name, text] of Object.entries(journeys)) fs.writeFileSync(path.join(journeysDir, name), text);
