@@ -422,8 +422,8 @@ describe('locks across processes (PostgreSQL)', () => {
       expect(ran).toHaveLength(240);
 
       // A lock whose session no task takes next is released on its own: the other process gets it.
-      await a.run('alone', async () => undefined);
-      await expect(b.run('alone', async () => 'taken by the other process')).resolves.toBe(
+      await a.run('alone', () => Promise.resolve());
+      await expect(b.run('alone', () => Promise.resolve('taken by the other process'))).resolves.toBe(
         'taken by the other process',
       );
       await eventually('every advisory lock released', advisoryLocks, { until: (n) => n === 0 });
