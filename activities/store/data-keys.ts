@@ -47,10 +47,6 @@ export async function dataKeyOrStore(db: Db, fresh: StoredDataKey): Promise<Stor
 }
 
 /**
- * Stores `fresh` as the subject's key unless one is stored already, within the caller's transaction
- * (a new customer's key is made with the customer). True when `fresh` was stored.
- */
-/**
  * The insert of a new subject's key, not run: for the statement that writes it along with other rows
  * (`db.with('key', …)`). A key stored before for the subject fails the statement.
  */

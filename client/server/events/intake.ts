@@ -304,6 +304,7 @@ export class EventIntake {
           data: { eventId: id, type: event.type, data: event.data },
         }),
       )
+      // A new customer's data key (for a customer known before, a CTE that writes nothing).
       .with('key', () => (key ? key.insert(tx) : tx.selectNoFrom(sql<null>`null`.as('none'))))
       .insertInto('events')
       .values({
