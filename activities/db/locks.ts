@@ -63,15 +63,15 @@ export function clusterLocks(url: string, sessions = 20, connectTimeoutMs = 10_0
   /** Sessions whose task has ended, each with the key it still holds, newest last. */
   const ending: { session: pg.PoolClient; key: string }[] = [];
   let unlocking: NodeJS.Immediate | undefined;
-  const release = (session: pg.PoolClient, broken?: Error) => session.release(broken);
+  const asError = (err: unknown) => (err instanceof Error ? err : new Error(String(err)));
   /** Releases the keys of the sessions no task took. */
   const unlockEnding = () => {
     unlocking = undefined;
     for (const { session, key } of ending.splice(0)) {
       session.query('select pg_advisory_unlock(hashtextextended($1, 0))', [key]).then(
-        () => release(session),
+        () => session.release(),
         // A session that could not unlock is closed, which releases its locks.
-        (err: unknown) => release(session, err instanceof Error ? err : new Error(String(err))),
+        (err: unknown) => session.release(asError(err)),
       );
     }
   };
@@ -88,7 +88,7 @@ export function clusterLocks(url: string, sessions = 20, connectTimeoutMs = 10_0
         );
         return taken.session;
       } catch (err) {
-        release(taken.session, err instanceof Error ? err : new Error(String(err)));
+        taken.session.release(asError(err));
         throw err;
       }
     }
@@ -97,7 +97,7 @@ export function clusterLocks(url: string, sessions = 20, connectTimeoutMs = 10_0
       await session.query('select pg_advisory_lock(hashtextextended($1, 0))', [key]);
       return session;
     } catch (err) {
-      release(session, err instanceof Error ? err : new Error(String(err)));
+      session.release(asError(err));
       throw err;
     }
   };
