@@ -31,13 +31,19 @@ let env: TestWorkflowEnvironment;
 let postgres: Postgres;
 let smtp: SmtpSink;
 let database: OpenDatabase;
-let intake: EventIntake;
 let scratch: string;
 let bundlePath: string;
 /** The workers' and this test's master key, and this test's client with Rapport's codec. */
 const master = randomBytes(32);
 let client: Client;
-const taskQueue = 'crash-tests';
+/**
+ * Each test has a task queue of its own, its own intake and its own workers: the tests run side by
+ * side (most of each is a dead worker's heartbeat timing out, in real time), and a worker of one
+ * never takes another's journey.
+ */
+function intakeFor(taskQueue: string): EventIntake {
+  return new EventIntake({ db: database.db, temporal: client, taskQueue, logger: pino({ level: 'silent' }) });
+}
 const workers: ChildProcess[] = [];
 
 // On the real dev server: a dead worker's activity times out by its heartbeat in real time, which
@@ -109,7 +115,6 @@ beforeAll(async () => {
     namespace: env.namespace ?? 'default',
     dataConverter: dataConverterOf(createDataProtection(database.db, master)),
   });
-  intake = new EventIntake({ db: database.db, temporal: client, taskQueue, logger: pino({ level: 'silent' }) });
   bundlePath = path.join(scratch, 'workflows.js');
   fs.writeFileSync(bundlePath, (await workflowBundle()).code);
 });
@@ -123,7 +128,7 @@ afterAll(async () => {
   fs.rmSync(scratch, { recursive: true, force: true });
 });
 
-function startWorker(crashAt?: SendPoint | 'after-task-created') {
+function startWorker(taskQueue: string, crashAt?: SendPoint | 'after-task-created') {
   const child = spawn(
     process.execPath,
     ['--require', 'tsx/cjs', path.join(projectRoot, 'test/fixtures/workers/crash-worker.ts')],
@@ -162,9 +167,15 @@ function startWorker(crashAt?: SendPoint | 'after-task-created') {
   return { child, exited, ready };
 }
 
+/** The messages the SMTP server received for one address. */
+const receivedBy = (address: string) =>
+  smtp.received.filter((m) =>
+    (Array.isArray(m.to) ? m.to : [m.to]).some((a) => a?.value.some((v) => v.address === address)),
+  );
+
 const counts = (ids: string[]) => ids.reduce<Record<string, number>>((m, id) => ({ ...m, [id]: (m[id] ?? 0) + 1 }), {});
 
-test.each<[SendPoint, number, string]>([
+test.concurrent.each<[SendPoint, number, string]>([
   ['after-claim', 1, 'sent'],
   ['in-flight', 0, 'unknown'],
   ['after-send', 1, 'unknown'],
@@ -172,25 +183,26 @@ test.each<[SendPoint, number, string]>([
 ])(
   'killed %s: the first email arrives %i time(s), its ledger state is %s; the second arrives once',
   async (point, firstCount, firstState) => {
-    const before = smtp.received.length;
-    const { receipt } = await intake.accept({
+    const taskQueue = `crash-${point}`;
+    const address = `crash-${point}@example.com`;
+    const { receipt } = await intakeFor(taskQueue).accept({
       id: `crash-${point}`,
       type: 'crash.check',
-      customer: { email: `crash-${point}@example.com` },
+      customer: { email: address },
       data: {},
     });
-    const crashing = startWorker(point);
+    const crashing = startWorker(taskQueue, point);
     await crashing.ready;
     expect(await crashing.exited).toBe('SIGKILL');
 
-    const healthy = startWorker();
+    const healthy = startWorker(taskQueue);
     await healthy.ready;
     const result = (await client.workflow.getHandle(receipt.enrolled[0]!.workflowId).result()) as JourneyResult;
     healthy.child.kill('SIGKILL');
     await healthy.exited;
 
     expect(result.outcome).toBe('completed');
-    const arrived = smtp.received.slice(before);
+    const arrived = receivedBy(address);
     const bySubject = counts(arrived.map((m) => m.subject ?? ''));
     expect(bySubject.First ?? 0).toBe(firstCount);
     expect(bySubject.Second).toBe(1);
@@ -225,47 +237,52 @@ test.each<[SendPoint, number, string]>([
   240_000,
 );
 
-test('a worker killed after it wrote a task: completed before any worker recorded it, the task is taken, not lost', async () => {
-  const { receipt } = await intake.accept({
-    id: 'crash-task',
-    type: 'callback.requested',
-    customer: { email: 'crash-task@example.com' },
-    data: {},
-  });
-  const crashing = startWorker('after-task-created');
-  await crashing.ready;
-  expect(await crashing.exited).toBe('SIGKILL');
+test.concurrent(
+  'a worker killed after it wrote a task: completed before any worker recorded it, the task is taken, not lost',
+  async () => {
+    const taskQueue = 'crash-task';
+    const { receipt } = await intakeFor(taskQueue).accept({
+      id: 'crash-task',
+      type: 'callback.requested',
+      customer: { email: 'crash-task@example.com' },
+      data: {},
+    });
+    const crashing = startWorker(taskQueue, 'after-task-created');
+    await crashing.ready;
+    expect(await crashing.exited).toBe('SIGKILL');
 
-  // The task is there for people to see; someone completes it before the journey has recorded it.
-  const task = await database.db
-    .selectFrom('tasks')
-    .select('id')
-    .where('customer_id', '=', receipt.customerId)
-    .executeTakeFirstOrThrow();
-  const done = await completeTask(database.db, task.id, 'reached', 'called at once');
-  if ('error' in done) throw new Error(`could not complete the task: ${done.error}`);
-  const workflowId = receipt.enrolled[0]!.workflowId;
-  await client.workflow.getHandle(workflowId).signal(taskCompletedSignal, {
-    stepId: 'call',
-    taskId: task.id,
-    outcome: 'reached',
-    note: 'called at once',
-    completedAt: done.task.completedAt!,
-  });
+    // The task is there for people to see; someone completes it before the journey has recorded it.
+    const task = await database.db
+      .selectFrom('tasks')
+      .select('id')
+      .where('customer_id', '=', receipt.customerId)
+      .executeTakeFirstOrThrow();
+    const done = await completeTask(database.db, task.id, 'reached', 'called at once');
+    if ('error' in done) throw new Error(`could not complete the task: ${done.error}`);
+    const workflowId = receipt.enrolled[0]!.workflowId;
+    await client.workflow.getHandle(workflowId).signal(taskCompletedSignal, {
+      stepId: 'call',
+      taskId: task.id,
+      outcome: 'reached',
+      note: 'called at once',
+      completedAt: done.task.completedAt!,
+    });
 
-  const healthy = startWorker();
-  await healthy.ready;
-  // The task waits a day: only a completion that was taken ends the wait now.
-  const state = await eventually(
-    'the journey to thank the customer',
-    () => client.workflow.getHandle(workflowId).query(journeyStateQuery),
-    { until: (s) => s.status !== 'active' },
-  );
-  healthy.child.kill('SIGKILL');
-  await healthy.exited;
-  expect(state.history.map((r) => `${r.stepId}:${r.outcome}:${r.detail ?? ''}`)).toEqual([
-    'call:task:completed: reached',
-    expect.stringMatching(/^thanks:sent:/),
-  ]);
-  expect(smtp.received.filter((m) => m.subject === 'Thanks for talking to us')).toHaveLength(1);
-}, 240_000);
+    const healthy = startWorker(taskQueue);
+    await healthy.ready;
+    // The task waits a day: only a completion that was taken ends the wait now.
+    const state = await eventually(
+      'the journey to thank the customer',
+      () => client.workflow.getHandle(workflowId).query(journeyStateQuery),
+      { until: (s) => s.status !== 'active' },
+    );
+    healthy.child.kill('SIGKILL');
+    await healthy.exited;
+    expect(state.history.map((r) => `${r.stepId}:${r.outcome}:${r.detail ?? ''}`)).toEqual([
+      'call:task:completed: reached',
+      expect.stringMatching(/^thanks:sent:/),
+    ]);
+    expect(receivedBy('crash-task@example.com').map((m) => m.subject)).toEqual(['Thanks for talking to us']);
+  },
+  240_000,
+);

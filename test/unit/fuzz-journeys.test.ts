@@ -24,6 +24,8 @@ const seeds = [
     .readdirSync(path.join(projectRoot, 'test', 'fixtures', 'journeys'))
     .map((f) => path.join(projectRoot, 'test', 'fixtures', 'journeys', f)),
 ].map((file) => fs.readFileSync(file, 'utf8'));
+// Each seed parsed once; a document's mutations work on a copy.
+const parsedSeeds = seeds.map((source) => parse(source) as Json);
 
 // The templates are read once: the documents change, the template files do not.
 const readTemplate = templateReader(builtinTemplatesDir);
@@ -163,7 +165,7 @@ const document = fc
     edits: fc.array(textEdit, { maxLength: 3 }),
   })
   .map(({ seed, mutations, edits }) => {
-    let doc = parse(seeds[seed]!) as Json;
+    let doc: Json = structuredClone(parsedSeeds[seed]!);
     for (const m of mutations) doc = mutate(doc, m);
     let source = mutations.length > 0 ? stringify(doc) : seeds[seed]!;
     for (const e of edits) source = edit(source, e);
