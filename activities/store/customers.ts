@@ -84,25 +84,36 @@ function identitiesOf(ref: CustomerRef): { kind: string; value: string }[] {
   ];
 }
 
-/** The distinct customers a reference's identities point to, oldest first. */
-async function matching(db: Db, ref: CustomerRef): Promise<CustomerRow[]> {
+/**
+ * The distinct customers a reference's identities point to, oldest first (read in one statement),
+ * and whether every identity it names is known already.
+ */
+async function matching(db: Db, ref: CustomerRef): Promise<{ found: CustomerRow[]; allKnown: boolean }> {
+  const ids = identitiesOf(ref);
+  if (ids.length === 0) return { found: [], allKnown: true };
+  const hits = await db
+    .selectFrom('identities')
+    .innerJoin('customers', 'customers.id', 'identities.customer_id')
+    .selectAll('customers')
+    .where((eb) =>
+      eb.or(
+        ids.map(({ kind, value }) => eb.and([eb('identities.kind', '=', kind), eb('identities.value', '=', value)])),
+      ),
+    )
+    .execute();
   const found: CustomerRow[] = [];
-  for (const { kind, value } of identitiesOf(ref)) {
-    const hit = await db
-      .selectFrom('identities')
-      .select('customer_id')
-      .where('kind', '=', kind)
-      .where('value', '=', value)
-      .executeTakeFirst();
-    const row = hit ? await getCustomer(db, hit.customer_id) : undefined;
+  for (const hit of hits) {
+    // Identities move to the record that stays in a merge; a pointer left behind is followed.
+    const row = hit.merged_into ? await getCustomer(db, hit.id) : hit;
     if (row && !found.some((f) => f.id === row.id)) found.push(row);
   }
-  return found.sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || a.id.localeCompare(b.id));
+  found.sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || a.id.localeCompare(b.id));
+  return { found, allKnown: hits.length === ids.length };
 }
 
 export async function findCustomer(db: Db, ref: CustomerRef): Promise<CustomerRow | undefined> {
   if (ref.id) return getCustomer(db, ref.id);
-  return (await matching(db, ref))[0];
+  return (await matching(db, ref)).found[0];
 }
 
 /** The insert of a customer's identities (those already known, to them or another, stay as they are), not run. */
@@ -132,11 +143,16 @@ export async function upsertCustomer(
   const now = new Date();
   let existing: CustomerRow | undefined;
   const merged: string[] = [];
+  const identities = identitiesOf({ ...ref, email, phone });
+  /** Whether each identity to add is known already, to this customer (none was merged) or another. */
+  let identitiesKnown = false;
   if (ref.id) {
     existing = await getCustomer(db, ref.id);
     if (!existing) throw new CustomerNotFoundError(ref.id);
   } else {
-    const found = await matching(db, ref);
+    const { found, allKnown } = await matching(db, ref);
+    const named = identitiesOf(ref);
+    identitiesKnown = allKnown && identities.every((i) => named.some((n) => n.kind === i.kind && n.value === i.value));
     existing = found[0];
     for (const other of found.slice(1)) {
       await mergeCustomers(db, existing!.id, other.id, 'the same event named both');
@@ -144,7 +160,6 @@ export async function upsertCustomer(
     }
     if (existing && merged.length) existing = await getCustomer(db, existing.id);
   }
-  const identities = identitiesOf({ ...ref, email, phone });
   if (!existing) {
     const id = newId('cus');
     // The customer and their identities in one statement (the identities' insert a CTE of it).
@@ -173,7 +188,7 @@ export async function upsertCustomer(
         : await db.insertInto('customers').values(row).returningAll().executeTakeFirstOrThrow();
     return { customer, created: true, merged };
   }
-  await addIdentities(db, existing.id, identities);
+  if (!identitiesKnown) await addIdentities(db, existing.id, identities);
   const takenBy = async (column: 'email' | 'phone', value: string) =>
     (await db
       .selectFrom('customers')

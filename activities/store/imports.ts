@@ -8,8 +8,9 @@
  */
 import { z } from 'zod';
 import { category, type Category } from '../../definitions/schema/common';
+import type { Transaction } from 'kysely';
 import type { Db } from '../db/database';
-import type { Channel, SuppressionReason } from '../db/schema';
+import type { Channel, Database, SuppressionReason } from '../db/schema';
 import { consentRecordedAt, recordConsent, suppress, suppressAddressAsOf } from './consent';
 import { findCustomer, upsertCustomer, type CustomerRef } from './customers';
 import { recordOrder } from './orders';
@@ -269,24 +270,70 @@ function problems(line: number, error: z.ZodError): ImportReport['errors'] {
   return error.issues.map((i) => ({ line, path: i.path.map(String).join('.') || '(row)', message: i.message }));
 }
 
-async function eachRow(
+/**
+ * A batch's rows written in one transaction, which commits once for all. One bad row loses none of
+ * the others: the batch is written first as it is, and when a row's write fails, written again with
+ * each row behind a savepoint (two statements more a row, which a batch whose rows all go in does
+ * without). A row the schema refuses is reported by its line and writes nothing.
+ */
+async function eachRow<Row>(
+  db: Db,
   rows: ImportRow[],
-  schema: z.ZodType,
-  store: (row: never, line: number) => Promise<boolean>,
+  schema: z.ZodType<Row>,
+  store: (tx: Transaction<Database>, row: Row, line: number) => Promise<boolean>,
 ): Promise<ImportReport> {
+  return (await writeRows(db, rows, schema, store, false)) ?? (await writeRows(db, rows, schema, store, true))!;
+}
+
+/** The rows in one transaction; without `guarded` (savepoints), undefined as soon as a row's write fails, with nothing written. */
+async function writeRows<Row>(
+  db: Db,
+  rows: ImportRow[],
+  schema: z.ZodType<Row>,
+  store: (tx: Transaction<Database>, row: Row, line: number) => Promise<boolean>,
+  guarded: boolean,
+): Promise<ImportReport | undefined> {
   const report: ImportReport = { imported: 0, unchanged: 0, errors: [] };
-  for (const row of rows) {
-    const parsed = schema.safeParse(row.fields);
-    if (!parsed.success) {
-      report.errors.push(...problems(row.line, parsed.error));
-      continue;
+  const count = (stored: boolean) => (stored ? report.imported++ : report.unchanged++);
+  const batch = await db.startTransaction().execute();
+  try {
+    for (const row of rows) {
+      const parsed = schema.safeParse(row.fields);
+      if (!parsed.success) {
+        report.errors.push(...problems(row.line, parsed.error));
+        continue;
+      }
+      try {
+        if (guarded) {
+          const saved = await batch.savepoint('row').execute();
+          try {
+            const stored = await store(saved, parsed.data, row.line);
+            await saved.releaseSavepoint('row').execute();
+            count(stored);
+          } catch (err) {
+            await saved.rollbackToSavepoint('row').execute();
+            throw err;
+          }
+        } else count(await store(batch, parsed.data, row.line));
+      } catch (err) {
+        if (!guarded) {
+          await batch.rollback().execute();
+          return undefined;
+        }
+        report.errors.push({
+          line: row.line,
+          path: '(row)',
+          message: err instanceof Error ? err.message : String(err),
+        });
+      }
     }
-    try {
-      if (await store(parsed.data as never, row.line)) report.imported++;
-      else report.unchanged++;
-    } catch (err) {
-      report.errors.push({ line: row.line, path: '(row)', message: err instanceof Error ? err.message : String(err) });
-    }
+    await batch.commit().execute();
+  } catch (err) {
+    await batch
+      .rollback()
+      .execute()
+      .catch(() => undefined);
+    throw err;
   }
   return report;
 }
@@ -313,7 +360,7 @@ async function importConsent(db: Db, customerId: string, consents: ImportedConse
 }
 
 export function importCustomers(db: Db, rows: ImportRow[], file?: string): Promise<ImportReport> {
-  return eachRow(rows, customerImportRow, async (r: z.output<typeof customerImportRow>, line: number) => {
+  return eachRow(db, rows, customerImportRow, async (tx, r, line) => {
     const { customerId: _id, email, phone, externalSystem: _s, externalId: _e, ...rest } = r;
     const known = ['firstName', 'lastName', 'timezone', 'locale', 'preferredChannel'] as const;
     const attributes = Object.fromEntries(
@@ -328,42 +375,38 @@ export function importCustomers(db: Db, rows: ImportRow[], file?: string): Promi
       ...Object.fromEntries(known.filter((k) => r[k] !== undefined).map((k) => [k, r[k]])),
       ...(Object.keys(attributes).length ? { attributes } : {}),
     };
-    await db.transaction().execute(async (tx) => {
-      const { customer } = await upsertCustomer(tx, refOf(r), profile);
-      await importConsent(tx, customer.id, consents, sourceOf(file, line));
-    });
+    const { customer } = await upsertCustomer(tx, refOf(r), profile);
+    await importConsent(tx, customer.id, consents, sourceOf(file, line));
     return true;
   });
 }
 
 export function importOrders(db: Db, rows: ImportRow[]): Promise<ImportReport> {
-  return eachRow(rows, orderImportRow, async (r: z.output<typeof orderImportRow>) =>
-    db.transaction().execute(async (tx) => {
-      const { customer } = await upsertCustomer(tx, refOf(r), {});
-      const lines = r.product
-        ? [
-            {
-              product: r.product,
-              ...(r.category ? { category: r.category } : {}),
-              quantity: r.quantity ?? 1,
-              price: r.total,
-            },
-          ]
-        : undefined;
-      return recordOrder(
-        tx,
-        customer.id,
-        `import:${r.orderId}`,
-        {
-          orderId: r.orderId,
-          total: r.total,
-          ...(r.currency ? { currency: r.currency } : {}),
-          ...(lines ? { lines } : {}),
-        },
-        r.occurredAt,
-      );
-    }),
-  );
+  return eachRow(db, rows, orderImportRow, async (tx, r) => {
+    const { customer } = await upsertCustomer(tx, refOf(r), {});
+    const lines = r.product
+      ? [
+          {
+            product: r.product,
+            ...(r.category ? { category: r.category } : {}),
+            quantity: r.quantity ?? 1,
+            price: r.total,
+          },
+        ]
+      : undefined;
+    return recordOrder(
+      tx,
+      customer.id,
+      `import:${r.orderId}`,
+      {
+        orderId: r.orderId,
+        total: r.total,
+        ...(r.currency ? { currency: r.currency } : {}),
+        ...(lines ? { lines } : {}),
+      },
+      r.occurredAt,
+    );
+  });
 }
 
 /**
@@ -372,25 +415,23 @@ export function importOrders(db: Db, rows: ImportRow[]): Promise<ImportReport> {
  * has it now. True when the row changed something.
  */
 export function importSuppressions(db: Db, rows: ImportRow[], file?: string): Promise<ImportReport> {
-  return eachRow(rows, suppressionImportRow, async (r: z.output<typeof suppressionImportRow>, line: number) => {
+  return eachRow(db, rows, suppressionImportRow, async (tx, r, line) => {
     const channel: Channel = r.channel ?? (r.email ? 'email' : 'sms');
     const address = (channel === 'email' ? r.email : r.phone)!;
-    return db.transaction().execute(async (tx) => {
-      const added = await suppressAddressAsOf(tx, channel, address, r.reason, r.at);
-      const customer = await findCustomer(tx, channel === 'email' ? { email: address } : { phone: address });
-      if (!customer) return added;
-      // A customer who resumed the channel here after the file's date (or at all, for an undated row) stays resumed.
-      const resumed = await tx
-        .selectFrom('suppressions')
-        .select('id')
-        .where('customer_id', '=', customer.id)
-        .where('channel', '=', channel)
-        .where('lifted_at', 'is not', null)
-        .$if(r.at !== undefined, (q) => q.where('lifted_at', '>=', new Date(r.at!)))
-        .executeTakeFirst();
-      if (resumed) return added;
-      const detail = `${sourceOf(file, line)}${r.detail ? `: ${r.detail}` : ''}`;
-      return (await suppress(tx, customer.id, channel, r.reason, detail, r.at ?? new Date())) || added;
-    });
+    const added = await suppressAddressAsOf(tx, channel, address, r.reason, r.at);
+    const customer = await findCustomer(tx, channel === 'email' ? { email: address } : { phone: address });
+    if (!customer) return added;
+    // A customer who resumed the channel here after the file's date (or at all, for an undated row) stays resumed.
+    const resumed = await tx
+      .selectFrom('suppressions')
+      .select('id')
+      .where('customer_id', '=', customer.id)
+      .where('channel', '=', channel)
+      .where('lifted_at', 'is not', null)
+      .$if(r.at !== undefined, (q) => q.where('lifted_at', '>=', new Date(r.at!)))
+      .executeTakeFirst();
+    if (resumed) return added;
+    const detail = `${sourceOf(file, line)}${r.detail ? `: ${r.detail}` : ''}`;
+    return (await suppress(tx, customer.id, channel, r.reason, detail, r.at ?? new Date())) || added;
   });
 }

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { sql } from 'kysely';
 import type { Db } from '../db/database';
+import type { LifecycleStage } from '../db/schema';
 import { countOrderItems } from './copurchases';
 import { appendTimeline } from './timeline';
 
@@ -43,22 +44,53 @@ export async function recordOrder(
   occurredAt: string | undefined,
 ): Promise<boolean> {
   const order = orderData.parse(data);
-  const inserted = await db
-    .insertInto('orders')
-    .values({
-      id: order.orderId,
-      customer_id: customerId,
-      placed_at: occurredAt ?? new Date(),
-      total: order.total,
-      currency: order.currency ?? 'USD',
-      event_id: eventId,
-      // The account the customer has now: the order stays with it should they move to another.
-      account_id: sql<string | null>`(select account_id from customers where id = ${customerId})`,
-    })
-    .onConflict((oc) => oc.column('id').doNothing())
-    .returning('id')
-    .executeTakeFirst();
-  if (!inserted) return false;
+  // The order, and the lifecycle stage that follows the orders (a first order makes a new customer,
+  // a second a repeat one), in one statement. The count of the customer's orders does not see this
+  // statement's own insert, so the insert's row is added to it; an order recorded before changes nothing.
+  const placed = await db
+    .with('placed', (qc) =>
+      qc
+        .insertInto('orders')
+        .values({
+          id: order.orderId,
+          customer_id: customerId,
+          placed_at: occurredAt ?? new Date(),
+          total: order.total,
+          currency: order.currency ?? 'USD',
+          event_id: eventId,
+          // The account the customer has now: the order stays with it should they move to another.
+          account_id: sql<string | null>`(select account_id from customers where id = ${customerId})`,
+        })
+        .onConflict((oc) => oc.column('id').doNothing())
+        .returning('id'),
+    )
+    .with('stage', (qc) =>
+      qc.selectNoFrom(
+        sql<LifecycleStage>`case when (select count(*) from orders where customer_id = ${customerId}) + (select count(*) from placed) >= 2 then 'repeat_customer' else 'new_customer' end`.as(
+          'stage',
+        ),
+      ),
+    )
+    .with('moved', (qc) =>
+      qc
+        .updateTable('customers')
+        .from('stage')
+        .set((eb) => ({ lifecycle_stage: eb.ref('stage.stage'), updated_at: new Date() }))
+        .where('customers.id', '=', customerId)
+        .whereRef('customers.lifecycle_stage', '<>', 'stage.stage')
+        .where(sql<boolean>`exists (select 1 from placed)`)
+        .returning(
+          sql<LifecycleStage>`(select c.lifecycle_stage from customers c where c.id = customers.id)`.as('before'),
+        ),
+    )
+    .selectNoFrom([
+      sql<string | null>`(select id from placed)`.as('id'),
+      sql<LifecycleStage>`(select stage from stage)`.as('stage'),
+      sql<LifecycleStage | null>`(select before from moved)`.as('before'),
+    ])
+    .executeTakeFirstOrThrow();
+  if (placed.id === null) return false;
+  const { stage } = placed;
   // The lines in one statement, then the co-purchases they make in another: two statements
   // whatever the number of lines (none without lines).
   const lines = order.lines ?? [];
@@ -79,22 +111,8 @@ export async function recordOrder(
       .execute();
     await countOrderItems(db, customerId, order.orderId);
   }
-  // The lifecycle stage follows the orders: a first order makes a new customer, a second a repeat one.
-  const { count } = await db
-    .selectFrom('orders')
-    .select((eb) => eb.fn.countAll<string>().as('count'))
-    .where('customer_id', '=', customerId)
-    .executeTakeFirstOrThrow();
-  const stage = Number(count) >= 2 ? 'repeat_customer' : 'new_customer';
-  const moved = await db
-    .updateTable('customers')
-    .set({ lifecycle_stage: stage, updated_at: new Date() })
-    .where('id', '=', customerId)
-    .where('lifecycle_stage', '<>', stage)
-    .returning(sql<string>`(select c.lifecycle_stage from customers c where c.id = customers.id)`.as('before'))
-    .executeTakeFirst();
   // A lapsed customer who orders again is back: said on their timeline (activities/segment-watch.ts lapses them).
-  if (moved?.before === 'lapsed') {
+  if (placed.before === 'lapsed') {
     await appendTimeline(db, {
       customerId,
       at: occurredAt ?? new Date(),
