@@ -497,8 +497,9 @@ export async function runKill(shared: Shared, point: KillFault, n: number): Prom
 }
 
 /**
- * Imports of orders, each killed in the middle (once a fifth of its rows are in), then sent again
- * whole, as `rapport import` run again would: every order once, none lost.
+ * Imports of orders, each killed in the middle (once the request's transaction has written rows,
+ * before it commits), then sent again whole, as `rapport import` run again would: the killed request
+ * left all of its rows or none, and in the end every order is there once, none lost.
  */
 async function importRounds(
   shared: Shared,
@@ -513,6 +514,19 @@ async function importRounds(
   let midway = 0;
   let rounds = 0;
   let stored = 0;
+  // Rapport up, its tables made, before the first import: a kill in its migration is not this fault.
+  for (let attempt = 0; ; attempt++) {
+    const up = await Promise.race([
+      fetch(`${apiUrl}/health`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+      rapport.failed,
+    ]);
+    if (up) break;
+    if (attempt > 3000) throw new Error(`no answer from ${apiUrl}/health in 10 minutes`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
   for (; midway < n && rounds < 3 * n; rounds++) {
     const prefix = `import-${run}-${rounds}-`;
     const rows = Array.from({ length: size }, (_, i) => ({
@@ -529,16 +543,32 @@ async function importRounds(
         (await sql<{ n: string }>`select count(*) as n from orders where id like ${`${prefix}%`}`.execute(db)).rows[0]
           ?.n ?? 0,
       );
+    /**
+     * Whether the import's transaction is open and has written (a transaction id, and its last
+     * statement on orders or identities): its rows are not visible to count() until it commits.
+     */
+    const writing = async () =>
+      Number(
+        (
+          await sql<{ n: string }>`select count(*) as n from pg_stat_activity
+            where pid <> pg_backend_pid() and backend_xid is not null
+              and (query like '%"orders"%' or query like '%"identities"%')`.execute(db)
+        ).rows[0]?.n ?? 0,
+      ) > 0;
     const first = post(`${apiUrl}/v1/imports/orders`, { rows }, rapport);
     let answered = false;
     void first.then(() => (answered = true));
-    // Killed once some of the rows are in and before the answer.
+    // Killed once the rows are being written and before the answer.
     for (;;) {
-      const k = await count();
       if (answered) break;
-      if (k >= size / 5 && k < size) {
+      if (await writing()) {
         rapport.child?.kill('SIGKILL');
         midway += 1;
+        // The request is one transaction: it committed before the kill, or left nothing.
+        await new Promise<void>((resolve) => rapport.child?.once('exit', () => resolve()) ?? resolve());
+        const left = await count();
+        if (left !== 0 && left !== size)
+          problems.push(`round ${rounds}: the killed import left ${left} of ${size} rows`);
         break;
       }
       await new Promise((r) => setTimeout(r, 5));
