@@ -1,7 +1,14 @@
-/** Customer upserts and timeline writes per second, on PGlite and on PostgreSQL. */
+/**
+ * Customer upserts and timeline writes per second, and the CDNOW sample's orders imported as
+ * `rapport import orders` sends them (batches of 1,000), on PGlite and on PostgreSQL.
+ */
+import path from 'node:path';
 import { migrate, openDatabase } from '../activities/db/database';
 import { upsertCustomer } from '../activities/store/customers';
+import { importOrders, IMPORT_BATCH_MAX } from '../activities/store/imports';
 import { appendTimeline } from '../activities/store/timeline';
+import { projectRoot } from '../paths';
+import { readCdnow } from '../scripts/cdnow';
 import { startPostgres } from '../test/helpers/postgres';
 import type { BenchContext, Figure } from './common';
 import { round } from './common';
@@ -9,13 +16,34 @@ import { round } from './common';
 export async function recordsBench(ctx: BenchContext): Promise<Figure[]> {
   const n = ctx.n(3000, 200);
   const figures: Figure[] = [];
+  const purchases = readCdnow(path.join(projectRoot, '..', 'shared', 'data', 'cdnow', 'CDNOW_sample.txt')).slice(
+    0,
+    ctx.n(Infinity, 500),
+  );
+  const rank = new Map<string, number>();
+  const orderRows = purchases.map((p, i) => {
+    const nth = (rank.get(p.customer) ?? 0) + 1;
+    rank.set(p.customer, nth);
+    return {
+      line: i + 2,
+      fields: {
+        externalSystem: 'cdnow',
+        externalId: p.customer,
+        orderId: `cdnow-${p.customer}-${nth}`,
+        occurredAt: p.date,
+        quantity: String(p.cds),
+        total: p.dollars.toFixed(2),
+      },
+    };
+  });
   const postgres = await startPostgres();
   try {
     for (const [engine, url] of [
       ['PGlite', undefined],
       ['PostgreSQL', postgres.url],
     ] as const) {
-      const database = await openDatabase({ url });
+      let statements = 0;
+      const database = await openDatabase({ url, onQuery: () => statements++ });
       await migrate(database.db);
       ctx.progress(`records: ${engine}, ${n} upserts`);
       let t = performance.now();
@@ -48,6 +76,15 @@ export async function recordsBench(ctx: BenchContext): Promise<Figure[]> {
         });
       }
       const timeline = n / ((performance.now() - t) / 1000);
+      ctx.progress(`records: ${engine}, an import of ${orderRows.length} CDNOW orders`);
+      t = performance.now();
+      statements = 0;
+      for (let i = 0; i < orderRows.length; i += IMPORT_BATCH_MAX) {
+        const report = await importOrders(database.db, orderRows.slice(i, i + IMPORT_BATCH_MAX));
+        if (report.errors.length) throw new Error(`the CDNOW import refused rows: ${JSON.stringify(report.errors[0])}`);
+      }
+      const imported = orderRows.length / ((performance.now() - t) / 1000);
+      const importStatements = statements / orderRows.length;
       await database.close();
       figures.push(
         {
@@ -59,6 +96,19 @@ export async function recordsBench(ctx: BenchContext): Promise<Figure[]> {
         },
         { benchmark: 'records', name: `${engine}: customer updates`, value: round(updates), unit: 'per s' },
         { benchmark: 'records', name: `${engine}: timeline writes`, value: round(timeline), unit: 'per s' },
+        {
+          benchmark: 'records',
+          name: `${engine}: orders imported`,
+          value: round(imported),
+          unit: 'per s',
+          note: `${orderRows.length} CDNOW orders of ${rank.size} customers, batches of ${IMPORT_BATCH_MAX}`,
+        },
+        {
+          benchmark: 'records',
+          name: `${engine}: statements per imported order`,
+          value: round(importStatements),
+          unit: '',
+        },
       );
     }
   } finally {
