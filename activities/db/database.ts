@@ -2,7 +2,7 @@
  * Opens the customer database: PostgreSQL when a URL is given, else the embedded PGlite in a data
  * folder (or in memory), and brings its schema up to date.
  */
-import { Kysely, type KyselyConfig, Migrator, PostgresDialect, sql } from 'kysely';
+import { type ControlledTransaction, Kysely, type KyselyConfig, Migrator, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { clusterLocks, type KeyLocks, processLocks } from './locks';
 import { migrationProvider } from './migrations';
@@ -149,7 +149,31 @@ export async function openMemoryDatabase(options: Pick<DatabaseOptions, 'onQuery
 }
 let memoryImage: Promise<() => Promise<PGliteInstance>> | undefined;
 
-/** Applies every migration not yet applied; throws with the failing migration's name. */
+/**
+ * Runs `work` in a transaction of its own that commits once, for the writes of a batch (a batch of
+ * events, an import request's rows). `work` answers undefined when it has rolled the transaction
+ * back itself (a write failed outside a savepoint: the batch is to be written again, each write
+ * behind one). On a failure the transaction is rolled back, a rollback that fails too ignored, and
+ * the failure thrown.
+ */
+export async function inOneCommit<T>(
+  db: Db,
+  work: (batch: ControlledTransaction<Database>) => Promise<T | undefined>,
+): Promise<T | undefined> {
+  const batch = await db.startTransaction().execute();
+  try {
+    const result = await work(batch);
+    if (result !== undefined) await batch.commit().execute();
+    return result;
+  } catch (err) {
+    await batch
+      .rollback()
+      .execute()
+      .catch(() => undefined);
+    throw err;
+  }
+}
+
 /**
  * Whether an error says the PostgreSQL server could not be reached or went away (stopped, restarted,
  * not answering), rather than refused what was asked: the request may simply be tried again.
@@ -171,6 +195,7 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   return false;
 }
 
+/** Applies every migration not yet applied; throws with the failing migration's name. */
 export async function migrate(db: Db): Promise<string[]> {
   // On one connection without the statement timeout: building an index on a large table may take
   // longer than any query should.

@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { category, type Category } from '../../definitions/schema/common';
 import type { Transaction } from 'kysely';
-import type { Db } from '../db/database';
+import { inOneCommit, type Db } from '../db/database';
 import type { Channel, Database, SuppressionReason } from '../db/schema';
 import { consentRecordedAt, recordConsent, suppress, suppressAddressAsOf } from './consent';
 import { findCustomer, upsertCustomer, type CustomerRef } from './customers';
@@ -295,8 +295,7 @@ async function writeRows<Row>(
 ): Promise<ImportReport | undefined> {
   const report: ImportReport = { imported: 0, unchanged: 0, errors: [] };
   const count = (stored: boolean) => (stored ? report.imported++ : report.unchanged++);
-  const batch = await db.startTransaction().execute();
-  try {
+  return inOneCommit(db, async (batch) => {
     for (const row of rows) {
       const parsed = schema.safeParse(row.fields);
       if (!parsed.success) {
@@ -327,15 +326,8 @@ async function writeRows<Row>(
         });
       }
     }
-    await batch.commit().execute();
-  } catch (err) {
-    await batch
-      .rollback()
-      .execute()
-      .catch(() => undefined);
-    throw err;
-  }
-  return report;
+    return report;
+  });
 }
 
 /** Where an imported record came from, for its evidence: the file's name and the row's line. */

@@ -178,6 +178,26 @@ describe('rapport import', () => {
     expect(c.enrollments).toEqual([]);
   });
 
+  test('a row that fails as it is written is reported by line; the rows before and after it in the request go in', async () => {
+    const file = path.join(scratch, 'orders-unknown-customer.jsonl');
+    fs.writeFileSync(
+      file,
+      [
+        JSON.stringify({ email: 'imp4@example.com', orderId: 'K-1', occurredAt: '2026-01-05', total: 20 }),
+        // Valid as a row, refused as it is written: no customer has this id.
+        JSON.stringify({ customerId: 'cus_missing', orderId: 'K-2', occurredAt: '2026-01-06', total: 5 }),
+        JSON.stringify({ email: 'imp4@example.com', orderId: 'K-3', occurredAt: '2026-01-07', total: 7 }),
+      ].join('\n'),
+    );
+    // One request: its rows are one transaction, written again row by row once the second fails.
+    const report = await importFile('orders', file, { url });
+    expect(report.imported).toBe(2);
+    expect(report.errors).toEqual([{ line: 2, path: '(row)', message: expect.stringContaining('cus_missing') }]);
+    const c = await new RapportClient({ baseUrl: url }).getCustomer('imp4@example.com');
+    expect(c.customer.metrics).toMatchObject({ orderCount: 2, lifetimeValue: 27 });
+    expect(await stack.db.selectFrom('orders').select('id').where('id', '=', 'K-2').execute()).toEqual([]);
+  });
+
   test('the CDNOW sample imports, and every customer’s order count and lifetime value match the file', async () => {
     const purchases = readCdnow(path.join(__dirname, '../../../shared/data/cdnow/CDNOW_sample.txt'));
     expect(purchases).toHaveLength(6919);

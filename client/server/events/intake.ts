@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type ControlledTransaction, sql, type Transaction } from 'kysely';
+import { inOneCommit } from '../../../activities/db/database';
 import type { Database } from '../../../activities/db/schema';
 import { upsertCustomer } from '../../../activities/store/customers';
 import { setCustomerAccount } from '../../../activities/store/accounts';
@@ -154,8 +155,7 @@ export class EventIntake {
   ): Promise<{ results: BatchResult[]; routes: (((waitMs: number) => Promise<Accepted>) | undefined)[] } | undefined> {
     const results: BatchResult[] = [];
     const routes: (((waitMs: number) => Promise<Accepted>) | undefined)[] = events.map(() => undefined);
-    const batch = await this.deps.db.startTransaction().execute();
-    try {
+    return inOneCommit(this.deps.db, async (batch) => {
       for (const [i, event] of events.entries()) {
         try {
           routes[i] = await this.admit(event, undefined, { tx: batch, guarded });
@@ -173,15 +173,8 @@ export class EventIntake {
           results[i] = { ok: false, error };
         }
       }
-      await batch.commit().execute();
-    } catch (err) {
-      await batch
-        .rollback()
-        .execute()
-        .catch(() => undefined);
-      throw err;
-    }
-    return { results, routes };
+      return { results, routes };
+    });
   }
 
   /**
