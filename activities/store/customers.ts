@@ -147,7 +147,7 @@ export async function upsertCustomer(
   let existing: CustomerRow | undefined;
   const merged: string[] = [];
   const identities = identitiesOf({ ...ref, email, phone });
-  /** Whether each identity to add is known already, to this customer (none was merged) or another. */
+  /** Whether every identity to add is known already (to this customer or another): inserting them would do nothing. */
   let identitiesKnown = false;
   if (ref.id) {
     existing = await getCustomer(db, ref.id);

@@ -1,10 +1,10 @@
 /**
  * Imports of a customer base: customers (with their consent and its evidence), past orders, and the
- * suppression lists of the tool a team leaves, row by row. Every row is validated; a bad row is
- * reported with its line and field and the others go in. Imported orders update the metrics and
- * lifecycle stage as orders do, but they are history: they enroll nobody. Importing a file twice
- * changes nothing the second time (customers are matched by their identities, orders by their id,
- * suppressions by their address).
+ * suppression lists of the tool a team leaves, row by row, a request's rows in one transaction.
+ * Every row is validated; a bad row is reported with its line and field and the others go in.
+ * Imported orders update the metrics and lifecycle stage as orders do, but they are history: they
+ * enroll nobody. Importing a file twice changes nothing the second time (customers are matched by
+ * their identities, orders by their id, suppressions by their address).
  */
 import { z } from 'zod';
 import { category, type Category } from '../../definitions/schema/common';
@@ -316,7 +316,13 @@ async function writeRows<Row>(
         } else count(await store(batch, parsed.data, row.line));
       } catch (err) {
         if (!guarded) {
-          await batch.rollback().execute();
+          // A rollback that fails too (the database gone) answers with the row's own failure.
+          await batch
+            .rollback()
+            .execute()
+            .catch(() => {
+              throw err;
+            });
           return undefined;
         }
         report.errors.push({
