@@ -8,7 +8,7 @@ import { upsertCustomer } from '../activities/store/customers';
 import { importOrders, IMPORT_BATCH_MAX } from '../activities/store/imports';
 import { appendTimeline } from '../activities/store/timeline';
 import { projectRoot } from '../paths';
-import { readCdnow } from '../scripts/cdnow';
+import { cdnowOrders, readCdnow } from '../scripts/cdnow';
 import { startPostgres } from '../test/helpers/postgres';
 import type { BenchContext, Figure } from './common';
 import { round } from './common';
@@ -20,22 +20,12 @@ export async function recordsBench(ctx: BenchContext): Promise<Figure[]> {
     0,
     ctx.n(Infinity, 500),
   );
-  const rank = new Map<string, number>();
-  const orderRows = purchases.map((p, i) => {
-    const nth = (rank.get(p.customer) ?? 0) + 1;
-    rank.set(p.customer, nth);
-    return {
-      line: i + 2,
-      fields: {
-        externalSystem: 'cdnow',
-        externalId: p.customer,
-        orderId: `cdnow-${p.customer}-${nth}`,
-        occurredAt: p.date,
-        quantity: String(p.cds),
-        total: p.dollars.toFixed(2),
-      },
-    };
-  });
+  // As `rapport import orders --system cdnow` sends them: every column a string, as read from the CSV.
+  const orderRows = cdnowOrders(purchases).map((o, i) => ({
+    line: i + 2,
+    fields: { externalSystem: 'cdnow', ...o, quantity: String(o.quantity) },
+  }));
+  const customers = new Set(purchases.map((p) => p.customer)).size;
   const postgres = await startPostgres();
   try {
     for (const [engine, url] of [
@@ -101,7 +91,7 @@ export async function recordsBench(ctx: BenchContext): Promise<Figure[]> {
           name: `${engine}: orders imported`,
           value: round(imported),
           unit: 'per s',
-          note: `${orderRows.length} CDNOW orders of ${rank.size} customers, batches of ${IMPORT_BATCH_MAX}`,
+          note: `${orderRows.length} CDNOW orders of ${customers} customers, batches of ${IMPORT_BATCH_MAX}`,
         },
         {
           benchmark: 'records',

@@ -34,13 +34,28 @@ export function readCdnow(file: string): CdnowPurchase[] {
   return rows;
 }
 
-export function cdnowOrdersCsv(purchases: CdnowPurchase[]): string {
+/** The purchases as order rows, as `rapport import orders` reads them (with `--system cdnow`). */
+export function cdnowOrders(
+  purchases: CdnowPurchase[],
+): { externalId: string; orderId: string; occurredAt: string; quantity: number; total: string }[] {
   const rank = new Map<string, number>();
-  const lines = ['externalId,orderId,occurredAt,quantity,total'];
-  for (const p of purchases) {
+  return purchases.map((p) => {
     const n = (rank.get(p.customer) ?? 0) + 1;
     rank.set(p.customer, n);
-    lines.push(`${p.customer},cdnow-${p.customer}-${n},${p.date},${p.cds},${p.dollars.toFixed(2)}`);
+    return {
+      externalId: p.customer,
+      orderId: `cdnow-${p.customer}-${n}`,
+      occurredAt: p.date,
+      quantity: p.cds,
+      total: p.dollars.toFixed(2),
+    };
+  });
+}
+
+export function cdnowOrdersCsv(purchases: CdnowPurchase[]): string {
+  const lines = ['externalId,orderId,occurredAt,quantity,total'];
+  for (const o of cdnowOrders(purchases)) {
+    lines.push(`${o.externalId},${o.orderId},${o.occurredAt},${o.quantity},${o.total}`);
   }
   return `${lines.join('\n')}\n`;
 }
