@@ -2,7 +2,15 @@
  * Opens the customer database: PostgreSQL when a URL is given, else the embedded PGlite in a data
  * folder (or in memory), and brings its schema up to date.
  */
-import { type ControlledTransaction, Kysely, type KyselyConfig, Migrator, PostgresDialect, sql } from 'kysely';
+import {
+  type ControlledTransaction,
+  Kysely,
+  type KyselyConfig,
+  Migrator,
+  PostgresDialect,
+  sql,
+  type Transaction,
+} from 'kysely';
 import pg from 'pg';
 import { clusterLocks, type KeyLocks, processLocks } from './locks';
 import { migrationProvider } from './migrations';
@@ -170,6 +178,25 @@ export async function inOneCommit<T>(
       .rollback()
       .execute()
       .catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Runs `work` within the batch's transaction behind a savepoint: a failure undoes `work`'s writes
+ * only, and is thrown; the rest of the batch stays.
+ */
+export async function behindSavepoint<T>(
+  batch: ControlledTransaction<Database>,
+  work: (tx: Transaction<Database>) => Promise<T>,
+): Promise<T> {
+  const saved = await batch.savepoint('item').execute();
+  try {
+    const result = await work(saved);
+    await saved.releaseSavepoint('item').execute();
+    return result;
+  } catch (err) {
+    await saved.rollbackToSavepoint('item').execute();
     throw err;
   }
 }

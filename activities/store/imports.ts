@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { category, type Category } from '../../definitions/schema/common';
 import type { Transaction } from 'kysely';
-import { inOneCommit, type Db } from '../db/database';
+import { behindSavepoint, inOneCommit, type Db } from '../db/database';
 import type { Channel, Database, SuppressionReason } from '../db/schema';
 import { consentRecordedAt, recordConsent, suppress, suppressAddressAsOf } from './consent';
 import { findCustomer, upsertCustomer, type CustomerRef } from './customers';
@@ -303,17 +303,11 @@ async function writeRows<Row>(
         continue;
       }
       try {
-        if (guarded) {
-          const saved = await batch.savepoint('row').execute();
-          try {
-            const stored = await store(saved, parsed.data, row.line);
-            await saved.releaseSavepoint('row').execute();
-            count(stored);
-          } catch (err) {
-            await saved.rollbackToSavepoint('row').execute();
-            throw err;
-          }
-        } else count(await store(batch, parsed.data, row.line));
+        count(
+          guarded
+            ? await behindSavepoint(batch, (tx) => store(tx, parsed.data, row.line))
+            : await store(batch, parsed.data, row.line),
+        );
       } catch (err) {
         if (!guarded) {
           // A rollback that fails too (the database gone) answers with the row's own failure.

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type ControlledTransaction, sql, type Transaction } from 'kysely';
-import { inOneCommit } from '../../../activities/db/database';
+import { behindSavepoint, inOneCommit } from '../../../activities/db/database';
 import type { Database } from '../../../activities/db/schema';
 import { upsertCustomer } from '../../../activities/store/customers';
 import { setCustomerAccount } from '../../../activities/store/accounts';
@@ -223,7 +223,7 @@ export class EventIntake {
         const { accepted, merged, keyMade } = !within
           ? await this.deps.db.transaction().execute((tx) => this.write(tx, id, hash, event))
           : within.guarded
-            ? await this.writeBehindSavepoint(within.tx, id, hash, event)
+            ? await behindSavepoint(within.tx, (tx) => this.write(tx, id, hash, event))
             : await this.write(within.tx, id, hash, event).catch((err: unknown) => {
                 throw new UnguardedWriteFailed(err);
               });
@@ -250,24 +250,6 @@ export class EventIntake {
         if (attempt < MAX_ACCEPT_ATTEMPTS && isRace(err)) continue;
         throw err;
       }
-    }
-  }
-
-  /** Writes an event within a batch's transaction; a failure undoes this event's writes only. */
-  private async writeBehindSavepoint(
-    batch: ControlledTransaction<Database>,
-    id: string,
-    hash: string,
-    event: ParsedEvent,
-  ): Promise<Written> {
-    const saved = await batch.savepoint('event').execute();
-    try {
-      const written = await this.write(saved, id, hash, event);
-      await saved.releaseSavepoint('event').execute();
-      return written;
-    } catch (err) {
-      await saved.rollbackToSavepoint('event').execute();
-      throw err;
     }
   }
 
