@@ -115,28 +115,40 @@ export async function rebuildCopurchases(db: Db): Promise<{ items: number; pairs
 }
 
 /**
- * Up to `limit` items of `kind` for a customer who bought `mine`: those bought alongside theirs, by
- * the summed confidence, then the most bought others. None without items of their own.
+ * Up to `limit` items of `kind` for the customer, as a JSON array, for a statement's select list:
+ * those bought alongside theirs, by the summed confidence, then the most bought others. None without
+ * items of their own. It reads the customer's items itself, so a journey's facts take their
+ * recommendations in the statement that reads the rest (`customerFacts`).
  */
-export async function recommendItems(db: Db, kind: CopurchaseKind, mine: string[], limit: number): Promise<string[]> {
-  if (mine.length === 0) return [];
-  const own = sql.join(mine);
-  const { rows } = await sql<{ item: string }>`
-    with scored as (
+export function recommendedItems(customerId: string, kind: CopurchaseKind, limit: number): RawBuilder<string[]> {
+  // The items as one array value (the cast keeps `any` from reading the subquery as a set of rows):
+  // the pairs are read by their key (kind, a), as for a literal list.
+  const column = kind === 'category' ? sql.ref('l.category') : sql.ref('l.product');
+  const own = sql`(select items from own)::text[]`;
+  return sql<string[]>`(
+    with own as (
+      select array(
+        select distinct ${column} from order_lines l
+          where l.order_id = any(array(select id from orders where customer_id = ${customerId})) and ${column} is not null
+      ) as items
+    ),
+    scored as (
       select p.b as item, round(sum(p.customers::numeric / u.buyers), 9) as score
         from copurchase p join copurchase_buyers u on u.kind = p.kind and u.item = p.a
-        where p.kind = ${kind} and p.a in (${own}) and p.b not in (${own}) and p.customers > 0 and u.buyers > 0
+        where p.kind = ${kind} and p.a = any(${own}) and p.b <> all(${own}) and p.customers > 0 and u.buyers > 0
         group by p.b
         order by score desc, p.b limit ${limit}
     ),
     popular as (
       select item, buyers from copurchase_buyers
-        where kind = ${kind} and buyers > 0 and item not in (${own}) and item not in (select item from scored)
+        where kind = ${kind} and buyers > 0 and item <> all(${own}) and item not in (select item from scored)
         order by buyers desc, item limit ${limit}
     )
-    select item from (
-      select item, 0 as tier, score as rank from scored
-      union all select item, 1, buyers::numeric from popular
-    ) ranked order by tier, rank desc, item limit ${limit}`.execute(db);
-  return rows.map((r) => r.item);
+    select to_json(array(
+      select item from (
+        select item, 0 as tier, score as rank from scored
+        union all select item, 1, buyers::numeric from popular
+      ) ranked where cardinality(${own}) > 0 order by tier, rank desc, item limit ${limit}
+    ))
+  )`;
 }

@@ -10,7 +10,7 @@ import { accountFacts } from './accounts';
 import { consentOf, consentQuery } from './consent';
 import { engagementQuery, learnedFrom } from './engagement';
 import { toCustomerView } from './customers';
-import { recommendItems } from './copurchases';
+import { recommendedItems } from './copurchases';
 import { scoreNow } from '../../definitions/scoring';
 
 /** The customer's orders in all: count, value, first and last. */
@@ -45,30 +45,45 @@ function boughtQuery(db: Db, customerId: string) {
     .groupBy(['l.category', 'l.product']);
 }
 
-interface OrderTotals {
-  count: string | number;
-  value: string | number | null;
-  first: Date | string | null;
-  last: Date | string | null;
+/**
+ * What the metrics are made of, as columns of one statement: the order totals, the lines by category
+ * and product, and the two recommendations, each a JSON subquery.
+ */
+function metricsColumns(db: Db, customerId: string) {
+  return [
+    jsonObjectFrom(orderTotalsQuery(db, customerId)).as('totals'),
+    jsonArrayFrom(boughtQuery(db, customerId)).as('bought'),
+    recommendedItems(customerId, 'category', 1).as('recommendedCategory'),
+    recommendedItems(customerId, 'product', RECOMMENDATIONS).as('recommendations'),
+  ] as const;
 }
-type Bought = Awaited<ReturnType<ReturnType<typeof boughtQuery>['execute']>>;
+
+/** Typed as the rows the subqueries select; read as JSON, the counts and sums are numbers. */
+interface MetricsRead {
+  /** An aggregate without a grouping: one row, never null. */
+  totals: { count: string | number; value: string | number | null; first: string | null; last: string | null } | null;
+  bought: {
+    category: string | null;
+    product: string;
+    spend: string | number;
+    items: string | number;
+    profit: string | number | null;
+    costed: string | number | null;
+  }[];
+  recommendedCategory: string[];
+  recommendations: string[];
+}
 
 export async function customerMetrics(db: Db, customerId: string): Promise<CustomerMetrics> {
-  const totals = await orderTotalsQuery(db, customerId).executeTakeFirstOrThrow();
-  return metricsOf(db, totals, await boughtQuery(db, customerId).execute());
+  return metricsOf(await db.selectNoFrom(metricsColumns(db, customerId)).executeTakeFirstOrThrow());
 }
 
-/**
- * The metrics of the customer's order totals and lines. Read as JSON (`customerFacts`), the counts
- * and sums are numbers and the times strings; read as rows, strings and dates: both convert alike.
- */
-async function metricsOf(db: Db, totals: OrderTotals, bought: Bought): Promise<CustomerMetrics> {
+/** The metrics of the customer's order totals, lines and recommendations, read as JSON. */
+function metricsOf({ totals, bought, recommendedCategory, recommendations }: MetricsRead): CustomerMetrics {
   const byCategory = new Map<string, { spend: number; items: number }>();
-  const products = new Set<string>();
   let profit: number | null = null;
   let costed = 0;
   for (const b of bought) {
-    products.add(b.product);
     if (b.category !== null) {
       const c = byCategory.get(b.category) ?? { spend: 0, items: 0 };
       c.spend += Number(b.spend);
@@ -78,21 +93,19 @@ async function metricsOf(db: Db, totals: OrderTotals, bought: Bought): Promise<C
     if (b.profit !== null) profit = (profit ?? 0) + Number(b.profit);
     if (b.costed !== null) costed += Number(b.costed);
   }
-  const mine = [...byCategory.keys()].sort();
   const affinity = categoryShares(byCategory);
-  const recommendedCategory = (await recommendItems(db, 'category', mine, 1))[0] ?? null;
   return {
-    orderCount: Number(totals.count),
-    lifetimeValue: Math.round(Number(totals.value ?? 0) * 100) / 100,
-    firstOrderAt: totals.first ? new Date(totals.first).toISOString() : null,
-    lastOrderAt: totals.last ? new Date(totals.last).toISOString() : null,
-    categories: mine,
-    recommendedCategory,
+    orderCount: Number(totals!.count),
+    lifetimeValue: Math.round(Number(totals!.value ?? 0) * 100) / 100,
+    firstOrderAt: totals!.first ? new Date(totals!.first).toISOString() : null,
+    lastOrderAt: totals!.last ? new Date(totals!.last).toISOString() : null,
+    categories: [...byCategory.keys()].sort(),
+    recommendedCategory: recommendedCategory[0] ?? null,
     profit: profit === null ? null : Math.round(profit * 100) / 100,
     margin: profit === null || costed === 0 ? null : Math.round((profit / costed) * 10_000) / 10_000,
     affinity,
     topCategory: affinity[0]?.category ?? null,
-    recommendations: await recommendItems(db, 'product', [...products].sort(), RECOMMENDATIONS),
+    recommendations,
   };
 }
 
@@ -121,18 +134,17 @@ function categoryShares(byCategory: Map<string, { spend: number; items: number }
 
 export async function customerFacts(db: Db, row: CustomerRow, now = new Date()): Promise<CustomerFacts> {
   const { createdAt: _created, updatedAt: _updated, ...view } = toCustomerView(row);
-  // The customer's orders, order lines, consent and engagement in one statement: a journey reads
-  // these facts at its start and for every message it renders.
+  // The customer's orders, order lines, recommendations, consent and engagement in one statement: a
+  // journey reads these facts at its start and for every message it renders.
   const read = await db
     .selectNoFrom([
-      jsonObjectFrom(orderTotalsQuery(db, row.id)).as('totals'),
-      jsonArrayFrom(boughtQuery(db, row.id)).as('bought'),
+      ...metricsColumns(db, row.id),
       jsonArrayFrom(consentQuery(db, row.id)).as('consents'),
       jsonObjectFrom(engagementQuery(db, row.id, now)).as('engagement'),
     ])
     .executeTakeFirstOrThrow();
-  // Totals and engagement are aggregates without a grouping: one row each, never null.
-  const metrics = await metricsOf(db, read.totals!, read.bought);
+  const metrics = metricsOf(read);
+  // Engagement is an aggregate without a grouping: one row, never null.
   return {
     ...view,
     consent: consentOf(read.consents),
