@@ -22,8 +22,7 @@ import { getCustomer } from './store/customers';
 import { customerFacts } from './store/facts';
 import {
   claimSend,
-  finishedSend,
-  inFlightSince,
+  earlierSend,
   lockCustomerSends,
   markInFlight,
   messageIdFor,
@@ -31,8 +30,7 @@ import {
   recordOutcome,
   sendKeyHash,
 } from './store/ledger';
-import { activeSuppression, addressSuppression, consentFor, recentSends, suppress } from './store/consent';
-import { topicSubscribed } from './store/topics';
+import { contactState, recentSends, suppress } from './store/consent';
 import { decide, DEFAULT_POLICY, type PolicySettings } from './policy';
 import { lockAccountSends, recentAccountSends } from './store/accounts';
 import { appendTimeline } from './store/timeline';
@@ -187,13 +185,7 @@ export function createMessaging(deps: MessagingDeps) {
       ...(request.sms ? { sms: inLocale(request.sms, customer.locale) } : {}),
     };
     // A retry keeps the channel an earlier attempt chose, whatever changed since.
-    const earlier = await db
-      .selectFrom('send_ledger')
-      .select('channel')
-      // The key of each channel it could have chosen: equality on the primary key, where a LIKE
-      // prefix uses no index under a non-C collation (and `_` in a key would match any character).
-      .where('send_key', 'in', [`${req.keyBase}:email`, `${req.keyBase}:sms`])
-      .executeTakeFirst();
+    const earlier = await earlierSend(db, [`${req.keyBase}:email`, `${req.keyBase}:sms`]);
     // Learned only when it can decide: a `preferred` send to a customer who stated no preference.
     const learned =
       !earlier && req.channel === 'preferred' && !customer.preferred_channel
@@ -213,14 +205,14 @@ export function createMessaging(deps: MessagingDeps) {
     const workflowId = activityInfo().workflowExecution?.workflowId ?? 'unknown';
 
     // A key with an outcome already (a retry, a replay) returns it: nothing is sent twice.
-    const finished = await finishedSend(db, sendKey);
+    const finished = earlier?.finished;
     if (finished) {
       const status = finished.state === 'sent' ? 'sent' : finished.state === 'skipped' ? 'skipped' : 'failed';
       return { status, channel, sendKey, detail: finished.error ?? finished.providerRef ?? finished.state };
     }
 
     // A provider call under way when the last attempt ended is settled before anything else.
-    const inFlight = await inFlightSince(db, sendKey);
+    const inFlight = earlier?.inFlight;
     if (inFlight) {
       const resolved = await resolveInFlight(req, customer, channel, sendKey, inFlight);
       if (resolved !== 'send-again') return resolved;
@@ -229,15 +221,15 @@ export function createMessaging(deps: MessagingDeps) {
 
     // The contact policy, at the time the journey sends, or now for a retry that comes later.
     const now = Math.max(Date.parse(req.at), Date.now());
-    const consent = await consentFor(db, customer.id, channel);
-    const topic =
-      req.category === 'marketing' && req.topic
-        ? { id: req.topic, subscribed: await topicSubscribed(db, customer.id, channel, req.topic) }
-        : undefined;
-    const address = channel === 'sms' ? customer.phone : customer.email;
-    const suppressed =
-      (await activeSuppression(db, customer.id, channel)) ??
-      (address ? await addressSuppression(db, channel, address) : undefined);
+    const topicId = req.category === 'marketing' && req.topic ? req.topic : undefined;
+    const { consent, suppressed, topicSubscribed } = await contactState(
+      db,
+      customer.id,
+      channel,
+      channel === 'sms' ? customer.phone : customer.email,
+      topicId,
+    );
+    const topic = topicId ? { id: topicId, subscribed: topicSubscribed } : undefined;
     const claimRow = {
       sendKey,
       customerId: customer.id,

@@ -1,9 +1,12 @@
 /** Consent per channel and purpose, with its evidence, and suppression of a channel or an address. */
 import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
+import { jsonArrayFrom } from 'kysely/helpers/postgres';
 import type { Category } from '../../definitions/schema/common';
 import type { Db } from '../db/database';
 import type { Channel, SuppressionReason } from '../db/schema';
 import { appendTimeline } from './timeline';
+import { topicQuery } from './topics';
 
 export type ConsentGrant = { [C in Channel]?: { [P in Category]?: boolean | undefined } | undefined };
 
@@ -12,13 +15,50 @@ export async function consentFor(
   customerId: string,
   channel: Channel,
 ): Promise<Partial<Record<Category, boolean>>> {
-  const rows = await db
+  return purposesOf(await consentForQuery(db, customerId, channel).execute());
+}
+
+function consentForQuery(db: Db, customerId: string, channel: Channel) {
+  return db
     .selectFrom('consents')
     .select(['purpose', 'granted'])
     .where('customer_id', '=', customerId)
-    .where('channel', '=', channel)
-    .execute();
+    .where('channel', '=', channel);
+}
+
+function purposesOf(rows: readonly { purpose: Category; granted: boolean }[]): Partial<Record<Category, boolean>> {
   return Object.fromEntries(rows.map((r) => [r.purpose, r.granted]));
+}
+
+/**
+ * What the contact policy reads of a customer for one send, in one statement: their consent on the
+ * channel, the channel's suppression, the address's, and whether they left the message's topic.
+ */
+export async function contactState(
+  db: Db,
+  customerId: string,
+  channel: Channel,
+  address: string | null | undefined,
+  topic: string | undefined,
+): Promise<{
+  consent: Partial<Record<Category, boolean>>;
+  suppressed: SuppressionReason | undefined;
+  topicSubscribed: boolean | undefined;
+}> {
+  const row = await db
+    .selectNoFrom([
+      jsonArrayFrom(consentForQuery(db, customerId, channel)).as('consent'),
+      suppressionQuery(db, customerId, channel).as('suppressed'),
+      (address ? addressSuppressionQuery(db, channel, address) : sql<null>`null`).as('addressSuppressed'),
+      (topic ? topicQuery(db, customerId, channel, topic) : sql<null>`null`).as('topicSubscribed'),
+    ])
+    .executeTakeFirstOrThrow();
+  return {
+    consent: purposesOf(row.consent),
+    // The customer's own suppression first, as the send has always read them.
+    suppressed: row.suppressed ?? row.addressSuppressed ?? undefined,
+    topicSubscribed: row.topicSubscribed ?? undefined,
+  };
 }
 
 /** The customer's consent by channel and purpose. */
@@ -115,16 +155,19 @@ export async function activeSuppression(
   customerId: string,
   channel: Channel,
 ): Promise<SuppressionReason | undefined> {
-  const row = await db
+  return (await suppressionQuery(db, customerId, channel).executeTakeFirst())?.reason;
+}
+
+/** The customer's suppression on the channel in force, the latest first. */
+function suppressionQuery(db: Db, customerId: string, channel: Channel) {
+  return db
     .selectFrom('suppressions')
     .select('reason')
     .where('customer_id', '=', customerId)
     .where('channel', '=', channel)
     .where('lifted_at', 'is', null)
     .orderBy('created_at', 'desc')
-    .limit(1)
-    .executeTakeFirst();
-  return row?.reason;
+    .limit(1);
 }
 
 export async function suppress(
@@ -222,14 +265,17 @@ export async function addressSuppression(
   channel: Channel,
   address: string,
 ): Promise<SuppressionReason | undefined> {
-  const row = await db
+  return (await addressSuppressionQuery(db, channel, address).executeTakeFirst())?.reason;
+}
+
+function addressSuppressionQuery(db: Db, channel: Channel, address: string) {
+  return db
     .selectFrom('address_suppressions')
     .select('reason')
     .where('channel', '=', channel)
     .where('address_hash', '=', addressHash(address))
     .where('lifted_at', 'is', null)
-    .executeTakeFirst();
-  return row?.reason;
+    .limit(1);
 }
 
 /** Messages sent to a customer since `since`, for the frequency cap. */

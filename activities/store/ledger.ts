@@ -152,29 +152,35 @@ export async function recordOutcome(
     .execute();
 }
 
-/** The finished outcome of a key, if it has one (sent, skipped, failed, unknown). */
-export async function finishedSend(
-  db: Db,
-  sendKey: string,
-): Promise<{ state: LedgerState; providerRef: string | null; error: string | null } | undefined> {
+/**
+ * The ledger's row for a send, under whichever channel's key an earlier attempt chose (`keys`: the
+ * send's key for each channel it could choose), or undefined: what the send reads before it claims.
+ */
+export async function earlierSend(db: Db, keys: string[]): Promise<EarlierSend | undefined> {
   const row = await db
     .selectFrom('send_ledger')
-    .select(['state', 'provider_ref', 'last_error'])
-    .where('send_key', '=', sendKey)
+    .select(['channel', 'state', 'phase', 'claimed_at', 'updated_at', 'provider_ref', 'last_error'])
+    // Equality on the primary key, where a LIKE prefix uses no index under a non-C collation (and
+    // `_` in a key would match any character).
+    .where('send_key', 'in', keys)
     .executeTakeFirst();
-  if (!row || row.state === 'claimed' || row.state === 'failed_retryable') return undefined;
-  return { state: row.state, providerRef: row.provider_ref, error: row.last_error };
+  if (!row) return undefined;
+  const finished =
+    row.state === 'claimed' || row.state === 'failed_retryable'
+      ? undefined
+      : { state: row.state, providerRef: row.provider_ref, error: row.last_error };
+  // A send whose provider call was under way when its attempt ended: since when.
+  const inFlight =
+    row.state === 'claimed' && row.phase === 'request_in_flight' ? (row.claimed_at ?? row.updated_at) : undefined;
+  return { channel: row.channel, finished, inFlight };
 }
 
-/** A send whose provider call was under way when its attempt ended: since when, or undefined. */
-export async function inFlightSince(db: Db, sendKey: string): Promise<Date | undefined> {
-  const row = await db
-    .selectFrom('send_ledger')
-    .select(['state', 'phase', 'claimed_at', 'updated_at'])
-    .where('send_key', '=', sendKey)
-    .executeTakeFirst();
-  if (!row || row.state !== 'claimed' || row.phase !== 'request_in_flight') return undefined;
-  return row.claimed_at ?? row.updated_at;
+export interface EarlierSend {
+  channel: Channel;
+  /** Its outcome, once it has one (sent, skipped, failed, unknown). */
+  finished: { state: LedgerState; providerRef: string | null; error: string | null } | undefined;
+  /** Since when its provider call was under way when its attempt ended. */
+  inFlight: Date | undefined;
 }
 
 /** Claims again a send found not to have reached the provider, for one more attempt. */

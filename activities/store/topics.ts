@@ -40,14 +40,17 @@ export async function topicSubscribed(
   channel: Channel,
   topic: string,
 ): Promise<boolean | undefined> {
-  const row = await db
+  return (await topicQuery(db, customerId, channel, topic).executeTakeFirst())?.subscribed;
+}
+
+/** The customer's choice of `topic` on `channel`, a row or none. */
+export function topicQuery(db: Db, customerId: string, channel: Channel, topic: string) {
+  return db
     .selectFrom('topic_consents')
     .select('subscribed')
     .where('customer_id', '=', customerId)
     .where('channel', '=', channel)
-    .where('topic', '=', topic)
-    .executeTakeFirst();
-  return row?.subscribed;
+    .where('topic', '=', topic);
 }
 
 /**
