@@ -121,8 +121,9 @@ export async function rebuildCopurchases(db: Db): Promise<{ items: number; pairs
  * recommendations in the statement that reads the rest (`customerFacts`).
  */
 export function recommendedItems(customerId: string, kind: CopurchaseKind, limit: number): RawBuilder<string[]> {
-  // The items as one array value (the cast keeps `any` from reading the subquery as a set of rows):
-  // the pairs are read by their key (kind, a), as for a literal list.
+  // The items as one array value (the cast keeps `any` from reading the subquery as a set of rows).
+  // Not knowing its length, the planner would join every item's buyers by a hash of the whole
+  // table; restricted to the items too, the pairs and the buyers are both read by their keys.
   const column = kind === 'category' ? sql.ref('l.category') : sql.ref('l.product');
   const own = sql`(select items from own)::text[]`;
   return sql<string[]>`(
@@ -135,7 +136,8 @@ export function recommendedItems(customerId: string, kind: CopurchaseKind, limit
     scored as (
       select p.b as item, round(sum(p.customers::numeric / u.buyers), 9) as score
         from copurchase p join copurchase_buyers u on u.kind = p.kind and u.item = p.a
-        where p.kind = ${kind} and p.a = any(${own}) and p.b <> all(${own}) and p.customers > 0 and u.buyers > 0
+        where p.kind = ${kind} and p.a = any(${own}) and p.b <> all(${own}) and p.customers > 0
+          and u.kind = ${kind} and u.item = any(${own}) and u.buyers > 0
         group by p.b
         order by score desc, p.b limit ${limit}
     ),
