@@ -199,7 +199,7 @@ export async function cdnowBench(ctx: BenchContext): Promise<Figure[]> {
         name: 'database statements per order',
         value: round(replayed / purchases.length),
         unit: '',
-        note: 'every statement of the replay (accepting, routing, the journeys, their sends), over the orders sent',
+        note: "every statement of the replay (accepting, routing, the journeys, their sends; not the routing locks' sessions), over the orders sent",
       },
     ];
     // The report's count against the file's: customers whose second order came at most 60 days after
