@@ -158,26 +158,48 @@ export async function openMemoryDatabase(options: Pick<DatabaseOptions, 'onQuery
 let memoryImage: Promise<() => Promise<PGliteInstance>> | undefined;
 
 /**
- * Runs `work` in a transaction of its own that commits once, for the writes of a batch (a batch of
- * events, an import request's rows). `work` answers undefined when it has rolled the transaction
- * back itself (a write failed outside a savepoint: the batch is to be written again, each write
- * behind one). On a failure the transaction is rolled back, a rollback that fails too ignored, and
- * the failure thrown.
+ * A write of a batch that failed while the batch was written without savepoints: `inOneCommit` rolls
+ * the batch back and writes it again, each item behind a savepoint.
+ */
+export class UnguardedWriteFailed extends Error {
+  constructor(readonly failure: unknown) {
+    super("a batch's item failed to write without a savepoint");
+  }
+}
+
+/**
+ * Writes a batch (a batch of events, an import request's rows) in one transaction that commits once.
+ * `write` first writes each item plain (`guarded` false), the cheapest when every write succeeds;
+ * when one fails that way it throws `UnguardedWriteFailed`, and the batch is rolled back and written
+ * again with each item behind a savepoint (`behindSavepoint`, `guarded` true), so a failed item
+ * loses none of the others. Any other failure rolls the batch back and is thrown.
  */
 export async function inOneCommit<T>(
   db: Db,
-  work: (batch: ControlledTransaction<Database>) => Promise<T | undefined>,
-): Promise<T | undefined> {
+  write: (batch: ControlledTransaction<Database>, guarded: boolean) => Promise<T>,
+): Promise<T> {
+  try {
+    return await commitOnce(db, (batch) => write(batch, false));
+  } catch (err) {
+    if (!(err instanceof UnguardedWriteFailed)) throw err;
+    return commitOnce(db, (batch) => write(batch, true));
+  }
+}
+
+async function commitOnce<T>(db: Db, work: (batch: ControlledTransaction<Database>) => Promise<T>): Promise<T> {
   const batch = await db.startTransaction().execute();
   try {
     const result = await work(batch);
-    if (result !== undefined) await batch.commit().execute();
+    await batch.commit().execute();
     return result;
   } catch (err) {
+    // A rollback that fails too (the database gone) answers with the write's own failure.
     await batch
       .rollback()
       .execute()
-      .catch(() => undefined);
+      .catch(() => {
+        throw err instanceof UnguardedWriteFailed ? err.failure : err;
+      });
     throw err;
   }
 }

@@ -8,8 +8,8 @@
  */
 import { z } from 'zod';
 import { category, type Category } from '../../definitions/schema/common';
-import type { Transaction } from 'kysely';
-import { behindSavepoint, inOneCommit, type Db } from '../db/database';
+import type { ControlledTransaction, Transaction } from 'kysely';
+import { behindSavepoint, inOneCommit, UnguardedWriteFailed, type Db } from '../db/database';
 import type { Channel, Database, SuppressionReason } from '../db/schema';
 import { consentRecordedAt, recordConsent, suppress, suppressAddressAsOf } from './consent';
 import { findCustomer, upsertCustomer, type CustomerRef } from './customers';
@@ -282,52 +282,44 @@ async function eachRow<Row>(
   schema: z.ZodType<Row>,
   store: (tx: Transaction<Database>, row: Row, line: number) => Promise<boolean>,
 ): Promise<ImportReport> {
-  return (await writeRows(db, rows, schema, store, false)) ?? (await writeRows(db, rows, schema, store, true))!;
+  return inOneCommit(db, (batch, guarded) => writeRows(batch, rows, schema, store, guarded));
 }
 
-/** The rows in one transaction; without `guarded` (savepoints), undefined as soon as a row's write fails, with nothing written. */
+/**
+ * The rows within the request's transaction, each behind a savepoint when `guarded`; unguarded, a
+ * row whose write fails throws UnguardedWriteFailed (the request is written again, guarded).
+ */
 async function writeRows<Row>(
-  db: Db,
+  batch: ControlledTransaction<Database>,
   rows: ImportRow[],
   schema: z.ZodType<Row>,
   store: (tx: Transaction<Database>, row: Row, line: number) => Promise<boolean>,
   guarded: boolean,
-): Promise<ImportReport | undefined> {
+): Promise<ImportReport> {
   const report: ImportReport = { imported: 0, unchanged: 0, errors: [] };
   const count = (stored: boolean) => (stored ? report.imported++ : report.unchanged++);
-  return inOneCommit(db, async (batch) => {
-    for (const row of rows) {
-      const parsed = schema.safeParse(row.fields);
-      if (!parsed.success) {
-        report.errors.push(...problems(row.line, parsed.error));
-        continue;
-      }
-      try {
-        count(
-          guarded
-            ? await behindSavepoint(batch, (tx) => store(tx, parsed.data, row.line))
-            : await store(batch, parsed.data, row.line),
-        );
-      } catch (err) {
-        if (!guarded) {
-          // A rollback that fails too (the database gone) answers with the row's own failure.
-          await batch
-            .rollback()
-            .execute()
-            .catch(() => {
-              throw err;
-            });
-          return undefined;
-        }
-        report.errors.push({
-          line: row.line,
-          path: '(row)',
-          message: err instanceof Error ? err.message : String(err),
-        });
-      }
+  for (const row of rows) {
+    const parsed = schema.safeParse(row.fields);
+    if (!parsed.success) {
+      report.errors.push(...problems(row.line, parsed.error));
+      continue;
     }
-    return report;
-  });
+    try {
+      count(
+        guarded
+          ? await behindSavepoint(batch, (tx) => store(tx, parsed.data, row.line))
+          : await store(batch, parsed.data, row.line),
+      );
+    } catch (err) {
+      if (!guarded) throw new UnguardedWriteFailed(err);
+      report.errors.push({
+        line: row.line,
+        path: '(row)',
+        message: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+  return report;
 }
 
 /** Where an imported record came from, for its evidence: the file's name and the row's line. */

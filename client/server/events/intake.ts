@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type ControlledTransaction, sql, type Transaction } from 'kysely';
-import { behindSavepoint, inOneCommit } from '../../../activities/db/database';
+import { behindSavepoint, inOneCommit, UnguardedWriteFailed } from '../../../activities/db/database';
 import type { Database } from '../../../activities/db/schema';
 import { upsertCustomer } from '../../../activities/store/customers';
 import { setCustomerAccount } from '../../../activities/store/accounts';
@@ -81,16 +81,6 @@ function requestHash(event: ParsedEvent): string {
   return createHash('sha256').update(JSON.stringify(rest)).digest('hex');
 }
 
-/**
- * A batch's event whose write failed while the batch was written without savepoints: the batch's
- * transaction is rolled back and written again, each event behind a savepoint.
- */
-class UnguardedWriteFailed extends Error {
-  constructor(readonly failure: unknown) {
-    super('an event of the batch failed to write without a savepoint');
-  }
-}
-
 /** An event written in its transaction, and what to do once that has committed. */
 interface Written {
   accepted: RoutedEvent;
@@ -133,7 +123,9 @@ export class EventIntake {
    * more per event, which a batch whose writes all succeed does without).
    */
   async acceptMany(events: ParsedEvent[], waitMs = ROUTED_WAIT_MS): Promise<BatchResult[]> {
-    const { results, routes } = (await this.writeBatch(events, false)) ?? (await this.writeBatch(events, true))!;
+    const { results, routes } = await inOneCommit(this.deps.db, (batch, guarded) =>
+      this.writeBatch(batch, events, guarded),
+    );
     await pool(routes, ROUTING_CONCURRENCY, async (route, i) => {
       if (!route) return;
       results[i] = await route(waitMs).then(
@@ -145,36 +137,26 @@ export class EventIntake {
   }
 
   /**
-   * Writes a batch's events in one transaction and commits it: each event's answer to come, or its
-   * error. Without `guarded` (savepoints), undefined as soon as an event's write fails, with nothing
-   * written.
+   * Writes a batch's events within its transaction (inOneCommit): each event's answer to come, once
+   * committed, or its error. Unguarded (without savepoints), an event whose write fails throws
+   * UnguardedWriteFailed, and the batch is written again, guarded.
    */
   private async writeBatch(
+    batch: ControlledTransaction<Database>,
     events: ParsedEvent[],
     guarded: boolean,
-  ): Promise<{ results: BatchResult[]; routes: (((waitMs: number) => Promise<Accepted>) | undefined)[] } | undefined> {
+  ): Promise<{ results: BatchResult[]; routes: (((waitMs: number) => Promise<Accepted>) | undefined)[] }> {
     const results: BatchResult[] = [];
     const routes: (((waitMs: number) => Promise<Accepted>) | undefined)[] = events.map(() => undefined);
-    return inOneCommit(this.deps.db, async (batch) => {
-      for (const [i, event] of events.entries()) {
-        try {
-          routes[i] = await this.admit(event, undefined, { tx: batch, guarded });
-        } catch (error) {
-          if (error instanceof UnguardedWriteFailed) {
-            // A rollback that fails too (the database gone) answers with the write's own failure.
-            await batch
-              .rollback()
-              .execute()
-              .catch(() => {
-                throw error.failure;
-              });
-            return undefined;
-          }
-          results[i] = { ok: false, error };
-        }
+    for (const [i, event] of events.entries()) {
+      try {
+        routes[i] = await this.admit(event, undefined, { tx: batch, guarded });
+      } catch (error) {
+        if (error instanceof UnguardedWriteFailed) throw error;
+        results[i] = { ok: false, error };
       }
-      return { results, routes };
-    });
+    }
+    return { results, routes };
   }
 
   /**
