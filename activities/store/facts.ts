@@ -46,36 +46,26 @@ function boughtQuery(db: Db, customerId: string) {
 }
 
 /**
- * What the metrics are made of, as columns of one statement: the order totals, the lines by category
- * and product, and the two recommendations, each a JSON subquery.
+ * What the metrics are made of, in one statement: the order totals, the lines by category and
+ * product, and the two recommendations, each a JSON subquery (more columns may be selected with them).
  */
-function metricsColumns(db: Db, customerId: string) {
-  return [
+function metricsQuery(db: Db, customerId: string) {
+  return db.selectNoFrom([
     jsonObjectFrom(orderTotalsQuery(db, customerId)).as('totals'),
     jsonArrayFrom(boughtQuery(db, customerId)).as('bought'),
     recommendedItems(customerId, 'category', 1).as('recommendedCategory'),
     recommendedItems(customerId, 'product', RECOMMENDATIONS).as('recommendations'),
-  ] as const;
+  ]);
 }
 
-/** Typed as the rows the subqueries select; read as JSON, the counts and sums are numbers. */
-interface MetricsRead {
-  /** An aggregate without a grouping: one row, never null. */
-  totals: { count: string | number; value: string | number | null; first: string | null; last: string | null } | null;
-  bought: {
-    category: string | null;
-    product: string;
-    spend: string | number;
-    items: string | number;
-    profit: string | number | null;
-    costed: string | number | null;
-  }[];
-  recommendedCategory: string[];
-  recommendations: string[];
-}
+/**
+ * Typed as the subqueries' rows; read as JSON, the counts and sums are numbers and the times
+ * strings: both convert alike.
+ */
+type MetricsRead = Awaited<ReturnType<ReturnType<typeof metricsQuery>['executeTakeFirstOrThrow']>>;
 
 export async function customerMetrics(db: Db, customerId: string): Promise<CustomerMetrics> {
-  return metricsOf(await db.selectNoFrom(metricsColumns(db, customerId)).executeTakeFirstOrThrow());
+  return metricsOf(await metricsQuery(db, customerId).executeTakeFirstOrThrow());
 }
 
 /** The metrics of the customer's order totals, lines and recommendations, read as JSON. */
@@ -94,6 +84,7 @@ function metricsOf({ totals, bought, recommendedCategory, recommendations }: Met
     if (b.costed !== null) costed += Number(b.costed);
   }
   const affinity = categoryShares(byCategory);
+  // The totals are an aggregate without a grouping: one row, never null.
   return {
     orderCount: Number(totals!.count),
     lifetimeValue: Math.round(Number(totals!.value ?? 0) * 100) / 100,
@@ -136,9 +127,8 @@ export async function customerFacts(db: Db, row: CustomerRow, now = new Date()):
   const { createdAt: _created, updatedAt: _updated, ...view } = toCustomerView(row);
   // The customer's orders, order lines, recommendations, consent and engagement in one statement: a
   // journey reads these facts at its start and for every message it renders.
-  const read = await db
-    .selectNoFrom([
-      ...metricsColumns(db, row.id),
+  const read = await metricsQuery(db, row.id)
+    .select([
       jsonArrayFrom(consentQuery(db, row.id)).as('consents'),
       jsonObjectFrom(engagementQuery(db, row.id, now)).as('engagement'),
     ])
