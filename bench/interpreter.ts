@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { temporal } from '@temporalio/proto';
 import { migrate, openDatabase } from '../activities/db/database';
 import { upsertCustomer } from '../activities/store/customers';
 import { buildWorkflowBundle } from '../worker/bundle';
@@ -50,6 +51,8 @@ steps:
     type: update
     set: { attributes: { benchDone: 'yes' } }
 `;
+
+type Sum = { count: number; ms: number };
 
 export async function interpreterBench(ctx: BenchContext): Promise<Figure[]> {
   const n = Number(process.env.BENCH_INTERPRETER_CUSTOMERS ?? ctx.n(2000, 40));
@@ -135,27 +138,77 @@ export async function interpreterBench(ctx: BenchContext): Promise<Figure[]> {
       },
     ];
     const rounds = ctx.quick ? 1 : 4;
-    const totals = variants.map(() => ({ n: 0, ms: 0, queries: 0, dbMs: 0 }));
+    const totals = variants.map(() => ({ n: 0, ms: 0, queries: 0, dbMs: 0, bySql: new Map<string, Sum>() }));
+    const variant = (v: number) => variants[v]!;
+    /** Runs `size` customers through variant `v`, 32 started at a time, and counts them unless warming up. */
+    const runChunk = async (v: number, size: number, counted: boolean) => {
+      const total = totals[v]!;
+      const chunk = Array.from({ length: size }, (_, i) => customers[(total.n + i) % customers.length]!);
+      const handles: { result(): Promise<unknown> }[] = [];
+      queries.reset();
+      const t = performance.now();
+      await pool(chunk, 32, async (customerId, i) => {
+        handles.push(await variant(v).start(customerId, counted ? `v${v}-${total.n + i}` : `w${v}-${i}`));
+      });
+      await pool(handles, 50, (h) => h.result().then(() => undefined));
+      const ms = performance.now() - t;
+      const stats = queries.take();
+      if (!counted) return ms;
+      total.ms += ms;
+      total.n += size;
+      total.queries += stats.count;
+      total.dbMs += stats.ms;
+      for (const st of stats.statements) {
+        const sum = total.bySql.get(st.sql) ?? { count: 0, ms: 0 };
+        total.bySql.set(st.sql, { count: sum.count + st.count, ms: sum.ms + st.ms });
+      }
+      return ms;
+    };
+    // A round not counted first, each variant in it: whichever ran first would otherwise pay alone
+    // for what a fresh worker does once (the workflow thread's context, compiling the code paths,
+    // the database pool's connections). Before the nineteenth measurement Rapport's journeys did.
+    const warmUp: number[] = [];
+    if (!ctx.quick) {
+      for (let v = 0; v < variants.length; v++) {
+        ctx.progress(`interpreter: warming up, ${variant(v).label}: 32 customers`);
+        warmUp.push(await runChunk(v, 32, false));
+      }
+    }
     for (let r = 0; r < rounds; r++) {
       for (let k = 0; k < variants.length; k++) {
         const v = (r + k) % variants.length;
-        const variant = variants[v]!;
-        const total = totals[v]!;
-        const size = Math.max(1, Math.round((n * variant.share) / rounds));
-        const chunk = Array.from({ length: size }, (_, i) => customers[(total.n + i) % customers.length]!);
-        ctx.progress(`interpreter: round ${r + 1}/${rounds}, ${variant.label}: ${size} customers`);
-        const handles: { result(): Promise<unknown> }[] = [];
-        queries.reset();
-        const t = performance.now();
-        await pool(chunk, 32, async (customerId, i) => {
-          handles.push(await variant.start(customerId, `v${v}-${total.n + i}`));
-        });
-        await pool(handles, 50, (h) => h.result().then(() => undefined));
-        total.ms += performance.now() - t;
-        total.n += size;
-        const stats = queries.take();
-        total.queries += stats.count;
-        total.dbMs += stats.ms;
+        const size = Math.max(1, Math.round((n * variant(v).share) / rounds));
+        ctx.progress(`interpreter: round ${r + 1}/${rounds}, ${variant(v).label}: ${size} customers`);
+        await runChunk(v, size, true);
+      }
+    }
+    // BENCH_QUERIES=1 lists each variant's statements, per customer.
+    if (process.env.BENCH_QUERIES) {
+      variants.forEach((v, i) => {
+        const t = totals[i]!;
+        ctx.progress(`interpreter: ${v.label}, per customer:`);
+        for (const [sql, sum] of [...t.bySql].sort((a, b) => b[1].ms - a[1].ms)) {
+          ctx.progress(`  ${round(sum.ms / t.n, 1)} ms ${round(sum.count / t.n, 2)}x ${sql}`);
+        }
+      });
+    }
+    // Each variant's history: what it costs the Temporal server, event by event.
+    const histories: number[] = [];
+    for (let v = 0; v < variants.length; v++) {
+      const events = (await client.workflow.getHandle(`bench-v${v}-0`).fetchHistory()).events ?? [];
+      histories.push(events.length);
+      if (process.env.BENCH_QUERIES) {
+        const kinds = new Map<string, number>();
+        for (const e of events) {
+          const kind = (temporal.api.enums.v1.EventType[e.eventType ?? 0] ?? String(e.eventType)).replace(
+            'EVENT_TYPE_',
+            '',
+          );
+          kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+        }
+        ctx.progress(
+          `interpreter: ${variants[v]!.label}, history: ${[...kinds].map(([k, c]) => `${k} ×${c}`).join(', ')}`,
+        );
       }
     }
     const rate = (v: number) => totals[v]!.n / (totals[v]!.ms / 1000);
@@ -166,7 +219,7 @@ export async function interpreterBench(ctx: BenchContext): Promise<Figure[]> {
         name: v.label,
         value: round(rate(i)),
         unit: 'per s',
-        note: `${totals[i]!.n} customers in ${rounds} round(s), 32 started at a time; ${round(totals[i]!.queries / totals[i]!.n, 1)} queries and ${round(totals[i]!.dbMs / totals[i]!.n, 1)} ms in the database per customer`,
+        note: `${totals[i]!.n} customers in ${rounds} round(s), 32 started at a time; ${round(totals[i]!.queries / totals[i]!.n, 1)} queries and ${round(totals[i]!.dbMs / totals[i]!.n, 1)} ms in the database per customer; ${histories[i]} history events${warmUp.length ? `; the warm-up's 32 in ${round(warmUp[i]! / 1000, 1)} s, not counted` : ''}`,
       })),
       { benchmark: 'interpreter', name: 'Rapport ÷ hand-written', value: round(rate(0) / rate(1), 2), unit: 'ratio' },
       {
