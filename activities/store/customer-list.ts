@@ -31,10 +31,8 @@ import type { CustomerRow, LifecycleStage } from '../db/schema';
 import { type FittedModels, latestModel, predictFrom } from '../insights/models';
 import { rfmScoreSql } from '../insights/rfm';
 import { type CustomerView, toCustomerView } from './customers';
+import { type CustomerSort } from './customer-sorts';
 import { customerFacts } from './facts';
-
-export const CUSTOMER_SORTS = ['revenue', 'profit', 'orders', 'lastOrder', 'clv', 'pAlive', 'rfm', 'created'] as const;
-type CustomerSort = (typeof CUSTOMER_SORTS)[number];
 
 export interface CustomerListQuery {
   /** A CEL condition over `customer` (and `now`), as a segment reads it. */

@@ -1,5 +1,5 @@
 /** `rapport accounts show`: one account (client organisation), its contacts, revenue, value and latest timeline. */
-import { clientFrom, type ConnectionOptions } from './journeys';
+import { clientFrom, type ConnectionOptions } from './connection';
 
 function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);

@@ -1,5 +1,5 @@
 /** `rapport audit`: who did what to what, newest first, as a table or JSON. */
-import { clientFrom, type ConnectionOptions } from './journeys';
+import { clientFrom, type ConnectionOptions } from './connection';
 
 function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);

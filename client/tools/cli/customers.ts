@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { once } from 'node:events';
 import type { CustomerListOptions, ListedCustomer } from '../../sdk';
-import { clientFrom, type ConnectionOptions } from './journeys';
+import { clientFrom, type ConnectionOptions } from './connection';
 
 function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { parse } from 'csv-parse';
 import type { ImportReport, ImportRow } from '../../sdk';
-import { clientFrom, type ConnectionOptions } from './journeys';
+import { clientFrom, type ConnectionOptions } from './connection';
 
 export interface ImportOptions extends ConnectionOptions {
   format?: 'csv' | 'jsonl';

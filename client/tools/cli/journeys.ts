@@ -5,19 +5,8 @@ import { formatProblem } from '../../../definitions/compile';
 import { toHtml, toMermaid } from '../../../definitions/graph';
 import { builtinTemplatesDir } from '../../../paths';
 import { compileFile, toPlan } from '../../server/journeys/load';
-import { RapportClient, type PublishResult } from '../../sdk';
-
-export interface ConnectionOptions {
-  url?: string;
-  apiKey?: string;
-}
-
-export function clientFrom(options: ConnectionOptions): RapportClient {
-  return new RapportClient({
-    baseUrl: options.url ?? process.env.RAPPORT_URL ?? 'http://127.0.0.1:3000',
-    apiKey: options.apiKey ?? process.env.RAPPORT_API_KEY,
-  });
-}
+import type { PublishResult } from '../../sdk';
+import { clientFrom, type ConnectionOptions } from './connection';
 
 function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);

@@ -1,31 +1,45 @@
 /** The `rapport` command line. Exit codes: 0 done, 1 failed (invalid input, refused by the API), 2 usage. */
 import { Command, Option } from 'commander';
 import { RapportApiError } from '../../sdk';
-import { graphCommand, journeysList, journeysSetStatus, journeysShow, publishCommand } from './journeys';
-import { customersExport, customersList, customersShow, explainCommand } from './customers';
-import { accountsShow } from './accounts';
-import { previewCommand, sendTestCommand } from './preview';
-import { auditCommand } from './audit';
-import { insightsCommand, reportCommand } from './report';
-import { startCommand } from './start';
-import { validateCommand } from './validate';
-import { importCommand } from './import';
-import { simulateCommand } from './simulate';
-import { testCommand } from './test';
-import {
-  eventsBacklog,
-  eventsRetry,
-  eventsSend,
-  eventsShow,
-  keysCreate,
-  keysList,
-  keysRevoke,
-  reconcileNow,
-  tasksComplete,
-  tasksList,
-} from './ops';
 import { SCOPES } from '../../../activities/store/api-keys';
-import { CUSTOMER_SORTS } from '../../../activities/store/customer-list';
+import { CUSTOMER_SORTS } from '../../../activities/store/customer-sorts';
+import type * as Accounts from './accounts';
+import type * as Audit from './audit';
+import type * as Customers from './customers';
+import type * as Import from './import';
+import type * as Journeys from './journeys';
+import type * as Ops from './ops';
+import type * as Preview from './preview';
+import type * as Report from './report';
+import type * as Simulate from './simulate';
+import type * as Start from './start';
+import type * as Test from './test';
+import type * as Validate from './validate';
+
+// Each command's module is loaded when the command runs, so that `rapport events send` starts
+// without the engine `rapport start` loads (tsx's CommonJS hook, which runs the command line,
+// serves `require`, not `import()`).
+/* eslint-disable @typescript-eslint/no-require-imports */
+const load = {
+  accounts: () => require('./accounts') as typeof Accounts,
+  audit: () => require('./audit') as typeof Audit,
+  customers: () => require('./customers') as typeof Customers,
+  importing: () => require('./import') as typeof Import,
+  journeys: () => require('./journeys') as typeof Journeys,
+  ops: () => require('./ops') as typeof Ops,
+  preview: () => require('./preview') as typeof Preview,
+  report: () => require('./report') as typeof Report,
+  simulate: () => require('./simulate') as typeof Simulate,
+  start: () => require('./start') as typeof Start,
+  test: () => require('./test') as typeof Test,
+  validate: () => require('./validate') as typeof Validate,
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/** The action that runs command `name` of the module `load` gives. */
+function run<M, K extends keyof M>(module: () => M, name: K) {
+  return (...args: unknown[]) => (module()[name] as (...a: unknown[]) => void | Promise<void>)(...args);
+}
 
 const program = new Command()
   .name('rapport')
@@ -49,7 +63,7 @@ program
       'what this process runs: all; api (the HTTP API and the router); worker (the Temporal worker). Default $RAPPORT_ROLE or all',
     ).choices(['all', 'api', 'worker']),
   )
-  .action(startCommand);
+  .action(run(load.start, 'startCommand'));
 
 program
   .command('validate')
@@ -57,7 +71,7 @@ program
   .argument('<files...>', 'journey YAML files')
   .option('--templates <dir>', 'the templates folder (default: definitions/templates)')
   .option('--json', 'print the result as JSON')
-  .action(validateCommand);
+  .action(run(load.validate, 'validateCommand'));
 
 connection(
   program
@@ -67,7 +81,7 @@ connection(
     .option('--dry-run', 'only show what publishing would change')
     .option('--templates <dir>', 'the templates folder (default: definitions/templates)')
     .option('--json', 'print the result as JSON'),
-).action(publishCommand);
+).action(run(load.journeys, 'publishCommand'));
 
 program
   .command('graph')
@@ -76,7 +90,7 @@ program
   .option('--format <format>', 'mermaid or html (default: from --out, else mermaid)')
   .option('--out <file>', 'write to this file instead of the terminal')
   .option('--templates <dir>', 'the templates folder (default: definitions/templates)')
-  .action(graphCommand);
+  .action(run(load.journeys, 'graphCommand'));
 
 connection(
   program
@@ -88,7 +102,7 @@ connection(
     .option('--until <day>', 'the day after the last counted, YYYY-MM-DD (UTC)')
     .option('--svg <file>', 'also write the funnel as an SVG chart')
     .option('--json', 'print JSON'),
-).action(reportCommand);
+).action(run(load.report, 'reportCommand'));
 
 const insights = program
   .command('insights')
@@ -99,36 +113,42 @@ connection(
     .description('Fit the models on every customer’s orders now (admin key)')
     .option('--as-of <time>', 'fit on the orders up to this ISO 8601 time instead')
     .option('--json', 'print JSON'),
-).action((o: { url?: string; apiKey?: string; json?: boolean; asOf?: string }) => insightsCommand('fit', o));
+).action((o: { url?: string; apiKey?: string; json?: boolean; asOf?: string }) =>
+  load.report().insightsCommand('fit', o),
+);
 connection(insights.command('show').description('The newest fit').option('--json', 'print JSON')).action(
-  (o: { url?: string; apiKey?: string; json?: boolean }) => insightsCommand('show', o),
+  (o: { url?: string; apiKey?: string; json?: boolean }) => load.report().insightsCommand('show', o),
 );
 
 const journeys = program.command('journeys').description('List, show, pause and resume published journeys');
 connection(
   journeys.command('list').description('Every journey, its newest version and status').option('--json', 'print JSON'),
-).action(journeysList);
+).action(run(load.journeys, 'journeysList'));
 connection(
   journeys
     .command('show')
     .description('A journey: versions, and where its customers are')
     .argument('<journey>')
     .option('--json', 'print JSON'),
-).action(journeysShow);
+).action(run(load.journeys, 'journeysShow'));
 connection(
   journeys
     .command('pause')
     .description('Stop new enrollments (customers inside go on)')
     .argument('<journey>')
     .option('--json', 'print JSON'),
-).action((id: string, o: { url?: string; apiKey?: string; json?: boolean }) => journeysSetStatus(id, 'pause', o));
+).action((id: string, o: { url?: string; apiKey?: string; json?: boolean }) =>
+  load.journeys().journeysSetStatus(id, 'pause', o),
+);
 connection(
   journeys
     .command('resume')
     .description('Take new enrollments again')
     .argument('<journey>')
     .option('--json', 'print JSON'),
-).action((id: string, o: { url?: string; apiKey?: string; json?: boolean }) => journeysSetStatus(id, 'resume', o));
+).action((id: string, o: { url?: string; apiKey?: string; json?: boolean }) =>
+  load.journeys().journeysSetStatus(id, 'resume', o),
+);
 
 const previewOptions = (cmd: Command) =>
   connection(
@@ -149,7 +169,7 @@ previewOptions(
     .description(
       "Show a send step's message as a customer would get it: email headers, text and HTML, or SMS text with its encoding and segments; a preferred-channel step shows the channel the customer would get, and why",
     ),
-).action(previewCommand);
+).action(run(load.preview, 'previewCommand'));
 previewOptions(
   program
     .command('send-test')
@@ -157,7 +177,7 @@ previewOptions(
       'Send a send step\'s message for real through the configured mailer or SMS sender to another address, marked as a test ("[TEST] " and, for email, the header X-Rapport-Test: 1); no customer\'s record, cap or ledger changes',
     )
     .requiredOption('--to <address>', 'an email address, or a phone number in E.164 form (+15551234567)'),
-).action(sendTestCommand);
+).action(run(load.preview, 'sendTestCommand'));
 
 const customers = program
   .command('customers')
@@ -168,7 +188,7 @@ connection(
     .description('Everything Rapport knows about a customer')
     .argument('<customer>', 'id, email or phone')
     .option('--json', 'print JSON'),
-).action(customersShow);
+).action(run(load.customers, 'customersShow'));
 connection(
   customers
     .command('list')
@@ -180,7 +200,7 @@ connection(
     .addOption(new Option('--order <order>', 'largest or smallest first (default desc)').choices(['asc', 'desc']))
     .option('--limit <n>', 'customers to show (default 50, at most 1000)')
     .option('--json', 'print JSON (with the cursor of the next page)'),
-).action(customersList);
+).action(run(load.customers, 'customersList'));
 connection(
   customers
     .command('export')
@@ -190,7 +210,7 @@ connection(
     .addOption(new Option('--order <order>', 'largest or smallest first (default desc)').choices(['asc', 'desc']))
     .addOption(new Option('--format <format>', 'csv or jsonl').choices(['csv', 'jsonl']).makeOptionMandatory())
     .option('--out <file>', 'write to this file (default: standard output)'),
-).action(customersExport);
+).action(run(load.customers, 'customersExport'));
 
 const accounts = program
   .command('accounts')
@@ -201,7 +221,7 @@ connection(
     .description('An account: its contacts, the orders placed for it, its predicted value and latest timeline')
     .argument('<account>', 'the account id, as the other system gives it')
     .option('--json', 'print JSON'),
-).action(accountsShow);
+).action(run(load.accounts, 'accountsShow'));
 
 connection(
   program
@@ -210,7 +230,7 @@ connection(
     .argument('<customer>', 'id, email or phone')
     .argument('[journey]', 'only this journey')
     .option('--json', 'print JSON'),
-).action(explainCommand);
+).action(run(load.customers, 'explainCommand'));
 
 connection(
   program
@@ -235,7 +255,7 @@ connection(
     .option('--start <time>', 'when the customer enrolls (ISO 8601; default now)')
     .option('--templates <dir>', 'the templates folder (default: definitions/templates)')
     .option('--json', 'print the run as JSON'),
-).action(simulateCommand);
+).action(run(load.simulate, 'simulateCommand'));
 
 program
   .command('test')
@@ -246,7 +266,7 @@ program
   .option('--coverage', 'list the steps and branches no scenario reached')
   .option('--templates <dir>', 'the templates folder (default: definitions/templates)')
   .option('--json', 'print the results as JSON')
-  .action(testCommand);
+  .action(run(load.test, 'testCommand'));
 
 const events = program.command('events').description('Send events to Rapport, and see what became of them');
 connection(
@@ -262,27 +282,27 @@ connection(
     .option('--profile <json>', 'profile fields to set, a JSON object such as \'{"firstName": "Ada"}\'')
     .option('--id <id>', 'the event id (default: a new one); the same id again has no second effect')
     .option('--json', 'print the receipt as JSON'),
-).action(eventsSend);
+).action(run(load.ops, 'eventsSend'));
 connection(
   events
     .command('show')
     .description('What became of an event: accepted, routed or parked, and why')
     .argument('<id>', 'the event id')
     .option('--json', 'print the receipt as JSON'),
-).action(eventsShow);
+).action(run(load.ops, 'eventsShow'));
 connection(
   events
     .command('retry')
     .description('Route a parked event again, after fixing what stopped it')
     .argument('<id>', 'the event id')
     .option('--json', 'print the receipt as JSON'),
-).action(eventsRetry);
+).action(run(load.ops, 'eventsRetry'));
 connection(
   events
     .command('backlog')
     .description('What the router has still to do: events waiting to be routed, waiting for a retry and parked')
     .option('--json', 'print JSON'),
-).action(eventsBacklog);
+).action(run(load.ops, 'eventsBacklog'));
 
 connection(
   program
@@ -292,7 +312,7 @@ connection(
     )
     .option('--min-age <seconds>', 'leave what is younger than this alone (default 60)')
     .option('--json', 'print the report as JSON'),
-).action(reconcileNow);
+).action(run(load.ops, 'reconcileNow'));
 
 const tasks = program.command('tasks').description('Tasks the journeys created for people');
 connection(
@@ -302,7 +322,7 @@ connection(
     .option('--team <team>', 'only this team’s')
     .option('--status <status>', 'open (default), completed, timed_out or cancelled')
     .option('--json', 'print JSON'),
-).action(tasksList);
+).action(run(load.ops, 'tasksList'));
 connection(
   tasks
     .command('complete')
@@ -311,7 +331,7 @@ connection(
     .requiredOption('--outcome <outcome>', 'what came of it, such as resolved')
     .option('--note <note>', 'a note for the record')
     .option('--json', 'print JSON'),
-).action(tasksComplete);
+).action(run(load.ops, 'tasksComplete'));
 
 const keys = program
   .command('keys')
@@ -325,13 +345,13 @@ connection(
     .requiredOption('--name <name>', 'who uses it, such as shop-backend')
     .requiredOption('--scopes <scopes>', `comma-separated: ${SCOPES.join(', ')}`)
     .option('--json', 'print JSON'),
-).action(keysCreate);
+).action(run(load.ops, 'keysCreate'));
 connection(keys.command('list').description('API keys, never their secrets').option('--json', 'print JSON')).action(
-  keysList,
+  run(load.ops, 'keysList'),
 );
 connection(
   keys.command('revoke').description('Revoke an API key').argument('<id>', 'the key id').option('--json', 'print JSON'),
-).action(keysRevoke);
+).action(run(load.ops, 'keysRevoke'));
 
 connection(
   program
@@ -347,7 +367,7 @@ connection(
     .option('--limit <n>', 'entries to show, at most 500 (default: 100)')
     .option('--cursor <next>', 'the next page, as the previous one said')
     .option('--json', 'print JSON'),
-).action(auditCommand);
+).action(run(load.audit, 'auditCommand'));
 
 connection(
   program
@@ -366,7 +386,7 @@ connection(
     .option('--delimiter <char>', 'the CSV column separator (default: ,)')
     .option('--batch <rows>', 'rows per request, at most 1000 (default: 500)')
     .option('--json', 'print the report as JSON'),
-).action(importCommand);
+).action(run(load.importing, 'importCommand'));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`${err instanceof RapportApiError || err instanceof Error ? err.message : String(err)}\n`);

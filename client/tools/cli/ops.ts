@@ -1,24 +1,16 @@
 /** `rapport events send`, `rapport tasks list|complete` and `rapport keys create|list|revoke`. */
 import { randomUUID } from 'node:crypto';
-import { createApiKey, SCOPES, type Scope } from '../../../activities/store/api-keys';
-import { CLI_ACTOR, recordAudit } from '../../../activities/store/audit';
-import { parseConfig } from '../../../worker/config';
-import { withCustomerDatabase } from '../../../worker/customer-database';
-import { createLogger } from '../../../worker/logger';
+import { SCOPES, type Scope } from '../../../activities/store/api-keys';
 import type { EventReceipt, IncomingEvent } from '../../server/events/schema';
-import { clientFrom, type ConnectionOptions } from './journeys';
+import { clientFrom, type ConnectionOptions, customerArg } from './connection';
+import type * as LocalKeys from './local-keys';
+
+// Loaded when a key is created without the API only: the other commands need none of the engine.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const localKeys = () => require('./local-keys') as typeof LocalKeys;
 
 function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
-}
-
-/** `ada@example.com`, `+14155550123`, `crm:C-42` (another system's id) or a Rapport customer id. */
-export function customerArg(ref: string): IncomingEvent['customer'] {
-  if (ref.includes('@')) return { email: ref };
-  if (ref.startsWith('+')) return { phone: ref };
-  const ext = /^([a-z0-9][a-z0-9_-]{0,39}):(.+)$/.exec(ref);
-  if (ext) return { externalId: { system: ext[1]!, id: ext[2]! } };
-  return { id: ref };
 }
 
 function json(option: string, text: string | undefined): Record<string, unknown> | undefined {
@@ -154,20 +146,7 @@ export async function keysCreate(options: ConnectionOptions & { name: string; sc
   const throughApi = options.url ?? process.env.RAPPORT_URL ?? options.apiKey ?? process.env.RAPPORT_API_KEY;
   const k = throughApi
     ? await clientFrom(options).createKey(options.name, scopes)
-    : await withCustomerDatabase(
-        parseConfig(),
-        createLogger({ level: 'warn', destination: process.stderr }),
-        async ({ db }) => {
-          const { key, view } = await createApiKey(db, options.name, scopes);
-          await recordAudit(db, {
-            actor: CLI_ACTOR,
-            action: 'key.create',
-            target: `key:${view.id}`,
-            detail: { name: view.name, scopes: view.scopes },
-          });
-          return { key, ...view };
-        },
-      );
+    : await localKeys().createKeyHere(options.name, scopes);
   if (options.json) return out(JSON.stringify(k, null, 2));
   out(
     `${k.key}\n\nAPI key ${k.id} (${k.name}; ${k.scopes.join(', ')}). This is the only time it is shown: keep it now.`,

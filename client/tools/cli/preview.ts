@@ -3,8 +3,7 @@
  * that message sent for real to another address, marked as a test.
  */
 import type { MessagePreview, PreviewInput } from '../../sdk';
-import { clientFrom, type ConnectionOptions } from './journeys';
-import { customerArg } from './ops';
+import { clientFrom, type ConnectionOptions, customerArg } from './connection';
 
 function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);

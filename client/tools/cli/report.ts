@@ -5,7 +5,7 @@
 import { funnelSvg } from '../../server/journeys/report-svg';
 import fs from 'node:fs';
 import type { FittedModels, JourneyReport } from '../../sdk';
-import { clientFrom, type ConnectionOptions } from './journeys';
+import { clientFrom, type ConnectionOptions } from './connection';
 
 const BAR = 24;
 

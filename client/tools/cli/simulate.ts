@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { parse } from 'yaml';
 import { customerFromLive, formatSimulation, simulate, SimulationError } from '../simulate/simulate';
-import { clientFrom, type ConnectionOptions } from './journeys';
+import { clientFrom, type ConnectionOptions } from './connection';
 
 /** A JSON or YAML file, or inline JSON. */
 function readDocument(option: string, value: string): unknown {

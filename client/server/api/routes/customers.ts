@@ -15,8 +15,8 @@ import {
 import { listEnrollments } from '../../../../activities/store/enrollments';
 import { explainCustomer } from '../../../../activities/store/explain';
 import { customerFacts } from '../../../../activities/store/facts';
+import { CUSTOMER_SORTS } from '../../../../activities/store/customer-sorts';
 import {
-  CUSTOMER_SORTS,
   CustomerListError,
   listCustomers,
   listCustomersBrief,
