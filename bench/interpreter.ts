@@ -55,7 +55,7 @@ steps:
 type Sum = { count: number; ms: number };
 
 export async function interpreterBench(ctx: BenchContext): Promise<Figure[]> {
-  const n = Number(process.env.BENCH_INTERPRETER_CUSTOMERS ?? ctx.n(2000, 40));
+  const n = Number(process.env.BENCH_INTERPRETER_CUSTOMERS ?? ctx.n(2000, 10));
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-bench-'));
   const env = await devServer();
   const queries = queryStats();
